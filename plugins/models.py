@@ -1,0 +1,226 @@
+"""Bot users, groups, plugins, their versions, commands, docs, grants and invocations."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from packaging.version import InvalidVersion, Version
+
+validate_session_id = RegexValidator(
+    regex=r"^05[0-9a-f]{64}\Z",
+    message=_("A Session ID is 66 lowercase hex characters starting with 05."),
+    code="invalid_session_id",
+)
+
+
+def validate_version(value: str) -> None:
+    """Accept PEP 440 versions only (``1.2.0``, ``2.0rc1``)."""
+    try:
+        Version(value)
+    except InvalidVersion:
+        raise ValidationError(
+            _("%(value)s is not a PEP 440 version, such as 1.0.0."), code="invalid_version", params={"value": value}
+        ) from None
+
+
+class Policy(models.TextChoices):
+    EVERYONE = "everyone", _("everyone")
+    LISTED = "listed", _("listed users and groups only")
+    ADMINS = "admins", _("admins only")
+
+
+class BotUser(models.Model):
+    session_id = models.CharField(_("Session ID"), max_length=66, unique=True, validators=[validate_session_id])
+    display_name = models.CharField(max_length=100, blank=True)
+    language = models.CharField(max_length=16, blank=True, help_text=_("Empty means the bot's default language."))
+    blocked = models.BooleanField(default=False)
+    is_admin = models.BooleanField(_("admin"), default=False)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("bot user")
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        short = f"{self.session_id[:8]}…{self.session_id[-4:]}"
+        return f"{self.display_name} ({short})" if self.display_name else short
+
+
+class BotGroup(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    members = models.ManyToManyField(BotUser, related_name="bot_groups", blank=True)
+
+    class Meta:
+        verbose_name = _("group")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Plugin(models.Model):
+    name = models.SlugField(max_length=64, unique=True)
+    enabled = models.BooleanField(default=True)
+    active_version = models.ForeignKey(
+        "PluginVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    default_policy = models.CharField(max_length=16, choices=Policy.choices, default=Policy.EVERYONE)
+    default_handler = models.BooleanField(
+        default=False, help_text=_("Receives plain text that is not a command (one plugin at most).")
+    )
+    config = models.JSONField(default=dict, blank=True)
+    # Health, kept by the runtime.
+    load_state = models.CharField(max_length=16, default="unknown")
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    health_status = models.CharField(max_length=16, blank=True)
+    health_detail = models.TextField(blank=True)
+    health_checked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["default_handler"], condition=Q(default_handler=True), name="one_default_handler"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PluginVersion(models.Model):
+    class Isolation(models.TextChoices):
+        HOST = "host", _("own process (isolated)")
+        INLINE = "inline", _("inline in the worker (trusted)")
+
+    plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="versions")
+    version = models.CharField(max_length=64, validators=[validate_version])
+    entrypoint = models.CharField(max_length=200, help_text=_("module:attr inside a plugin root"))
+    manifest = models.JSONField(default=dict, blank=True)
+    dependencies = models.JSONField(default=dict, blank=True, help_text=_("plugin name → version constraint"))
+    requirements = models.JSONField(default=list, blank=True, help_text=_("Python requirements (PEP 508)"))
+    isolation = models.CharField(max_length=8, choices=Isolation.choices, default=Isolation.HOST)
+    timeout_seconds = models.FloatField(null=True, blank=True)
+    memory_mb = models.PositiveIntegerField(null=True, blank=True)
+    cpu_seconds = models.FloatField(null=True, blank=True)
+    checksum = models.CharField(max_length=64, blank=True)
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["plugin__name", "-imported_at"]
+        constraints = [models.UniqueConstraint(fields=["plugin", "version"], name="unique_plugin_version")]
+
+    def __str__(self) -> str:
+        return f"{self.plugin.name} {self.version}"
+
+
+class PluginCommand(models.Model):
+    version = models.ForeignKey(PluginVersion, on_delete=models.CASCADE, related_name="commands")
+    name = models.CharField(max_length=64)
+    summary = models.CharField(max_length=200, blank=True)
+    args = models.JSONField(default=list, blank=True, help_text=_("argument spec: [{name, type, required}]"))
+    filters = models.JSONField(default=dict, blank=True, help_text=_("metadata filters for routing"))
+    policy = models.CharField(
+        max_length=16, choices=Policy.choices, blank=True, help_text=_("Empty means the plugin's policy.")
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["version", "name"], name="unique_command_per_version")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PluginDoc(models.Model):
+    plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="docs")
+    language = models.CharField(max_length=16)
+    command = models.CharField(max_length=64, blank=True, help_text=_("Empty: the plugin's own doc."))
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("localized doc")
+        ordering = ["plugin__name", "command", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["plugin", "command", "language"], name="unique_doc_per_language")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plugin.name}/{self.command or '*'} [{self.language}]"
+
+
+class PermissionGrant(models.Model):
+    class Effect(models.TextChoices):
+        ALLOW = "allow", _("allow")
+        DENY = "deny", _("deny")
+
+    effect = models.CharField(max_length=5, choices=Effect.choices, default=Effect.ALLOW)
+    plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="grants")
+    command = models.CharField(max_length=64, blank=True, help_text=_("Empty: every command of the plugin."))
+    user = models.ForeignKey(BotUser, null=True, blank=True, on_delete=models.CASCADE, related_name="grants")
+    group = models.ForeignKey(BotGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="grants")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("permission grant")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(user__isnull=False) & Q(group__isnull=True))
+                | (Q(user__isnull=True) & Q(group__isnull=False)),
+                name="grant_to_user_xor_group",
+                violation_error_message=_("A grant names either a user or a group."),
+            )
+        ]
+
+    def __str__(self) -> str:
+        who = self.user or self.group
+        return f"{self.effect} {self.plugin.name}{'/' + self.command if self.command else ''} to {who}"
+
+
+class Invocation(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        OK = "ok", _("ok")
+        ERROR = "error", _("error")
+        FAILED = "failed", _("failed")
+        TIMEOUT = "timeout", _("timeout")
+        CRASHED = "crashed", _("crashed")
+
+    FINISHED = (Status.OK, Status.ERROR, Status.FAILED, Status.TIMEOUT, Status.CRASHED)
+
+    key = models.CharField(max_length=100, unique=True, help_text=_("idempotency key, e.g. the message hash"))
+    user = models.ForeignKey(BotUser, null=True, on_delete=models.SET_NULL, related_name="invocations")
+    plugin_version = models.ForeignKey(PluginVersion, null=True, on_delete=models.SET_NULL, related_name="invocations")
+    command = models.CharField(max_length=64, blank=True)
+    arguments = models.TextField(blank=True)
+    conversation = models.CharField(max_length=80)
+    conversation_type = models.CharField(max_length=8, default="private")
+    language = models.CharField(max_length=16, blank=True)
+    reply_to = models.JSONField(null=True, blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-queued_at"]
+        indexes = [models.Index(fields=["status", "queued_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.command} [{self.status}]"

@@ -1,0 +1,96 @@
+"""The bot's behaviour, read from ``data/config.yaml`` into typed models.
+
+Pure module: no Django import. A bad file raises :class:`ConfigError` whose message names
+the file, the key and the reason in one line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SESSION_ID_RE = re.compile(r"^05[0-9a-f]{64}$")
+
+Policy = Literal["everyone", "listed", "admins"]
+
+
+class ConfigError(Exception):
+    """A configuration file or value is invalid; the message is one line for the operator."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RateLimit(_Model):
+    messages: int = Field(10, ge=1, description="messages a user may send per window")
+    window_seconds: float = Field(10.0, gt=0)
+
+
+class PluginLimits(_Model):
+    timeout_seconds: float = Field(10.0, gt=0, le=600)
+    memory_mb: int = Field(256, ge=16, le=65536)
+    cpu_seconds: float = Field(10.0, gt=0, le=3600)
+    max_reply_chars: int = Field(20000, ge=1)
+
+
+class Polling(_Model):
+    active_interval_seconds: float = Field(1.0, gt=0)
+    idle_interval_seconds: float = Field(5.0, gt=0)
+    active_window_seconds: float = Field(60.0, ge=0)
+
+
+class BotConfig(_Model):
+    command_prefix: str = Field("/", min_length=1, max_length=3)
+    default_language: str = "en"
+    languages: tuple[str, ...] = ("en", "es", "zh-hans")
+    admins: tuple[str, ...] = ()
+    default_policy: Policy = "everyone"
+    default_handler: str | None = None
+    rate_limit: RateLimit = RateLimit()
+    plugin_limits: PluginLimits = PluginLimits()
+    chunk_size: int = Field(2000, ge=50, le=10000)
+    part_markers: bool = False
+    max_attachments: int = Field(10, ge=0, le=100)
+    polling: Polling = Polling()
+
+    @field_validator("admins")
+    @classmethod
+    def _admins_are_session_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for sid in value:
+            if not SESSION_ID_RE.match(sid):
+                raise ValueError(f"{sid!r} is not a Session ID (66 hex characters starting 05)")
+        return value
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def config_load(*, path: Path) -> BotConfig:
+    """Read and validate ``path``; a missing file gives the defaults."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return BotConfig()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    try:
+        return BotConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"{path}: {_location(err['loc'])}: {err['msg']}") from None

@@ -1,0 +1,206 @@
+"""Django settings, all read from the environment through django-environ.
+
+Unset ``REDIS_URL`` means embedded mode: SQLite in ``data/``, an in-memory channel layer,
+and Celery on a filesystem broker, so nothing but Python is needed. Every variable is listed
+in the README's configuration reference and in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from sessionbot.botconfig import BotConfig, ConfigError, config_load
+from sessionbot.secrets import secret_file_value
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = env.str(name, default="").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
+DEBUG = _bool("DEBUG", False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG and env.str("REDIS_URL", default=""):
+        # Several machines must share one key: a generated file would differ per machine.
+        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off and REDIS_URL is set")
+    SECRET_KEY = secret_file_value(DATA_DIR / "secret_key")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+HOST_IP = env.str("HOST_IP", default="127.0.0.1")
+CLIENT_NAME = env.str("CLIENT_NAME", default="sessionbot")
+BRIDGE_TOKEN = env.str("BRIDGE_TOKEN", default="") or secret_file_value(DATA_DIR / "bridge_token")
+SESSION_MNEMONIC = env.str("SESSION_MNEMONIC", default="")
+SESSION_NETWORK_URL = env.str("SESSION_NETWORK_URL", default="")
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not one of DEBUG, INFO, WARNING, ERROR")
+
+SESSIONBOT_CONFIG = Path(env.str("SESSIONBOT_CONFIG", default=str(BASE_DIR / "data" / "config.yaml")))
+try:
+    BOT_CONFIG: BotConfig = config_load(path=SESSIONBOT_CONFIG)
+except ConfigError as exc:
+    raise ImproperlyConfigured(f"SESSIONBOT_CONFIG {exc}") from None
+
+PLUGIN_ROOTS = [
+    Path(p).resolve()
+    for p in env.list("PLUGIN_ROOTS", default=[str(BASE_DIR / "plugins" / "builtin"), str(BASE_DIR / "examples")])
+]
+PLUGIN_DATA_DIR = DATA_DIR / "plugin-data"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "plugins",
+    "broker",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sessionbot.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+WSGI_APPLICATION = None
+ASGI_APPLICATION = "sessionbot.asgi.application"
+
+# --- database -------------------------------------------------------------------------
+_default_db = f"sqlite:///{DATA_DIR / 'sessionbot.sqlite3'}"
+try:
+    _db = env.db_url("DATABASE_URL", default=_default_db)
+except (ImproperlyConfigured, ValueError, KeyError) as exc:
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Django knows: {exc}") from None
+if not _db.get("ENGINE"):
+    raise ImproperlyConfigured("DATABASE_URL has a scheme Django does not know (use sqlite:// or postgres://)")
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            # IMMEDIATE: the ASGI server and the worker write at once; deferred transactions
+            # would fail to upgrade their lock instead of waiting for it.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    _db["TEST"] = {"NAME": str(DATA_DIR / "test-sessionbot.sqlite3")}
+    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+else:
+    # Keep connections open between requests: one connection per request made inserts 3x slower.
+    _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+    _db["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis, channels, celery, cache -----------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+EMBEDDED = not REDIS_URL
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+CELERY_FS_DIR = Path(env.str("CELERY_FS_DIR", default=str(DATA_DIR / "celery")))
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _sub in ("queue", "processed"):
+        (CELERY_FS_DIR / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_FS_DIR / "queue"),
+        "data_folder_out": str(CELERY_FS_DIR / "queue"),
+        "processed_folder": str(CELERY_FS_DIR / "processed"),
+        "store_processed": False,
+        "polling_interval": env.float("CELERY_POLL_INTERVAL", default=0.01),
+    }
+elif CELERY_BROKER_URL.startswith("redis"):
+    # Must exceed the longest task time limit, or Redis hands a running task to another worker.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+# --- i18n ------------------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("es", "Español"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = "UTC"
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- logging ---------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "uvicorn.access": {"level": "WARNING"},
+        "celery": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
+    },
+}
+logging.getLogger(__name__).debug("settings loaded; embedded=%s", EMBEDDED)
+
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Below the Redis visibility timeout above, so a live task is never handed out twice.
+CELERY_TASK_TIME_LIMIT = 900
+CELERY_TASK_SOFT_TIME_LIMIT = 870
