@@ -1,0 +1,160 @@
+"""Wire frames of the bridge protocol, version 1 (``shared/bridge-protocol.md``).
+
+One frozen pydantic model per ``type``; unknown extra fields are ignored, as the protocol
+requires. :func:`parse_frame` is the one entry point and raises only :class:`FrameError`.
+Pure module: no Django import, shared by the broker's consumer and the bundled bridge.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+
+
+class FrameError(Exception):
+    """A frame that is not valid protocol; ``code`` is the protocol's error code."""
+
+    def __init__(self, detail: str, *, code: str = "bad_frame", frame_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.frame_id = frame_id
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    def dump(self) -> dict[str, Any]:
+        """Return the JSON-ready dict, with protocol field names and no unset optionals."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+    def to_json(self) -> str:
+        return json.dumps(self.dump(), ensure_ascii=False, separators=(",", ":"))
+
+
+class AttachmentFrame(_Frame):
+    name: StrictStr
+    content_type: StrictStr
+    size: StrictInt
+    data_b64: StrictStr
+
+
+class ReplyTo(_Frame):
+    id: StrictStr
+    author: StrictStr
+    timestamp: StrictInt
+
+
+# --- bridge → broker ----------------------------------------------------------------------
+
+
+class Hello(_Frame):
+    type: Literal["hello"] = "hello"
+    protocol: StrictInt
+    bot_id: StrictStr
+    client: StrictStr = ""
+
+
+class Message(_Frame):
+    type: Literal["message"] = "message"
+    id: StrictStr
+    sender: StrictStr = Field(alias="from")
+    conversation: StrictStr
+    conversation_type: Literal["private", "group"]
+    timestamp: StrictInt
+    text: StrictStr
+    author_name: StrictStr | None = None
+    attachments: tuple[AttachmentFrame, ...] | None = None
+    reply_to: ReplyTo | None = None
+
+
+class Sent(_Frame):
+    type: Literal["sent"] = "sent"
+    ref: StrictStr
+    hash: StrictStr
+    timestamp: StrictInt
+
+
+class Failed(_Frame):
+    type: Literal["failed"] = "failed"
+    ref: StrictStr
+    reason: StrictStr
+    retry: StrictBool
+
+
+class Status(_Frame):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: Literal["status"] = "status"
+
+
+# --- broker → bridge ----------------------------------------------------------------------
+
+
+class Welcome(_Frame):
+    type: Literal["welcome"] = "welcome"
+    protocol: StrictInt = PROTOCOL_VERSION
+
+
+class Ack(_Frame):
+    type: Literal["ack"] = "ack"
+    id: StrictStr
+    status: Literal["accepted", "duplicate", "rejected"]
+    reason: StrictStr | None = None
+
+
+class Send(_Frame):
+    type: Literal["send"] = "send"
+    ref: StrictStr
+    to: StrictStr
+    text: StrictStr
+    attachments: tuple[AttachmentFrame, ...] | None = None
+    reply_to: ReplyTo | None = None
+
+
+class Error(_Frame):
+    type: Literal["error"] = "error"
+    code: StrictStr
+    detail: StrictStr
+    id: StrictStr | None = None
+
+
+Frame = Annotated[
+    Hello | Message | Sent | Failed | Status | Welcome | Ack | Send | Error,
+    Field(discriminator="type"),
+]
+_FRAME_ADAPTER: TypeAdapter[Frame] = TypeAdapter(Frame)
+KNOWN_TYPES = frozenset({"hello", "message", "sent", "failed", "status", "welcome", "ack", "send", "error"})
+
+
+def parse_frame(raw: str | bytes) -> Frame:
+    """Parse one text frame into its model; raise :class:`FrameError` for anything else."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FrameError("frame is not UTF-8 text") from None
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise FrameError("frame is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise FrameError("frame is not a JSON object")
+    frame_type = data.get("type")
+    frame_id = data.get("id") if isinstance(data.get("id"), str) else None
+    if not isinstance(frame_type, str):
+        raise FrameError("frame has no string field 'type'", frame_id=frame_id)
+    if frame_type not in KNOWN_TYPES:
+        raise FrameError(f"unknown frame type {frame_type[:40]!r}", frame_id=frame_id)
+    try:
+        return _FRAME_ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"][1:]) or frame_type
+        raise FrameError(f"{frame_type}: field {where!r}: {err['msg']}", frame_id=frame_id) from None
+    except RecursionError:
+        raise FrameError("frame is nested too deeply", frame_id=frame_id) from None
