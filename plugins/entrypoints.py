@@ -32,7 +32,7 @@ def _find_spec(module: str, roots: Sequence[Path]) -> ModuleSpec:
         spec = PathFinder.find_spec(name, search)
         if spec is None:
             where = ", ".join(str(r) for r in roots) or "(none configured)"
-            raise EntrypointError(f"module {name} is not inside the plugin roots ({where})")
+            raise EntrypointError(f"module {name} is not found in the plugin roots ({where})")
         if depth < len(parts):
             if spec.submodule_search_locations is None:
                 raise EntrypointError(f"{name} is a module, not a package")
@@ -44,6 +44,8 @@ def _find_spec(module: str, roots: Sequence[Path]) -> ModuleSpec:
 def entrypoint_file(*, entrypoint: str, roots: Sequence[Path]) -> Path:
     """Return the source file of the entrypoint's module, which must lie under a root."""
     module, _, _attr = entrypoint.partition(":")
+    # Finders cache directory listings; a plugin added a moment ago must be found.
+    importlib.invalidate_caches()
     spec = _find_spec(module, roots)
     if not spec.origin or not spec.has_location:
         raise EntrypointError(f"module {module} has no source file (a namespace package?)")
