@@ -27,7 +27,8 @@ class Command(BaseCommand):
         self._print(report)
 
     def _print(self, report: ImportReport) -> None:
-        prefix = "dry run, nothing changed: would be " if report.dry_run else ""
+        if report.dry_run:
+            self.stdout.write("dry run: nothing was changed; an import would do this:")
         for label, names in (
             ("created", report.created),
             ("updated", report.updated),
@@ -35,8 +36,8 @@ class Command(BaseCommand):
             ("activated", report.activated),
         ):
             if names:
-                self.stdout.write(f"{prefix}{label}: {', '.join(names)}")
+                self.stdout.write(f"{label}: {', '.join(names)}")
         for warning in report.warnings:
             self.stderr.write(self.style.WARNING(f"warning: {warning}"))
         counts = f"{len(report.created)} created, {len(report.updated)} updated, {len(report.unchanged)} unchanged"
-        self.stdout.write(self.style.SUCCESS(f"{prefix}plugins: {counts}"))
+        self.stdout.write(self.style.SUCCESS(f"plugins: {counts}"))
