@@ -27,7 +27,7 @@ run: $(VENV)/.runtime
 	@if $(PY) manage.py help runbroker >/dev/null 2>&1; then \
 	  exec $(PY) manage.py runbroker $(ARGS); \
 	else \
-	  host=$$($(PY) manage.py shell -c 'from django.conf import settings; print(settings.HOST_IP)') || exit 1; \
+	  host=$$($(PY) manage.py shell --verbosity 0 -c 'from django.conf import settings; print(settings.HOST_IP)') || exit 1; \
 	  case $$host in *:*) url_host="[$$host]";; *) url_host=$$host;; esac; \
 	  echo "sessionbot admin: http://$$url_host:$(PORT)/admin/ (the broker is not installed: admin only)"; \
 	  echo "first login: $(PY) manage.py createsuperuser"; \

@@ -196,6 +196,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
+# With finders on, the admin's files are served without collectstatic; an absent
+# STATIC_ROOT is expected, not worth a warning on every start.
+warnings.filterwarnings("ignore", message=r"No directory at: .*staticfiles", category=UserWarning)
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- logging ---------------------------------------------------------------------------
