@@ -140,7 +140,10 @@ class Plugin(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["default_handler"], condition=Q(default_handler=True), name="one_default_handler"
+                fields=["default_handler"],
+                condition=Q(default_handler=True),
+                name="one_default_handler",
+                violation_error_message=_("Another plugin is already the default handler; only one may be."),
             )
         ]
 

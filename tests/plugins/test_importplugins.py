@@ -133,12 +133,6 @@ def test_the_shipped_plugins_file_imports_and_its_commands_answer(settings) -> N
     assert "unchanged: " in _run(ROOT / "data" / "plugins.yaml")
 
 
-def _two(first: str, second: str) -> str:
-    return (
-        f"plugins:\n{textwrap.indent(textwrap.dedent(first), '  ')}\n{textwrap.indent(textwrap.dedent(second), '  ')}"
-    )
-
-
 BAD_FILES = {
     "broken YAML": ("plugins: [\n  - name: a\n", "plugins.yaml: line 2: not valid YAML"),
     "missing field": (
