@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib import admin
 from django.urls import reverse
@@ -59,7 +61,7 @@ def objects() -> dict[str, object]:
     }
 
 
-def _url(model: type, page: str, *args: object) -> str:
+def _url(model: Any, page: str, *args: object) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{page}", args=args)
 
 
