@@ -92,6 +92,21 @@ def _check_command_owners(manifest: Manifest) -> None:
                 raise _error(manifest, entry, f"commands[{index}].name", reason)
 
 
+def _claim_default_handler(manifest: Manifest) -> None:
+    """Let the file's default handler take over from another plugin the file names too."""
+    wanted = next((e for e in manifest.plugins if e.default_handler), None)
+    if wanted is None:
+        return
+    names = {e.name for e in manifest.plugins}
+    holder = Plugin.objects.filter(default_handler=True).exclude(name=wanted.name).first()
+    if holder is None:
+        return
+    if holder.name not in names:
+        reason = f"plugin {holder.name!r} is already the default handler; unset it in the admin first"
+        raise _error(manifest, wanted, "default_handler", reason)
+    Plugin.objects.filter(pk=holder.pk).update(default_handler=False)
+
+
 def _order(manifest: Manifest) -> list[PluginEntry]:
     by_name = {e.name: e for e in manifest.plugins}
     try:
@@ -194,6 +209,7 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
     with transaction.atomic():
         _check_dependencies(manifest)
         _check_command_owners(manifest)
+        _claim_default_handler(manifest)
         # Dependents in the file are judged by their new entries, not their old versions.
         replaced = frozenset(e.name for e in manifest.plugins)
         for entry in _order(manifest):

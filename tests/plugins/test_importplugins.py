@@ -272,3 +272,21 @@ def test_the_command_exits_1_with_one_line_on_stderr(tmp_path) -> None:
         f"CommandError: {path}: entry 0 (a): version: 'x.y' is not a PEP 440 version such as 1.0.0 (nothing imported)"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_the_default_handler_moves_to_the_plugin_the_file_names(tmp_path, plugin_root) -> None:
+    line = "  - {{name: {n}, version: '1', entrypoint: '{ep}', default_handler: {h}}}\n"
+    first = "plugins:\n" + line.format(n="a", ep=plugin_root.module(command="x"), h="true")
+    first += line.format(n="b", ep=plugin_root.module(command="y"), h="false")
+    _run(_write(tmp_path, first))
+    swapped = first.replace("true", "maybe").replace("false", "true").replace("maybe", "false")
+    _run(_write(tmp_path, swapped))
+    assert list(Plugin.objects.filter(default_handler=True).values_list("name", flat=True)) == ["b"]
+
+
+def test_a_default_handler_outside_the_file_is_not_taken_over(tmp_path, plugin_root) -> None:
+    Plugin.objects.create(name="chatty", default_handler=True)
+    text = f"plugins:\n  - {{name: a, version: '1', entrypoint: '{plugin_root.module()}', default_handler: true}}\n"
+    with pytest.raises(CommandError, match="default_handler: plugin 'chatty' is already the default handler"):
+        _run(_write(tmp_path, text))
+    assert Plugin.objects.get(name="chatty").default_handler is True
