@@ -186,14 +186,12 @@ def _import_entry(entry: PluginEntry, checksum: str, replaced: frozenset[str], t
     if version is None:
         version = PluginVersion.objects.create(plugin=plugin, version=entry.version, **_version_fields(entry, checksum))
         (tally.created if plugin_created else tally.updated).append(label)
-        activate = True
     else:
         PluginVersion.objects.filter(pk=version.pk).update(**_version_fields(entry, checksum))
         tally.updated.append(label)
-        activate = plugin.active_version_id in (None, version.pk)
     _write_children(plugin, version, entry)
-    if activate:
-        _activate(version, label, replaced, tally)
+    # An edited entry is the operator's instruction: the version it names becomes active.
+    _activate(version, label, replaced, tally)
 
 
 def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: bool = False) -> ImportReport:

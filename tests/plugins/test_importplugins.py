@@ -165,12 +165,15 @@ def test_an_unmet_python_requirement_installs_but_does_not_activate(tmp_path, pl
     assert Plugin.objects.get(name="weather").active_version is None
 
 
-def test_the_shipped_plugins_file_imports_and_its_commands_answer(settings) -> None:
+def test_the_shipped_plugins_file_imports_and_activates_every_plugin(settings) -> None:
+    from plugins.manifest import manifest_load
+
+    shipped = ROOT / "data" / "plugins.yaml"
+    names = {entry.name for entry in manifest_load(path=shipped).plugins}
     settings.PLUGIN_ROOTS = [ROOT / "plugins" / "builtin"]
-    output = _run(ROOT / "data" / "plugins.yaml")
-    assert "plugins: " in output
-    assert {"ping", "echo"} <= set(Plugin.objects.exclude(active_version=None).values_list("name", flat=True))
-    assert "unchanged: " in _run(ROOT / "data" / "plugins.yaml")
+    assert f"plugins: {len(names)} created, 0 updated, 0 unchanged" in _run(shipped)
+    assert set(Plugin.objects.exclude(active_version=None).values_list("name", flat=True)) == names
+    assert f"plugins: 0 created, 0 updated, {len(names)} unchanged" in _run(shipped)
 
 
 BAD_FILES = {
@@ -290,3 +293,17 @@ def test_a_default_handler_outside_the_file_is_not_taken_over(tmp_path, plugin_r
     with pytest.raises(CommandError, match="default_handler: plugin 'chatty' is already the default handler"):
         _run(_write(tmp_path, text))
     assert Plugin.objects.get(name="chatty").default_handler is True
+
+
+def test_a_rollback_in_the_admin_survives_a_reimport_of_the_same_file(tmp_path, plugin_root) -> None:
+    from plugins.versions import version_rollback
+
+    entrypoint = plugin_root.module()
+    _run(_write(tmp_path, _weather(entrypoint)))
+    bumped = _write(tmp_path, _weather(entrypoint, version="1.1.0"))
+    _run(bumped)
+    assert version_rollback(plugin=Plugin.objects.get(name="weather")).version == "1.0.0"
+    assert "unchanged: weather 1.1.0" in _run(bumped)
+    active = Plugin.objects.get(name="weather").active_version
+    assert active is not None
+    assert active.version == "1.0.0"
