@@ -172,13 +172,15 @@ CELERY_FS_DIR = Path(env.str("CELERY_FS_DIR", default=str(DATA_DIR / "celery")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (CELERY_FS_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_FS_DIR / "queue"),
         "data_folder_out": str(CELERY_FS_DIR / "queue"),
         "processed_folder": str(CELERY_FS_DIR / "processed"),
         "store_processed": False,
+        # Broadcast (pidbox) files; kombu's default is ./control in the current folder.
+        "control_folder": str(CELERY_FS_DIR / "control"),
         "polling_interval": _number("CELERY_POLL_INTERVAL", 0.01),
     }
 elif CELERY_BROKER_URL.startswith("redis"):
