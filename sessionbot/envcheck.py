@@ -113,6 +113,14 @@ def bridge_token_check(raw: str) -> str:
     return raw
 
 
+def metrics_token_check(raw: str) -> str:
+    """Return ``raw`` (empty: ``/metrics`` for this machine only) when it is a usable bearer token."""
+    if raw and (len(raw) < MIN_BRIDGE_TOKEN or not raw.isascii() or re.search(r"\s", raw)):
+        reason = f"must be at least {MIN_BRIDGE_TOKEN} ASCII characters without spaces (or unset: loopback only)"
+        raise EnvError("METRICS_TOKEN", reason)
+    return raw
+
+
 def client_name_check(raw: str) -> str:
     name = raw.strip()
     if not name or len(name) > 64 or any(ord(c) < 32 for c in name):

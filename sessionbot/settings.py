@@ -68,6 +68,8 @@ CLIENT_NAME = _checked(envcheck.client_name_check, env.str("CLIENT_NAME", defaul
 BRIDGE_TOKEN = _checked(envcheck.bridge_token_check, env.str("BRIDGE_TOKEN", default=""))
 if not BRIDGE_TOKEN:
     BRIDGE_TOKEN = secret_file_value(DATA_DIR / "bridge_token")
+# Bearer token for /metrics from other machines; unset, only loopback may scrape.
+METRICS_TOKEN = _checked(envcheck.metrics_token_check, env.str("METRICS_TOKEN", default=""))
 SESSION_MNEMONIC = env.str("SESSION_MNEMONIC", default="")
 SESSION_NETWORK_URL = env.str("SESSION_NETWORK_URL", default="")
 
