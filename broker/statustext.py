@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from broker.status import StatusReport
 from broker.statusrules import Problem, age_text
@@ -32,7 +33,11 @@ def _problem_text(problem: Problem, window: str) -> str:
             "age": age_text(problem.value),
             "limit": age_text(problem.limit),
         }
-    return _("%(n)d sends failed in the last %(window)s (limit %(limit)d)") % {
+    return ngettext(
+        "%(n)d send failed in the last %(window)s (limit %(limit)d)",
+        "%(n)d sends failed in the last %(window)s (limit %(limit)d)",
+        int(problem.value),
+    ) % {
         "n": problem.value,
         "window": window,
         "limit": problem.limit,
