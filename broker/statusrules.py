@@ -99,3 +99,15 @@ def url_redact(url: str) -> str:
     netloc, slash, path = rest.partition("/")
     host = netloc.rpartition("@")[2]
     return f"{scheme}://{host}{slash}{path.partition('?')[0]}"
+
+
+def status_fields(frame: dict[str, object], *, prefix: str = "", sep: str = ".") -> list[tuple[str, object]]:
+    """The fields of a status frame, sorted, nested mappings flattened (``errors.poll``)."""
+    fields: list[tuple[str, object]] = []
+    for key, value in sorted(frame.items(), key=lambda item: str(item[0])):
+        name = f"{prefix}{sep}{key}" if prefix else str(key)
+        if isinstance(value, dict) and not prefix:  # one level deep: frames are small and flat
+            fields.extend(status_fields(value, prefix=name, sep=sep))
+        else:
+            fields.append((name, value))
+    return fields

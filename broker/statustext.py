@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from broker.status import StatusReport
-from broker.statusrules import Problem, age_text
+from broker.statusrules import Problem, age_text, status_fields
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
@@ -52,7 +52,7 @@ def _bridge_lines(report: StatusReport) -> list[str]:
         state = _("connected for %(age)s") % {"age": _ago(bridge.connected_at, now)}
     else:
         state = _("DISCONNECTED for %(age)s") % {"age": _ago(bridge.last_seen, now)}
-    frame = " ".join(f"{key}={json.dumps(value)[:40]}" for key, value in sorted(bridge.status.items()))
+    frame = " ".join(f"{key}={json.dumps(value)[:40]}" for key, value in status_fields(bridge.status))
     return [
         _("Bridge       %(state)s, last seen %(age)s ago (%(client)s)")
         % {"state": state, "age": _ago(bridge.last_seen, now), "client": bridge.client or "-"},

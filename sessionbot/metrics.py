@@ -34,7 +34,13 @@ from prometheus_client.exposition import choose_encoder
 
 from broker.models import InboundMessage
 from broker.status import bridges_list, outbox_summary, plugins_health
-from broker.statusrules import DURATION_BUCKETS, FINISHED_STATUSES, IN_PROGRESS_STATUSES, histogram_cumulate
+from broker.statusrules import (
+    DURATION_BUCKETS,
+    FINISHED_STATUSES,
+    IN_PROGRESS_STATUSES,
+    histogram_cumulate,
+    status_fields,
+)
 from plugins.models import Invocation, Plugin
 from sessionbot.metricsaccess import ALLOWED, TOKEN_REQUIRED, metrics_access
 
@@ -197,7 +203,7 @@ def bridge_families() -> Iterator[Metric]:
         connected.add_metric([bridge.bot_id], float(bridge.connected))
         if bridge.last_seen:
             seen.add_metric([bridge.bot_id], bridge.last_seen.timestamp())
-        for key, value in sorted(bridge.status.items()):
+        for key, value in status_fields(bridge.status, sep="_"):
             if _STATUS_FIELD.match(key) and isinstance(value, int | float):
                 fields.add_metric([bridge.bot_id, key], float(value))
     yield from (connected, seen, fields)

@@ -12,7 +12,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import call_command
 
-from broker.statusrules import Problem, Thresholds, age_text, bridge_down_seconds, problems_find, url_redact
+from broker.statusrules import (
+    Problem,
+    Thresholds,
+    age_text,
+    bridge_down_seconds,
+    problems_find,
+    status_fields,
+    url_redact,
+)
 from tests.conftest import ROOT, worker_env
 from tests.sessionbot.botrows import BOT, SECRET_TEXT, bot_build, bridge_add, invocation_add, message_add, send_add
 
@@ -37,7 +45,7 @@ def bot(db):
     message_add(bot, "routed", invocation=invocation_add(bot, bot.ping, "ok", ms=1), reply_after=0.5)
     send_add(bot, "pending", ago=timedelta(minutes=5))
     send_add(bot, "pending")
-    bridge_add(connected=True, last_seen=bot.now, status={"polling": True, "last_poll_ms": 120})
+    bridge_add(connected=True, last_seen=bot.now, status={"polling": True, "last_poll_ms": 120, "errors": {"poll": 2}})
     return bot
 
 
@@ -69,7 +77,7 @@ def test_json_gives_the_same_facts_to_scripts(bot) -> None:
     assert doc["bridge"]["bot_id"] == BOT
     assert doc["bridge"]["connected"] is True
     assert doc["bridge"]["down_seconds"] is None
-    assert doc["bridge"]["status"] == {"polling": True, "last_poll_ms": 120}
+    assert doc["bridge"]["status"] == {"polling": True, "last_poll_ms": 120, "errors": {"poll": 2}}
     assert doc["outbox"]["pending"] == 2
     assert 300 <= doc["outbox"]["oldest_pending_seconds"] < 3600
     assert doc["invocations"]["ok"] == 4  # the run of three hours ago is outside the hour
@@ -184,3 +192,16 @@ def test_ages_are_short(seconds, text) -> None:
 )
 def test_queue_urls_are_shown_without_credentials(url, shown) -> None:
     assert url_redact(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("frame", "fields"),
+    [
+        ({}, []),
+        ({"polling": True, "errors": 0}, [("errors", 0), ("polling", True)]),
+        ({"errors": {"poll": 1, "decode": 0}}, [("errors.decode", 0), ("errors.poll", 1)]),
+        ({"a": {"b": {"c": 1}}}, [("a.b", {"c": 1})]),  # one level only
+    ],
+)
+def test_status_frames_are_flattened_one_level(frame, fields) -> None:
+    assert status_fields(frame) == fields

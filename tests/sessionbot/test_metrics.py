@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -19,6 +21,7 @@ from tests.sessionbot.botrows import (
     bridge_add,
     invocation_add,
     message_add,
+    plugin_install,
     send_add,
 )
 
@@ -59,7 +62,7 @@ def history(db):
     bridge_add(
         connected=True,
         last_seen=bot.now,
-        status={"polling": True, "last_poll_ms": 120, "errors": 2, "note": "free text is left out"},
+        status={"polling": True, "last_poll_ms": 120, "errors": {"poll": 2, "decode": 0}, "note": "free text"},
     )
     return bot
 
@@ -115,6 +118,7 @@ def test_plugin_health_and_bridge_state_are_exposed(client, history) -> None:
         history.now.timestamp()
     )
     assert _value(samples, "sessionbot_bridge_status", bot_id=BOT, field="last_poll_ms") == 120
+    assert _value(samples, "sessionbot_bridge_status", bot_id=BOT, field="errors_poll") == 2
     assert ("sessionbot_bridge_status", frozenset({("bot_id", BOT), ("field", "note")})) not in samples
 
 
@@ -131,6 +135,20 @@ def test_prometheus_gets_openmetrics_with_a_gauge_histogram(client, history) -> 
     families = {f.name: f for f in openmetrics_families(response.content.decode())}
     assert families["sessionbot_reply_latency_recent_seconds"].type == "gaugehistogram"
     assert families["sessionbot_invocations"].type == "counter"
+
+
+def _queries_of_a_scrape(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        _scrape(client)
+    return len(queries)
+
+
+def test_a_scrape_costs_a_few_queries_however_many_plugins(client, history) -> None:
+    few = _queries_of_a_scrape(client)
+    for n in range(15):
+        plugin_install(f"extra{n}")
+    assert _queries_of_a_scrape(client) == few <= 12
+    assert _value(_samples(_scrape(client)), "sessionbot_plugin_enabled", plugin="extra14") == 1
 
 
 def test_an_empty_bot_scrapes_cleanly(client, db) -> None:
