@@ -1,0 +1,70 @@
+"""Plugin health: what each invocation says about its plugin, error rates, health checks.
+
+Writes use ``update()`` on the health fields only, so they never move ``updated_at``,
+which is the plugin's reload generation (see ``plugins.execution``).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from plugins.models import Invocation, Plugin
+
+log = logging.getLogger(__name__)
+
+ERROR_RATE_WINDOW = timedelta(hours=1)
+HEALTH_INTERVAL_SECONDS = 300.0
+# Statuses that count against a plugin; ``error`` is a PluginError meant for the user.
+FAULTS = (Invocation.Status.FAILED, Invocation.Status.TIMEOUT, Invocation.Status.CRASHED)
+
+
+def plugin_outcome_record(*, plugin_id: int, status: str, error: str, unavailable: bool) -> None:
+    """Note an invocation's result on its plugin: last success, or last error and when."""
+    now = timezone.now()
+    if status in (Invocation.Status.OK, Invocation.Status.ERROR):
+        Plugin.objects.filter(pk=plugin_id).update(last_success_at=now, load_state="loaded")
+    elif status in FAULTS:
+        fields = {"last_error": error[:4000], "last_error_at": now}
+        Plugin.objects.filter(pk=plugin_id).update(**fields, load_state="error" if unavailable else "loaded")
+
+
+def plugin_error_rate(*, plugin: Plugin, window: timedelta = ERROR_RATE_WINDOW) -> float:
+    """Share of the plugin's finished invocations in ``window`` that failed, timed out or crashed."""
+    since = timezone.now() - window
+    finished = Invocation.objects.filter(
+        plugin_version__plugin=plugin, finished_at__gte=since, status__in=Invocation.FINISHED
+    )
+    total = finished.count()
+    return finished.filter(status__in=FAULTS).count() / total if total else 0.0
+
+
+def health_interval(*, plugin: Plugin) -> float:
+    version = plugin.active_version
+    manifest = version.manifest if version is not None and isinstance(version.manifest, dict) else {}
+    try:
+        return float(manifest.get("health_interval_seconds", HEALTH_INTERVAL_SECONDS))
+    except (TypeError, ValueError):
+        return HEALTH_INTERVAL_SECONDS
+
+
+def health_claim(*, plugin: Plugin, force: bool = False) -> bool:
+    """Whether this process should run the plugin's check now (one process wins per period)."""
+    now = timezone.now()
+    period = timedelta(seconds=health_interval(plugin=plugin))
+    due = Q(health_checked_at__isnull=True) | Q(health_checked_at__lte=now - period)
+    qs = Plugin.objects.filter(pk=plugin.pk)
+    if not force:
+        qs = qs.filter(due)
+    return qs.update(health_checked_at=now) == 1
+
+
+def health_result_store(*, plugin_id: int, status: str, detail: str) -> None:
+    Plugin.objects.filter(pk=plugin_id).update(
+        health_status=status, health_detail=detail[:2000], health_checked_at=timezone.now()
+    )
+    if status != "ok":
+        log.warning("health check of plugin %s: %s: %s", plugin_id, status, detail)
