@@ -68,3 +68,32 @@ def health_result_store(*, plugin_id: int, status: str, detail: str) -> None:
     )
     if status != "ok":
         log.warning("health check of plugin %s: %s: %s", plugin_id, status, detail)
+
+
+def health_checks_run(*, force: bool = False) -> int:
+    """Run the health check of every enabled plugin that is due; return how many ran.
+
+    Each check runs like a command (same host, same limits). Several workers may call this
+    at once: ``health_claim`` lets one of them run each plugin's check per period.
+    """
+    from plugins.execution import version_request
+
+    ran = 0
+    for plugin in Plugin.objects.select_related("active_version").filter(enabled=True, active_version__isnull=False):
+        if not health_claim(plugin=plugin, force=force):
+            continue
+        version = plugin.active_version
+        assert version is not None
+        version.plugin = plugin
+        outcome = version_request(version=version, message={"op": "health"}, on_call=_no_platform)
+        lines = outcome.error.strip().splitlines()
+        detail = outcome.reply.text if outcome.reply is not None else (lines[-1] if lines else outcome.status)
+        health_result_store(plugin_id=plugin.pk, status="ok" if outcome.status == "ok" else "failing", detail=detail)
+        ran += 1
+    return ran
+
+
+def _no_platform(method: str, args: dict[str, object]) -> object:
+    from plugins.api import PluginError
+
+    raise PluginError("no platform services in a health check")

@@ -69,6 +69,23 @@ def host_environment(base: Mapping[str, str], *, data_dir: Path) -> dict[str, st
 
 
 Caller = Callable[[str, dict[str, Any]], Any]
+PR_SET_DUMPABLE = 4
+_protected = False
+
+
+def process_protect() -> None:
+    """Make this process non-dumpable (Linux): a plugin running as the same OS user can then
+    neither read ``/proc/<worker>/environ`` nor attach a debugger to the worker."""
+    global _protected
+    if _protected or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    _protected = True
 
 
 class Host:
@@ -78,6 +95,7 @@ class Host:
         self.spec = spec
         self.commands: list[dict[str, Any]] = []
         (spec.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        process_protect()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "plugins.sandbox.child"],
             stdin=subprocess.PIPE,
