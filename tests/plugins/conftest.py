@@ -83,3 +83,9 @@ def ask_worker(text: str, **kwargs: Any) -> tuple[str, Invocation]:
     assert wait_for(lambda: Invocation.objects.get(pk=inv.pk).status in Invocation.FINISHED, timeout=60)
     inv.refresh_from_db()
     return replies(inv), inv
+
+
+def ran(inv: Invocation) -> str:
+    """The version an invocation recorded as the one that ran."""
+    assert inv.plugin_version is not None
+    return inv.plugin_version.version

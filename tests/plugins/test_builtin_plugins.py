@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from plugins.models import BotGroup, BotUser, Invocation, Plugin, PluginDoc
-from tests.plugins.conftest import ADMIN, USER, ask, install, user
+from tests.plugins.conftest import ADMIN, USER, ask, install, ran, user
 
 pytestmark = pytest.mark.django_db
 
@@ -99,9 +99,9 @@ def test_a_new_version_changes_the_reply_and_an_admin_rolls_it_back_from_the_cha
     install("greeter", "fx_greeter_v1:Greeter", ["greet"], version="1.0.0")
     install("greeter", "fx_greeter_v2:Greeter", ["greet"], version="2.0.0")
     reply, inv = ask("/greet Ana")
-    assert (reply, inv.plugin_version.version) == ("Bonjour, Ana!", "2.0.0")
+    assert (reply, ran(inv)) == ("Bonjour, Ana!", "2.0.0")
     assert ask("/plugins rollback greeter", sender=ADMIN)[0] == "greeter 1.0.0 is active."
     reply, inv = ask("/greet Ana")
-    assert (reply, inv.plugin_version.version) == ("Hello, Ana!", "1.0.0")
+    assert (reply, ran(inv)) == ("Hello, Ana!", "1.0.0")
     assert ask("/plugins activate greeter 2.0.0", sender=ADMIN)[0] == "greeter 2.0.0 is active."
     assert ask("/greet Ana")[0] == "Bonjour, Ana!"
