@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from plugins.api import Reply
 from plugins.models import Invocation
 from plugins.sandbox import runner
-from plugins.sandbox.host import CRASHED, TIMEOUT, UNAVAILABLE
+from plugins.sandbox.host import CPU, CRASHED, TIMEOUT, UNAVAILABLE
 from plugins.sandbox.runner import Outcome
 
 STATUS = {
@@ -19,6 +19,7 @@ STATUS = {
     runner.UNKNOWN: Invocation.Status.FAILED,
     UNAVAILABLE: Invocation.Status.FAILED,
     TIMEOUT: Invocation.Status.TIMEOUT,
+    CPU: Invocation.Status.TIMEOUT,
     CRASHED: Invocation.Status.CRASHED,
 }
 
@@ -26,6 +27,8 @@ STATUS = {
 def outcome_message(*, outcome: Outcome, command: str, timeout_seconds: float) -> str:
     """The sentence the user reads when the plugin did not answer by itself (translated)."""
     params = {"command": command, "usage": outcome.usage, "seconds": f"{timeout_seconds:g}"}
+    if outcome.status == CPU:
+        return _("Sorry, /%(command)s used more processor time than it may and was stopped.") % params
     if outcome.status == runner.USAGE:
         return _("Usage: %(usage)s") % params
     if outcome.status == runner.MEMORY:

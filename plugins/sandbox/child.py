@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.abc
 import logging
+import math
 import os
 import resource
 import sys
@@ -66,7 +67,7 @@ def _limit(kind: int, value: int) -> None:
 def _cpu_budget(seconds: float) -> None:
     # RLIMIT_CPU counts the whole life of the process: give each invocation its own budget.
     used = resource.getrusage(resource.RUSAGE_SELF)
-    _limit(resource.RLIMIT_CPU, int(used.ru_utime + used.ru_stime + seconds) + 1)
+    _limit(resource.RLIMIT_CPU, math.ceil(used.ru_utime + used.ru_stime + seconds))
 
 
 class Host:

@@ -24,7 +24,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 # Only these variables reach a plugin; everything else (and anything secret-looking) stays.
 ENV_PASSED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 SECRET_LOOKING = re.compile(r"SECRET|TOKEN|PASS|KEY|MNEMONIC|DATABASE|REDIS|CREDENTIAL|AUTH|PRIVATE|SEED", re.I)
-TIMEOUT, CRASHED, UNAVAILABLE = "timeout", "crashed", "unavailable"
+TIMEOUT, CPU, CRASHED, UNAVAILABLE = "timeout", "cpu", "crashed", "unavailable"
 START_TIMEOUT = 30.0
 
 
@@ -167,6 +167,8 @@ class Host:
             return Outcome(TIMEOUT, error=f"no answer within {self.spec.limits.timeout_seconds:g} s; host killed")
         except (ProtocolError, OSError, KeyError) as exc:
             self.kill()
+            if self.proc.returncode == -signal.SIGXCPU:
+                return Outcome(CPU, error=f"past the CPU limit of {self.spec.limits.cpu_seconds:g} s; host killed")
             return Outcome(CRASHED, error=f"the plugin host stopped ({self._exit_reason()}): {exc}")
 
     def _exit_reason(self) -> str:

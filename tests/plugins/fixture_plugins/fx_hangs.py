@@ -9,6 +9,8 @@ class Hangs(Plugin):
         time.sleep(3600)
         return Reply("too late")
 
+
+class Spins(Plugin):
     @command("spin", summary="Burns CPU")
     def spin(self, ctx: Context) -> Reply:
         while True:
