@@ -59,7 +59,7 @@ def main() -> None:
     from sessionbot_builtin.echo import Echo
 
     instance = Echo()
-    ctx = Context(**{k: v for k, v in CTX.items() if k not in ("groups", "attachments")}, storage=Storage())
+    ctx = Context(user_id=str(CTX["user_id"]), command="echo", storage=Storage())
     inline = timed(lambda: command_run(instance=instance, command="echo", arguments="hello world", ctx=ctx), args.n)
 
     host = Host(spec)

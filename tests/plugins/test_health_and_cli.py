@@ -60,7 +60,7 @@ def test_the_cli_reloads_disables_and_enables() -> None:
 
 
 def test_the_cli_names_a_plugin_that_does_not_exist() -> None:
-    with pytest.raises(CommandError, match="There is no plugin named nope."):
+    with pytest.raises(CommandError, match=r"There is no plugin named nope\."):
         cli("reload", "nope")
 
 
