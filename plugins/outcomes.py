@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from plugins.api import Reply
@@ -42,9 +43,17 @@ def outcome_message(*, outcome: Outcome, command: str, timeout_seconds: float) -
     return _("Sorry, /%(command)s failed. The bot's operator can see what went wrong.") % params
 
 
+def _capped(reply: Reply | None) -> Reply | None:
+    # A runaway plugin must not flood the chat: config.yaml's plugin_limits.max_reply_chars.
+    limit = settings.BOT_CONFIG.plugin_limits.max_reply_chars
+    if reply is None or len(reply.text) <= limit:
+        return reply
+    return Reply(reply.text[: limit - 1] + "…", reply.attachments)
+
+
 def outcome_reply(*, outcome: Outcome, command: str, timeout_seconds: float) -> tuple[Reply | None, str]:
     """The reply to send (None: send nothing) and the invocation status for ``outcome``."""
     status = STATUS.get(outcome.status, Invocation.Status.FAILED)
     if outcome.status in (runner.OK, runner.ERROR):
-        return outcome.reply, status
+        return _capped(outcome.reply), status
     return Reply(outcome_message(outcome=outcome, command=command, timeout_seconds=timeout_seconds)), status
