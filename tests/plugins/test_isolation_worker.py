@@ -4,8 +4,11 @@ is recorded, and leaves the next invocation working."""
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from plugins.models import Invocation, Plugin
 from tests.plugins.conftest import ask_worker, install
@@ -15,6 +18,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def plugins_installed(plugin_roots, transactional_db) -> None:
+    shutil.rmtree(Path(settings.PLUGIN_DATA_DIR) / "good", ignore_errors=True)  # storage of earlier runs
     install("good", "fx_good:Good", ["good", "where", "count"])
     install("raises", "fx_raises:Raises", ["boom", "refuse"])
     install("hangs", "fx_hangs:Hangs", ["hang"], timeout_seconds=1.5)
