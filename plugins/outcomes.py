@@ -43,12 +43,18 @@ def outcome_message(*, outcome: Outcome, command: str, timeout_seconds: float) -
     return _("Sorry, /%(command)s failed. The bot's operator can see what went wrong.") % params
 
 
+def text_clean(text: str) -> str:
+    """Text any database stores: PostgreSQL refuses NUL characters, which plugins may send."""
+    return text.replace("\x00", "\ufffd")
+
+
 def _capped(reply: Reply | None) -> Reply | None:
     # A runaway plugin must not flood the chat: config.yaml's plugin_limits.max_reply_chars.
+    if reply is None:
+        return None
     limit = settings.BOT_CONFIG.plugin_limits.max_reply_chars
-    if reply is None or len(reply.text) <= limit:
-        return reply
-    return Reply(reply.text[: limit - 1] + "…", reply.attachments)
+    text = text_clean(reply.text)
+    return Reply(text if len(text) <= limit else text[: limit - 1] + "…", reply.attachments)
 
 
 def outcome_reply(*, outcome: Outcome, command: str, timeout_seconds: float) -> tuple[Reply | None, str]:

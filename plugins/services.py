@@ -19,7 +19,7 @@ from plugins.api import Reply
 from plugins.execution import version_limits, version_request
 from plugins.health import plugin_outcome_record
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion
-from plugins.outcomes import outcome_reply
+from plugins.outcomes import outcome_reply, text_clean
 from plugins.permissions import user_is_admin
 from plugins.platform import PlatformServices
 from plugins.sandbox.host import CRASHED, UNAVAILABLE
@@ -128,7 +128,7 @@ def _invocation_claim(invocation_id: int) -> Invocation | None:
 def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, outcome: Outcome, started: float) -> None:
     with transaction.atomic():
         inv.status = status
-        inv.error = outcome.error[:10000]
+        inv.error = text_clean(outcome.error[:10000])
         inv.finished_at = timezone.now()
         inv.duration_ms = (time.perf_counter() - started) * 1000
         inv.save(update_fields=["status", "error", "finished_at", "duration_ms"])
@@ -136,7 +136,7 @@ def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, out
             plugin_outcome_record(
                 plugin_id=inv.plugin_version.plugin_id,
                 status=status,
-                error=outcome.error,
+                error=inv.error,
                 unavailable=outcome.status == UNAVAILABLE,
             )
         signals.invocation_replied.send(sender=Invocation, invocation=inv, reply=reply or Reply(""))
