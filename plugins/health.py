@@ -86,6 +86,10 @@ def health_checks_run(*, force: bool = False) -> int:
         assert version is not None
         version.plugin = plugin
         outcome = version_request(version=version, message={"op": "health"}, on_call=_no_platform)
+        if outcome.status == "none":
+            health_result_store(plugin_id=plugin.pk, status="", detail="")
+            ran += 1
+            continue
         lines = outcome.error.strip().splitlines()
         detail = outcome.reply.text if outcome.reply is not None else (lines[-1] if lines else outcome.status)
         health_result_store(plugin_id=plugin.pk, status="ok" if outcome.status == "ok" else "failing", detail=detail)

@@ -12,17 +12,15 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from packaging.version import InvalidVersion, Version
 
 from plugins import versions
 from plugins.execution import version_try_load
 from plugins.health import plugin_error_rate
 from plugins.models import Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.host import HostLoadError
+from plugins.versions import ActivationError
 
 log = logging.getLogger(__name__)
-# The foundation's versions module defines ActivationError for unmet dependencies.
-ActivationError: type[Exception] = getattr(versions, "ActivationError", ValueError)
 
 
 class LifecycleError(Exception):
@@ -94,24 +92,13 @@ def plugin_version_activate(*, plugin: Plugin, version: str) -> str:
     return _("%(name)s %(version)s is active.") % {"name": plugin.name, "version": version}
 
 
-def _pep440(text: str) -> Version | None:
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
-
-
 def plugin_rollback(*, plugin: Plugin) -> str:
-    """Activate the highest installed version below the active one (PEP 440 order)."""
-    active = _pep440(plugin.active_version.version) if plugin.active_version else None
-    older = [
-        (parsed, text)
-        for text in plugin.versions.values_list("version", flat=True)
-        if (parsed := _pep440(text)) is not None and (active is None or parsed < active)
-    ]
-    if not older:
-        raise LifecycleError(_("%(name)s has no older version to roll back to.") % {"name": plugin.name})
-    return plugin_version_activate(plugin=plugin, version=max(older)[1])
+    """Activate the version that was active before the current one (the foundation's rule)."""
+    try:
+        version = versions.version_rollback(plugin=plugin)
+    except ActivationError as exc:
+        raise LifecycleError(str(exc)) from None
+    return _("%(name)s %(version)s is active.") % {"name": plugin.name, "version": version.version}
 
 
 def plugin_action(*, action: str, name: str, version: str = "") -> str:

@@ -17,6 +17,7 @@ from plugins.sandbox.protocol import reply_from_wire, reply_to_wire
 
 # Outcome statuses; the worker adds "timeout", "crashed" and "unavailable".
 OK, ERROR, USAGE, FAILED, MEMORY, UNKNOWN = "ok", "error", "usage", "failed", "memory", "unknown_command"
+NONE = "none"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,12 @@ def command_run(*, instance: Plugin, command: str, arguments: str, ctx: Context,
 
 
 def health_run(*, instance: Plugin) -> Outcome:
-    """Run the plugin's declared health check: ``ok`` with its status text, or ``failed``."""
+    """Run the plugin's declared health check: ``ok`` with its status text, or ``failed``.
+
+    ``none`` when the plugin declares no check.
+    """
+    if not instance.has_health_check():
+        return Outcome(NONE)
     try:
         detail = instance.health_check()
     except MemoryError:

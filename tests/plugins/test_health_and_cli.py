@@ -7,7 +7,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from plugins import versions
 from plugins.health import health_checks_run
 from plugins.models import Invocation, Plugin
 from plugins.services import command_resolve
@@ -64,9 +63,6 @@ def test_the_cli_names_a_plugin_that_does_not_exist() -> None:
         cli("reload", "nope")
 
 
-@pytest.mark.skipif(
-    not hasattr(versions, "ActivationError"), reason="needs the foundation's guarded activation (plugins.versions)"
-)
 def test_activation_with_an_unmet_dependency_is_refused_naming_it() -> None:
     install("needy", "fx_good:Good", ["needy"], version="1.0.0")
     install("needy", "fx_good:Good", ["needy"], version="2.0.0", dependencies={"weather": ">=2"})
