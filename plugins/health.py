@@ -46,8 +46,9 @@ def health_interval(*, plugin: Plugin) -> float:
     version = plugin.active_version
     manifest = version.manifest if version is not None and isinstance(version.manifest, dict) else {}
     try:
-        return float(manifest.get("health_interval_seconds", HEALTH_INTERVAL_SECONDS))
-    except (TypeError, ValueError):
+        declared = manifest.get("health_check") or {}
+        return float(declared.get("interval_seconds", HEALTH_INTERVAL_SECONDS))
+    except (AttributeError, TypeError, ValueError):
         return HEALTH_INTERVAL_SECONDS
 
 
