@@ -8,6 +8,7 @@ Values that may hold a password (URLs, tokens) are never echoed back.
 from __future__ import annotations
 
 import ipaddress
+import pwd
 import re
 from typing import Any
 from urllib.parse import urlparse
@@ -140,3 +141,20 @@ def log_level_check(raw: str) -> str:
     if level not in LOG_LEVELS:
         raise EnvError("LOG_LEVEL", f"{raw!r} is not one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+def plugin_host_user_check(raw: str, *, root: bool) -> str:
+    """The user plugin hosts run as when the worker is root: it must exist and not be root.
+
+    Unset and not running as root, nothing is looked up: hosts keep the worker's user.
+    """
+    name = raw.strip() or "nobody"
+    if not raw.strip() and not root:
+        return name
+    try:
+        entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+    except (KeyError, OverflowError):
+        raise EnvError("PLUGIN_HOST_USER", f"{raw!r} is not a user on this machine (such as nobody)") from None
+    if entry.pw_uid == 0 or entry.pw_gid == 0:
+        raise EnvError("PLUGIN_HOST_USER", f"{raw!r} is root or in the root group; give an unprivileged user")
+    return name

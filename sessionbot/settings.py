@@ -8,6 +8,7 @@ in the README's configuration reference and in ``.env.example``.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -89,6 +90,10 @@ PLUGIN_ROOTS = [
     for p in env.list("PLUGIN_ROOTS", default=[str(BASE_DIR / "plugins" / "builtin"), str(BASE_DIR / "examples")])
 ]
 PLUGIN_DATA_DIR = DATA_DIR / "plugin-data"
+# When the worker runs as root, plugin hosts run as this unprivileged user instead.
+PLUGIN_HOST_USER = _checked(
+    envcheck.plugin_host_user_check, env.str("PLUGIN_HOST_USER", default=""), root=os.geteuid() == 0
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
