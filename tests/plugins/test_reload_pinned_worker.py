@@ -62,7 +62,9 @@ def worker_replace(procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def pinned(name: str) -> str:
-    return str(Plugin.objects.get(name=name).active_version.manifest.get(SNAPSHOT_KEY, ""))
+    version = Plugin.objects.get(name=name).active_version
+    assert version is not None
+    return str(version.manifest.get(SNAPSHOT_KEY, ""))
 
 
 @pytest.mark.parametrize("isolation", [PluginVersion.Isolation.HOST, PluginVersion.Isolation.INLINE])
