@@ -68,6 +68,14 @@ class SendResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Prepared:
+    to: str
+    timestamp: int
+    data64: str
+    sync64: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutFile:
     name: str
     content_type: str
@@ -137,6 +145,10 @@ class SessionAccount:
 
     def send(self, *, to: str, text: str, files: Sequence[OutFile] = (), quote: Quote | None = None) -> SendResult:
         """Store a message for ``to`` (and a best-effort sync copy); return its hash."""
+        return self.deliver(self.prepare(to=to, text=text, files=files, quote=quote))
+
+    def prepare(self, *, to: str, text: str, files: Sequence[OutFile] = (), quote: Quote | None = None) -> Prepared:
+        """Upload the files and encrypt once; delivering the result again stores the same bytes."""
         if not SESSION_ID_RE.match(to):
             raise SendRejected(f"{to[:70]!r} is not a Session ID this bridge can send to")
         pointers = tuple(self._upload(f) for f in files)
@@ -144,13 +156,22 @@ class SessionAccount:
         visible = content_text(
             text=text, timestamp=timestamp, display_name=self.display_name, attachments=pointers, quote=quote
         )
-        msg_hash = self._store(to, self._encode(to, visible, timestamp), timestamp, MAX_TTL_MS)
         sync = content_text(text=text, timestamp=timestamp, attachments=pointers, quote=quote, sync_target=to)
+        return Prepared(
+            to=to,
+            timestamp=timestamp,
+            data64=self._encode(to, visible, timestamp),
+            sync64=self._encode(self.session_id, sync, timestamp),
+        )
+
+    def deliver(self, prepared: Prepared) -> SendResult:
+        """Store a prepared message; identical bytes give the same hash, so retries never double."""
+        msg_hash = self._store(prepared.to, prepared.data64, prepared.timestamp, MAX_TTL_MS)
         try:
-            self._store(self.session_id, self._encode(self.session_id, sync, timestamp), timestamp, MAX_TTL_MS)
+            self._store(self.session_id, prepared.sync64, prepared.timestamp, MAX_TTL_MS)
         except SessionUnreachable as exc:
             log.info("sync copy not stored (%s); the message itself was", exc)
-        return SendResult(msg_hash, timestamp)
+        return SendResult(msg_hash, prepared.timestamp)
 
     def typing(self, *, to: str, on: bool = True) -> None:
         """Show (or hide) the typing indicator in ``to``'s chat, stored for 20 s only."""
