@@ -92,7 +92,7 @@ class ProtocolPeer:
         if not duplicate:
             self.accepted[msg_id] = next(m for m in self.messages if m.id == msg_id)
         assert self.conn is not None
-        await self.conn.send(Ack(id=msg_id, status="duplicate" if duplicate else status).to_json())  # type: ignore[arg-type]
+        await self.conn.send(Ack(id=msg_id, status="duplicate" if duplicate else status).to_json())
 
     async def send(self, **fields: Any) -> None:
         frame = Send.model_validate(fields)
