@@ -110,12 +110,14 @@ class Bridge:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.receiver.stop()
+            await asyncio.to_thread(self.receiver.join, 15)
             self._sender_pool.shutdown(wait=False, cancel_futures=True)
 
     # --- Session → broker --------------------------------------------------------------
 
     def _from_thread(self, loop: asyncio.AbstractEventLoop, items: list[Fetched]) -> None:
-        loop.call_soon_threadsafe(self._on_fetched, items)
+        if not self._stop.is_set():  # after a stop, the loop may be gone; the cursor re-delivers
+            loop.call_soon_threadsafe(self._on_fetched, items)
 
     def _on_fetched(self, items: list[Fetched]) -> None:
         before = self.inbox.cursor
