@@ -29,10 +29,12 @@ async def test_runbridge_and_chat_talk_through_the_test_network(tmp_path):
             assert bot_words not in bridge.output()
             (tmp_path / "note.txt").write_text("file body")
             await asyncio.sleep(3)  # the chat primes its mailbox first
+            assert chat.popen.stdin is not None
             chat.popen.stdin.write(f"/ping\n/file {tmp_path / 'note.txt'} here\n")
             chat.popen.stdin.close()
             assert await peer.wait(lambda: len(peer.messages) == 2, timeout=60), bridge.output()
             ping, upload = peer.messages
+            assert upload.attachments is not None
             assert ping.text == "/ping"
             assert (upload.text, upload.attachments[0].name, upload.attachments[0].size) == ("here", "note.txt", 9)
             await peer.send(ref="r1", to=ping.sender, text="pong")
