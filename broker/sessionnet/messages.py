@@ -9,12 +9,12 @@ from __future__ import annotations
 import binascii
 from dataclasses import dataclass
 
+import nacl.public
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from session_python.crypto import (
     SessionKeys,
     add_message_padding,
     decrypt_with_session_protocol,
-    encrypt_using_session_protocol,
     remove_message_padding,
     wrap_envelope,
 )
@@ -123,8 +123,22 @@ def content_typing(*, timestamp: int, typing: bool) -> Content:
     return content
 
 
+def session_encrypt(*, keys: SessionKeys, to: str, plaintext: bytes) -> bytes:
+    """Seal ``plaintext`` for ``to`` with the sender's Ed25519 signature, as Session does.
+
+    Not session-python's ``encrypt_using_session_protocol``: it strips a leading 0x05 byte
+    twice, so it cannot write to the one Session ID in 256 whose key starts with 0x05.
+    """
+    recipient = bytes.fromhex(to[2:])
+    signature = keys.signing_key.sign(plaintext + keys.ed25519.public_key + recipient).signature
+    sealed: bytes = nacl.public.SealedBox(nacl.public.PublicKey(recipient)).encrypt(
+        plaintext + keys.ed25519.public_key + signature
+    )
+    return sealed
+
+
 def envelope_encode(*, keys: SessionKeys, to: str, content: Content, timestamp: int) -> str:
     """Encrypt ``content`` for ``to`` and return the base64 ``data`` a store request carries."""
-    ciphertext = encrypt_using_session_protocol(keys, to, add_message_padding(content.SerializeToString()))
+    ciphertext = session_encrypt(keys=keys, to=to, plaintext=add_message_padding(content.SerializeToString()))
     envelope = Envelope(type=Envelope.Type.SESSION_MESSAGE, timestamp=timestamp, content=ciphertext)
     return binascii.b2a_base64(wrap_envelope(envelope.SerializeToString()), newline=False).decode()
