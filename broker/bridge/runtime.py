@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 CLIENT = f"sessionbot-bridge session-python/{getattr(session_python, '__version__', '1.0.5')}"
 WELCOME_TIMEOUT = 15.0
+RECENT_KEPT = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ class Bridge:
     def __init__(self, cfg: BridgeSettings, *, network: NetworkLike | None = None) -> None:
         self.cfg = cfg
         self.store = BridgeStore(cfg.state_dir)
-        self.inbox = Inbox(cursor=self.store.cursor)
+        self.inbox = Inbox(cursor=self.store.cursor, settled=self.store.recent)
         accounts = [
             SessionAccount(
                 mnemonic=cfg.mnemonic,
@@ -128,14 +129,17 @@ class Bridge:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         if self.inbox.cursor != before:
-            self.store.cursor_save(self.inbox.cursor)
+            self._cursor_save()
+
+    def _cursor_save(self) -> None:
+        self.store.cursor_save(self.inbox.cursor, self.inbox.settled_recent(RECENT_KEPT))
 
     def _on_ack(self, ack: Ack) -> None:
         frame = self.inbox.frame(ack.id)
         if ack.status == "rejected":
             log.warning("broker rejected message %s: %s", ack.id[:12], ack.reason)
         if self.inbox.settle(ack.id):
-            self.store.cursor_save(self.inbox.cursor)
+            self._cursor_save()
         if ack.status == "accepted" and frame is not None and self.cfg.typing:
             self._queue.put_nowait(_Typing(frame.conversation))
 

@@ -39,6 +39,7 @@ class BridgeStore:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._cursor_path = self.dir / "cursor.json"
         self._refs_path = self.dir / "sent-refs.log"
+        self.recent: tuple[str, ...] = ()
         self.cursor, self.since_ms = self._cursor_load()
         self._refs = self._refs_load()
         self._prepared_dir = self.dir / "prepared"
@@ -47,6 +48,7 @@ class BridgeStore:
     def _cursor_load(self) -> tuple[str, int]:
         try:
             data = json.loads(self._cursor_path.read_text(encoding="utf-8"))
+            self.recent = tuple(str(h) for h in data.get("recent", ()))
             return str(data.get("cursor", "")), int(data["since_ms"])
         except (FileNotFoundError, ValueError, KeyError, TypeError):
             # First start (or an unreadable file): do not replay the mailbox's old chats.
@@ -54,9 +56,11 @@ class BridgeStore:
             _write_atomic(self._cursor_path, json.dumps({"cursor": "", "since_ms": since}))
             return "", since
 
-    def cursor_save(self, cursor: str) -> None:
-        self.cursor = cursor
-        _write_atomic(self._cursor_path, json.dumps({"cursor": cursor, "since_ms": self.since_ms}))
+    def cursor_save(self, cursor: str, recent: tuple[str, ...] = ()) -> None:
+        """Persist the cursor and the latest settled hashes (skipped if the mailbox is replayed)."""
+        self.cursor, self.recent = cursor, recent
+        data = {"cursor": cursor, "since_ms": self.since_ms, "recent": list(recent)}
+        _write_atomic(self._cursor_path, json.dumps(data))
 
     def _refs_load(self) -> dict[str, tuple[str, int]]:
         refs: dict[str, tuple[str, int]] = {}

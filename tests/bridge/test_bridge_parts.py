@@ -48,6 +48,7 @@ def test_the_environment_mnemonic_wins_and_a_bad_one_is_reported_without_its_wor
         (["a", "b", "c"], ["b", "a"], "b", ["c"]),
         (["a", "-skip", "c"], ["a"], "-skip", ["c"]),  # skipped messages never hold the cursor
         (["a", "a"], ["a"], "a", []),
+        (["a", "b", "a", "b"], ["a", "b"], "b", []),  # the mailbox answered again in full
     ],
 )
 def test_the_cursor_moves_only_past_messages_settled_in_order(fetched, acked, cursor, waiting):
@@ -73,11 +74,12 @@ def test_backoff_grows_with_jitter_up_to_the_cap_and_resets():
 def test_sent_refs_and_the_cursor_survive_a_restart_and_a_torn_line(tmp_path):
     store = BridgeStore(tmp_path)
     store.sent_put("inv1-1", "HASH1", 111)
-    store.cursor_save("CUR")
+    store.cursor_save("CUR", ("OLD1", "CUR"))
     with open(tmp_path / "sent-refs.log", "a") as fh:
         fh.write("inv1-2\tHAS")  # a crash mid-write
     again = BridgeStore(tmp_path)
     assert again.sent_get("inv1-1") == ("HASH1", 111)
     assert again.sent_get("inv1-2") is None
     assert again.cursor == "CUR"
+    assert again.recent == ("OLD1", "CUR")
     assert again.since_ms == store.since_ms

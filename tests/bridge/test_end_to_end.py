@@ -69,6 +69,7 @@ class User:
         self.bot_id = bot_id
         self.cursor = ""
         self.replies: list[Incoming] = []
+        self.seen: set[str] = set()
 
     def say(self, text: str, files: list[OutFile] | None = None) -> str:
         return self.account.send(to=self.bot_id, text=text, files=files or []).hash
@@ -77,6 +78,11 @@ class User:
         page = self.account.retrieve(last_hash=self.cursor)
         self.cursor = page.last_hash
         for msg in page.messages:
+            # De-duplicate by hash as Session clients do: when the cursor's message expires
+            # (a 20 s typing indicator), the storage server answers the whole mailbox again.
+            if msg.hash in self.seen:
+                continue
+            self.seen.add(msg.hash)
             if isinstance(msg, Incoming) and msg.sender == self.bot_id and msg.kind == "data":
                 self.replies.append(msg)
         return self.replies
