@@ -15,10 +15,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::urllib3.exce
 
 
 async def test_runbridge_and_chat_talk_through_the_test_network(tmp_path):
-    peer = await ProtocolPeer(token="proc-token").start()
+    peer = await ProtocolPeer(token="proc-token-0123456789").start()
     bot_words = Session.generate_mnemonic()
     bot_id = session_id_of(bot_words)
-    base = proc_env(tmp_path / "data", BRIDGE_TOKEN="proc-token", SESSION_MNEMONIC=bot_words)
+    base = proc_env(tmp_path / "data", BRIDGE_TOKEN="proc-token-0123456789", SESSION_MNEMONIC=bot_words)
     with sessionnet_process(base) as url:
         env = {**base, "SESSION_NETWORK_URL": url}
         bridge = Proc(["manage.py", "runbridge", "--broker-url", peer.url], env)
