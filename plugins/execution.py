@@ -24,7 +24,7 @@ from plugins.models import PluginVersion
 from plugins.sandbox.codeload import LoadedCode, code_active, code_load
 from plugins.sandbox.host import UNAVAILABLE, Host, HostLoadError, HostSpec, Limits
 from plugins.sandbox.pool import HostPool
-from plugins.sandbox.privileges import HostUser, host_python, host_user, secrets_hide
+from plugins.sandbox.privileges import HostUser, folder_enterable, host_python, host_user, secrets_hide
 from plugins.sandbox.protocol import attachment_from_wire
 from plugins.sandbox.runner import Outcome, command_run, health_run
 from plugins.sandbox.snapshot import Snapshot, SnapshotError
@@ -61,9 +61,20 @@ def plugin_host_user() -> tuple[HostUser | None, str, tuple[str, ...]]:
     user = host_user(name=settings.PLUGIN_HOST_USER)
     if user is None:
         return None, "", ()
+    data_dir = Path(settings.DATA_DIR)
+    python = host_python(user=user)
+    if python is None or not folder_enterable(path=data_dir, user=user):
+        # Better a working bot with a loud warning than hosts that cannot start at all.
+        log.error(
+            "plugin hosts run as root, not as %s: that user cannot %s; move the project (and "
+            "its Python) to folders other users may enter, such as /srv or /opt",
+            user.name,
+            "run this Python" if python is None else f"enter the folders above {data_dir}",
+        )
+        return None, "", ()
     public = [code_store(), Path(settings.PLUGIN_DATA_DIR)]
-    secrets_hide(data_dir=Path(settings.DATA_DIR), secret_files=_secret_files(), public_dirs=public)
-    return (user, *host_python(user=user))
+    secrets_hide(data_dir=data_dir, secret_files=_secret_files(), public_dirs=public)
+    return (user, *python)
 
 
 def version_limits(*, version: PluginVersion) -> Limits:

@@ -42,6 +42,11 @@ def host_user(*, name: str) -> HostUser | None:
     return HostUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
+def folder_enterable(*, path: Path, user: HostUser) -> bool:
+    """Whether ``user`` may pass through every folder above ``path``."""
+    return _reachable(path.parent, user, bits=1)
+
+
 def _reachable(path: Path, user: HostUser, *, bits: int) -> bool:
     """Whether ``user`` may enter every folder above ``path`` and has ``bits`` (r=4, x=1) on it."""
     try:
@@ -57,9 +62,9 @@ def _reachable(path: Path, user: HostUser, *, bits: int) -> bool:
     return True
 
 
-def host_python(*, user: HostUser) -> tuple[str, tuple[str, ...]]:
+def host_python(*, user: HostUser) -> tuple[str, tuple[str, ...]] | None:
     """An interpreter ``user`` can run, and the site-packages to add so plugins find the
-    worker's distributions.
+    worker's distributions; None when it can run none.
 
     The worker's own when it can (a venv over a system Python); else the system's Python
     of the same version (a Python installed under /root, as pyenv does, is out of reach).
@@ -74,8 +79,7 @@ def host_python(*, user: HostUser) -> tuple[str, tuple[str, ...]]:
         if candidate.is_file() and _reachable(candidate.resolve(), user, bits=5):
             extra = tuple(p for p in site.getsitepackages() if _reachable(Path(p), user, bits=5))
             return str(candidate), extra
-    log.error("user %s cannot run %s and there is no %s it can run: plugin hosts will not start", user.name, own, name)
-    return sys.executable, ()
+    return None
 
 
 def _prctl(option: int, value: int) -> bool:
