@@ -52,6 +52,8 @@ SESSION_MNEMONIC = env.str("SESSION_MNEMONIC", default="")
 SESSION_NETWORK_URL = env.str("SESSION_NETWORK_URL", default="")
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# Set by `runbroker --debug`: the broker logs message text (off by default, for privacy).
+BROKER_LOG_TEXT = _bool("BROKER_LOG_TEXT", False)
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not one of DEBUG, INFO, WARNING, ERROR")
 
