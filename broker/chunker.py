@@ -27,7 +27,7 @@ _FENCE_OPEN = regex.compile(r"(?m)^( {0,3})(`{3,10}|~{3,10})([^`\n]{0,30})$")
 _GRAPHEME = regex.compile(r"\X")
 _PARAGRAPH = regex.compile(r"\n[ \t]*\n\s*")
 _LINE = regex.compile(r"\n")
-_SENTENCE = regex.compile(r"[.!?…][\"')\]’”]*\s+|[。！？]+")
+_SENTENCE = regex.compile(r"[.!?\u2026][\"')\]\u2019\u201d]*\s+|[\u3002\uff01\uff1f]+")  # ASCII and CJK
 _WORD = regex.compile(r"\s+")
 _KINDS = (_PARAGRAPH, _LINE, _SENTENCE, _WORD)
 

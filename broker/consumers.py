@@ -8,6 +8,7 @@ the safety net (the worker may be another process with no shared channel layer).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -109,7 +110,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             await self.frame_handle(parse_frame(text_data))
         except FrameError as exc:
             await self.send_json(Error(code=exc.code, detail=exc.detail, id=exc.frame_id).dump())
-        except Exception:  # noqa: BLE001 - nothing a bridge sends may end the connection
+        except Exception:
             log.exception("bridge frame could not be handled")
             await self.send_json(Error(code="internal", detail="the broker failed on this frame; try again").dump())
 
@@ -172,13 +173,11 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 await self.pump_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a database hiccup: try again at the next poll
+            except Exception:
                 log.exception("pushing pending sends failed; retrying")
             interval = FAST_POLL_SECONDS if loop.time() < self.active_until else IDLE_POLL_SECONDS
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=interval)
-            except TimeoutError:
-                pass
             self.wake.clear()
 
     async def pump_once(self) -> None:

@@ -125,7 +125,9 @@ def inbound_route(*, inbound: InboundMessage, bot_id: str) -> None:
                 _route_user_message(inbound, user, language)
     inbound.save(update_fields=["status", "invocation"])
     if settings.BROKER_LOG_TEXT:
-        log.info("message %s from %s: %r → %s", inbound.message_id[:12], inbound.sender[:10], inbound.text, inbound.status)
+        log.info(
+            "message %s from %s: %r → %s", inbound.message_id[:12], inbound.sender[:10], inbound.text, inbound.status
+        )
 
 
 def _route_user_message(inbound: InboundMessage, user: BotUser, language: str) -> None:
@@ -148,8 +150,11 @@ def _route_user_message(inbound: InboundMessage, user: BotUser, language: str) -
         .order_by("version__plugin__name")
     )
     if not candidates:
-        _answer(inbound, _("Unknown command %(command)s. Send %(help)s to see what I can do.") % {
-            "command": shown, "help": prefix + "help"})
+        _answer(
+            inbound,
+            _("Unknown command %(command)s. Send %(help)s to see what I can do.")
+            % {"command": shown, "help": prefix + "help"},
+        )
         return
     meta = _meta(inbound, user, language, need_groups=any(c.filters.get("groups") for c in candidates))
     fitting = [c for c in candidates if filters_match(c.filters, meta)]

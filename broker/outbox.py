@@ -38,7 +38,7 @@ def outbox_ring() -> None:
         return
     try:
         async_to_sync(layer.group_send)(DOORBELL_GROUP, {"type": "outbox.ring"})
-    except Exception:  # noqa: BLE001 - the consumers' poll delivers anyway
+    except Exception:
         log.warning("outbox doorbell could not ring; the bridge gets the send at the next poll", exc_info=True)
 
 
@@ -102,9 +102,7 @@ def outbox_enqueue_answer(
     """Store the broker's own answer to message ``message_id`` (a hint, a refusal)."""
     # The message hash may be 128 characters: a digest keeps the ref short and stable.
     digest = hashlib.sha256(message_id.encode("utf-8")).hexdigest()[:32]
-    return _store_parts(
-        ref_base=f"b{digest}", to=to, text=text, attachments=[], reply_to=reply_to, invocation=None
-    )
+    return _store_parts(ref_base=f"b{digest}", to=to, text=text, attachments=[], reply_to=reply_to, invocation=None)
 
 
 def outbox_due(

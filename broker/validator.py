@@ -113,9 +113,9 @@ def message_check(message: Message, *, max_attachments: int) -> str | None:
     if reason is None and message.timestamp < 0:
         reason = "timestamp is negative"
     reason = reason or text_check(message.text)
-    if reason is None and message.author_name is not None:
-        if len(message.author_name) > MAX_NAME_CHARS or _ANY_CONTROL_RE.search(message.author_name):
-            reason = f"author_name is longer than {MAX_NAME_CHARS} characters or contains control characters"
+    name = message.author_name
+    if reason is None and name is not None and (len(name) > MAX_NAME_CHARS or _ANY_CONTROL_RE.search(name)):
+        reason = f"author_name is longer than {MAX_NAME_CHARS} characters or contains control characters"
     if reason is None and message.reply_to is not None:
         reason = _reply_to_check(message.reply_to)
     attachments = message.attachments or ()

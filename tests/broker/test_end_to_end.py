@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 async def sends_for(bridge, count: int) -> list[dict]:
-    got = []
+    got: list[dict] = []
     while len(got) < count:
         frame = await receive(bridge, timeout=60)
         if frame["type"] == "send":

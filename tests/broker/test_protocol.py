@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -10,7 +11,7 @@ from django.conf import settings
 from broker.frames import MAX_FRAME_BYTES
 from broker.models import BridgeStatus, InboundMessage, OutboundMessage
 from plugins.models import Invocation
-from tests.broker.conftest import BOT, GROUP, USER, communicator, message, receive, receive_until, say_hello
+from tests.broker.conftest import BOT, GROUP, USER, communicator, message, receive, receive_until
 
 
 async def test_a_bridge_without_a_token_is_refused_before_any_frame(transactional_db) -> None:
@@ -143,7 +144,7 @@ async def test_a_group_message_with_an_attachment_is_accepted_and_its_file_kept(
     assert (await receive(bridge))["status"] == "accepted"
     stored = await InboundMessage.objects.aget(message_id="with-file")
     assert stored.attachments[0]["size"] == 10
-    assert open(stored.attachments[0]["path"], "rb").read() == b"hello file"
+    assert Path(stored.attachments[0]["path"]).read_bytes() == b"hello file"
 
 
 async def test_a_frame_over_16_mib_closes_the_connection_with_1009(bridge) -> None:

@@ -27,7 +27,10 @@ async def test_an_unknown_command_gets_a_hint_to_help(bridge, builtins) -> None:
 
 @pytest.mark.parametrize(
     ("language", "expected"),
-    [("es", "Comando desconocido /weather. Envía /help para ver lo que puedo hacer."), ("zh-hans", "未知命令 /weather。发送 /help 查看我能做什么。")],
+    [
+        ("es", "Comando desconocido /weather. Envía /help para ver lo que puedo hacer."),
+        ("zh-hans", "未知命令 /weather。发送 /help 查看我能做什么。"),
+    ],
 )
 async def test_the_hint_speaks_the_users_language(bridge, builtins, language, expected) -> None:
     await BotUser.objects.acreate(session_id=USER, language=language)
@@ -79,6 +82,7 @@ async def test_plain_text_goes_to_the_default_handler(bridge, builtins) -> None:
     await bridge.send_json_to(message("just chatting", mid="chat"))
     await receive(bridge)
     inv = await Invocation.objects.select_related("plugin_version__plugin").aget()
+    assert inv.plugin_version is not None
     assert (inv.plugin_version.plugin.name, inv.command, inv.arguments) == ("echo", "", "just chatting")
 
 
