@@ -175,6 +175,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 raise
             except Exception:
                 log.exception("pushing pending sends failed; retrying")
+                self.active_until = 0.0  # back off to the idle poll while the database is unwell
             interval = FAST_POLL_SECONDS if loop.time() < self.active_until else IDLE_POLL_SECONDS
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=interval)

@@ -15,6 +15,7 @@ from broker.models import InboundMessage, OutboundMessage
 from plugins.models import BotUser, Invocation
 from tests.broker.conftest import BOT, USER, message
 from tests.broker.servers import bridge_connect, frame_recv, hello, runbroker
+from tests.conftest import worker_env
 
 pytestmark = pytest.mark.slow
 
@@ -84,3 +85,39 @@ def test_after_a_crash_an_unfinished_invocation_runs_once_on_start(builtins) -> 
             frame_recv(ws, timeout=3)
     assert OutboundMessage.objects.filter(invocation=inv).count() == 1
     assert Invocation.objects.get(pk=inv.pk).status == "ok"
+
+
+def exchange_output(*args: str) -> str:
+    secret = "SECRET-MARKER-e3b0c442"
+    attachment = {"name": "n.txt", "content_type": "text/plain", "size": 14, "data_b64": "U0VDUkVULUZJTEUtOTk="}
+    env = {**worker_env(), "LOG_LEVEL": "INFO"}
+    with runbroker(*args, env=env) as (port, proc), bridge_connect(port) as ws:
+        hello(ws, BOT)
+        ws.send(json.dumps(message(f"/echo {secret}", mid="p1", attachments=[attachment])))
+        assert frame_recv(ws)["status"] == "accepted"
+        assert frame_recv(ws)["text"] == secret
+        ws.send(json.dumps(message(f"/nosuch {secret}", mid="p2")))
+        ws.send(json.dumps(message(f"plain {secret}", mid="p3")))
+        ws.send(json.dumps({"type": "failed", "ref": "nope", "reason": secret, "retry": False}))
+        ws.send(json.dumps(message("bad \x00 " + secret, mid="p4")))
+        for _ in range(4):
+            frame_recv(ws)
+    assert proc.stdout is not None
+    return proc.stdout.read()
+
+
+def test_at_the_default_log_level_no_line_carries_message_text_or_secrets(builtins) -> None:
+    from django.conf import settings
+
+    output = exchange_output()
+    assert "bridge said hello" in output  # the log is on, at INFO
+    assert "SECRET-MARKER" not in output
+    assert "SECRET-FILE" not in output and "U0VDUkVULUZJTEUtOTk" not in output
+    assert settings.BRIDGE_TOKEN not in output
+    assert settings.SECRET_KEY not in output
+
+
+def test_debug_logs_message_text_and_says_so_at_start(builtins) -> None:
+    output = exchange_output("--debug")
+    assert "DEBUG MODE: message text is written to the log" in output
+    assert "SECRET-MARKER" in output
