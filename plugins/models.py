@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 validate_session_id = RegexValidator(
@@ -27,6 +29,49 @@ def validate_version(value: str) -> None:
         ) from None
 
 
+validate_language = RegexValidator(
+    regex=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*\Z",
+    message=_("A language code is lowercase, such as en, es or zh-hans."),
+    code="invalid_language",
+)
+
+validate_command_name = RegexValidator(
+    regex=r"^[a-z0-9][a-z0-9_-]{0,63}\Z",
+    message=_("A command name is lowercase letters, digits, - and _, such as weather."),
+    code="invalid_command_name",
+)
+
+
+def validate_dependencies(value: object) -> None:
+    """Accept a mapping of plugin name to a PEP 440 version constraint (``>=1.0,<2``)."""
+    if not isinstance(value, dict):
+        raise ValidationError(_("Dependencies are a mapping of plugin name to version constraint."))
+    for name, constraint in value.items():
+        try:
+            SpecifierSet(str(constraint))
+        except InvalidSpecifier:
+            raise ValidationError(
+                _("%(name)s: %(constraint)s is not a version constraint such as >=1.0,<2."),
+                code="invalid_constraint",
+                params={"name": name, "constraint": constraint},
+            ) from None
+
+
+def validate_requirements(value: object) -> None:
+    """Accept a list of PEP 508 requirement strings (``requests>=2.31``)."""
+    if not isinstance(value, list):
+        raise ValidationError(_("Requirements are a list of PEP 508 strings."))
+    for line in value:
+        try:
+            Requirement(str(line))
+        except InvalidRequirement:
+            raise ValidationError(
+                _("%(line)s is not a PEP 508 requirement such as requests>=2.31."),
+                code="invalid_requirement",
+                params={"line": line},
+            ) from None
+
+
 class Policy(models.TextChoices):
     EVERYONE = "everyone", _("everyone")
     LISTED = "listed", _("listed users and groups only")
@@ -36,7 +81,12 @@ class Policy(models.TextChoices):
 class BotUser(models.Model):
     session_id = models.CharField(_("Session ID"), max_length=66, unique=True, validators=[validate_session_id])
     display_name = models.CharField(max_length=100, blank=True)
-    language = models.CharField(max_length=16, blank=True, help_text=_("Empty means the bot's default language."))
+    language = models.CharField(
+        max_length=16,
+        blank=True,
+        validators=[validate_language],
+        help_text=_("Empty means the bot's default language."),
+    )
     blocked = models.BooleanField(default=False)
     is_admin = models.BooleanField(_("admin"), default=False)
     first_seen = models.DateTimeField(default=timezone.now)
@@ -90,7 +140,10 @@ class Plugin(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
-                fields=["default_handler"], condition=Q(default_handler=True), name="one_default_handler"
+                fields=["default_handler"],
+                condition=Q(default_handler=True),
+                name="one_default_handler",
+                violation_error_message=_("Another plugin is already the default handler; only one may be."),
             )
         ]
 
@@ -107,14 +160,20 @@ class PluginVersion(models.Model):
     version = models.CharField(max_length=64, validators=[validate_version])
     entrypoint = models.CharField(max_length=200, help_text=_("module:attr inside a plugin root"))
     manifest = models.JSONField(default=dict, blank=True)
-    dependencies = models.JSONField(default=dict, blank=True, help_text=_("plugin name → version constraint"))
-    requirements = models.JSONField(default=list, blank=True, help_text=_("Python requirements (PEP 508)"))
+    dependencies = models.JSONField(
+        default=dict, blank=True, validators=[validate_dependencies], help_text=_("plugin name → version constraint")
+    )
+    requirements = models.JSONField(
+        default=list, blank=True, validators=[validate_requirements], help_text=_("Python requirements (PEP 508)")
+    )
     isolation = models.CharField(max_length=8, choices=Isolation.choices, default=Isolation.HOST)
     timeout_seconds = models.FloatField(null=True, blank=True)
     memory_mb = models.PositiveIntegerField(null=True, blank=True)
     cpu_seconds = models.FloatField(null=True, blank=True)
     checksum = models.CharField(max_length=64, blank=True)
     imported_at = models.DateTimeField(default=timezone.now)
+    # The latest activation: rollback returns to the version activated before the current one.
+    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["plugin__name", "-imported_at"]
@@ -126,7 +185,7 @@ class PluginVersion(models.Model):
 
 class PluginCommand(models.Model):
     version = models.ForeignKey(PluginVersion, on_delete=models.CASCADE, related_name="commands")
-    name = models.CharField(max_length=64)
+    name = models.CharField(max_length=64, validators=[validate_command_name])
     summary = models.CharField(max_length=200, blank=True)
     args = models.JSONField(default=list, blank=True, help_text=_("argument spec: [{name, type, required}]"))
     filters = models.JSONField(default=dict, blank=True, help_text=_("metadata filters for routing"))
@@ -144,7 +203,7 @@ class PluginCommand(models.Model):
 
 class PluginDoc(models.Model):
     plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="docs")
-    language = models.CharField(max_length=16)
+    language = models.CharField(max_length=16, validators=[validate_language])
     command = models.CharField(max_length=64, blank=True, help_text=_("Empty: the plugin's own doc."))
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)

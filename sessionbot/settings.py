@@ -8,56 +8,77 @@ in the README's configuration reference and in ``.env.example``.
 from __future__ import annotations
 
 import logging
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from sessionbot import envcheck
 from sessionbot.botconfig import BotConfig, ConfigError, config_load
 from sessionbot.secrets import secret_file_value
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
+T = TypeVar("T")
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
+def _checked(check: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run an envcheck validator; its EnvError becomes the one-line ImproperlyConfigured."""
+    try:
+        return check(*args, **kwargs)
+    except envcheck.EnvError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+
+
 def _bool(name: str, default: bool) -> bool:
-    raw = env.str(name, default="").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true or false)")
+    return _checked(envcheck.env_bool, name, env.str(name, default=""), default=default)
+
+
+def _number(name: str, default: float, minimum: float = 0) -> float:
+    return _checked(envcheck.env_number, name, env.str(name, default=""), default=default, minimum=minimum)
 
 
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "data"))).resolve()
+try:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as exc:
+    raise ImproperlyConfigured(f"DATA_DIR: cannot create {DATA_DIR} ({exc.strerror})") from None
 DEBUG = _bool("DEBUG", False)
 
-SECRET_KEY = env.str("SECRET_KEY", default="")
+# Embedded mode (REDIS_URL unset) may generate the key into data/secret_key (0600): one
+# machine, one key. Scaled out (REDIS_URL set) with DEBUG off, every machine must be given
+# the same key, so it is required; with DEBUG off it must be at least 32 characters.
+REDIS_URL = _checked(envcheck.redis_url_check, env.str("REDIS_URL", default=""))
+SECRET_KEY = _checked(
+    envcheck.secret_key_check, env.str("SECRET_KEY", default=""), debug=DEBUG, scaled_out=bool(REDIS_URL)
+)
 if not SECRET_KEY:
-    if not DEBUG and env.str("REDIS_URL", default=""):
-        # Several machines must share one key: a generated file would differ per machine.
-        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off and REDIS_URL is set")
     SECRET_KEY = secret_file_value(DATA_DIR / "secret_key")
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+_hosts: list[str] = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+ALLOWED_HOSTS = _checked(envcheck.allowed_hosts_check, _hosts)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-HOST_IP = env.str("HOST_IP", default="127.0.0.1")
-CLIENT_NAME = env.str("CLIENT_NAME", default="sessionbot")
-BRIDGE_TOKEN = env.str("BRIDGE_TOKEN", default="") or secret_file_value(DATA_DIR / "bridge_token")
+HOST_IP = _checked(envcheck.host_ip_check, env.str("HOST_IP", default="") or "127.0.0.1")
+CLIENT_NAME = _checked(envcheck.client_name_check, env.str("CLIENT_NAME", default="") or "sessionbot")
+BRIDGE_TOKEN = _checked(envcheck.bridge_token_check, env.str("BRIDGE_TOKEN", default=""))
+if not BRIDGE_TOKEN:
+    BRIDGE_TOKEN = secret_file_value(DATA_DIR / "bridge_token")
 SESSION_MNEMONIC = env.str("SESSION_MNEMONIC", default="")
 SESSION_NETWORK_URL = env.str("SESSION_NETWORK_URL", default="")
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_LEVEL = _checked(envcheck.log_level_check, env.str("LOG_LEVEL", default="INFO"))
 # Set by `runbroker --debug`: the broker logs message text (off by default, for privacy).
 BROKER_LOG_TEXT = _bool("BROKER_LOG_TEXT", False)
-if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-    raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not one of DEBUG, INFO, WARNING, ERROR")
 
 SESSIONBOT_CONFIG = Path(env.str("SESSIONBOT_CONFIG", default=str(BASE_DIR / "data" / "config.yaml")))
+if env.str("SESSIONBOT_CONFIG", default="") and not SESSIONBOT_CONFIG.is_file():
+    # The default file may be absent (defaults apply); a path the operator gave must exist.
+    raise ImproperlyConfigured(f"SESSIONBOT_CONFIG: {SESSIONBOT_CONFIG} does not exist")
 try:
     BOT_CONFIG: BotConfig = config_load(path=SESSIONBOT_CONFIG)
 except ConfigError as exc:
@@ -114,11 +135,12 @@ ASGI_APPLICATION = "sessionbot.asgi.application"
 # --- database -------------------------------------------------------------------------
 _default_db = f"sqlite:///{DATA_DIR / 'sessionbot.sqlite3'}"
 try:
-    _db = env.db_url("DATABASE_URL", default=_default_db)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # django-environ warns about unknown schemes; we report them.
+        _db = env.db_url_config(env.str("DATABASE_URL", default="") or _default_db)
 except (ImproperlyConfigured, ValueError, KeyError) as exc:
-    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL Django knows: {exc}") from None
-if not _db.get("ENGINE"):
-    raise ImproperlyConfigured("DATABASE_URL has a scheme Django does not know (use sqlite:// or postgres://)")
+    raise ImproperlyConfigured(f"DATABASE_URL: not a database URL ({exc})") from None
+_checked(envcheck.database_check, _db)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db.setdefault("OPTIONS", {}).update(
         {
@@ -133,13 +155,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 else:
     # Keep connections open between requests: one connection per request made inserts 3x slower.
-    _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+    _db["CONN_MAX_AGE"] = int(_number("CONN_MAX_AGE", 600))
     _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis, channels, celery, cache -----------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
 EMBEDDED = not REDIS_URL
 
 if REDIS_URL:
@@ -153,14 +174,16 @@ CELERY_FS_DIR = Path(env.str("CELERY_FS_DIR", default=str(DATA_DIR / "celery")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (CELERY_FS_DIR / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_FS_DIR / "queue"),
         "data_folder_out": str(CELERY_FS_DIR / "queue"),
         "processed_folder": str(CELERY_FS_DIR / "processed"),
         "store_processed": False,
-        "polling_interval": env.float("CELERY_POLL_INTERVAL", default=0.01),
+        # Broadcast (pidbox) files; kombu's default is ./control in the current folder.
+        "control_folder": str(CELERY_FS_DIR / "control"),
+        "polling_interval": _number("CELERY_POLL_INTERVAL", 0.01),
     }
 elif CELERY_BROKER_URL.startswith("redis"):
     # Must exceed the longest task time limit, or Redis hands a running task to another worker.
@@ -177,6 +200,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = True
+# With finders on, the admin's files are served without collectstatic; an absent
+# STATIC_ROOT is expected, not worth a warning on every start.
+warnings.filterwarnings("ignore", message=r"No directory at: .*staticfiles", category=UserWarning)
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- logging ---------------------------------------------------------------------------

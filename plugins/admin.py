@@ -1,0 +1,288 @@
+"""The admin for users, groups, plugins and telemetry: thin, actions call plugins.operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from plugins.models import (
+    BotGroup,
+    BotUser,
+    Invocation,
+    PermissionGrant,
+    Plugin,
+    PluginCommand,
+    PluginDoc,
+    PluginVersion,
+)
+from plugins.operations import botusers_block, plugins_enable, versions_activate
+from plugins.versions import ActivationError, version_check, version_rollback
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by the bot itself: viewable, never added, changed or deleted by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class GrantInline(admin.TabularInline):
+    model = PermissionGrant
+    extra = 0
+    autocomplete_fields = ["plugin", "user", "group"]
+
+
+class UserGrantInline(GrantInline):
+    fk_name = "user"
+    fields = ["effect", "plugin", "command"]
+
+
+class GroupGrantInline(GrantInline):
+    fk_name = "group"
+    fields = ["effect", "plugin", "command"]
+
+
+class PluginGrantInline(GrantInline):
+    fk_name = "plugin"
+    fields = ["effect", "command", "user", "group"]
+
+
+@admin.register(BotUser)
+class BotUserAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "session_id", "display_name", "language", "is_admin", "blocked", "last_seen"]
+    list_filter = ["blocked", "is_admin", "language"]
+    search_fields = ["session_id", "display_name"]
+    readonly_fields = ["first_seen", "last_seen"]
+    date_hierarchy = "last_seen"
+    inlines = [UserGrantInline]
+    actions = ["block", "unblock"]
+
+    @admin.action(description=_("Block the selected users"))
+    def block(self, request: HttpRequest, queryset: QuerySet[BotUser]) -> None:
+        count = botusers_block(users=queryset, blocked=True)
+        self.message_user(request, ngettext("%d user blocked.", "%d users blocked.", count) % count)
+
+    @admin.action(description=_("Unblock the selected users"))
+    def unblock(self, request: HttpRequest, queryset: QuerySet[BotUser]) -> None:
+        count = botusers_block(users=queryset, blocked=False)
+        self.message_user(request, ngettext("%d user unblocked.", "%d users unblocked.", count) % count)
+
+
+class MembershipInline(admin.TabularInline):
+    model = BotGroup.members.through
+    extra = 0
+    autocomplete_fields = ["botuser"]
+    verbose_name = _("member")
+    verbose_name_plural = _("members")
+
+
+@admin.register(BotGroup)
+class BotGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "description", "member_count"]
+    search_fields = ["name", "description", "members__session_id", "members__display_name"]
+    exclude = ["members"]
+    inlines = [MembershipInline, GroupGrantInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BotGroup]:
+        return super().get_queryset(request).annotate(member_total=Count("members"))
+
+    @admin.display(description=_("members"), ordering="member_total")
+    def member_count(self, obj: BotGroup) -> int:
+        return int(getattr(obj, "member_total", 0))
+
+
+class VersionInline(admin.TabularInline):
+    model = PluginVersion
+    extra = 0
+    show_change_link = True
+    readonly_fields = ["version", "entrypoint", "isolation", "checksum", "imported_at", "activated_at"]
+    fields = tuple(readonly_fields)
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # Versions come from importplugins, which checks their code.
+
+
+class DocInline(admin.StackedInline):
+    model = PluginDoc
+    extra = 0
+    fields = ["language", "command", "title", "body"]
+    verbose_name_plural = _("localized docs")
+
+
+class PluginForm(forms.ModelForm):
+    class Meta:
+        model = Plugin
+        fields = ["name", "enabled", "active_version", "default_policy", "default_handler", "config"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["active_version"]
+        assert isinstance(field, forms.ModelChoiceField)
+        # Only this plugin's own versions can be active (none yet while adding it).
+        field.queryset = PluginVersion.objects.filter(plugin_id=self.instance.pk or 0)
+
+    def clean_active_version(self) -> PluginVersion | None:
+        version: PluginVersion | None = self.cleaned_data.get("active_version")
+        if version is not None and version.pk != self.instance.active_version_id:
+            try:
+                version_check(version=version)
+            except ActivationError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return version
+
+
+@admin.register(Plugin)
+class PluginAdmin(admin.ModelAdmin):
+    form = PluginForm
+    list_display = [
+        "name",
+        "enabled",
+        "active_version",
+        "default_policy",
+        "default_handler",
+        "load_state",
+        "health_status",
+        "last_success_at",
+        "last_error_at",
+    ]
+    list_filter = ["enabled", "default_policy", "default_handler", "load_state", "health_status"]
+    search_fields = ["name", "docs__title"]
+    list_select_related = ["active_version"]
+    readonly_fields = [
+        "load_state",
+        "last_error",
+        "last_error_at",
+        "last_success_at",
+        "health_status",
+        "health_detail",
+        "health_checked_at",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "enabled", "active_version", "default_policy", "default_handler", "config"]}),
+        (_("Health"), {"fields": tuple(readonly_fields)}),
+    ]
+    inlines = [VersionInline, DocInline, PluginGrantInline]
+    actions = ["enable", "disable", "rollback"]
+
+    def save_model(self, request: HttpRequest, obj: Plugin, form: Any, change: bool) -> None:
+        wanted = obj.active_version
+        if change and "active_version" in form.changed_data and wanted is not None:
+            # Switch through the activation service so it records the switch for rollback.
+            obj.active_version_id = form.initial.get("active_version")
+            super().save_model(request, obj, form, change)
+            versions_activate(versions=[wanted])
+            obj.refresh_from_db()
+            return
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description=_("Enable the selected plugins"))
+    def enable(self, request: HttpRequest, queryset: QuerySet[Plugin]) -> None:
+        count = plugins_enable(plugins=queryset, enabled=True)
+        self.message_user(request, ngettext("%d plugin enabled.", "%d plugins enabled.", count) % count)
+
+    @admin.action(description=_("Disable the selected plugins"))
+    def disable(self, request: HttpRequest, queryset: QuerySet[Plugin]) -> None:
+        count = plugins_enable(plugins=queryset, enabled=False)
+        self.message_user(request, ngettext("%d plugin disabled.", "%d plugins disabled.", count) % count)
+
+    @admin.action(description=_("Roll back to the previously active version"))
+    def rollback(self, request: HttpRequest, queryset: QuerySet[Plugin]) -> None:
+        for plugin in queryset:
+            try:
+                version = version_rollback(plugin=plugin)
+            except ActivationError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, _("%(version)s is active again.") % {"version": version})
+
+
+class CommandInline(admin.TabularInline):
+    model = PluginCommand
+    extra = 0
+    fields = ["name", "summary", "policy", "args", "filters"]
+
+
+@admin.register(PluginVersion)
+class PluginVersionAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "plugin", "version", "is_active", "entrypoint", "isolation", "imported_at"]
+    list_filter = ["isolation", "plugin"]
+    search_fields = ["plugin__name", "version", "entrypoint"]
+    list_select_related = ["plugin"]
+    readonly_fields = [
+        "plugin",
+        "version",
+        "entrypoint",
+        "manifest",
+        "dependencies",
+        "requirements",
+        "checksum",
+        "imported_at",
+        "activated_at",
+    ]
+    fields = [*readonly_fields[:6], "isolation", ("timeout_seconds", "memory_mb", "cpu_seconds"), *readonly_fields[6:]]
+    inlines = [CommandInline]
+    actions = ["activate"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # Versions come from importplugins, which checks their code.
+
+    @admin.display(boolean=True, description=_("active"))
+    def is_active(self, obj: PluginVersion) -> bool:
+        return obj.plugin.active_version_id == obj.pk
+
+    @admin.action(description=_("Activate the selected versions"))
+    def activate(self, request: HttpRequest, queryset: QuerySet[PluginVersion]) -> None:
+        done, failed = versions_activate(versions=queryset.select_related("plugin"))
+        for version in done:
+            self.message_user(request, _("%(version)s is now active.") % {"version": version})
+        for reason in failed:
+            self.message_user(request, _("Not activated: %(reason)s") % {"reason": reason}, messages.ERROR)
+
+
+@admin.register(PluginCommand)
+class PluginCommandAdmin(admin.ModelAdmin):
+    list_display = ["name", "version", "summary", "policy"]
+    list_filter = ["policy", "version__plugin"]
+    search_fields = ["name", "summary", "version__plugin__name"]
+    list_select_related = ["version__plugin"]
+
+
+@admin.register(PluginDoc)
+class PluginDocAdmin(admin.ModelAdmin):
+    list_display = ["plugin", "command", "language", "title"]
+    list_filter = ["language", "plugin"]
+    search_fields = ["title", "body", "plugin__name", "command"]
+    list_select_related = ["plugin"]
+
+
+@admin.register(PermissionGrant)
+class PermissionGrantAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "effect", "plugin", "command", "user", "group", "created_at"]
+    list_filter = ["effect", "plugin"]
+    search_fields = ["plugin__name", "command", "user__session_id", "user__display_name", "group__name"]
+    autocomplete_fields = ["plugin", "user", "group"]
+    list_select_related = ["plugin", "user", "group"]
+
+
+@admin.register(Invocation)
+class InvocationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "command", "user", "plugin_version", "status", "queued_at", "duration_ms", "attempts"]
+    list_filter = ["status", "conversation_type", "plugin_version__plugin"]
+    search_fields = ["key", "command", "arguments", "user__session_id", "error"]
+    date_hierarchy = "queued_at"
+    list_select_related = ["user", "plugin_version__plugin"]

@@ -1,0 +1,224 @@
+"""Import a plugins.yaml file into the database: one transaction, idempotent, all or nothing.
+
+Every entry is validated first (the file, entrypoints inside the plugin roots, dependencies
+against the file and the database); one invalid entry raises :class:`ManifestError` and
+nothing changes. Then each plugin is created, updated or left unchanged. A new version is
+added beside the old ones and activated when its dependencies and requirements are met.
+
+An entry whose text and code are unchanged since the last import is left alone entirely, so
+settings an operator changed in the admin (enabled, policy, config) survive ``make run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from plugins.constraints import constraint_problem, dependency_order
+from plugins.entrypoints import EntrypointError, entrypoint_class, entrypoint_file, source_checksum
+from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load
+from plugins.models import Plugin, PluginCommand, PluginDoc, PluginVersion
+from plugins.versions import ActivationError, version_activate
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import did (or, in a dry run, would do), by ``name version``."""
+
+    created: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    activated: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    dry_run: bool = False
+
+
+@dataclass(slots=True)
+class _Tally:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    activated: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _error(manifest: Manifest, entry: PluginEntry, fieldname: str, reason: str) -> ManifestError:
+    index = next(i for i, e in enumerate(manifest.plugins) if e.name == entry.name)
+    return ManifestError(file=manifest.file, index=index, name=entry.name, field=fieldname, reason=reason)
+
+
+def _checksums(manifest: Manifest, roots: Sequence[Path]) -> dict[str, str]:
+    sums: dict[str, str] = {}
+    for entry in manifest.plugins:
+        try:
+            module_file = entrypoint_file(entrypoint=entry.entrypoint, roots=roots)
+            entrypoint_class(entrypoint=entry.entrypoint, roots=roots)
+        except EntrypointError as exc:
+            raise _error(manifest, entry, "entrypoint", str(exc)) from None
+        sums[entry.name] = source_checksum(module_file=module_file, entry=entry.model_dump(mode="json"))
+    return sums
+
+
+def _check_dependencies(manifest: Manifest) -> None:
+    in_file = {e.name: [e.version] for e in manifest.plugins}
+    for entry in manifest.plugins:
+        for dep, constraint in sorted(entry.dependencies.items()):
+            installed = list(PluginVersion.objects.filter(plugin__name=dep).values_list("version", flat=True))
+            installed += in_file.get(dep, [])
+            problem = constraint_problem(plugin=entry.name, dependency=dep, constraint=constraint, installed=installed)
+            if problem:
+                raise _error(manifest, entry, f"dependencies.{dep}", problem)
+
+
+def _check_command_owners(manifest: Manifest) -> None:
+    """A command name must belong to one plugin, counting active plugins not in the file."""
+    names = {e.name for e in manifest.plugins}
+    taken = dict(
+        PluginCommand.objects.filter(version__plugin__active_version=F("version"))
+        .exclude(version__plugin__name__in=names)
+        .values_list("name", "version__plugin__name")
+    )
+    for entry in manifest.plugins:
+        for index, cmd in enumerate(entry.commands):
+            if cmd.name in taken:
+                reason = f"command {cmd.name!r} is already served by installed plugin {taken[cmd.name]!r}"
+                raise _error(manifest, entry, f"commands[{index}].name", reason)
+
+
+def _claim_default_handler(manifest: Manifest) -> None:
+    """Let the file's default handler take over from another plugin the file names too."""
+    wanted = next((e for e in manifest.plugins if e.default_handler), None)
+    if wanted is None:
+        return
+    names = {e.name for e in manifest.plugins}
+    holder = Plugin.objects.filter(default_handler=True).exclude(name=wanted.name).first()
+    if holder is None:
+        return
+    if holder.name not in names:
+        reason = f"plugin {holder.name!r} is already the default handler; unset it in the admin first"
+        raise _error(manifest, wanted, "default_handler", reason)
+    Plugin.objects.filter(pk=holder.pk).update(default_handler=False)
+
+
+def _order(manifest: Manifest) -> list[PluginEntry]:
+    by_name = {e.name: e for e in manifest.plugins}
+    try:
+        names = dependency_order({e.name: list(e.dependencies) for e in manifest.plugins})
+    except ValueError as exc:
+        first = by_name[str(exc).split(": ", 1)[1].split(" -> ")[0]]
+        raise _error(manifest, first, "dependencies", str(exc)) from None
+    return [by_name[n] for n in names]
+
+
+def _plugin_fields(entry: PluginEntry) -> dict[str, Any]:
+    return {
+        "enabled": entry.enabled,
+        "default_policy": entry.default_policy,
+        "default_handler": entry.default_handler,
+        "config": entry.config,
+    }
+
+
+def _version_fields(entry: PluginEntry, checksum: str) -> dict[str, Any]:
+    return {
+        "entrypoint": entry.entrypoint,
+        "manifest": entry.model_dump(mode="json"),
+        "dependencies": entry.dependencies,
+        "requirements": list(entry.requirements),
+        "isolation": entry.isolation,
+        "timeout_seconds": entry.limits.timeout_seconds,
+        "memory_mb": entry.limits.memory_mb,
+        "cpu_seconds": entry.limits.cpu_seconds,
+        "checksum": checksum,
+    }
+
+
+def _write_children(plugin: Plugin, version: PluginVersion, entry: PluginEntry) -> None:
+    version.commands.all().delete()
+    PluginCommand.objects.bulk_create(
+        PluginCommand(
+            version=version,
+            name=cmd.name,
+            summary=cmd.summary,
+            args=[a.model_dump(mode="json") for a in cmd.args],
+            filters=cmd.filters.model_dump(mode="json", exclude_defaults=True),
+            policy=cmd.policy or "",
+        )
+        for cmd in entry.commands
+    )
+    docs = [("", lang, doc) for lang, doc in entry.docs.items()]
+    docs += [(cmd.name, lang, doc) for cmd in entry.commands for lang, doc in cmd.docs.items()]
+    for command, lang, doc in docs:
+        # Upsert: docs added in the admin for other languages stay.
+        PluginDoc.objects.update_or_create(
+            plugin=plugin, command=command, language=lang, defaults={"title": doc.title, "body": doc.body}
+        )
+
+
+def _activate(version: PluginVersion, label: str, replaced: frozenset[str], tally: _Tally) -> None:
+    try:
+        version_activate(version=version, dependents_replaced=replaced)
+    except ActivationError as exc:
+        tally.warnings.append(f"{label} installed but not activated: {exc}")
+    else:
+        tally.activated.append(label)
+
+
+def _import_entry(entry: PluginEntry, checksum: str, replaced: frozenset[str], tally: _Tally) -> None:
+    label = f"{entry.name} {entry.version}"
+    plugin, plugin_created = Plugin.objects.get_or_create(name=entry.name, defaults=_plugin_fields(entry))
+    version = plugin.versions.filter(version=entry.version).first()
+    if version is not None and version.checksum == checksum:
+        tally.unchanged.append(label)
+        if plugin.active_version_id is None:
+            # Blocked last time (say, a missing requirement): try again, it may be met now.
+            _activate(version, label, replaced, tally)
+        return
+    if not plugin_created:
+        Plugin.objects.filter(pk=plugin.pk).update(**_plugin_fields(entry), updated_at=timezone.now())
+    if version is None:
+        version = PluginVersion.objects.create(plugin=plugin, version=entry.version, **_version_fields(entry, checksum))
+        (tally.created if plugin_created else tally.updated).append(label)
+    else:
+        PluginVersion.objects.filter(pk=version.pk).update(**_version_fields(entry, checksum))
+        tally.updated.append(label)
+    _write_children(plugin, version, entry)
+    # An edited entry is the operator's instruction: the version it names becomes active.
+    _activate(version, label, replaced, tally)
+
+
+def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: bool = False) -> ImportReport:
+    """Validate ``path`` and bring the database in line with it, atomically.
+
+    Raises :class:`ManifestError` for the first invalid entry; then nothing has changed.
+    With ``dry_run`` the same work runs and is rolled back, so the report is exact.
+    """
+    roots = list(settings.PLUGIN_ROOTS if roots is None else roots)
+    manifest = manifest_load(path=path)
+    checksums = _checksums(manifest, roots)
+    tally = _Tally()
+    with transaction.atomic():
+        _check_dependencies(manifest)
+        _check_command_owners(manifest)
+        _claim_default_handler(manifest)
+        # Dependents in the file are judged by their new entries, not their old versions.
+        replaced = frozenset(e.name for e in manifest.plugins)
+        for entry in _order(manifest):
+            _import_entry(entry, checksums[entry.name], replaced, tally)
+        if dry_run:
+            transaction.set_rollback(True)
+    return ImportReport(
+        created=tuple(tally.created),
+        updated=tuple(tally.updated),
+        unchanged=tuple(tally.unchanged),
+        activated=tuple(tally.activated),
+        warnings=tuple(tally.warnings),
+        dry_run=dry_run,
+    )

@@ -1,0 +1,293 @@
+"""The plugins.yaml format: typed models and a parser that reports errors in one line.
+
+Pure module: no Django import. Every problem with a file, whether broken YAML, a missing
+field or a bad value, is raised as :class:`ManifestError`, which names the file, the entry
+(index and name), the field and the reason, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+COMMAND_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+# Dotted Python module path, a colon, and an attribute name.
+ENTRYPOINT = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+
+Policy = Literal["everyone", "listed", "admins"]
+
+
+class ManifestError(Exception):
+    """An invalid plugins file; ``str()`` is one line: file, entry, field and reason."""
+
+    def __init__(self, *, file: str, reason: str, index: int | None = None, name: str = "", field: str = "") -> None:
+        self.file, self.index, self.name, self.field, self.reason = file, index, name, field, reason
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        parts = [self.file]
+        if self.index is not None:
+            parts.append(f"entry {self.index}" + (f" ({self.name})" if self.name else ""))
+        if self.field:
+            parts.append(self.field)
+        return ": ".join([*parts, self.reason])
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_languages(value: Mapping[str, Any]) -> None:
+    for lang in value:
+        if not LANGUAGE.match(lang):
+            raise ValueError(f"{lang!r} is not a language code such as en, es or zh-hans")
+
+
+class DocText(_Model):
+    """A localized title and body (Markdown-free plain text)."""
+
+    title: str = Field(min_length=1, max_length=200)
+    body: str = ""
+
+
+class ArgSpec(_Model):
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,31}$")
+    type: Literal["str", "int", "float", "bool", "rest"] = "str"
+    required: bool = True
+    help: str = ""
+
+
+class CommandFilters(_Model):
+    """Route a command only to messages that match every filter given."""
+
+    conversation_type: Literal["private", "group"] | None = None
+    has_attachments: bool | None = None
+    languages: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        _check_languages(dict.fromkeys(value))
+        return value
+
+
+class CommandSpec(_Model):
+    name: str = Field(pattern=COMMAND_NAME)
+    summary: str = Field("", max_length=200)
+    args: tuple[ArgSpec, ...] = ()
+    filters: CommandFilters = CommandFilters()
+    policy: Policy | None = None
+    docs: dict[str, DocText] = Field(default_factory=dict)
+
+    @field_validator("docs")
+    @classmethod
+    def _docs(cls, value: dict[str, DocText]) -> dict[str, DocText]:
+        _check_languages(value)
+        return value
+
+    @model_validator(mode="after")
+    def _args_consistent(self) -> CommandSpec:
+        names = [a.name for a in self.args]
+        if len(set(names)) != len(names):
+            raise ValueError("argument names must be unique")
+        if any(a.type == "rest" for a in self.args[:-1]):
+            raise ValueError("only the last argument may have type rest")
+        seen_optional = False
+        for arg in self.args:
+            if arg.required and seen_optional:
+                raise ValueError(f"required argument {arg.name!r} follows an optional one")
+            seen_optional = seen_optional or not arg.required
+        return self
+
+
+class Limits(_Model):
+    """Per-plugin limits; unset values fall back to config.yaml's plugin_limits."""
+
+    timeout_seconds: float | None = Field(None, gt=0, le=600)
+    memory_mb: int | None = Field(None, ge=16, le=65536)
+    cpu_seconds: float | None = Field(None, gt=0, le=3600)
+
+
+class HealthCheck(_Model):
+    """Run one command (as an admin) or call one method of the plugin now and then."""
+
+    command: str | None = Field(None, pattern=COMMAND_NAME)
+    method: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    interval_seconds: float = Field(300.0, ge=10, le=86400)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> HealthCheck:
+        if (self.command is None) == (self.method is None):
+            raise ValueError("give exactly one of command or method")
+        return self
+
+
+class PluginEntry(_Model):
+    """One plugin version as declared in plugins.yaml."""
+
+    name: str = Field(pattern=SLUG)
+    version: str
+    entrypoint: str = Field(pattern=ENTRYPOINT)
+    commands: tuple[CommandSpec, ...] = ()
+    docs: dict[str, DocText] = Field(default_factory=dict)
+    dependencies: dict[str, str] = Field(default_factory=dict)
+    requirements: tuple[str, ...] = ()
+    enabled: bool = True
+    default_policy: Policy = "everyone"
+    default_handler: bool = False
+    config: dict[str, Any] = Field(default_factory=dict)
+    isolation: Literal["host", "inline"] = "host"
+    limits: Limits = Limits()
+    health_check: HealthCheck | None = None
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_text(cls, value: object) -> object:
+        if isinstance(value, int | float):
+            # YAML reads 1.10 as the number 1.1: only a quoted version is what the author wrote.
+            raise ValueError(f'write the version in quotes, such as "{value}"')
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        try:
+            Version(value)
+        except InvalidVersion:
+            raise ValueError(f"{value!r} is not a PEP 440 version such as 1.0.0") from None
+        return value
+
+    @field_validator("docs")
+    @classmethod
+    def _docs(cls, value: dict[str, DocText]) -> dict[str, DocText]:
+        _check_languages(value)
+        return value
+
+    @field_validator("dependencies")
+    @classmethod
+    def _dependencies(cls, value: dict[str, str]) -> dict[str, str]:
+        for plugin, constraint in value.items():
+            if not re.match(SLUG, plugin):
+                raise ValueError(f"{plugin!r} is not a plugin name")
+            try:
+                SpecifierSet(constraint)
+            except InvalidSpecifier:
+                raise ValueError(f"{plugin}: {constraint!r} is not a version constraint such as >=1.0,<2") from None
+        return value
+
+    @field_validator("requirements")
+    @classmethod
+    def _requirements(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for line in value:
+            try:
+                Requirement(line)
+            except InvalidRequirement:
+                raise ValueError(f"{line!r} is not a PEP 508 requirement such as requests>=2.31") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PluginEntry:
+        names = [c.name for c in self.commands]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"command {dupes[0]!r} is declared twice")
+        if self.name in self.dependencies:
+            raise ValueError("a plugin cannot depend on itself")
+        if self.health_check and self.health_check.command and self.health_check.command not in names:
+            raise ValueError(f"health_check.command {self.health_check.command!r} is not one of its commands")
+        return self
+
+
+class Manifest(_Model):
+    file: str
+    plugins: tuple[PluginEntry, ...]
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(entry)"
+
+
+def _entry_error(file: str, index: int, raw: object, exc: ValidationError) -> ManifestError:
+    err = exc.errors(include_url=False)[0]
+    name = raw.get("name", "") if isinstance(raw, dict) else ""
+    reason = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "missing":
+        reason = "this field is required"
+    elif err["type"] == "extra_forbidden":
+        reason = "unknown field (check the spelling)"
+    return ManifestError(file=file, index=index, name=str(name), field=_field_path(err["loc"]), reason=reason)
+
+
+def _yaml_load(text: str, file: str) -> list[object]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ManifestError(file=file, reason=f"{where}not valid YAML ({problem})") from None
+    if data is None:
+        return []
+    if not isinstance(data, dict) or set(data) - {"plugins"}:
+        raise ManifestError(file=file, reason="the top level must be a mapping with one key, plugins")
+    entries = data.get("plugins") or []
+    if not isinstance(entries, list):
+        raise ManifestError(file=file, field="plugins", reason="must be a list of plugin entries")
+    return entries
+
+
+def manifest_parse(*, text: str, file: str) -> Manifest:
+    """Parse and validate the text of a plugins file named ``file`` (used in messages)."""
+    entries: list[PluginEntry] = []
+    seen: dict[str, int] = {}
+    handler: PluginEntry | None = None
+    owners: dict[str, tuple[int, str]] = {}
+    for index, raw in enumerate(_yaml_load(text, file)):
+        if not isinstance(raw, dict):
+            raise ManifestError(file=file, index=index, reason="an entry must be a mapping of fields")
+        try:
+            entry = PluginEntry.model_validate(raw)
+        except ValidationError as exc:
+            raise _entry_error(file, index, raw, exc) from None
+        if entry.name in seen:
+            reason = f"duplicate name: entry {seen[entry.name]} is also {entry.name!r}"
+            raise ManifestError(file=file, index=index, name=entry.name, field="name", reason=reason)
+        seen[entry.name] = index
+        if entry.default_handler:
+            if handler is not None:
+                reason = f"only one plugin may be the default handler, and {handler.name!r} already is"
+                raise ManifestError(file=file, index=index, name=entry.name, field="default_handler", reason=reason)
+            handler = entry
+        for cindex, cmd in enumerate(entry.commands):
+            if cmd.name in owners:
+                other_index, other = owners[cmd.name]
+                reason = f"command {cmd.name!r} is also declared by {other} (entry {other_index})"
+                field = f"commands[{cindex}].name"
+                raise ManifestError(file=file, index=index, name=entry.name, field=field, reason=reason)
+            owners[cmd.name] = (index, entry.name)
+        entries.append(entry)
+    return Manifest(file=file, plugins=tuple(entries))
+
+
+def manifest_load(*, path: Path) -> Manifest:
+    """Read ``path`` and parse it; an unreadable file is a :class:`ManifestError` too."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = f"cannot read the file ({getattr(exc, 'strerror', None) or exc})"
+        raise ManifestError(file=str(path), reason=reason) from None
+    return manifest_parse(text=text, file=str(path))

@@ -1,0 +1,134 @@
+"""Validate environment variables; each failure is one line naming the variable and why.
+
+Pure module: no Django import, so the table tests need no settings. ``settings.py`` turns
+:class:`EnvError` into ``ImproperlyConfigured``, which ``manage.py`` prints as one line.
+Values that may hold a password (URLs, tokens) are never echoed back.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+from urllib.parse import urlparse
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+MIN_SECRET_KEY = 32
+MIN_BRIDGE_TOKEN = 16
+
+
+class EnvError(ValueError):
+    """One environment variable is invalid: ``str()`` is ``NAME: reason``."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name, self.reason = name, reason
+        super().__init__(f"{name}: {reason}")
+
+
+def env_bool(name: str, raw: str, *, default: bool) -> bool:
+    value = raw.strip().lower()
+    if not value:
+        return default
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise EnvError(name, f"{raw!r} is not a boolean (use true or false)")
+
+
+def env_number(name: str, raw: str, *, default: float, minimum: float = 0) -> float:
+    if not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise EnvError(name, f"{raw!r} is not a number") from None
+    if value < minimum:
+        raise EnvError(name, f"{raw!r} is below the minimum {minimum:g}")
+    return value
+
+
+def secret_key_check(raw: str, *, debug: bool, scaled_out: bool) -> str:
+    """Return the key, or "" when a generated one may be used (embedded mode, or DEBUG)."""
+    if not raw:
+        if scaled_out and not debug:
+            # Every machine must sign with one key; a key generated per machine would differ.
+            raise EnvError("SECRET_KEY", "is required when DEBUG is off and REDIS_URL is set (scaled-out mode)")
+        return ""
+    if not debug and len(raw) < MIN_SECRET_KEY:
+        raise EnvError("SECRET_KEY", f"is {len(raw)} characters; use at least {MIN_SECRET_KEY} random ones")
+    return raw
+
+
+def allowed_hosts_check(hosts: list[str]) -> list[str]:
+    for host in hosts:
+        if not host or "://" in host or "/" in host or re.search(r"\s", host):
+            raise EnvError("ALLOWED_HOSTS", f"{host!r} is not a host name (give names like bot.example.org, no URL)")
+    return hosts
+
+
+def database_check(config: dict[str, Any]) -> dict[str, Any]:
+    """Check a django-environ database config built from ``DATABASE_URL``."""
+    engine = str(config.get("ENGINE", ""))
+    if engine == "django.db.backends.sqlite3":
+        if config.get("NAME") in ("", ":memory:"):
+            # The ASGI server and the Celery worker are separate processes: they need a file.
+            raise EnvError("DATABASE_URL", "an in-memory SQLite database cannot be shared; give a file path")
+    elif engine == "django.db.backends.postgresql":
+        if not config.get("NAME"):
+            raise EnvError("DATABASE_URL", "names no database (postgres://user@host:5432/NAME)")
+    else:
+        scheme = engine.rsplit(".", 1)[-1] or "(none)"
+        reason = f"scheme {scheme!r} is not supported; use sqlite:///path/to/file or postgres://user@host:5432/name"
+        raise EnvError("DATABASE_URL", reason)
+    return config
+
+
+def redis_url_check(raw: str) -> str:
+    """Return ``raw`` (empty: embedded mode) when it is a usable Redis URL."""
+    if not raw:
+        return raw
+    try:
+        url = urlparse(raw)
+        url.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise EnvError("REDIS_URL", "has a bad port (redis://host:6379/0)") from None
+    if url.scheme not in ("redis", "rediss", "unix"):
+        raise EnvError("REDIS_URL", f"scheme {url.scheme or '(none)'!r} is not redis://, rediss:// or unix://")
+    if url.scheme != "unix" and not url.hostname:
+        raise EnvError("REDIS_URL", "names no host (redis://host:6379/0)")
+    db = url.path.strip("/")
+    if url.scheme != "unix" and db and not db.isdigit():
+        raise EnvError("REDIS_URL", f"database {db!r} is not a number (redis://host:6379/0)")
+    return raw
+
+
+def bridge_token_check(raw: str) -> str:
+    """Return ``raw`` (empty: generate one) when it is a usable bearer token."""
+    if raw and (len(raw) < MIN_BRIDGE_TOKEN or not raw.isascii() or re.search(r"\s", raw)):
+        reason = f"must be at least {MIN_BRIDGE_TOKEN} ASCII characters without spaces (or unset, to generate one)"
+        raise EnvError("BRIDGE_TOKEN", reason)
+    return raw
+
+
+def client_name_check(raw: str) -> str:
+    name = raw.strip()
+    if not name or len(name) > 64 or any(ord(c) < 32 for c in name):
+        raise EnvError("CLIENT_NAME", f"{raw!r} must be 1 to 64 printable characters")
+    return name
+
+
+def host_ip_check(raw: str) -> str:
+    try:
+        return str(ipaddress.ip_address(raw.strip()))
+    except ValueError:
+        raise EnvError("HOST_IP", f"{raw!r} is not an IP address (127.0.0.1, or 0.0.0.0 for every interface)") from None
+
+
+def log_level_check(raw: str) -> str:
+    level = raw.strip().upper() or "INFO"
+    if level not in LOG_LEVELS:
+        raise EnvError("LOG_LEVEL", f"{raw!r} is not one of {', '.join(LOG_LEVELS)}")
+    return level

@@ -1,0 +1,84 @@
+"""Environment variable checks, as tables: each bad value gives one line naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from sessionbot import envcheck
+from sessionbot.envcheck import EnvError
+
+
+def _message(call) -> str:
+    with pytest.raises(EnvError) as caught:
+        call()
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "default", "expected"),
+    [("", True, True), ("yes", False, True), ("OFF", True, False), ("0", True, False)],
+)
+def test_booleans_accept_the_usual_words(raw, default, expected) -> None:
+    assert envcheck.env_bool("DEBUG", raw, default=default) is expected
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: envcheck.env_bool("DEBUG", "maybe", default=False), "DEBUG: 'maybe' is not a boolean"),
+        (lambda: envcheck.env_number("CONN_MAX_AGE", "soon", default=1), "CONN_MAX_AGE: 'soon' is not a number"),
+        (lambda: envcheck.env_number("CONN_MAX_AGE", "-1", default=1), "CONN_MAX_AGE: '-1' is below the minimum 0"),
+        (
+            lambda: envcheck.secret_key_check("", debug=False, scaled_out=True),
+            "SECRET_KEY: is required when DEBUG is off and REDIS_URL is set",
+        ),
+        (lambda: envcheck.secret_key_check("short", debug=False, scaled_out=False), "SECRET_KEY: is 5 characters"),
+        (lambda: envcheck.allowed_hosts_check(["https://bot.example.org"]), "ALLOWED_HOSTS: 'https://bot.example.org'"),
+        (lambda: envcheck.database_check({"ENGINE": "foo"}), "DATABASE_URL: scheme 'foo' is not supported"),
+        (lambda: envcheck.database_check({"ENGINE": ""}), "DATABASE_URL: scheme '(none)' is not supported"),
+        (
+            lambda: envcheck.database_check({"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}),
+            "DATABASE_URL: an in-memory SQLite database cannot be shared",
+        ),
+        (
+            lambda: envcheck.database_check({"ENGINE": "django.db.backends.postgresql", "NAME": ""}),
+            "DATABASE_URL: names no database",
+        ),
+        (lambda: envcheck.redis_url_check("http://cache:6379"), "REDIS_URL: scheme 'http' is not redis://"),
+        (lambda: envcheck.redis_url_check("redis:///0"), "REDIS_URL: names no host"),
+        (lambda: envcheck.redis_url_check("redis://h:port/0"), "REDIS_URL: has a bad port"),
+        (lambda: envcheck.redis_url_check("redis://h:6379/zero"), "REDIS_URL: database 'zero' is not a number"),
+        (lambda: envcheck.bridge_token_check("short"), "BRIDGE_TOKEN: must be at least 16 ASCII characters"),
+        (lambda: envcheck.bridge_token_check("a" * 10 + " " + "b" * 10), "BRIDGE_TOKEN: must be at least 16"),
+        (lambda: envcheck.client_name_check("   "), "CLIENT_NAME: '   ' must be 1 to 64 printable characters"),
+        (lambda: envcheck.client_name_check("x" * 65), "CLIENT_NAME:"),
+        (lambda: envcheck.host_ip_check("localhost"), "HOST_IP: 'localhost' is not an IP address"),
+        (lambda: envcheck.log_level_check("loud"), "LOG_LEVEL: 'loud' is not one of DEBUG, INFO"),
+    ],
+)
+def test_a_bad_value_names_the_variable_and_the_reason(call, message) -> None:
+    assert _message(call).startswith(message)
+
+
+def test_secrets_are_never_echoed() -> None:
+    assert "hunter2" not in _message(lambda: envcheck.bridge_token_check("hunter2"))
+    assert "hunter2" not in _message(lambda: envcheck.secret_key_check("hunter2", debug=False, scaled_out=False))
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda: envcheck.secret_key_check("", debug=False, scaled_out=False), ""),
+        (lambda: envcheck.secret_key_check("", debug=True, scaled_out=True), ""),
+        (lambda: envcheck.secret_key_check("dev", debug=True, scaled_out=True), "dev"),
+        (lambda: envcheck.redis_url_check(""), ""),
+        (lambda: envcheck.redis_url_check("rediss://u:p@cache.internal:6380/2"), "rediss://u:p@cache.internal:6380/2"),
+        (lambda: envcheck.host_ip_check("0.0.0.0"), "0.0.0.0"),
+        (lambda: envcheck.host_ip_check("::1"), "::1"),
+        (lambda: envcheck.client_name_check(" Weather Bot "), "Weather Bot"),
+        (lambda: envcheck.log_level_check("debug"), "DEBUG"),
+        (lambda: envcheck.log_level_check(""), "INFO"),
+    ],
+)
+def test_good_values_pass(call, expected) -> None:
+    assert call() == expected

@@ -1,0 +1,72 @@
+"""Start-up with a bad setting stops with one line naming it; embedded mode needs no secrets."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _check(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py check`` in a clean environment plus ``env``, with its own data folder."""
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}}
+    base.update({"DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}, **env)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=base, capture_output=True, text=True, timeout=120
+    )
+
+
+def _one_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_URL": "mongodb://db/bot"}, "DATABASE_URL: scheme 'mongodb' is not supported"),
+        ({"DATABASE_URL": "postgres://bot:s3cret@db:99999/bot"}, "DATABASE_URL: not a database URL"),
+        ({"REDIS_URL": "redis://127.0.0.1:6379/0"}, "SECRET_KEY: is required when DEBUG is off and REDIS_URL is set"),
+        ({"HOST_IP": "my-laptop"}, "HOST_IP: 'my-laptop' is not an IP address"),
+        ({"SESSIONBOT_CONFIG": "/nonexistent/config.yaml"}, "SESSIONBOT_CONFIG: /nonexistent/config.yaml does not"),
+    ],
+)
+def test_a_bad_setting_stops_start_up_with_one_line(tmp_path, env, message) -> None:
+    result = _check(tmp_path, **env)
+    assert result.returncode == 2
+    line = _one_line(result)
+    assert line.startswith(f"sessionbot: configuration error: {message}")
+    assert "s3cret" not in line
+
+
+def test_a_bad_key_in_config_yaml_is_named(tmp_path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("command_prefix: '/'\nrate_limit: {messages: 0}\n")
+    result = _check(tmp_path, SESSIONBOT_CONFIG=str(config))
+    assert result.returncode == 2
+    assert "rate_limit.messages" in _one_line(result)
+
+
+def test_embedded_mode_generates_a_private_secret_key_once(tmp_path) -> None:
+    assert _check(tmp_path).returncode == 0
+    key_file = tmp_path / "data" / "secret_key"
+    first = key_file.read_text()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(first.strip()) >= 50
+    assert _check(tmp_path).returncode == 0
+    assert key_file.read_text() == first
+
+
+def test_scaled_out_mode_starts_with_a_given_secret_key(tmp_path) -> None:
+    result = _check(tmp_path, REDIS_URL="redis://127.0.0.1:6379/1", SECRET_KEY="k" * 40)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "data" / "secret_key").exists()
