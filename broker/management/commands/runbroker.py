@@ -49,7 +49,8 @@ class Command(BaseCommand):
         supervisor = Supervisor(self._children(options, env), cwd=str(settings.BASE_DIR))
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for display
         self.stdout.write(f"Admin:           http://{shown}:{port}/admin/")
-        self.stdout.write(f"Bridge endpoint: ws://{shown}:{port}/ws/bridge/ (Authorization: Bearer BRIDGE_TOKEN)")
+        where = "$BRIDGE_TOKEN" if os.environ.get("BRIDGE_TOKEN") else str(settings.DATA_DIR / "bridge_token")
+        self.stdout.write(f"Bridge endpoint: ws://{shown}:{port}/ws/bridge/ (Authorization: Bearer <token in {where}>)")
         self.stdout.flush()
         config = uvicorn.Config(
             "sessionbot.asgi:application",
