@@ -22,6 +22,7 @@ from plugins.models import (
     PluginVersion,
 )
 from plugins.operations import botusers_block, plugins_enable, versions_activate
+from plugins.runtime_admin import reload_plugins
 from plugins.versions import ActivationError, version_check, version_rollback
 
 
@@ -177,7 +178,7 @@ class PluginAdmin(admin.ModelAdmin):
         (_("Health"), {"fields": tuple(readonly_fields)}),
     ]
     inlines = [VersionInline, DocInline, PluginGrantInline]
-    actions = ["enable", "disable", "rollback"]
+    actions = ["enable", "disable", "rollback", reload_plugins]
 
     def save_model(self, request: HttpRequest, obj: Plugin, form: Any, change: bool) -> None:
         wanted = obj.active_version

@@ -1,30 +1,60 @@
 """The public plugin API: the one surface plugin authors import.
 
 A plugin is a subclass of :class:`Plugin` whose methods marked with :func:`command` answer
-chat commands::
+chat commands. Arguments after ``ctx`` are parsed from the message text by their type
+(``str``, ``int``, ``float``, ``bool``); the last ``str`` argument takes the rest of the
+text unchanged::
 
-    from plugins.api import Context, Plugin, Reply, command
+    from plugins.api import Context, Plugin, PluginError, Reply, command
 
     class Weather(Plugin):
         @command("weather", summary="Weather for a city")
         def weather(self, ctx: Context, city: str) -> Reply:
+            \"\"\"Today's weather for CITY, e.g. /weather Paris.\"\"\"
+            if city == "Atlantis":
+                raise PluginError("No weather under the sea.")
             return Reply(f"Sunny in {city}")
 
-This module knows nothing of Django, the broker or the database.
+Text that does not fit the arguments gets the user a usage line (``/weather <city…>``).
+The handler's docstring is the command's help when no localized doc is installed.
+
+This module knows nothing of Django, the broker or the database: plugins run in a plugin
+host process that has none of them. Everything platform-specific reaches a plugin through
+the :class:`Context`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["Attachment", "Context", "Plugin", "PluginError", "Reply", "command"]
+__all__ = [
+    "Attachment",
+    "CommandDoc",
+    "CommandInfo",
+    "Context",
+    "Platform",
+    "Plugin",
+    "PluginError",
+    "PluginInfo",
+    "Reply",
+    "Storage",
+    "command",
+]
 
 
 class PluginError(Exception):
-    """Raise to answer the user with ``str(error)``; the invocation is recorded as an error."""
+    """Raise to answer the user with ``str(error)``; the invocation is recorded as an error.
+
+    Any other exception is a bug: the user gets a generic "that command failed" and the
+    traceback goes to the plugin's last error in the admin.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,31 +68,178 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What a command answers: text, and optionally files. Long text is split by the broker."""
+    """What a command answers: text, and optionally files. Long text is split by the broker.
+
+    A handler may also return a plain ``str`` (treated as ``Reply(text)``) or ``None``
+    (no answer).
+    """
 
     text: str = ""
     attachments: tuple[Attachment, ...] = ()
 
 
+class Storage:
+    """A small persistent key-value store private to one plugin.
+
+    Values are anything JSON can hold. The data lives in ``storage.sqlite3`` in the plugin's
+    own data folder and survives restarts, reloads and new versions; several worker
+    processes may use it at once. ``Storage()`` without a path keeps the values in memory
+    (what the test fixture uses unless told otherwise).
+    """
+
+    def __init__(self, path: Path | str | None = None) -> None:
+        self._path = str(path) if path is not None else ":memory:"
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self._path, timeout=10, check_same_thread=False, isolation_level=None)
+            self._conn.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        return self._conn
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return the value stored under ``key``, or ``default``."""
+        with self._lock:
+            row = self._db().execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set(self, key: str, value: Any) -> None:
+        """Store ``value`` (JSON-serializable) under ``key``, replacing what was there."""
+        raw = json.dumps(value)
+        with self._lock:
+            self._db().execute("INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)", (key, raw))
+
+    def delete(self, key: str) -> None:
+        """Forget ``key``; forgetting a missing key is not an error."""
+        with self._lock:
+            self._db().execute("DELETE FROM kv WHERE key = ?", (key,))
+
+    def keys(self) -> list[str]:
+        """Return every stored key, sorted."""
+        with self._lock:
+            return [r[0] for r in self._db().execute("SELECT key FROM kv ORDER BY key")]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+
+@dataclass(frozen=True, slots=True)
+class CommandInfo:
+    """A command as the help lists it: ``summary`` is in the user's language when known."""
+
+    name: str
+    summary: str
+    plugin: str
+    usage: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandDoc:
+    """A command's manual page in the user's language (or the bot's default language)."""
+
+    name: str
+    title: str
+    body: str
+    usage: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PluginInfo:
+    """A plugin as ``/plugins`` lists it (admins only)."""
+
+    name: str
+    version: str
+    enabled: bool
+    load_state: str
+    health: str
+    error_rate: float
+    last_error: str
+    versions: tuple[str, ...] = ()
+
+
+Transport = Callable[[str, dict[str, Any]], Any]
+
+
+def _no_platform(method: str, args: dict[str, Any]) -> Any:
+    raise PluginError("The platform is not available here.")
+
+
+class Platform:
+    """Narrow services of the bot platform, for plugins that need more than their context.
+
+    Each call goes to the worker that runs the invocation (over the plugin host's pipe when
+    the plugin is isolated). Calls a user may not make raise :class:`PluginError` with a
+    message for that user; the admin-only ones check that the invoking user is an admin.
+    """
+
+    def __init__(self, transport: Transport = _no_platform) -> None:
+        self._call = transport
+
+    def commands(self) -> tuple[CommandInfo, ...]:
+        """The commands the invoking user may run, with summaries in their language."""
+        return tuple(CommandInfo(**row) for row in self._call("commands", {}))
+
+    def command_doc(self, name: str) -> CommandDoc | None:
+        """The localized manual of command ``name``, or None if the user may not run it."""
+        row = self._call("command_doc", {"name": name})
+        return CommandDoc(**row) if row else None
+
+    def languages(self) -> tuple[str, ...]:
+        """The language codes the bot speaks (``en``, ``es``, ``zh-hans``...)."""
+        return tuple(self._call("languages", {}))
+
+    def user_language_set(self, language: str) -> str:
+        """Make ``language`` the invoking user's language; return the code stored."""
+        return str(self._call("user_language_set", {"language": language}))
+
+    def plugins(self) -> tuple[PluginInfo, ...]:
+        """Every installed plugin with its active version and health (admins only)."""
+        return tuple(PluginInfo(**{**row, "versions": tuple(row["versions"])}) for row in self._call("plugins", {}))
+
+    def plugin_manage(self, action: str, name: str, version: str = "") -> str:
+        """Run ``action`` (reload, enable, disable, activate, rollback) on plugin ``name``.
+
+        Admins only. ``version`` is needed by ``activate``. Returns a sentence for the user.
+        """
+        return str(self._call("plugin_manage", {"action": action, "name": name, "version": version}))
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Who asked and where: passed to every command as its first argument."""
+    """Who asked and where: passed to every command as its first argument.
+
+    ``user_id`` is the sender's Session ID, ``conversation`` where the reply goes,
+    ``language`` the user's language code, ``config`` the plugin's settings from the admin,
+    ``groups`` the user's group names, ``storage`` the plugin's key-value store, ``logger``
+    a logger named after the plugin, ``platform`` the narrow platform services.
+    """
 
     user_id: str
-    conversation: str
-    conversation_type: str
-    language: str
+    conversation: str = ""
+    conversation_type: str = "private"
+    language: str = "en"
+    command: str = ""
+    plugin: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     is_admin: bool = False
+    groups: tuple[str, ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    storage: Storage = field(default_factory=Storage)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("plugins.user"))
+    platform: Platform = field(default_factory=Platform)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def command(name: str, *, summary: str = "") -> Callable[[F], F]:
-    """Mark a method of a :class:`Plugin` as the handler of chat command ``name``."""
+    """Mark a method of a :class:`Plugin` as the handler of chat command ``name``.
+
+    ``summary`` is the one line ``/help`` shows; the docstring is the longer help.
+    """
 
     def mark(func: F) -> F:
         func.__sessionbot_command__ = (name, summary)  # type: ignore[attr-defined]
@@ -72,7 +249,11 @@ def command(name: str, *, summary: str = "") -> Callable[[F], F]:
 
 
 class Plugin:
-    """Base class of plugins. Subclasses define commands with :func:`command`."""
+    """Base class of plugins. Subclasses define commands with :func:`command`.
+
+    A plugin is instantiated once per process that runs it and then answers many
+    invocations: keep per-user state in ``ctx.storage``, not on ``self``.
+    """
 
     def commands(self) -> dict[str, Callable[..., Any]]:
         """Return the command handlers of this plugin by command name."""
@@ -83,3 +264,16 @@ class Plugin:
             if meta is not None and callable(member):
                 found[meta[0]] = member
         return found
+
+    def health_check(self) -> str | None:
+        """Override to report health: return a short status, raise an exception when unwell.
+
+        It runs periodically in the plugin's own process (with the command limits) and its
+        result shows in the admin and in ``/plugins``. The default declares no check.
+        """
+        return None
+
+    @classmethod
+    def has_health_check(cls) -> bool:
+        """Whether the subclass declares a health check."""
+        return cls.health_check is not Plugin.health_check

@@ -1,4 +1,7 @@
-"""Import plugin code by entrypoint (``module:attr``) from the configured plugin roots."""
+"""Import plugin code by entrypoint (``module:attr``) from the configured plugin roots.
+
+Pure module (no Django): the plugin host uses it too.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ def plugin_class_load(*, entrypoint: str, roots: list[Path]) -> type[Plugin]:
     for root in roots:
         if str(root) not in sys.path:
             sys.path.insert(0, str(root))
+    # A file added since the last import must be found: finders cache directory listings.
+    importlib.invalidate_caches()
     try:
         module = importlib.import_module(module_name)
         cls = getattr(module, attr)
@@ -27,3 +32,16 @@ def plugin_class_load(*, entrypoint: str, roots: list[Path]) -> type[Plugin]:
     if not (isinstance(cls, type) and issubclass(cls, Plugin)):
         raise PluginLoadError(f"{entrypoint} is not a subclass of plugins.api.Plugin")
     return cls
+
+
+def plugin_modules_purge(*, entrypoint: str) -> list[str]:
+    """Forget the modules of the entrypoint's top-level package, submodules included.
+
+    The next import reads the code from disk again. Objects already created from the old
+    modules (a running invocation's handler) keep working on the old code.
+    """
+    top = entrypoint.partition(":")[0].split(".")[0]
+    gone = [name for name in sys.modules if name == top or name.startswith(top + ".")]
+    for name in gone:
+        del sys.modules[name]
+    return gone

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from plugins import signals
-from plugins.api import Context, PluginError, Reply
-from plugins.loader import PluginLoadError, plugin_class_load
+from plugins.api import Reply
+from plugins.execution import version_limits, version_request
+from plugins.health import plugin_outcome_record
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion
+from plugins.outcomes import outcome_reply, text_clean
+from plugins.permissions import user_is_admin
+from plugins.platform import PlatformServices
+from plugins.sandbox.host import CRASHED, UNAVAILABLE
+from plugins.sandbox.runner import Outcome
 
 log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,47 +84,112 @@ def invocation_create(
 
 
 def invocation_execute(*, invocation_id: int) -> None:
-    """Run an invocation once; an invocation already finished is never run again."""
+    """Run an invocation once; an invocation already finished is never run again.
+
+    The plugin runs outside any transaction (it may take seconds); the finish is one
+    transaction that records the telemetry and hands the reply to ``invocation_replied``.
+    """
+    inv = _invocation_claim(invocation_id)
+    if inv is None:
+        return
+    version = inv.plugin_version
+    started = time.perf_counter()
+    if inv.attempts > MAX_ATTEMPTS or version is None:
+        # Delivered again after killing its worker each time: stop the loop here.
+        outcome = Outcome(CRASHED, error=f"given up after {inv.attempts - 1} attempts")
+    elif not version.plugin.enabled:
+        outcome = Outcome(UNAVAILABLE, error="the plugin is disabled")
+    else:
+        outcome = version_request(version=version, message=_run_message(inv), on_call=_platform_for(inv).dispatch)
+    limits = version_limits(version=version) if version is not None else None
+    with translation.override(inv.language or settings.BOT_CONFIG.default_language):
+        reply, status = outcome_reply(
+            outcome=outcome, command=inv.command, timeout_seconds=limits.timeout_seconds if limits else 0
+        )
+    _invocation_finish(inv, reply=reply, status=status, outcome=outcome, started=started)
+
+
+def _invocation_claim(invocation_id: int) -> Invocation | None:
     with transaction.atomic():
         # Lock the row alone: PostgreSQL refuses FOR UPDATE across nullable joins.
-        Invocation.objects.select_for_update().filter(pk=invocation_id).values_list("pk").get()
+        locked = Invocation.objects.select_for_update().filter(pk=invocation_id).values_list("pk")
+        if not locked.exists():
+            return None
         inv = Invocation.objects.select_related("plugin_version__plugin", "user").get(pk=invocation_id)
         if inv.status in Invocation.FINISHED:
-            return
+            return None
         inv.status = Invocation.Status.RUNNING
         inv.started_at = timezone.now()
         inv.attempts += 1
         inv.save(update_fields=["status", "started_at", "attempts"])
-    started = time.perf_counter()
-    reply, status, error = _run_inline(inv)
+    return inv
+
+
+def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, outcome: Outcome, started: float) -> None:
     with transaction.atomic():
         inv.status = status
-        inv.error = error
+        inv.error = text_clean(outcome.error[:10000])
         inv.finished_at = timezone.now()
         inv.duration_ms = (time.perf_counter() - started) * 1000
         inv.save(update_fields=["status", "error", "finished_at", "duration_ms"])
-        signals.invocation_replied.send(sender=Invocation, invocation=inv, reply=reply)
-
-
-def _run_inline(inv: Invocation) -> tuple[Reply, str, str]:
-    version = inv.plugin_version
-    assert version is not None
-    ctx = Context(
-        user_id=inv.user.session_id if inv.user else "",
-        conversation=inv.conversation,
-        conversation_type=inv.conversation_type,
-        language=inv.language,
-        config=dict(version.plugin.config),
+        if inv.plugin_version is not None:
+            plugin_outcome_record(
+                plugin_id=inv.plugin_version.plugin_id,
+                status=status,
+                error=inv.error,
+                unavailable=outcome.status == UNAVAILABLE,
+            )
+        signals.invocation_replied.send(sender=Invocation, invocation=inv, reply=reply or Reply(""))
+    log.info(
+        "invocation %s /%s %s status=%s duration_ms=%.1f queued_ms=%.1f",
+        inv.pk,
+        inv.command,
+        inv.plugin_version,
+        status,
+        inv.duration_ms,
+        ((inv.started_at or inv.queued_at) - inv.queued_at).total_seconds() * 1000,
     )
-    try:
-        plugin = plugin_class_load(entrypoint=version.entrypoint, roots=settings.PLUGIN_ROOTS)()
-        handler = plugin.commands()[inv.command]
-        result = handler(ctx, inv.arguments)
-    except PluginError as exc:
-        return Reply(str(exc)), Invocation.Status.ERROR, str(exc)
-    except PluginLoadError as exc:
-        return Reply("This command is unavailable right now."), Invocation.Status.FAILED, str(exc)
-    except Exception as exc:
-        log.exception("plugin %s failed", version)
-        return Reply("Sorry, that command failed."), Invocation.Status.FAILED, f"{type(exc).__name__}: {exc}"
-    return (result if isinstance(result, Reply) else Reply(str(result))), Invocation.Status.OK, ""
+    if status not in (Invocation.Status.OK, Invocation.Status.ERROR):
+        log.warning("invocation %s of %s: %s: %s", inv.pk, inv.plugin_version, status, outcome.error)
+
+
+def _attachments_wire(raw: list[Any]) -> list[dict[str, str]]:
+    """Attachments as the plugin sees them: name, content type and base64 data."""
+    wire = []
+    for item in raw:
+        if not isinstance(item, dict):
+            continue
+        data = item.get("data", "")
+        if not data and item.get("path"):
+            try:
+                data = base64.b64encode(Path(str(item["path"])).read_bytes()).decode()
+            except OSError:
+                continue
+        name = str(item.get("name") or item.get("filename") or "")
+        wire.append({"name": name, "content_type": str(item.get("content_type", "")), "data": str(data)})
+    return wire
+
+
+def _run_message(inv: Invocation) -> dict[str, Any]:
+    assert inv.plugin_version is not None
+    user = inv.user
+    groups = list(user.bot_groups.values_list("name", flat=True)) if user is not None else []
+    ctx = {
+        "user_id": user.session_id if user is not None else "",
+        "conversation": inv.conversation,
+        "conversation_type": inv.conversation_type,
+        "language": inv.language or settings.BOT_CONFIG.default_language,
+        "command": inv.command,
+        "config": dict(inv.plugin_version.plugin.config or {}),
+        "is_admin": user is not None and user_is_admin(user=user),
+        "groups": groups,
+        "attachments": _attachments_wire(inv.attachments),
+    }
+    return {"op": "run", "command": inv.command, "arguments": inv.arguments, "ctx": ctx}
+
+
+def _platform_for(inv: Invocation) -> PlatformServices:
+    assert inv.plugin_version is not None
+    return PlatformServices(
+        user=inv.user, version=inv.plugin_version, language=inv.language or settings.BOT_CONFIG.default_language
+    )

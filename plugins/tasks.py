@@ -1,12 +1,23 @@
-"""Celery tasks of the plugin runtime: thin; they call one service each."""
+"""Celery tasks of the plugin runtime: thin; they call one service each.
+
+JSON arguments only (primitive ids), late acknowledgement with rejection on worker loss
+(settings), and time limits below the broker's visibility timeout (settings).
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from plugins import worker  # noqa: F401 - connects the worker's start-up hooks
+from plugins.health import health_checks_run
 from plugins.services import invocation_execute
 
 
 @shared_task(name="plugins.invocation_execute", acks_late=True, reject_on_worker_lost=True)
 def invocation_execute_task(invocation_id: int) -> None:
     invocation_execute(invocation_id=invocation_id)
+
+
+@shared_task(name="plugins.health_checks_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def health_checks_run_task() -> int:
+    return health_checks_run()

@@ -5,5 +5,6 @@ class Echo(Plugin):
     """Answer the argument unchanged, however long."""
 
     @command("echo", summary="Repeat your text")
-    def echo(self, ctx: Context, rest: str = "") -> Reply:
-        return Reply(rest)
+    def echo(self, ctx: Context, text: str) -> Reply:
+        """Sends TEXT back exactly as written: spaces, new lines and all."""
+        return Reply(text)

@@ -1,4 +1,5 @@
 from plugins.api import Context, Plugin, Reply, command
+from sessionbot_builtin.messages import t
 
 
 class Ping(Plugin):
@@ -6,4 +7,5 @@ class Ping(Plugin):
 
     @command("ping", summary="Check that the bot answers")
     def ping(self, ctx: Context, rest: str = "") -> Reply:
-        return Reply("pong")
+        """Answers pong. Anything after /ping is ignored."""
+        return Reply(t(ctx.language, "pong"))

@@ -1,0 +1,137 @@
+"""Operating plugins: reload, enable, disable, activate a version, roll back, list.
+
+One service per action, shared by the admin, ``manage.py plugins`` and the chat's
+``/plugins``. Messages are for the operator or admin who asked, in their language.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from plugins import versions
+from plugins.execution import version_try_load
+from plugins.health import plugin_error_rate
+from plugins.models import Plugin, PluginCommand, PluginVersion
+from plugins.sandbox.host import HostLoadError
+from plugins.versions import ActivationError
+
+log = logging.getLogger(__name__)
+
+
+class LifecycleError(Exception):
+    """The action could not be done; the message says why, for whoever asked."""
+
+
+def plugin_get(*, name: str) -> Plugin:
+    plugin = Plugin.objects.select_related("active_version").filter(name=name).first()
+    if plugin is None:
+        raise LifecycleError(_("There is no plugin named %(name)s.") % {"name": name})
+    return plugin
+
+
+def _commands_sync(version: PluginVersion, described: list[dict[str, Any]]) -> None:
+    """Record the argument spec the code declares; add commands a reload brought in."""
+    for item in described:
+        row, created = PluginCommand.objects.get_or_create(
+            version=version, name=item["name"], defaults={"summary": item["summary"][:200], "args": item["args"]}
+        )
+        if not created and row.args != item["args"]:
+            PluginCommand.objects.filter(pk=row.pk).update(args=item["args"])
+
+
+def plugin_reload(*, plugin: Plugin) -> str:
+    """Load the plugin's code from disk again; every worker runs it from the next invocation.
+
+    The new code is first loaded in a fresh plugin host. If that fails, nothing switches
+    over: the previous code keeps serving, and the error lands in the plugin's last error
+    and the log, and in the LifecycleError raised.
+    """
+    version = plugin.active_version
+    if version is None:
+        raise LifecycleError(_("%(name)s has no active version.") % {"name": plugin.name})
+    try:
+        described = version_try_load(version=version)
+    except HostLoadError as exc:
+        Plugin.objects.filter(pk=plugin.pk).update(last_error=str(exc), last_error_at=timezone.now())
+        log.error("reload of plugin %s failed, previous code keeps serving: %s", plugin.name, exc)
+        raise LifecycleError(
+            _("Reloading %(name)s failed; the previous code keeps serving. %(error)s")
+            % {"name": plugin.name, "error": exc}
+        ) from None
+    with transaction.atomic():
+        _commands_sync(version, described)
+        # updated_at is the reload generation every worker compares before each invocation.
+        Plugin.objects.filter(pk=plugin.pk).update(updated_at=timezone.now(), load_state="loaded")
+    log.info("plugin %s reloaded", plugin.name)
+    return _("%(name)s reloaded.") % {"name": plugin.name}
+
+
+def plugin_enabled_set(*, plugin: Plugin, enabled: bool) -> str:
+    Plugin.objects.filter(pk=plugin.pk).update(enabled=enabled)
+    if enabled:
+        return _("%(name)s enabled.") % {"name": plugin.name}
+    return _("%(name)s disabled.") % {"name": plugin.name}
+
+
+def plugin_version_activate(*, plugin: Plugin, version: str) -> str:
+    """Make ``version`` active; unmet dependencies or requirements refuse, naming them."""
+    found = PluginVersion.objects.select_related("plugin").filter(plugin=plugin, version=version).first()
+    if found is None:
+        raise LifecycleError(
+            _("%(name)s has no version %(version)s.") % {"name": plugin.name, "version": version or "?"}
+        )
+    try:
+        versions.version_activate(version=found)
+    except ActivationError as exc:
+        raise LifecycleError(str(exc)) from None
+    return _("%(name)s %(version)s is active.") % {"name": plugin.name, "version": version}
+
+
+def plugin_rollback(*, plugin: Plugin) -> str:
+    """Activate the version that was active before the current one (the foundation's rule)."""
+    try:
+        version = versions.version_rollback(plugin=plugin)
+    except ActivationError as exc:
+        raise LifecycleError(str(exc)) from None
+    return _("%(name)s %(version)s is active.") % {"name": plugin.name, "version": version.version}
+
+
+def plugin_action(*, action: str, name: str, version: str = "") -> str:
+    """Run ``action`` on plugin ``name``: reload, enable, disable, activate or rollback."""
+    plugin = plugin_get(name=name)
+    if action == "reload":
+        return plugin_reload(plugin=plugin)
+    if action in ("enable", "disable"):
+        return plugin_enabled_set(plugin=plugin, enabled=action == "enable")
+    if action == "activate":
+        return plugin_version_activate(plugin=plugin, version=version)
+    if action == "rollback":
+        return plugin_rollback(plugin=plugin)
+    raise LifecycleError(_("Unknown action %(action)s.") % {"action": action})
+
+
+def plugins_overview() -> list[dict[str, Any]]:
+    """Every plugin with version, state, health and error rate, as plain data."""
+    rows = []
+    for plugin in Plugin.objects.select_related("active_version").order_by("name"):
+        health = plugin.health_status or "-"
+        if plugin.health_detail:
+            health = f"{health}: {plugin.health_detail}"
+        rows.append(
+            {
+                "name": plugin.name,
+                "version": plugin.active_version.version if plugin.active_version else "",
+                "enabled": plugin.enabled,
+                "load_state": plugin.load_state,
+                "health": health,
+                "error_rate": round(plugin_error_rate(plugin=plugin), 3),
+                "last_error": plugin.last_error.strip().splitlines()[-1] if plugin.last_error.strip() else "",
+                "versions": list(plugin.versions.values_list("version", flat=True)),
+            }
+        )
+    return rows

@@ -1,0 +1,56 @@
+"""``manage.py plugins list|reload|enable|disable|activate|rollback|health|watch``."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from plugins import lifecycle
+from plugins.health import health_checks_run
+from plugins.watcher import watch_forever
+
+
+class Command(BaseCommand):
+    help = "Operate plugins: list them, reload their code, enable, disable, activate or roll back versions."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("list", help="plugins with version, state, health and error rate")
+        for action in ("reload", "enable", "disable", "rollback"):
+            sub.add_parser(action, help=f"{action} a plugin").add_argument("name")
+        activate = sub.add_parser("activate", help="make an installed version the active one")
+        activate.add_argument("name")
+        activate.add_argument("version")
+        sub.add_parser("health", help="run every plugin's health check now")
+        sub.add_parser("watch", help="reload plugins whenever their files change (Ctrl-C stops)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        if action == "list":
+            self._list()
+        elif action == "health":
+            self.stdout.write(f"{health_checks_run(force=True)} health checks ran")
+            self._list()
+        elif action == "watch":
+            watch_forever()
+        else:
+            try:
+                name, version = options["name"], options.get("version") or ""
+                message = lifecycle.plugin_action(action=action, name=name, version=version)
+            except lifecycle.LifecycleError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(self.style.SUCCESS(message))
+
+    def _list(self) -> None:
+        rows = lifecycle.plugins_overview()
+        header = f"{'plugin':<16} {'version':<10} {'enabled':<8} {'state':<8} {'errors/h':<9} health"
+        self.stdout.write(header)
+        for row in rows:
+            self.stdout.write(
+                f"{row['name']:<16} {row['version'] or '-':<10} {'yes' if row['enabled'] else 'no':<8} "
+                f"{row['load_state']:<8} {row['error_rate']:<9.0%} {row['health']}"
+            )
+            if row["last_error"]:
+                self.stdout.write(f"{'':<16} last error: {row['last_error']}")

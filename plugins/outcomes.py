@@ -1,0 +1,65 @@
+"""What the user reads, and what the invocation records, for each way a plugin can end."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from plugins.api import Reply
+from plugins.models import Invocation
+from plugins.sandbox import runner
+from plugins.sandbox.host import CPU, CRASHED, TIMEOUT, UNAVAILABLE
+from plugins.sandbox.runner import Outcome
+
+STATUS = {
+    runner.OK: Invocation.Status.OK,
+    runner.ERROR: Invocation.Status.ERROR,
+    runner.USAGE: Invocation.Status.ERROR,
+    runner.FAILED: Invocation.Status.FAILED,
+    runner.MEMORY: Invocation.Status.FAILED,
+    runner.UNKNOWN: Invocation.Status.FAILED,
+    UNAVAILABLE: Invocation.Status.FAILED,
+    TIMEOUT: Invocation.Status.TIMEOUT,
+    CPU: Invocation.Status.TIMEOUT,
+    CRASHED: Invocation.Status.CRASHED,
+}
+
+
+def outcome_message(*, outcome: Outcome, command: str, timeout_seconds: float) -> str:
+    """The sentence the user reads when the plugin did not answer by itself (translated)."""
+    params = {"command": command, "usage": outcome.usage, "seconds": f"{timeout_seconds:g}"}
+    if outcome.status == CPU:
+        return _("Sorry, /%(command)s used more processor time than it may and was stopped.") % params
+    if outcome.status == runner.USAGE:
+        return _("Usage: %(usage)s") % params
+    if outcome.status == runner.MEMORY:
+        return _("Sorry, /%(command)s needed more memory than it may use and was stopped.") % params
+    if outcome.status == TIMEOUT:
+        return _("Sorry, /%(command)s took longer than %(seconds)s seconds and was stopped.") % params
+    if outcome.status == CRASHED:
+        return _("Sorry, /%(command)s stopped unexpectedly. Please try again.") % params
+    if outcome.status in (UNAVAILABLE, runner.UNKNOWN):
+        return _("Sorry, /%(command)s is unavailable right now. Please try again later.") % params
+    return _("Sorry, /%(command)s failed. The bot's operator can see what went wrong.") % params
+
+
+def text_clean(text: str) -> str:
+    """Text any database stores: PostgreSQL refuses NUL characters, which plugins may send."""
+    return text.replace("\x00", "\ufffd")
+
+
+def _capped(reply: Reply | None) -> Reply | None:
+    # A runaway plugin must not flood the chat: config.yaml's plugin_limits.max_reply_chars.
+    if reply is None:
+        return None
+    limit = settings.BOT_CONFIG.plugin_limits.max_reply_chars
+    text = text_clean(reply.text)
+    return Reply(text if len(text) <= limit else text[: limit - 1] + "…", reply.attachments)
+
+
+def outcome_reply(*, outcome: Outcome, command: str, timeout_seconds: float) -> tuple[Reply | None, str]:
+    """The reply to send (None: send nothing) and the invocation status for ``outcome``."""
+    status = STATUS.get(outcome.status, Invocation.Status.FAILED)
+    if outcome.status in (runner.OK, runner.ERROR):
+        return _capped(outcome.reply), status
+    return Reply(outcome_message(outcome=outcome, command=command, timeout_seconds=timeout_seconds)), status

@@ -1,0 +1,211 @@
+"""The worker's side of a plugin host: start it, send it work, enforce the wall-time limit.
+
+No Django here either: the caller passes everything in (see ``plugins.execution``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from plugins.sandbox.protocol import ProtocolError, frame_read, frame_write
+from plugins.sandbox.runner import MEMORY, Outcome
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+# Only these variables reach a plugin; everything else (and anything secret-looking) stays.
+ENV_PASSED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+SECRET_LOOKING = re.compile(r"SECRET|TOKEN|PASS|KEY|MNEMONIC|DATABASE|REDIS|CREDENTIAL|AUTH|PRIVATE|SEED", re.I)
+TIMEOUT, CPU, CRASHED, UNAVAILABLE = "timeout", "cpu", "crashed", "unavailable"
+START_TIMEOUT = 30.0
+
+
+class HostLoadError(Exception):
+    """The plugin's code did not load in its host; ``str(error)`` says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    timeout_seconds: float
+    memory_mb: int
+    cpu_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class HostSpec:
+    """Everything needed to start a host for one plugin version."""
+
+    plugin: str
+    entrypoint: str
+    roots: tuple[str, ...]
+    data_dir: Path
+    limits: Limits
+    prefix: str = "/"
+
+
+def host_environment(base: Mapping[str, str], *, data_dir: Path) -> dict[str, str]:
+    """The plugin host's environment: a short allow-list, never a secret-looking name."""
+    env = {k: v for k, v in base.items() if k in ENV_PASSED and not SECRET_LOOKING.search(k)}
+    env.setdefault("PATH", "/usr/bin:/bin")
+    env.setdefault("LANG", "C.UTF-8")
+    env.update(
+        {
+            "HOME": str(data_dir),
+            "TMPDIR": str(data_dir / "tmp"),
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+Caller = Callable[[str, dict[str, Any]], Any]
+PR_SET_DUMPABLE = 4
+_protected = False
+
+
+def process_protect() -> None:
+    """Make this process non-dumpable (Linux): a plugin running as the same OS user can then
+    neither read ``/proc/<worker>/environ`` nor attach a debugger to the worker."""
+    global _protected
+    if _protected or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    _protected = True
+
+
+class Host:
+    """One running plugin host process; used by one thread at a time."""
+
+    def __init__(self, spec: HostSpec) -> None:
+        self.spec = spec
+        self.commands: list[dict[str, Any]] = []
+        (spec.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        process_protect()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "plugins.sandbox.child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=spec.data_dir,
+            env=host_environment(os.environ, data_dir=spec.data_dir),
+            start_new_session=True,  # a Ctrl-C to the worker is the worker's to handle
+        )
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self._w, self._r = self.proc.stdin.fileno(), self.proc.stdout.fileno()
+        self._start()
+
+    def _start(self) -> None:
+        limits = self.spec.limits
+        init = {
+            "op": "init",
+            "plugin": self.spec.plugin,
+            "entrypoint": self.spec.entrypoint,
+            "roots": list(self.spec.roots),
+            "memory_mb": limits.memory_mb,
+            "cpu_seconds": limits.cpu_seconds,
+            "prefix": self.spec.prefix,
+        }
+        try:
+            frame_write(self._w, init)
+            answer = self._read(time.monotonic() + START_TIMEOUT)
+        except (ProtocolError, OSError, TimeoutError) as exc:
+            self.close()
+            raise HostLoadError(f"the plugin host did not start: {exc}") from None
+        if answer["op"] != "ready":
+            self.close()
+            raise HostLoadError(str(answer.get("error", "the plugin did not load")))
+        self.commands = list(answer.get("commands", []))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _read(self, deadline: float) -> dict[str, Any]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([self._r], [], [], remaining)[0]:
+            raise TimeoutError("no answer in time")
+        return frame_read(self._r)
+
+    def request(self, message: dict[str, Any], *, on_call: Caller, timeout: float | None = None) -> Outcome:
+        """Send ``run`` or ``health``; answer platform calls until the result comes back.
+
+        Past the wall-time limit the host is killed (outcome ``timeout``); a host that dies
+        gives ``crashed``. Either way this host is done and the pool starts a new one.
+        """
+        deadline = time.monotonic() + (timeout or self.spec.limits.timeout_seconds)
+        try:
+            frame_write(self._w, message)
+            while True:
+                answer = self._read(deadline)
+                if answer["op"] == "result":
+                    outcome = Outcome.from_wire(answer)
+                    if outcome.status == MEMORY:
+                        self.close()
+                    return outcome
+                if answer["op"] == "call":
+                    frame_write(self._w, _platform_answer(on_call, answer))
+        except TimeoutError:
+            self.kill()
+            return Outcome(TIMEOUT, error=f"no answer within {self.spec.limits.timeout_seconds:g} s; host killed")
+        except (ProtocolError, OSError, KeyError) as exc:
+            self.kill()
+            if self.proc.returncode == -signal.SIGXCPU:
+                return Outcome(CPU, error=f"past the CPU limit of {self.spec.limits.cpu_seconds:g} s; host killed")
+            return Outcome(CRASHED, error=f"the plugin host stopped ({self._exit_reason()}): {exc}")
+
+    def _exit_reason(self) -> str:
+        code = self.proc.poll()
+        if code is None:
+            return "still running"
+        if code < 0:
+            return f"killed by {signal.Signals(-code).name}"
+        return f"exit code {code}"
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._close_pipes()
+
+    def close(self) -> None:
+        """Ask the host to exit; kill it if it does not within a second."""
+        if self.proc.poll() is None:
+            try:
+                frame_write(self._w, {"op": "exit"})
+                self.proc.wait(timeout=1)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        self._close_pipes()
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None and not pipe.closed:
+                pipe.close()
+
+
+def _platform_answer(on_call: Caller, call: dict[str, Any]) -> dict[str, Any]:
+    from plugins.api import PluginError
+
+    try:
+        return {"op": "return", "value": on_call(str(call["method"]), dict(call.get("args") or {}))}
+    except PluginError as exc:
+        return {"op": "raise", "error": str(exc)}

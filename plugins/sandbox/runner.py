@@ -1,0 +1,99 @@
+"""Run one command of a loaded plugin and describe the outcome; shared by host and inline.
+
+Pure module (no Django). Every way a plugin can end (an answer, a PluginError, text that
+does not fit the arguments, a bug, running out of memory) becomes an :class:`Outcome`; the
+worker turns that into the user's reply and the invocation's status.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from plugins.api import Context, Plugin, PluginError, Reply
+from plugins.arguments import ArgumentError, argspec_read, arguments_parse, usage_format
+from plugins.sandbox.protocol import reply_from_wire, reply_to_wire
+
+# Outcome statuses; the worker adds "timeout", "crashed" and "unavailable".
+OK, ERROR, USAGE, FAILED, MEMORY, UNKNOWN = "ok", "error", "usage", "failed", "memory", "unknown_command"
+NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str
+    reply: Reply | None = None
+    error: str = ""
+    usage: str = ""
+
+    def to_wire(self) -> dict[str, Any]:
+        reply = reply_to_wire(self.reply) if self.reply is not None else None
+        return {"op": "result", "status": self.status, "reply": reply, "error": self.error, "usage": self.usage}
+
+    @classmethod
+    def from_wire(cls, raw: dict[str, Any]) -> Outcome:
+        reply = reply_from_wire(raw["reply"]) if raw.get("reply") is not None else None
+        return cls(str(raw.get("status", FAILED)), reply, str(raw.get("error", "")), str(raw.get("usage", "")))
+
+
+def plugin_describe(*, instance: Plugin, prefix: str = "/") -> list[dict[str, Any]]:
+    """The commands of ``instance`` as plain data: name, summary, doc, usage and argument spec."""
+    described = []
+    for name, handler in sorted(instance.commands().items()):
+        _, summary = getattr(handler, "__sessionbot_command__")  # noqa: B009
+        specs = argspec_read(handler)
+        described.append(
+            {
+                "name": name,
+                "summary": summary,
+                "doc": (handler.__doc__ or "").strip(),
+                "usage": usage_format(prefix=prefix, command=name, specs=specs),
+                "args": [s.as_dict() for s in specs],
+            }
+        )
+    return described
+
+
+def _as_reply(result: object) -> Reply | None:
+    if result is None or isinstance(result, Reply):
+        return result
+    if isinstance(result, str):
+        return Reply(result)
+    raise TypeError(f"a command must return Reply, str or None, not {type(result).__name__}")
+
+
+def command_run(*, instance: Plugin, command: str, arguments: str, ctx: Context, prefix: str = "/") -> Outcome:
+    """Parse ``arguments`` for ``command``, call its handler and report how it went."""
+    handler = instance.commands().get(command)
+    if handler is None:
+        return Outcome(UNKNOWN, error=f"the plugin has no command {command!r}")
+    specs = argspec_read(handler)
+    try:
+        values = arguments_parse(text=arguments, specs=specs)
+    except ArgumentError as exc:
+        return Outcome(USAGE, error=str(exc), usage=usage_format(prefix=prefix, command=command, specs=specs))
+    try:
+        return Outcome(OK, _as_reply(handler(ctx, *values)))
+    except PluginError as exc:
+        return Outcome(ERROR, Reply(str(exc)), error=str(exc))
+    except MemoryError:
+        return Outcome(MEMORY, error="MemoryError: the plugin went past its memory limit")
+    except Exception:  # noqa: BLE001 - any bug in a plugin is reported, never propagated
+        return Outcome(FAILED, error=traceback.format_exc(limit=-8))
+
+
+def health_run(*, instance: Plugin) -> Outcome:
+    """Run the plugin's declared health check: ``ok`` with its status text, or ``failed``.
+
+    ``none`` when the plugin declares no check.
+    """
+    if not instance.has_health_check():
+        return Outcome(NONE)
+    try:
+        detail = instance.health_check()
+    except MemoryError:
+        return Outcome(MEMORY, error="MemoryError during the health check")
+    except Exception as exc:  # noqa: BLE001 - an unwell plugin is reported, not raised
+        return Outcome(FAILED, error=f"{type(exc).__name__}: {exc}")
+    return Outcome(OK, Reply(str(detail or "ok")))

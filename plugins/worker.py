@@ -1,0 +1,45 @@
+"""Hooks into the Celery worker's life: the health ticker and, with DEBUG, the code watcher.
+
+No Celery beat: each worker's main process enqueues ``plugins.health_checks_run`` every
+``HEALTH_TICK_SECONDS``; the task runs only the checks that are due, once across workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery.signals import worker_process_shutdown, worker_ready
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+HEALTH_TICK_SECONDS = 60.0
+_stop = threading.Event()
+
+
+def _health_ticker() -> None:
+    from plugins.tasks import health_checks_run_task
+
+    while not _stop.wait(HEALTH_TICK_SECONDS):
+        try:
+            health_checks_run_task.delay()
+        except Exception:
+            log.exception("could not enqueue the health checks")
+
+
+@worker_ready.connect
+def _on_worker_ready(**_: Any) -> None:
+    threading.Thread(target=_health_ticker, name="plugin-health", daemon=True).start()
+    if settings.DEBUG:
+        from plugins.watcher import watcher_start
+
+        watcher_start()
+
+
+@worker_process_shutdown.connect
+def _on_shutdown(**_: Any) -> None:
+    from plugins.execution import pool_close
+
+    _stop.set()
+    pool_close()

@@ -1,0 +1,107 @@
+"""The built-in plugins, each in its own plugin host, answer what a chat user expects."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugins.models import BotGroup, BotUser, Invocation, Plugin, PluginDoc
+from tests.plugins.conftest import ADMIN, USER, ask, install, ran, user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def builtins(plugin_roots) -> None:
+    for name, entrypoint, commands in [
+        ("ping", "sessionbot_builtin.ping:Ping", ["ping"]),
+        ("echo", "sessionbot_builtin.echo:Echo", ["echo"]),
+        ("help", "sessionbot_builtin.help:Help", ["help"]),
+        ("whoami", "sessionbot_builtin.whoami:WhoAmI", ["whoami"]),
+        ("lang", "sessionbot_builtin.lang:Lang", ["lang"]),
+        ("plugins", "sessionbot_builtin.admin:PluginsAdmin", ["plugins"]),
+    ]:
+        install(name, entrypoint, commands)
+    Plugin.objects.filter(name="plugins").update(default_policy="admins")
+    user(ADMIN, is_admin=True)
+
+
+def test_ping_answers_pong() -> None:
+    assert ask("/ping")[0] == "pong"
+
+
+def test_echo_answers_its_argument_unchanged_however_long() -> None:
+    text = "  spaced   out\n\tand long " * 400
+    reply, inv = ask("/echo " + text)
+    assert (reply, inv.status) == (text, Invocation.Status.OK)
+
+
+def test_echo_without_text_gets_the_usage_line() -> None:
+    reply, inv = ask("/echo")
+    assert reply == "Usage: /echo <text…>"
+    assert inv.status == Invocation.Status.ERROR
+
+
+def test_help_lists_the_commands_this_user_may_run_with_localized_summaries() -> None:
+    ping = Plugin.objects.get(name="ping")
+    PluginDoc.objects.create(plugin=ping, language="es", command="ping", title="Comprueba el bot")
+    reply, _ = ask("/help", language="es")
+    assert reply.startswith("Comandos que puedes usar:")
+    assert "/ping — Comprueba el bot" in reply
+    assert "/plugins" not in reply  # admins only
+
+
+def test_help_for_one_command_shows_its_localized_doc() -> None:
+    plugin = Plugin.objects.get(name="echo")
+    PluginDoc.objects.create(plugin=plugin, language="en", command="echo", title="Echo", body="Repeats you.")
+    PluginDoc.objects.create(plugin=plugin, language="es", command="echo", title="Eco", body="Repite tu texto.")
+    ask("/plugins reload echo", sender=ADMIN)  # records the argument spec the code declares
+    assert ask("/help echo", language="es")[0] == "Eco\n\nRepite tu texto.\n\nUso: /echo <text…>"
+    assert ask("/help /echo")[0] == "Echo\n\nRepeats you.\n\nUsage: /echo <text…>"
+
+
+def test_whoami_tells_session_id_language_and_groups() -> None:
+    BotGroup.objects.create(name="staff").members.add(user(USER))
+    assert ask("/whoami")[0] == f"Session ID: {USER}\nLanguage: en\nGroups: staff"
+
+
+def test_lang_sets_the_users_language() -> None:
+    reply, _ = ask("/lang es")
+    assert reply == "Tu idioma ahora es el español."
+    assert BotUser.objects.get(session_id=USER).language == "es"
+
+
+def test_lang_refuses_a_language_the_bot_does_not_speak() -> None:
+    reply, inv = ask("/lang klingon")
+    assert reply == "Unknown language klingon. Choose one of: en, es, zh-hans."
+    assert inv.status == Invocation.Status.ERROR
+
+
+def test_plugins_lists_version_and_health_for_admins() -> None:
+    reply, _ = ask("/plugins", sender=ADMIN)
+    assert "echo 1.0.0 (enabled, unknown) health: -; errors in the last hour: 0%" in reply
+
+
+def test_plugins_refuses_users_who_are_not_admins() -> None:
+    Plugin.objects.filter(name="plugins").update(default_policy="everyone")
+    reply, _inv = ask("/plugins disable echo")
+    assert reply == "Only the bot's admins may do that."
+    assert Plugin.objects.get(name="echo").enabled
+
+
+def test_an_admin_disables_and_enables_a_plugin_from_the_chat() -> None:
+    assert ask("/plugins disable echo", sender=ADMIN)[0] == "echo disabled."
+    assert not Plugin.objects.get(name="echo").enabled
+    assert ask("/plugins enable echo", sender=ADMIN)[0] == "echo enabled."
+    assert ask("/echo back")[0] == "back"
+
+
+def test_a_new_version_changes_the_reply_and_an_admin_rolls_it_back_from_the_chat() -> None:
+    install("greeter", "fx_greeter_v1:Greeter", ["greet"], version="1.0.0")
+    install("greeter", "fx_greeter_v2:Greeter", ["greet"], version="2.0.0")
+    reply, inv = ask("/greet Ana")
+    assert (reply, ran(inv)) == ("Bonjour, Ana!", "2.0.0")
+    assert ask("/plugins rollback greeter", sender=ADMIN)[0] == "greeter 1.0.0 is active."
+    reply, inv = ask("/greet Ana")
+    assert (reply, ran(inv)) == ("Hello, Ana!", "1.0.0")
+    assert ask("/plugins activate greeter 2.0.0", sender=ADMIN)[0] == "greeter 2.0.0 is active."
+    assert ask("/greet Ana")[0] == "Bonjour, Ana!"
