@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,7 +69,7 @@ def inbound_accept(*, message: Message, bot_id: str) -> AcceptResult:
     attachments = _attachments_store(message.attachments or ())
     try:
         with transaction.atomic():
-            inbound = InboundMessage.objects.create(
+            inbound = InboundMessage(
                 message_id=message.id,
                 sender=message.sender,
                 conversation=message.conversation,
@@ -80,6 +81,7 @@ def inbound_accept(*, message: Message, bot_id: str) -> AcceptResult:
                 reply_to=message.reply_to.dump() if message.reply_to else None,
             )
             inbound_route(inbound=inbound, bot_id=bot_id)
+            inbound.save(force_insert=True)  # last: one insert holding the routing decision
     except IntegrityError:
         # Another connection stored the same hash first.
         if InboundMessage.objects.filter(message_id=message.id).exists():
@@ -112,7 +114,7 @@ def _quote(inbound: InboundMessage) -> dict[str, object]:
 
 
 def inbound_route(*, inbound: InboundMessage, bot_id: str) -> None:
-    """Decide what ``inbound`` gets and record it (inside the caller's transaction)."""
+    """Decide what ``inbound`` gets, inside the caller's transaction; the caller saves it."""
     if inbound.sender == bot_id:
         inbound.status = Status.IGNORED  # our own sync copy
     else:
@@ -123,7 +125,6 @@ def inbound_route(*, inbound: InboundMessage, bot_id: str) -> None:
             language = user.language or settings.BOT_CONFIG.default_language
             with translation.override(language):
                 _route_user_message(inbound, user, language)
-    inbound.save(update_fields=["status", "invocation"])
     if settings.BROKER_LOG_TEXT:
         log.info(
             "message %s from %s: %r → %s", inbound.message_id[:12], inbound.sender[:10], inbound.text, inbound.status
@@ -144,11 +145,7 @@ def _route_user_message(inbound: InboundMessage, user: BotUser, language: str) -
         _route_plain_text(inbound, user, language)
         return
     shown = prefix + parsed.name
-    candidates = list(
-        PluginCommand.objects.select_related("version__plugin")
-        .filter(name=parsed.name, version__plugin__enabled=True, version__plugin__active_version=F("version"))
-        .order_by("version__plugin__name")
-    )
+    candidates = commands_named(parsed.name)
     if not candidates:
         _answer(
             inbound,
@@ -166,6 +163,31 @@ def _route_user_message(inbound: InboundMessage, user: BotUser, language: str) -
         _answer(inbound, _("Sorry, you are not allowed to use %(command)s.") % {"command": shown})
         return
     _invoke(inbound, user, command.version, parsed, language)
+
+
+_COMMANDS_TTL = 1.0  # an admin's change reaches routing within a second
+_commands_cache: dict[str, tuple[float, list[PluginCommand]]] = {}
+
+
+def commands_named(name: str) -> list[PluginCommand]:
+    """Enabled, active commands called ``name``; cached briefly, as every message asks."""
+    now = time.monotonic()
+    hit = _commands_cache.get(name)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    found = list(
+        PluginCommand.objects.select_related("version__plugin")
+        .filter(name=name, version__plugin__enabled=True, version__plugin__active_version=F("version"))
+        .order_by("version__plugin__name")
+    )
+    if len(_commands_cache) > 1000:
+        _commands_cache.clear()
+    _commands_cache[name] = (now + _COMMANDS_TTL, found)
+    return found
+
+
+def commands_cache_clear() -> None:
+    _commands_cache.clear()
 
 
 def _meta(inbound: InboundMessage, user: BotUser, language: str, *, need_groups: bool) -> MessageMeta:

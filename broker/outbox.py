@@ -13,7 +13,7 @@ import logging
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
@@ -34,7 +34,8 @@ RETRY_MAX_SECONDS = 300.0
 def outbox_ring() -> None:
     """Tell connected consumers that new sends are waiting (best effort; the DB is the record)."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or isinstance(layer, InMemoryChannelLayer):
+        # In-memory rings reach only this process, whose consumers poll anyway; skip the cost.
         return
     try:
         async_to_sync(layer.group_send)(DOORBELL_GROUP, {"type": "outbox.ring"})
@@ -53,28 +54,28 @@ def _store_parts(
 ) -> list[OutboundMessage]:
     config = settings.BOT_CONFIG
     texts = chunk_text(text, size=config.chunk_size, markers=config.part_markers) if text else [""]
-    rows = []
-    for index, part in enumerate(texts, start=1):
-        row, _ = OutboundMessage.objects.get_or_create(
+    rows = [
+        OutboundMessage(
             ref=f"{ref_base}-{index}",
-            defaults={
-                "to": to,
-                "text": part,
-                "invocation": invocation,
-                "part": index,
-                "parts": len(texts),
-                "reply_to": reply_to if index == 1 else None,
-                # Files travel with the first part, the one that answers the message.
-                "attachments": attachments if index == 1 else [],
-            },
+            to=to,
+            text=part,
+            invocation=invocation,
+            part=index,
+            parts=len(texts),
+            reply_to=reply_to if index == 1 else None,
+            # Files travel with the first part, the one that answers the message.
+            attachments=attachments if index == 1 else [],
         )
-        rows.append(row)
+        for index, part in enumerate(texts, start=1)
+    ]
+    # One statement; a ref stored before (a re-run) is left as it was, so nothing is sent twice.
+    OutboundMessage.objects.bulk_create(rows, ignore_conflicts=True)
     transaction.on_commit(outbox_ring)
     return rows
 
 
 def outbox_enqueue_reply(*, invocation: Invocation, reply: Reply) -> list[OutboundMessage]:
-    """Store a plugin's ``reply`` as pending sends; idempotent per invocation."""
+    """Store a plugin's ``reply`` as pending sends; idempotent per invocation (rows unsaved on a repeat)."""
     if not reply.text and not reply.attachments:
         return []
     attachments: list[dict[str, object]] = [

@@ -23,6 +23,7 @@ def broker_recover(*, bot_id: str = "") -> int:
     for inbound in InboundMessage.objects.filter(status=InboundMessage.Status.ACCEPTED, invocation__isnull=True):
         with transaction.atomic():  # stored but never routed (not possible today; cheap to cover)
             inbound_route(inbound=inbound, bot_id=bot_id)
+            inbound.save(update_fields=["status", "invocation"])
     pending = list(
         Invocation.objects.filter(
             status__in=[Invocation.Status.QUEUED, Invocation.Status.RUNNING], inbound_message__isnull=False

@@ -185,6 +185,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(CELERY_FS_DIR / "control"),
         "polling_interval": _number("CELERY_POLL_INTERVAL", 0.01),
     }
+    # Atomic writes: kombu's own filesystem transport lets a worker read half-written files.
+    CELERY_BROKER_TRANSPORT = "sessionbot.fsqueue:Transport"
 elif CELERY_BROKER_URL.startswith("redis"):
     # Must exceed the longest task time limit, or Redis hands a running task to another worker.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

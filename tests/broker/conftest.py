@@ -11,6 +11,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
+from broker.dispatch import commands_cache_clear
 from plugins.models import Plugin, PluginCommand, PluginVersion, Policy
 from sessionbot.asgi import application
 
@@ -29,6 +30,12 @@ def plugin_install(name: str, entrypoint: str, commands: list[str], **fields: An
     plugin.active_version = version
     plugin.save()
     return plugin
+
+
+@pytest.fixture(autouse=True)
+def _fresh_command_cache() -> None:
+    """The database is emptied between tests without signals; so must the routing cache be."""
+    commands_cache_clear()
 
 
 @pytest.fixture

@@ -31,23 +31,27 @@ def test_two_brokers_and_a_separate_worker_answer_every_message_once(
     config = tmp_path / "config.yaml"
     config.write_text("rate_limit:\n  messages: 2\n  window_seconds: 3600\n")
     env = {**worker_env(), "SESSIONBOT_CONFIG": str(config)}
-    with runbroker("--no-worker", env=env) as (port_a, _), runbroker("--no-worker", env=env) as (port_b, _):
-        with bridge_connect(port_a) as a, bridge_connect(port_b) as b:
-            hello(a, BOT)
-            hello(b, BOT)
-            for i, user in enumerate(USERS):
-                ws = a if i % 2 else b
-                ws.send(json.dumps(message("/ping", sender=user, conversation=user, mid=f"scale-{i}")))
-            # One user's three messages land on both brokers; the limit is shared through Redis.
-            for i, ws in enumerate([a, b, a]):
-                ws.send(json.dumps(message("/nosuch", sender=LIMITED, conversation=LIMITED, mid=f"rl-{i}")))
-            expected = len(USERS) + 3
-            got: dict[int, dict[str, str]] = {id(a): {}, id(b): {}}
-            for ws in (a, b):
-                while len(got[id(ws)]) < expected:
-                    frame = frame_recv(ws)
-                    if frame["type"] == "send":
-                        got[id(ws)][frame["ref"]] = frame["text"]
+    with (
+        runbroker("--no-worker", env=env) as (port_a, _),
+        runbroker("--no-worker", env=env) as (port_b, _),
+        bridge_connect(port_a) as a,
+        bridge_connect(port_b) as b,
+    ):
+        hello(a, BOT)
+        hello(b, BOT)
+        for i, user in enumerate(USERS):
+            ws = a if i % 2 else b
+            ws.send(json.dumps(message("/ping", sender=user, conversation=user, mid=f"scale-{i}")))
+        # One user's three messages land on both brokers; the limit is shared through Redis.
+        for i, ws in enumerate([a, b, a]):
+            ws.send(json.dumps(message("/nosuch", sender=LIMITED, conversation=LIMITED, mid=f"rl-{i}")))
+        expected = len(USERS) + 3
+        got: dict[int, dict[str, str]] = {id(a): {}, id(b): {}}
+        for ws in (a, b):
+            while len(got[id(ws)]) < expected:
+                frame = frame_recv(ws)
+                if frame["type"] == "send":
+                    got[id(ws)][frame["ref"]] = frame["text"]
     assert got[id(a)] == got[id(b)], "each broker pushes every pending send to its bridge"
     texts = list(got[id(a)].values())
     assert texts.count("pong") == len(USERS)
