@@ -41,6 +41,9 @@ FAST_POLL_SECONDS = 0.01  # while messages flow: the worker's replies show up wi
 IDLE_POLL_SECONDS = 1.0
 ACTIVE_SECONDS = 10.0
 RESCAN_SECONDS = 5.0  # rows committed out of id order are caught by a full scan
+# SQLite takes one writer at a time: concurrent transactions would only queue on its lock.
+CONCURRENT_ACCEPT = not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+ACCEPT_SLOTS = 6
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009
 
@@ -81,6 +84,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.wake = asyncio.Event()
         self.active_until = 0.0
         self.pump: asyncio.Task[None] | None = None
+        self.sender_tail: dict[str, asyncio.Task[None]] = {}
+        self.slots = asyncio.Semaphore(ACCEPT_SLOTS)
         await self.accept()
         if self.channel_layer is not None:
             await self.channel_layer.group_add(outbox.DOORBELL_GROUP, self.channel_name)
@@ -155,7 +160,33 @@ class BridgeConsumer(AsyncWebsocketConsumer):
     async def message(self, frame: Message) -> None:
         if self.bot_id is None:
             raise FrameError("say hello before sending messages", code="no_hello", frame_id=frame.id)
-        result = await database_sync_to_async(dispatch.inbound_accept)(message=frame, bot_id=self.bot_id)
+        if not CONCURRENT_ACCEPT:
+            await self.message_accept(frame, self.bot_id, thread_sensitive=True)
+            return
+        # Several messages at once, each sender's in order: a user's commands answer in turn.
+        before = self.sender_tail.get(frame.sender)
+        task = asyncio.create_task(self.message_after(before, frame, self.bot_id))
+        self.sender_tail[frame.sender] = task
+        task.add_done_callback(lambda done: self._tail_forget(frame.sender, done))
+
+    def _tail_forget(self, sender: str, done: asyncio.Task[None]) -> None:
+        if self.sender_tail.get(sender) is done:
+            del self.sender_tail[sender]
+
+    async def message_after(self, before: asyncio.Task[None] | None, frame: Message, bot_id: str) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+        async with self.slots:
+            try:
+                await self.message_accept(frame, bot_id, thread_sensitive=False)
+            except Exception:
+                log.exception("a bridge message could not be stored")
+                detail = "the broker could not store this message; send it again later"
+                await self.send_json(Error(code="internal", detail=detail, id=frame.id).dump())
+
+    async def message_accept(self, frame: Message, bot_id: str, *, thread_sensitive: bool) -> None:
+        accept = database_sync_to_async(dispatch.inbound_accept, thread_sensitive=thread_sensitive)
+        result = await accept(message=frame, bot_id=bot_id)
         await self.send_json(Ack(id=frame.id, status=result.status, reason=result.reason).dump())
         if result.status == "accepted":
             self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS

@@ -26,7 +26,7 @@ from broker.outbox import outbox_enqueue_answer
 from broker.ratelimit import Verdict, rate_limit_check
 from broker.router import MessageMeta, ParsedCommand, command_parse, filters_match
 from broker.validator import message_check
-from plugins.models import BotUser, Plugin, PluginCommand, PluginVersion
+from plugins.models import BotUser, PermissionGrant, Plugin, PluginCommand, PluginVersion, Policy
 from plugins.permissions import permission_check
 from plugins.services import invocation_create
 
@@ -159,7 +159,7 @@ def _route_user_message(inbound: InboundMessage, user: BotUser, language: str) -
         _answer(inbound, _("%(command)s is not available in this conversation.") % {"command": shown})
         return
     command = fitting[0]
-    if not permission_check(user=user, plugin=command.version.plugin, command=command):
+    if not _may_run(user, command.version.plugin, command):
         _answer(inbound, _("Sorry, you are not allowed to use %(command)s.") % {"command": shown})
         return
     _invoke(inbound, user, command.version, parsed, language)
@@ -188,6 +188,27 @@ def commands_named(name: str) -> list[PluginCommand]:
 
 def commands_cache_clear() -> None:
     _commands_cache.clear()
+    _granted_plugins.clear()
+
+
+_granted_plugins: dict[str, tuple[float, frozenset[int]]] = {}
+
+
+def _plugins_with_grants() -> frozenset[int]:
+    now = time.monotonic()
+    hit = _granted_plugins.get("ids")
+    if hit is None or hit[0] <= now:
+        ids = frozenset(PermissionGrant.objects.values_list("plugin_id", flat=True).distinct())
+        hit = _granted_plugins["ids"] = (now + _COMMANDS_TTL, ids)
+    return hit[1]
+
+
+def _may_run(user: BotUser, plugin: Plugin, command: PluginCommand | None) -> bool:
+    """``permission_check``, skipped for the common case it would allow without looking."""
+    policy = (command.policy if command is not None and command.policy else "") or plugin.default_policy
+    if policy == Policy.EVERYONE and plugin.pk not in _plugins_with_grants():
+        return True
+    return permission_check(user=user, plugin=plugin, command=command)
 
 
 def _meta(inbound: InboundMessage, user: BotUser, language: str, *, need_groups: bool) -> MessageMeta:
@@ -214,7 +235,7 @@ def _route_plain_text(inbound: InboundMessage, user: BotUser, language: str) -> 
     if plugin is None or plugin.active_version is None or not inbound.text.strip():
         inbound.status = Status.IGNORED
         return
-    if not permission_check(user=user, plugin=plugin, command=None):
+    if not _may_run(user, plugin, None):
         inbound.status = Status.IGNORED
         return
     # The default handler gets the whole text as arguments under the empty command name.

@@ -21,12 +21,11 @@ def rate_limit_check(*, user_key: str, now: float | None = None) -> Verdict:
     moment = time.time() if now is None else now
     window = int(moment // limit.window_seconds)
     key = f"sessionbot:rate:{user_key}:{window}"
-    cache.add(key, 0, timeout=int(limit.window_seconds) + 2)
+    ttl = int(limit.window_seconds) + 2
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=int(limit.window_seconds) + 2)
-        count = 1
+        count = cache.incr(key)  # one round trip for every message but a window's first
+    except ValueError:
+        count = 1 if cache.add(key, 1, timeout=ttl) else cache.incr(key)
     if count <= limit.messages:
         return Verdict.OK
     return Verdict.WARN if count == limit.messages + 1 else Verdict.DROP
