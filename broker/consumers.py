@@ -1,8 +1,237 @@
-"""The bridge endpoint (placeholder until the broker issue lands: refuses every connection)."""
+"""The bridge endpoint, ``/ws/bridge/``: protocol version 1 (shared/bridge-protocol.md).
 
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
+Thin: it checks the token, parses frames and calls one service per frame. A background
+task pushes pending sends: woken by the channel-layer doorbell, and polling the database as
+the safety net (the worker may be another process with no shared channel layer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from broker import bridges, dispatch, outbox
+from broker.frames import (
+    MAX_FRAME_BYTES,
+    Ack,
+    Error,
+    Failed,
+    FrameError,
+    Hello,
+    Message,
+    Sent,
+    Status,
+    Welcome,
+    parse_frame,
+)
+from broker.models import OutboundMessage
+from broker.validator import hello_check
+
+log = logging.getLogger(__name__)
+
+FAST_POLL_SECONDS = 0.01  # while messages flow: the worker's replies show up within ms
+IDLE_POLL_SECONDS = 1.0
+ACTIVE_SECONDS = 10.0
+RESCAN_SECONDS = 5.0  # rows committed out of id order are caught by a full scan
+# SQLite takes one writer at a time: concurrent transactions would only queue on its lock.
+CONCURRENT_ACCEPT = not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+ACCEPT_SLOTS = 6
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_TOO_BIG = 1009
 
 
-class BridgeConsumer(AsyncJsonWebsocketConsumer):
+def bearer_token_ok(headers: list[tuple[bytes, bytes]], expected: str) -> bool:
+    """Check ``Authorization: Bearer <token>`` in constant time."""
+    given = b""
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            given = value
+    scheme, _, token = given.partition(b" ")
+    if scheme.lower() != b"bearer" or not expected:
+        return False
+    return hmac.compare_digest(token.strip(), expected.encode("utf-8"))
+
+
+def send_frame_json(row: OutboundMessage) -> str:
+    frame: dict[str, Any] = {"type": "send", "ref": row.ref, "to": row.to, "text": row.text}
+    if row.attachments:
+        frame["attachments"] = row.attachments
+    if row.reply_to:
+        frame["reply_to"] = row.reply_to
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+class BridgeConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
-        await self.close(code=4401)
+        if not bearer_token_ok(self.scope.get("headers", []), settings.BRIDGE_TOKEN):
+            log.warning("bridge connection refused: missing or wrong token")
+            await self.close(code=CLOSE_UNAUTHORIZED)  # before accept: the handshake gets 403
+            return
+        self.bot_id: str | None = None
+        self.inflight: set[str] = set()
+        self.retry_refs: set[str] = set()
+        self.high_id = 0
+        self.full_scan = True
+        self.after_hello = False
+        self.wake = asyncio.Event()
+        self.active_until = 0.0
+        self.pump: asyncio.Task[None] | None = None
+        self.sender_tail: dict[str, asyncio.Task[None]] = {}
+        self.slots = asyncio.Semaphore(ACCEPT_SLOTS)
+        await self.accept()
+        if self.channel_layer is not None:
+            await self.channel_layer.group_add(outbox.DOORBELL_GROUP, self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        pump = getattr(self, "pump", None)
+        if pump is not None:
+            pump.cancel()
+        if self.channel_layer is not None and hasattr(self, "wake"):
+            await self.channel_layer.group_discard(outbox.DOORBELL_GROUP, self.channel_name)
+        if getattr(self, "bot_id", None):
+            await database_sync_to_async(bridges.bridge_disconnected)(bot_id=self.bot_id)
+        log.info("bridge disconnected (code %s)", code)
+
+    async def outbox_ring(self, event: dict[str, Any]) -> None:
+        self.wake.set()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw: str | bytes = text_data if text_data is not None else (bytes_data or b"")
+        size = len(raw) if isinstance(raw, bytes) or len(raw) * 4 <= MAX_FRAME_BYTES else len(raw.encode())
+        if size > MAX_FRAME_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        try:
+            if text_data is None:
+                raise FrameError("frames must be JSON in text frames, not binary")
+            await self.frame_handle(parse_frame(text_data))
+        except FrameError as exc:
+            await self.send_json(Error(code=exc.code, detail=exc.detail, id=exc.frame_id).dump())
+        except Exception:
+            log.exception("bridge frame could not be handled")
+            await self.send_json(Error(code="internal", detail="the broker failed on this frame; try again").dump())
+
+    async def send_json(self, content: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(content, ensure_ascii=False, separators=(",", ":")))
+
+    async def frame_handle(self, frame: Any) -> None:
+        if isinstance(frame, Hello):
+            await self.hello(frame)
+        elif isinstance(frame, Message):
+            await self.message(frame)
+        elif isinstance(frame, Sent):
+            self.inflight.discard(frame.ref)
+            await database_sync_to_async(outbox.outbox_confirm)(
+                ref=frame.ref, session_hash=frame.hash, session_timestamp=frame.timestamp
+            )
+        elif isinstance(frame, Failed):
+            self.inflight.discard(frame.ref)
+            await database_sync_to_async(outbox.outbox_fail)(ref=frame.ref, reason=frame.reason, retry=frame.retry)
+            if frame.retry:
+                self.retry_refs.add(frame.ref)
+        elif isinstance(frame, Status):
+            if self.bot_id:
+                await database_sync_to_async(bridges.bridge_status_store)(bot_id=self.bot_id, fields=frame.dump())
+        else:
+            raise FrameError(f"a bridge does not send {frame.type!r} frames")
+
+    async def hello(self, frame: Hello) -> None:
+        reason = hello_check(frame)
+        if reason is not None:
+            raise FrameError(reason)
+        await database_sync_to_async(bridges.bridge_connected)(bot_id=frame.bot_id, client=frame.client)
+        self.bot_id = frame.bot_id
+        log.info("bridge said hello: protocol %s, client %s", frame.protocol, frame.client[:60])
+        await self.send_json(Welcome().dump())
+        self.inflight.clear()
+        self.high_id, self.full_scan, self.after_hello = 0, True, True
+        if self.pump is None:
+            self.pump = asyncio.create_task(self.pump_run())
+        self.wake.set()
+
+    async def message(self, frame: Message) -> None:
+        if self.bot_id is None:
+            raise FrameError("say hello before sending messages", code="no_hello", frame_id=frame.id)
+        if not CONCURRENT_ACCEPT:
+            await self.message_accept(frame, self.bot_id, thread_sensitive=True)
+            return
+        # Several messages at once, each sender's in order: a user's commands answer in turn.
+        before = self.sender_tail.get(frame.sender)
+        task = asyncio.create_task(self.message_after(before, frame, self.bot_id))
+        self.sender_tail[frame.sender] = task
+        task.add_done_callback(lambda done: self._tail_forget(frame.sender, done))
+
+    def _tail_forget(self, sender: str, done: asyncio.Task[None]) -> None:
+        if self.sender_tail.get(sender) is done:
+            del self.sender_tail[sender]
+
+    async def message_after(self, before: asyncio.Task[None] | None, frame: Message, bot_id: str) -> None:
+        if before is not None:
+            await asyncio.wait([before])
+        async with self.slots:
+            try:
+                await self.message_accept(frame, bot_id, thread_sensitive=False)
+            except Exception:
+                log.exception("a bridge message could not be stored")
+                detail = "the broker could not store this message; send it again later"
+                await self.send_json(Error(code="internal", detail=detail, id=frame.id).dump())
+
+    async def message_accept(self, frame: Message, bot_id: str, *, thread_sensitive: bool) -> None:
+        accept = database_sync_to_async(dispatch.inbound_accept, thread_sensitive=thread_sensitive)
+        result = await accept(message=frame, bot_id=bot_id)
+        await self.send_json(Ack(id=frame.id, status=result.status, reason=result.reason).dump())
+        if result.status == "accepted":
+            self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
+            self.wake.set()
+
+    async def pump_run(self) -> None:
+        """Push pending sends until the connection ends; never let one failure stop it."""
+        loop = asyncio.get_running_loop()
+        last_full = loop.time()
+        while True:
+            now = loop.time()
+            try:
+                if now - last_full > RESCAN_SECONDS:
+                    self.full_scan, last_full = True, now
+                await self.pump_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pushing pending sends failed; retrying")
+                self.active_until = 0.0  # back off to the idle poll while the database is unwell
+            interval = FAST_POLL_SECONDS if loop.time() < self.active_until else IDLE_POLL_SECONDS
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=interval)
+            self.wake.clear()
+
+    async def pump_once(self) -> None:
+        full, self.full_scan = self.full_scan, False
+        after_hello, self.after_hello = self.after_hello, False
+        limit = 500 + (len(self.inflight) if full else 0)
+        rows = await database_sync_to_async(outbox.outbox_due)(
+            after_id=0 if full else self.high_id,
+            retry_refs=frozenset(self.retry_refs),
+            limit=limit,
+            due_only=not after_hello,  # a reconnect gets every pending send, backoff or not
+        )
+        pushed = 0
+        for row in rows:
+            self.high_id = max(self.high_id, row.id)
+            if row.ref in self.inflight:
+                continue
+            self.inflight.add(row.ref)
+            self.retry_refs.discard(row.ref)
+            await self.send(text_data=send_frame_json(row))
+            pushed += 1
+        if pushed:
+            self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
+        if len(rows) >= limit:
+            self.wake.set()  # more than one batch is waiting

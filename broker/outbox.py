@@ -1,47 +1,155 @@
-"""The durable outbox: replies become OutboundMessage rows; the channel layer only rings."""
+"""The durable outbox: replies become OutboundMessage rows; the channel layer only rings.
+
+A row stays ``pending`` until the bridge confirms it with ``sent`` or gives up with
+``failed`` and ``retry`` false. Every ref is stable, so storing the same reply again (a
+re-run after a crash) finds the rows already there instead of answering twice.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import logging
+from datetime import timedelta
+
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
+from broker.chunker import chunk_text
 from broker.models import OutboundMessage
 from plugins.api import Reply
 from plugins.models import Invocation
 
+log = logging.getLogger(__name__)
+
 DOORBELL_GROUP = "bridge"
+RETRY_BASE_SECONDS = 2.0
+RETRY_MAX_SECONDS = 300.0
 
 
 def outbox_ring() -> None:
     """Tell connected consumers that new sends are waiting (best effort; the DB is the record)."""
     layer = get_channel_layer()
-    if layer is not None:
+    if layer is None or isinstance(layer, InMemoryChannelLayer):
+        # In-memory rings reach only this process, whose consumers poll anyway; skip the cost.
+        return
+    try:
         async_to_sync(layer.group_send)(DOORBELL_GROUP, {"type": "outbox.ring"})
+    except Exception:
+        log.warning("outbox doorbell could not ring; the bridge gets the send at the next poll", exc_info=True)
+
+
+def _store_parts(
+    *,
+    ref_base: str,
+    to: str,
+    text: str,
+    attachments: list[dict[str, object]],
+    reply_to: dict[str, object] | None,
+    invocation: Invocation | None,
+) -> list[OutboundMessage]:
+    config = settings.BOT_CONFIG
+    texts = chunk_text(text, size=config.chunk_size, markers=config.part_markers) if text else [""]
+    rows = [
+        OutboundMessage(
+            ref=f"{ref_base}-{index}",
+            to=to,
+            text=part,
+            invocation=invocation,
+            part=index,
+            parts=len(texts),
+            reply_to=reply_to if index == 1 else None,
+            # Files travel with the first part, the one that answers the message.
+            attachments=attachments if index == 1 else [],
+        )
+        for index, part in enumerate(texts, start=1)
+    ]
+    # One statement; a ref stored before (a re-run) is left as it was, so nothing is sent twice.
+    OutboundMessage.objects.bulk_create(rows, ignore_conflicts=True)
+    transaction.on_commit(outbox_ring)
+    return rows
 
 
 def outbox_enqueue_reply(*, invocation: Invocation, reply: Reply) -> list[OutboundMessage]:
-    """Store ``reply`` as one or more pending sends; idempotent per invocation."""
-    # Minimal until the chunker lands: one part per 2,000 code points.
-    size = settings.BOT_CONFIG.chunk_size
-    text = reply.text
-    parts = [text[i : i + size] for i in range(0, len(text), size)] or [""]
-    if not text and not reply.attachments:
+    """Store a plugin's ``reply`` as pending sends; idempotent per invocation (rows unsaved on a repeat)."""
+    if not reply.text and not reply.attachments:
         return []
-    rows = []
-    for index, part in enumerate(parts, start=1):
-        row, _ = OutboundMessage.objects.get_or_create(
-            ref=f"inv{invocation.pk}-{index}",
-            defaults={
-                "to": invocation.conversation,
-                "text": part,
-                "invocation": invocation,
-                "part": index,
-                "parts": len(parts),
-                "reply_to": invocation.reply_to,
-            },
-        )
-        rows.append(row)
-    transaction.on_commit(outbox_ring)
-    return rows
+    attachments: list[dict[str, object]] = [
+        {
+            "name": a.name,
+            "content_type": a.content_type,
+            "size": len(a.data),
+            "data_b64": base64.b64encode(a.data).decode("ascii"),
+        }
+        for a in reply.attachments
+    ]
+    return _store_parts(
+        ref_base=f"inv{invocation.pk}",
+        to=invocation.conversation,
+        text=reply.text,
+        attachments=attachments,
+        reply_to=invocation.reply_to,
+        invocation=invocation,
+    )
+
+
+def outbox_enqueue_answer(
+    *, message_id: str, to: str, text: str, reply_to: dict[str, object] | None = None
+) -> list[OutboundMessage]:
+    """Store the broker's own answer to message ``message_id`` (a hint, a refusal)."""
+    # The message hash may be 128 characters: a digest keeps the ref short and stable.
+    digest = hashlib.sha256(message_id.encode("utf-8")).hexdigest()[:32]
+    return _store_parts(ref_base=f"b{digest}", to=to, text=text, attachments=[], reply_to=reply_to, invocation=None)
+
+
+def outbox_due(
+    *, after_id: int = 0, retry_refs: frozenset[str] = frozenset(), limit: int = 500, due_only: bool = True
+) -> list[OutboundMessage]:
+    """Pending sends, oldest first: those above ``after_id`` and the ``retry_refs``.
+
+    ``due_only`` leaves out sends waiting for their retry backoff (a reconnect sends all).
+    """
+    wanted = Q(id__gt=after_id)
+    if retry_refs:
+        wanted |= Q(ref__in=retry_refs)
+    rows = OutboundMessage.objects.filter(wanted, status=OutboundMessage.Status.PENDING)
+    if due_only:
+        rows = rows.filter(next_attempt_at__lte=timezone.now())
+    return list(rows.order_by("id")[:limit])
+
+
+def outbox_confirm(*, ref: str, session_hash: str, session_timestamp: int) -> bool:
+    """Mark the send ``ref`` as delivered; return whether such a send exists."""
+    updated = OutboundMessage.objects.filter(ref=ref).update(
+        status=OutboundMessage.Status.SENT,
+        sent_at=timezone.now(),
+        session_hash=session_hash[:128],
+        session_timestamp=session_timestamp,
+    )
+    return updated > 0
+
+
+def outbox_retry_delay(*, attempts: int) -> float:
+    """Seconds to wait before attempt number ``attempts + 1``: doubling, capped."""
+    return float(min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_MAX_SECONDS))
+
+
+def outbox_fail(*, ref: str, reason: str, retry: bool) -> OutboundMessage | None:
+    """Record a failed send: retry later with backoff, or give up for good."""
+    with transaction.atomic():
+        row = OutboundMessage.objects.select_for_update().filter(ref=ref).first()
+        if row is None or row.status != OutboundMessage.Status.PENDING:
+            return row
+        row.attempts += 1
+        row.last_error = reason[:1000]
+        if retry:
+            row.next_attempt_at = timezone.now() + timedelta(seconds=outbox_retry_delay(attempts=row.attempts))
+        else:
+            row.status = OutboundMessage.Status.FAILED
+        row.save(update_fields=["attempts", "last_error", "next_attempt_at", "status"])
+    log.warning("bridge could not send %s (retry=%s)", ref, retry)
+    return row

@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from broker.dispatch import commands_cache_clear
 from broker.outbox import outbox_enqueue_reply
 from plugins.api import Reply
-from plugins.models import Invocation
+from plugins.models import Invocation, PermissionGrant, Plugin, PluginCommand, PluginVersion
 from plugins.signals import invocation_replied
 
 
 @receiver(invocation_replied)
 def _reply_to_outbox(sender: Any, *, invocation: Invocation, reply: Reply, **_: Any) -> None:
     outbox_enqueue_reply(invocation=invocation, reply=reply)
+
+
+@receiver([post_save, post_delete], sender=Plugin)
+@receiver([post_save, post_delete], sender=PluginVersion)
+@receiver([post_save, post_delete], sender=PluginCommand)
+@receiver([post_save, post_delete], sender=PermissionGrant)
+def _forget_cached_commands(sender: Any, **_: Any) -> None:
+    # Other processes see the change when their one-second cache expires.
+    commands_cache_clear()

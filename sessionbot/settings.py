@@ -75,6 +75,8 @@ SESSION_MNEMONIC = env.str("SESSION_MNEMONIC", default="")
 SESSION_NETWORK_URL = env.str("SESSION_NETWORK_URL", default="")
 
 LOG_LEVEL = _checked(envcheck.log_level_check, env.str("LOG_LEVEL", default="INFO"))
+# Set by `runbroker --debug`: the broker logs message text (off by default, for privacy).
+BROKER_LOG_TEXT = _bool("BROKER_LOG_TEXT", False)
 
 SESSIONBOT_CONFIG = Path(env.str("SESSIONBOT_CONFIG", default=str(BASE_DIR / "data" / "config.yaml")))
 if env.str("SESSIONBOT_CONFIG", default="") and not SESSIONBOT_CONFIG.is_file():
@@ -190,6 +192,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(CELERY_FS_DIR / "control"),
         "polling_interval": _number("CELERY_POLL_INTERVAL", 0.01),
     }
+    # Atomic writes: kombu's own filesystem transport lets a worker read half-written files.
+    CELERY_BROKER_TRANSPORT = "sessionbot.fsqueue:Transport"
 elif CELERY_BROKER_URL.startswith("redis"):
     # Must exceed the longest task time limit, or Redis hands a running task to another worker.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}

@@ -1,0 +1,90 @@
+"""``manage.py runbroker``: the ASGI server (admin and bridge endpoint), a worker and the bridge."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+import uvicorn
+from django.conf import settings
+from django.core.management import get_commands
+from django.core.management.base import BaseCommand, CommandParser
+
+from broker.frames import MAX_FRAME_BYTES
+from broker.recovery import broker_recover
+from broker.supervisor import ChildSpec, Supervisor
+
+log = logging.getLogger("broker.runbroker")
+
+
+def _ignore_signal(signum: int, frame: Any) -> None:
+    """uvicorn re-raises the signal it stopped on; we still have children to stop."""
+
+
+class Command(BaseCommand):
+    help = "Run the bot: ASGI server (admin + /ws/bridge/), a Celery worker and the bundled bridge."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=settings.HOST_IP, help="address to listen on (default HOST_IP)")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-bridge", action="store_true", help="serve the endpoint for an external bridge")
+        parser.add_argument("--no-worker", action="store_true", help="Celery workers run elsewhere")
+        parser.add_argument("--workers", type=int, default=4, help="worker threads running plugins (default 4)")
+        parser.add_argument("--debug", action="store_true", help="log message text (never in production)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host, port = options["host"], options["port"]
+        env = dict(os.environ)
+        if options["debug"]:
+            env["BROKER_LOG_TEXT"] = "1"
+            settings.BROKER_LOG_TEXT = True
+            logging.getLogger("broker").setLevel(logging.INFO)
+            log.warning("DEBUG MODE: message text is written to the log. Do not run a public bot like this.")
+        recovered = broker_recover()
+        if recovered:
+            self.stdout.write(f"Re-running {recovered} invocation(s) interrupted by the last stop.")
+        supervisor = Supervisor(self._children(options, env), cwd=str(settings.BASE_DIR))
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for display
+        self.stdout.write(f"Admin:           http://{shown}:{port}/admin/")
+        where = "$BRIDGE_TOKEN" if os.environ.get("BRIDGE_TOKEN") else str(settings.DATA_DIR / "bridge_token")
+        self.stdout.write(f"Bridge endpoint: ws://{shown}:{port}/ws/bridge/ (Authorization: Bearer <token in {where}>)")
+        self.stdout.flush()
+        config = uvicorn.Config(
+            "sessionbot.asgi:application",
+            host=host,
+            port=port,
+            ws_max_size=MAX_FRAME_BYTES,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+        )
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _ignore_signal)
+        supervisor.start()
+        try:
+            uvicorn.Server(config).run()
+        finally:
+            self.stdout.write("Stopping the worker and the bridge…")
+            supervisor.stop()
+            self.stdout.write("Stopped.")
+
+    def _children(self, options: dict[str, Any], env: dict[str, str]) -> list[ChildSpec]:
+        children = []
+        if not options["no_worker"]:
+            argv = [sys.executable, "-m", "celery", "-A", "sessionbot", "worker", "--pool=threads"]
+            argv += [f"--concurrency={options['workers']}", f"--loglevel={settings.LOG_LEVEL}"]
+            argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+            children.append(ChildSpec("Celery worker", argv, env))
+        if options["no_bridge"]:
+            pass
+        elif "runbridge" in get_commands():
+            host = "127.0.0.1" if options["host"] in ("0.0.0.0", "::") else options["host"]  # noqa: S104
+            url = f"ws://{host}:{options['port']}/ws/bridge/"
+            argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "runbridge", "--broker-url", url]
+            children.append(ChildSpec("bridge", argv, env))
+        else:
+            log.warning("no bundled bridge is installed; connect an external bridge to the endpoint")
+        return children

@@ -1,0 +1,64 @@
+"""Pending sends reach the bridge, survive reconnects with the same ref, and retry."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+
+from broker.models import OutboundMessage
+from broker.outbox import outbox_enqueue_answer
+from tests.broker.conftest import USER, communicator, receive, receive_until, say_hello
+
+
+@sync_to_async
+def answers(*texts: str) -> list[str]:
+    return [outbox_enqueue_answer(message_id=f"m-{t}", to=USER, text=t)[0].ref for t in texts]
+
+
+async def test_a_send_stored_while_connected_reaches_the_bridge(bridge) -> None:
+    (ref,) = await answers("hello")
+    send = await receive(bridge)
+    assert send == {"type": "send", "ref": ref, "to": USER, "text": "hello"}
+
+
+async def test_a_reconnecting_bridge_gets_every_pending_send_again_oldest_first(transactional_db) -> None:
+    refs = await answers("one", "two", "three")
+    first = communicator()
+    await say_hello(first)
+    got = [await receive(first) for _ in refs]
+    assert [s["ref"] for s in got] == refs
+    await first.send_json_to({"type": "sent", "ref": refs[0], "hash": "H1", "timestamp": 5})
+    await first.send_json_to({"type": "status"})  # a frame whose handling we can wait on
+    await first.disconnect()
+    row = await OutboundMessage.objects.aget(ref=refs[0])
+    assert (row.status, row.session_hash, row.session_timestamp) == ("sent", "H1", 5)
+
+    second = communicator()
+    await say_hello(second)
+    again = [await receive(second) for _ in refs[1:]]
+    assert [(s["ref"], s["text"]) for s in again] == [(refs[1], "two"), (refs[2], "three")]
+    assert await second.receive_nothing(timeout=0.5)
+    await second.disconnect()
+
+
+async def test_failed_without_retry_is_final(bridge) -> None:
+    (ref,) = await answers("doomed")
+    await receive_until(bridge, "send")
+    await bridge.send_json_to({"type": "failed", "ref": ref, "reason": "recipient unknown", "retry": False})
+    assert await bridge.receive_nothing(timeout=0.5)
+    row = await OutboundMessage.objects.aget(ref=ref)
+    assert (row.status, row.last_error) == ("failed", "recipient unknown")
+    await bridge.disconnect()
+    again = communicator()
+    await say_hello(again)
+    assert await again.receive_nothing(timeout=1)
+    await again.disconnect()
+
+
+async def test_failed_with_retry_is_sent_again_later_with_the_same_ref(bridge) -> None:
+    (ref,) = await answers("try again")
+    await receive_until(bridge, "send")
+    await bridge.send_json_to({"type": "failed", "ref": ref, "reason": "network down", "retry": True})
+    resent = await receive(bridge, timeout=30)
+    assert (resent["type"], resent["ref"], resent["text"]) == ("send", ref, "try again")
+    row = await OutboundMessage.objects.aget(ref=ref)
+    assert (row.status, row.attempts) == ("pending", 1)

@@ -1,0 +1,61 @@
+"""With REDIS_URL: several ``runbroker --no-worker`` processes and a separate worker share the load."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.conf import settings
+
+from broker.models import InboundMessage, OutboundMessage
+from tests.broker.conftest import BOT, message
+from tests.broker.servers import bridge_connect, frame_recv, hello, runbroker
+from tests.conftest import require_server, worker_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.services]
+
+USERS = [f"05{i:064x}" for i in range(1, 13)]
+LIMITED = "05" + "ee" * 32
+
+
+@pytest.fixture
+def redis_mode() -> None:
+    if not settings.REDIS_URL or settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        pytest.skip("runs on Redis and PostgreSQL (set DATABASE_URL and REDIS_URL)")
+    require_server(settings.REDIS_URL, "Redis")
+
+
+def test_two_brokers_and_a_separate_worker_answer_every_message_once(
+    redis_mode, builtins, celery_worker, tmp_path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("rate_limit:\n  messages: 2\n  window_seconds: 3600\n")
+    env = {**worker_env(), "SESSIONBOT_CONFIG": str(config)}
+    with (
+        runbroker("--no-worker", env=env) as (port_a, _),
+        runbroker("--no-worker", env=env) as (port_b, _),
+        bridge_connect(port_a) as a,
+        bridge_connect(port_b) as b,
+    ):
+        hello(a, BOT)
+        hello(b, BOT)
+        for i, user in enumerate(USERS):
+            ws = a if i % 2 else b
+            ws.send(json.dumps(message("/ping", sender=user, conversation=user, mid=f"scale-{i}")))
+        # One user's three messages land on both brokers; the limit is shared through Redis.
+        for i, ws in enumerate([a, b, a]):
+            ws.send(json.dumps(message("/nosuch", sender=LIMITED, conversation=LIMITED, mid=f"rl-{i}")))
+        expected = len(USERS) + 3
+        got: dict[int, dict[str, str]] = {id(a): {}, id(b): {}}
+        for ws in (a, b):
+            while len(got[id(ws)]) < expected:
+                frame = frame_recv(ws)
+                if frame["type"] == "send":
+                    got[id(ws)][frame["ref"]] = frame["text"]
+    assert got[id(a)] == got[id(b)], "each broker pushes every pending send to its bridge"
+    texts = list(got[id(a)].values())
+    assert texts.count("pong") == len(USERS)
+    assert texts.count("Unknown command /nosuch. Send /help to see what I can do.") == 2
+    assert texts.count("You are sending messages too fast. Please wait a few seconds and try again.") == 1
+    assert OutboundMessage.objects.filter(text="pong").count() == len(USERS)
+    assert InboundMessage.objects.count() == len(USERS) + 3
