@@ -4,11 +4,13 @@ The worker's side of isolation. Hosts are pooled per worker process (``_pool``);
 plugins are cached per process (``_inline``). Both are keyed by the plugin version and
 renewed when the plugin's generation changes (a reload, or any change to the plugin in
 the admin), which every worker process sees because the generation lives in the database.
+Both load the version's pinned code (``plugins.snapshots``), never the live plugin roots.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -17,18 +19,22 @@ from typing import Any
 from django.conf import settings
 
 from plugins.api import Context, Platform, Plugin, Storage
-from plugins.loader import PluginLoadError, plugin_class_load, plugin_modules_purge
+from plugins.loader import PluginLoadError
 from plugins.models import PluginVersion
+from plugins.sandbox.codeload import LoadedCode, code_active, code_load
 from plugins.sandbox.host import UNAVAILABLE, Host, HostLoadError, HostSpec, Limits
 from plugins.sandbox.pool import HostPool
+from plugins.sandbox.privileges import HostUser, folder_enterable, host_python, host_user, secrets_hide
 from plugins.sandbox.protocol import attachment_from_wire
 from plugins.sandbox.runner import Outcome, command_run, health_run
+from plugins.sandbox.snapshot import Snapshot, SnapshotError
+from plugins.snapshots import code_store, live_snapshot, version_code, version_code_record
 
 log = logging.getLogger(__name__)
 Caller = Callable[[str, dict[str, Any]], Any]
 
 _pool = HostPool()
-_inline: dict[int, tuple[str, Plugin]] = {}
+_inline: dict[int, tuple[str, LoadedCode, Plugin]] = {}
 atexit.register(_pool.close_all)
 
 
@@ -37,6 +43,38 @@ def plugin_data_dir(*, name: str) -> Path:
     path = Path(settings.PLUGIN_DATA_DIR) / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _secret_files() -> list[Path]:
+    data = Path(settings.DATA_DIR)
+    files = [data / "secret_key", data / "bridge_token", Path(settings.BASE_DIR) / ".env"]
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        files += [Path(f"{db['NAME']}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]
+    return files
+
+
+@functools.cache
+def plugin_host_user() -> tuple[HostUser | None, str, tuple[str, ...]]:
+    """The user hosts run as (None: this worker is not root, hosts run as its user), the
+    interpreter and the extra import paths they run with."""
+    user = host_user(name=settings.PLUGIN_HOST_USER)
+    if user is None:
+        return None, "", ()
+    data_dir = Path(settings.DATA_DIR)
+    python = host_python(user=user)
+    if python is None or not folder_enterable(path=data_dir, user=user):
+        # Better a working bot with a loud warning than hosts that cannot start at all.
+        log.error(
+            "plugin hosts run as root, not as %s: that user cannot %s; move the project (and "
+            "its Python) to folders other users may enter, such as /srv or /opt",
+            user.name,
+            "run this Python" if python is None else f"enter the folders above {data_dir}",
+        )
+        return None, "", ()
+    public = [code_store(), Path(settings.PLUGIN_DATA_DIR)]
+    secrets_hide(data_dir=data_dir, secret_files=_secret_files(), public_dirs=public)
+    return (user, *python)
 
 
 def version_limits(*, version: PluginVersion) -> Limits:
@@ -49,40 +87,48 @@ def version_limits(*, version: PluginVersion) -> Limits:
     )
 
 
-def version_generation(*, version: PluginVersion) -> str:
+def version_generation(*, version: PluginVersion, digest: str) -> str:
     """Changes whenever the plugin is reloaded (or edited): hosts of an older one retire."""
-    plugin = version.plugin
-    return f"{plugin.updated_at.timestamp():.6f}/{version.checksum}"
+    return f"{version.plugin.updated_at.timestamp():.6f}/{digest}"
 
 
-def host_spec(*, version: PluginVersion) -> HostSpec:
+def host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
+    user, python, extra_paths = plugin_host_user()
     return HostSpec(
         plugin=version.plugin.name,
         entrypoint=version.entrypoint,
-        roots=tuple(str(r) for r in settings.PLUGIN_ROOTS),
+        roots=(str(code.root),),
         data_dir=plugin_data_dir(name=version.plugin.name),
         limits=version_limits(version=version),
         prefix=settings.BOT_CONFIG.command_prefix,
+        user=user,
+        python=python,
+        extra_paths=extra_paths,
     )
 
 
-def _inline_instance(version: PluginVersion) -> Plugin:
-    generation = version_generation(version=version)
+def _inline_instance(version: PluginVersion) -> tuple[LoadedCode, Plugin]:
+    try:
+        pinned = version_code(version=version)
+    except SnapshotError as exc:
+        raise PluginLoadError(str(exc)) from None
+    generation = version_generation(version=version, digest=pinned.snapshot.digest)
     cached = _inline.get(version.pk)
     if cached is not None and cached[0] == generation:
-        return cached[1]
-    if cached is not None:
-        plugin_modules_purge(entrypoint=version.entrypoint)
+        return cached[1], cached[2]
     try:
-        instance = plugin_class_load(entrypoint=version.entrypoint, roots=settings.PLUGIN_ROOTS)()
+        code = code_load(entrypoint=version.entrypoint, root=pinned.snapshot.root)
+        with code_active(code):
+            instance = code.cls()
     except PluginLoadError:
         if cached is None:
             raise
-        # A failed reload keeps the previous code serving.
-        log.exception("reload of %s failed; the previous code keeps serving", version)
-        instance = cached[1]
-    _inline[version.pk] = (generation, instance)
-    return instance
+        log.exception("loading %s failed; the previous code keeps serving", version)
+        return cached[1], cached[2]
+    if not pinned.recorded:
+        version_code_record(version=version, digest=pinned.snapshot.digest, only_if_unset=True)
+    _inline[version.pk] = (generation, code, instance)
+    return code, instance
 
 
 def _inline_context(version: PluginVersion, raw: dict[str, Any], on_call: Caller) -> Context:
@@ -105,44 +151,55 @@ def _inline_context(version: PluginVersion, raw: dict[str, Any], on_call: Caller
 
 def _inline_request(version: PluginVersion, message: dict[str, Any], on_call: Caller) -> Outcome:
     try:
-        instance = _inline_instance(version)
+        code, instance = _inline_instance(version)
     except PluginLoadError as exc:
         return Outcome(UNAVAILABLE, error=str(exc))
-    if message["op"] == "health":
-        return health_run(instance=instance)
-    ctx = _inline_context(version, message["ctx"], on_call)
-    return command_run(
-        instance=instance,
-        command=message["command"],
-        arguments=message["arguments"],
-        ctx=ctx,
-        prefix=settings.BOT_CONFIG.command_prefix,
-    )
+    with code_active(code):
+        if message["op"] == "health":
+            return health_run(instance=instance, method=message.get("method"))
+        ctx = _inline_context(version, message["ctx"], on_call)
+        return command_run(
+            instance=instance,
+            command=message["command"],
+            arguments=message["arguments"],
+            ctx=ctx,
+            prefix=settings.BOT_CONFIG.command_prefix,
+        )
 
 
 def version_request(*, version: PluginVersion, message: dict[str, Any], on_call: Caller) -> Outcome:
     """Send ``message`` (``run`` or ``health``) to the version's code and return the outcome."""
     if version.isolation == PluginVersion.Isolation.INLINE:
         return _inline_request(version, message, on_call)
-    generation = version_generation(version=version)
     try:
-        host = _pool.acquire(key=version.pk, generation=generation, spec=host_spec(version=version))
+        pinned = version_code(version=version)
+    except SnapshotError as exc:
+        return Outcome(UNAVAILABLE, error=str(exc))
+    generation = version_generation(version=version, digest=pinned.snapshot.digest)
+    try:
+        host = _pool.acquire(
+            key=version.pk, generation=generation, spec=host_spec(version=version, code=pinned.snapshot)
+        )
     except HostLoadError as exc:
         return Outcome(UNAVAILABLE, error=str(exc))
+    if not pinned.recorded:
+        version_code_record(version=version, digest=pinned.snapshot.digest, only_if_unset=True)
     try:
         return host.request(message, on_call=on_call)
     finally:
         _pool.release(key=version.pk, generation=generation, host=host)
 
 
-def version_try_load(*, version: PluginVersion) -> list[dict[str, Any]]:
-    """Load the version's current code in a fresh host and describe its commands.
+def version_code_try(*, version: PluginVersion) -> tuple[Snapshot, list[dict[str, Any]]]:
+    """Pin the code now on disk and load it in a fresh host; return it and its commands.
 
-    Raises HostLoadError with the reason. Used by a reload before anything switches over.
+    Raises SnapshotError or HostLoadError with the reason. A reload records the snapshot
+    only after this succeeded, so code that does not load never serves.
     """
-    host = Host(host_spec(version=version))
+    code = live_snapshot(plugin=version.plugin.name, entrypoint=version.entrypoint)
+    host = Host(host_spec(version=version, code=code))
     try:
-        return host.commands
+        return code, host.commands
     finally:
         host.close()
 

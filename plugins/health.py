@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
-from django.db.models import Q
+from django.conf import settings
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from plugins.models import Invocation, Plugin
@@ -18,6 +20,8 @@ log = logging.getLogger(__name__)
 
 ERROR_RATE_WINDOW = timedelta(hours=1)
 HEALTH_INTERVAL_SECONDS = 300.0
+# The last reload failed and the previous code serves; stays until a reload works.
+RELOAD_FAILED = "reload-failed"
 # Statuses that count against a plugin; ``error`` is a PluginError meant for the user.
 FAULTS = (Invocation.Status.FAILED, Invocation.Status.TIMEOUT, Invocation.Status.CRASHED)
 
@@ -25,11 +29,12 @@ FAULTS = (Invocation.Status.FAILED, Invocation.Status.TIMEOUT, Invocation.Status
 def plugin_outcome_record(*, plugin_id: int, status: str, error: str, unavailable: bool) -> None:
     """Note an invocation's result on its plugin: last success, or last error and when."""
     now = timezone.now()
+    loaded = Case(When(load_state=RELOAD_FAILED, then=Value(RELOAD_FAILED)), default=Value("loaded"))
     if status in (Invocation.Status.OK, Invocation.Status.ERROR):
-        Plugin.objects.filter(pk=plugin_id).update(last_success_at=now, load_state="loaded")
+        Plugin.objects.filter(pk=plugin_id).update(last_success_at=now, load_state=loaded)
     elif status in FAULTS:
         fields = {"last_error": error[:4000], "last_error_at": now}
-        Plugin.objects.filter(pk=plugin_id).update(**fields, load_state="error" if unavailable else "loaded")
+        Plugin.objects.filter(pk=plugin_id).update(**fields, load_state=Value("error") if unavailable else loaded)
 
 
 def plugin_error_rate(*, plugin: Plugin, window: timedelta = ERROR_RATE_WINDOW) -> float:
@@ -42,14 +47,41 @@ def plugin_error_rate(*, plugin: Plugin, window: timedelta = ERROR_RATE_WINDOW) 
     return finished.filter(status__in=FAULTS).count() / total if total else 0.0
 
 
-def health_interval(*, plugin: Plugin) -> float:
+def _declared(plugin: Plugin) -> dict[str, Any]:
+    """The active version's ``health_check`` from plugins.yaml, or {}."""
     version = plugin.active_version
     manifest = version.manifest if version is not None and isinstance(version.manifest, dict) else {}
+    declared = manifest.get("health_check")
+    return declared if isinstance(declared, dict) else {}
+
+
+def health_interval(*, plugin: Plugin) -> float:
     try:
-        declared = manifest.get("health_check") or {}
-        return float(declared.get("interval_seconds", HEALTH_INTERVAL_SECONDS))
-    except (AttributeError, TypeError, ValueError):
+        return float(_declared(plugin).get("interval_seconds", HEALTH_INTERVAL_SECONDS))
+    except (TypeError, ValueError):
         return HEALTH_INTERVAL_SECONDS
+
+
+def health_message(*, plugin: Plugin) -> dict[str, Any]:
+    """What to send the plugin's code: its declared command (run as an admin), its declared
+    method, or, with neither, :meth:`plugins.api.Plugin.health_check`."""
+    declared = _declared(plugin)
+    command = declared.get("command")
+    if isinstance(command, str) and command:
+        ctx = {
+            "user_id": "",
+            "conversation": "",
+            "conversation_type": "private",
+            "language": settings.BOT_CONFIG.default_language,
+            "command": command,
+            "config": dict(plugin.config or {}),
+            "is_admin": True,
+            "groups": [],
+            "attachments": [],
+        }
+        return {"op": "run", "command": command, "arguments": "", "ctx": ctx}
+    method = declared.get("method")
+    return {"op": "health", "method": method if isinstance(method, str) and method else None}
 
 
 def health_claim(*, plugin: Plugin, force: bool = False) -> bool:
@@ -86,7 +118,7 @@ def health_checks_run(*, force: bool = False) -> int:
         version = plugin.active_version
         assert version is not None
         version.plugin = plugin
-        outcome = version_request(version=version, message={"op": "health"}, on_call=_no_platform)
+        outcome = version_request(version=version, message=health_message(plugin=plugin), on_call=_no_platform)
         if outcome.status == "none":
             health_result_store(plugin_id=plugin.pk, status="", detail="")
             ran += 1

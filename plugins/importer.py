@@ -25,6 +25,8 @@ from plugins.constraints import constraint_problem, dependency_order
 from plugins.entrypoints import EntrypointError, entrypoint_class, entrypoint_file, source_checksum
 from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load
 from plugins.models import Plugin, PluginCommand, PluginDoc, PluginVersion
+from plugins.sandbox.snapshot import SnapshotError, snapshot_retire, snapshot_take
+from plugins.snapshots import SNAPSHOT_KEY, code_store, snapshots_clean, version_digest
 from plugins.versions import ActivationError, version_activate
 
 
@@ -54,15 +56,18 @@ def _error(manifest: Manifest, entry: PluginEntry, fieldname: str, reason: str) 
     return ManifestError(file=manifest.file, index=index, name=entry.name, field=fieldname, reason=reason)
 
 
-def _checksums(manifest: Manifest, roots: Sequence[Path]) -> dict[str, str]:
-    sums: dict[str, str] = {}
+def _checksums(manifest: Manifest, roots: Sequence[Path]) -> dict[str, tuple[str, str]]:
+    """Per plugin: the checksum of entry and code, and the snapshot pinning the code."""
+    sums: dict[str, tuple[str, str]] = {}
     for entry in manifest.plugins:
         try:
             module_file = entrypoint_file(entrypoint=entry.entrypoint, roots=roots)
             entrypoint_class(entrypoint=entry.entrypoint, roots=roots)
-        except EntrypointError as exc:
+            code = snapshot_take(plugin=entry.name, entrypoint=entry.entrypoint, roots=roots, store=code_store())
+        except (EntrypointError, SnapshotError) as exc:
             raise _error(manifest, entry, "entrypoint", str(exc)) from None
-        sums[entry.name] = source_checksum(module_file=module_file, entry=entry.model_dump(mode="json"))
+        checksum = source_checksum(module_file=module_file, entry=entry.model_dump(mode="json"))
+        sums[entry.name] = (checksum, code.digest)
     return sums
 
 
@@ -126,10 +131,11 @@ def _plugin_fields(entry: PluginEntry) -> dict[str, Any]:
     }
 
 
-def _version_fields(entry: PluginEntry, checksum: str) -> dict[str, Any]:
+def _version_fields(entry: PluginEntry, checksum: str, code: str) -> dict[str, Any]:
     return {
         "entrypoint": entry.entrypoint,
-        "manifest": entry.model_dump(mode="json"),
+        # The pinned code this version runs (see plugins.snapshots).
+        "manifest": {**entry.model_dump(mode="json"), SNAPSHOT_KEY: code},
         "dependencies": entry.dependencies,
         "requirements": list(entry.requirements),
         "isolation": entry.isolation,
@@ -171,7 +177,8 @@ def _activate(version: PluginVersion, label: str, replaced: frozenset[str], tall
         tally.activated.append(label)
 
 
-def _import_entry(entry: PluginEntry, checksum: str, replaced: frozenset[str], tally: _Tally) -> None:
+def _import_entry(entry: PluginEntry, sums: tuple[str, str], replaced: frozenset[str], tally: _Tally) -> None:
+    checksum, code = sums
     label = f"{entry.name} {entry.version}"
     plugin, plugin_created = Plugin.objects.get_or_create(name=entry.name, defaults=_plugin_fields(entry))
     version = plugin.versions.filter(version=entry.version).first()
@@ -184,10 +191,15 @@ def _import_entry(entry: PluginEntry, checksum: str, replaced: frozenset[str], t
     if not plugin_created:
         Plugin.objects.filter(pk=plugin.pk).update(**_plugin_fields(entry), updated_at=timezone.now())
     if version is None:
-        version = PluginVersion.objects.create(plugin=plugin, version=entry.version, **_version_fields(entry, checksum))
+        version = PluginVersion.objects.create(
+            plugin=plugin, version=entry.version, **_version_fields(entry, checksum, code)
+        )
         (tally.created if plugin_created else tally.updated).append(label)
     else:
-        PluginVersion.objects.filter(pk=version.pk).update(**_version_fields(entry, checksum))
+        old = version_digest(version=version)
+        PluginVersion.objects.filter(pk=version.pk).update(**_version_fields(entry, checksum, code))
+        if old and old != code:
+            snapshot_retire(store=code_store(), plugin=entry.name, digest=old)
         tally.updated.append(label)
     _write_children(plugin, version, entry)
     # An edited entry is the operator's instruction: the version it names becomes active.
@@ -214,6 +226,8 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
             _import_entry(entry, checksums[entry.name], replaced, tally)
         if dry_run:
             transaction.set_rollback(True)
+    if not dry_run:
+        snapshots_clean()
     return ImportReport(
         created=tuple(tally.created),
         updated=tuple(tally.updated),

@@ -14,10 +14,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from plugins import versions
-from plugins.execution import version_try_load
-from plugins.health import plugin_error_rate
+from plugins.execution import version_code_try
+from plugins.health import RELOAD_FAILED, plugin_error_rate
 from plugins.models import Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.host import HostLoadError
+from plugins.sandbox.snapshot import SnapshotError
+from plugins.snapshots import version_code_record
 from plugins.versions import ActivationError
 
 log = logging.getLogger(__name__)
@@ -47,27 +49,31 @@ def _commands_sync(version: PluginVersion, described: list[dict[str, Any]]) -> N
 def plugin_reload(*, plugin: Plugin) -> str:
     """Load the plugin's code from disk again; every worker runs it from the next invocation.
 
-    The new code is first loaded in a fresh plugin host. If that fails, nothing switches
-    over: the previous code keeps serving, and the error lands in the plugin's last error
-    and the log, and in the LifecycleError raised.
+    The code on disk is pinned (snapshot) and loaded in a fresh plugin host. Only if that
+    works does the snapshot become the version's code. If it fails, nothing switches over:
+    the previous snapshot keeps serving, in every worker and in hosts started later, and
+    the error lands in the plugin's state, last error and the log, and in the LifecycleError.
     """
     version = plugin.active_version
     if version is None:
         raise LifecycleError(_("%(name)s has no active version.") % {"name": plugin.name})
     try:
-        described = version_try_load(version=version)
-    except HostLoadError as exc:
-        Plugin.objects.filter(pk=plugin.pk).update(last_error=str(exc), last_error_at=timezone.now())
+        code, described = version_code_try(version=version)
+    except (HostLoadError, SnapshotError) as exc:
+        Plugin.objects.filter(pk=plugin.pk).update(
+            last_error=str(exc), last_error_at=timezone.now(), load_state=RELOAD_FAILED
+        )
         log.error("reload of plugin %s failed, previous code keeps serving: %s", plugin.name, exc)
         raise LifecycleError(
             _("Reloading %(name)s failed; the previous code keeps serving. %(error)s")
             % {"name": plugin.name, "error": exc}
         ) from None
     with transaction.atomic():
+        version_code_record(version=version, digest=code.digest)
         _commands_sync(version, described)
         # updated_at is the reload generation every worker compares before each invocation.
         Plugin.objects.filter(pk=plugin.pk).update(updated_at=timezone.now(), load_state="loaded")
-    log.info("plugin %s reloaded", plugin.name)
+    log.info("plugin %s reloaded (code %s)", plugin.name, code.digest[:12])
     return _("%(name)s reloaded.") % {"name": plugin.name}
 
 

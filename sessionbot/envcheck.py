@@ -8,6 +8,7 @@ Values that may hold a password (URLs, tokens) are never echoed back.
 from __future__ import annotations
 
 import ipaddress
+import pwd
 import re
 from typing import Any
 from urllib.parse import urlparse
@@ -113,6 +114,14 @@ def bridge_token_check(raw: str) -> str:
     return raw
 
 
+def metrics_token_check(raw: str) -> str:
+    """Return ``raw`` (empty: ``/metrics`` for this machine only) when it is a usable bearer token."""
+    if raw and (len(raw) < MIN_BRIDGE_TOKEN or not raw.isascii() or re.search(r"\s", raw)):
+        reason = f"must be at least {MIN_BRIDGE_TOKEN} ASCII characters without spaces (or unset: loopback only)"
+        raise EnvError("METRICS_TOKEN", reason)
+    return raw
+
+
 def client_name_check(raw: str) -> str:
     name = raw.strip()
     if not name or len(name) > 64 or any(ord(c) < 32 for c in name):
@@ -132,3 +141,20 @@ def log_level_check(raw: str) -> str:
     if level not in LOG_LEVELS:
         raise EnvError("LOG_LEVEL", f"{raw!r} is not one of {', '.join(LOG_LEVELS)}")
     return level
+
+
+def plugin_host_user_check(raw: str, *, root: bool) -> str:
+    """The user plugin hosts run as when the worker is root: it must exist and not be root.
+
+    Unset and not running as root, nothing is looked up: hosts keep the worker's user.
+    """
+    name = raw.strip() or "nobody"
+    if not raw.strip() and not root:
+        return name
+    try:
+        entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+    except (KeyError, OverflowError):
+        raise EnvError("PLUGIN_HOST_USER", f"{raw!r} is not a user on this machine (such as nobody)") from None
+    if entry.pw_uid == 0 or entry.pw_gid == 0:
+        raise EnvError("PLUGIN_HOST_USER", f"{raw!r} is root or in the root group; give an unprivileged user")
+    return name

@@ -8,6 +8,7 @@ in the README's configuration reference and in ``.env.example``.
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -68,6 +69,8 @@ CLIENT_NAME = _checked(envcheck.client_name_check, env.str("CLIENT_NAME", defaul
 BRIDGE_TOKEN = _checked(envcheck.bridge_token_check, env.str("BRIDGE_TOKEN", default=""))
 if not BRIDGE_TOKEN:
     BRIDGE_TOKEN = secret_file_value(DATA_DIR / "bridge_token")
+# Bearer token for /metrics from other machines; unset, only loopback may scrape.
+METRICS_TOKEN = _checked(envcheck.metrics_token_check, env.str("METRICS_TOKEN", default=""))
 SESSION_MNEMONIC = env.str("SESSION_MNEMONIC", default="")
 SESSION_NETWORK_URL = env.str("SESSION_NETWORK_URL", default="")
 
@@ -89,6 +92,10 @@ PLUGIN_ROOTS = [
     for p in env.list("PLUGIN_ROOTS", default=[str(BASE_DIR / "plugins" / "builtin"), str(BASE_DIR / "examples")])
 ]
 PLUGIN_DATA_DIR = DATA_DIR / "plugin-data"
+# When the worker runs as root, plugin hosts run as this unprivileged user instead.
+PLUGIN_HOST_USER = _checked(
+    envcheck.plugin_host_user_check, env.str("PLUGIN_HOST_USER", default=""), root=os.geteuid() == 0
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

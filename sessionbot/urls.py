@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import path
 
+from sessionbot.metrics import metrics_view
 from sessionbot.views import healthz
 
 admin.site.site_header = "sessionbot"
@@ -8,5 +9,6 @@ admin.site.site_title = "sessionbot admin"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
 ]

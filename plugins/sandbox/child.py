@@ -18,6 +18,7 @@ from typing import Any
 
 from plugins.api import Context, Platform, Plugin, PluginError, Storage
 from plugins.loader import PluginLoadError, plugin_class_load
+from plugins.sandbox.privileges import parent_death_kill, process_protect
 from plugins.sandbox.protocol import attachment_from_wire, frame_read, frame_write
 from plugins.sandbox.runner import MEMORY, Outcome, command_run, health_run, plugin_describe
 
@@ -102,7 +103,7 @@ class Host:
     def handle(self, message: dict[str, Any]) -> Outcome:
         _cpu_budget(self.cpu_seconds)
         if message["op"] == "health":
-            return health_run(instance=self.instance)
+            return health_run(instance=self.instance, method=message.get("method"))
         return command_run(
             instance=self.instance,
             command=message["command"],
@@ -112,11 +113,21 @@ class Host:
         )
 
 
+def _guard(parent: int) -> None:
+    # Die with the worker (no orphan left hanging) and keep other plugins' hosts, which may
+    # run as the same user, out of this one's memory and /proc entries.
+    parent_death_kill()
+    process_protect()
+    if os.getppid() != parent:
+        os._exit(0)  # the worker died before the guard was set
+
+
 def main() -> None:
     channel = Channel()
     sys.meta_path.insert(0, _BlockPlatform())
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     init = channel.read()
+    _guard(int(init.get("parent", os.getppid())))
     _limit(resource.RLIMIT_AS, int(init["memory_mb"]) * 1024 * 1024)
     try:
         host = Host(channel, init)
@@ -139,3 +150,6 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    # Threads a plugin left running must not keep the host alive once it is told to exit.
+    sys.stdout.flush()
+    os._exit(0)

@@ -5,6 +5,7 @@ No Django here either: the caller passes everything in (see ``plugins.execution`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plugins.sandbox.privileges import HostUser, folder_give, process_protect
 from plugins.sandbox.protocol import ProtocolError, frame_read, frame_write
 from plugins.sandbox.runner import MEMORY, Outcome
 
@@ -49,9 +51,12 @@ class HostSpec:
     data_dir: Path
     limits: Limits
     prefix: str = "/"
+    user: HostUser | None = None  # set when the worker is root: the host runs as this user
+    python: str = ""  # the interpreter (empty: the worker's)
+    extra_paths: tuple[str, ...] = ()  # site-packages to add when it is not the worker's
 
 
-def host_environment(base: Mapping[str, str], *, data_dir: Path) -> dict[str, str]:
+def host_environment(base: Mapping[str, str], *, data_dir: Path, extra_paths: tuple[str, ...] = ()) -> dict[str, str]:
     """The plugin host's environment: a short allow-list, never a secret-looking name."""
     env = {k: v for k, v in base.items() if k in ENV_PASSED and not SECRET_LOOKING.search(k)}
     env.setdefault("PATH", "/usr/bin:/bin")
@@ -60,7 +65,7 @@ def host_environment(base: Mapping[str, str], *, data_dir: Path) -> dict[str, st
         {
             "HOME": str(data_dir),
             "TMPDIR": str(data_dir / "tmp"),
-            "PYTHONPATH": str(PROJECT_ROOT),
+            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), *extra_paths]),
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
         }
@@ -69,23 +74,6 @@ def host_environment(base: Mapping[str, str], *, data_dir: Path) -> dict[str, st
 
 
 Caller = Callable[[str, dict[str, Any]], Any]
-PR_SET_DUMPABLE = 4
-_protected = False
-
-
-def process_protect() -> None:
-    """Make this process non-dumpable (Linux): a plugin running as the same OS user can then
-    neither read ``/proc/<worker>/environ`` nor attach a debugger to the worker."""
-    global _protected
-    if _protected or not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    _protected = True
 
 
 class Host:
@@ -96,14 +84,26 @@ class Host:
         self.commands: list[dict[str, Any]] = []
         (spec.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
         process_protect()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "plugins.sandbox.child"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            cwd=spec.data_dir,
-            env=host_environment(os.environ, data_dir=spec.data_dir),
-            start_new_session=True,  # a Ctrl-C to the worker is the worker's to handle
-        )
+        identity: dict[str, Any] = {}
+        if spec.user is not None:
+            folder_give(path=spec.data_dir, user=spec.user)
+            # Popen drops the groups, then the gid, then the uid, before Python starts.
+            identity = {"user": spec.user.uid, "group": spec.user.gid, "extra_groups": []}
+        try:
+            self.proc = subprocess.Popen(
+                # -P: the host's working folder (the plugin's own, writable) is not on sys.path.
+                [spec.python or sys.executable, "-P", "-m", "plugins.sandbox.child"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                cwd=spec.data_dir,
+                env=host_environment(os.environ, data_dir=spec.data_dir, extra_paths=spec.extra_paths),
+                # Its own session and process group: killing the group takes its children too,
+                # and a Ctrl-C to the worker is the worker's to handle.
+                start_new_session=True,
+                **identity,
+            )
+        except OSError as exc:
+            raise HostLoadError(f"the plugin host did not start: {exc}") from None
         assert self.proc.stdin is not None
         assert self.proc.stdout is not None
         self._w, self._r = self.proc.stdin.fileno(), self.proc.stdout.fileno()
@@ -119,6 +119,7 @@ class Host:
             "memory_mb": limits.memory_mb,
             "cpu_seconds": limits.cpu_seconds,
             "prefix": self.spec.prefix,
+            "parent": os.getpid(),
         }
         try:
             frame_write(self._w, init)
@@ -179,9 +180,13 @@ class Host:
             return f"killed by {signal.Signals(-code).name}"
         return f"exit code {code}"
 
+    def _kill_group(self) -> None:
+        # The host's process group: processes the plugin forked die with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
+        self._kill_group()
         self.proc.wait()
         self._close_pipes()
 
@@ -192,8 +197,9 @@ class Host:
                 frame_write(self._w, {"op": "exit"})
                 self.proc.wait(timeout=1)
             except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
+                pass
+        self._kill_group()
+        self.proc.wait()
         self._close_pipes()
 
     def _close_pipes(self) -> None:

@@ -83,15 +83,22 @@ def command_run(*, instance: Plugin, command: str, arguments: str, ctx: Context,
         return Outcome(FAILED, error=traceback.format_exc(limit=-8))
 
 
-def health_run(*, instance: Plugin) -> Outcome:
-    """Run the plugin's declared health check: ``ok`` with its status text, or ``failed``.
+def health_run(*, instance: Plugin, method: str | None = None) -> Outcome:
+    """Run the plugin's health check: ``ok`` with its status text, or ``failed``.
 
-    ``none`` when the plugin declares no check.
+    ``method`` is the one the manifest names (``health_check.method``); without it the
+    plugin's own :meth:`Plugin.health_check` runs. ``none`` when there is no check at all.
     """
-    if not instance.has_health_check():
+    if method:
+        check = getattr(instance, method, None)
+        if not callable(check) or method.startswith("__"):
+            return Outcome(FAILED, error=f"the plugin has no method {method!r} for its health check")
+    elif instance.has_health_check():
+        check = instance.health_check
+    else:
         return Outcome(NONE)
     try:
-        detail = instance.health_check()
+        detail = check()
     except MemoryError:
         return Outcome(MEMORY, error="MemoryError during the health check")
     except Exception as exc:  # noqa: BLE001 - an unwell plugin is reported, not raised

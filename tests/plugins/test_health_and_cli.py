@@ -71,3 +71,24 @@ def test_activation_with_an_unmet_dependency_is_refused_naming_it() -> None:
     with pytest.raises(CommandError, match="weather"):
         cli("activate", "needy", "2.0.0")
     assert Plugin.objects.get(name="needy").active_version == first
+
+
+@pytest.mark.parametrize(
+    ("declared", "status", "detail"),
+    [
+        ({"method": "probe"}, "ok", "probe fine"),
+        ({"command": "status"}, "ok", "status fine (eu)"),  # run as an admin, with the plugin's config
+        ({"command": "outage"}, "failing", "upstream down"),
+        ({"method": "nope"}, "failing", "the plugin has no method 'nope' for its health check"),
+        ({}, "failing", "RuntimeError: the default check ran instead of the declared one"),
+    ],
+)
+@pytest.mark.parametrize("isolation", ["host", "inline"])
+def test_the_health_check_declared_in_the_manifest_runs(declared, status, detail, isolation) -> None:
+    manifest = {"health_check": {**declared, "interval_seconds": 60}} if declared else {}
+    install("checked", "fx_health:Checked", ["status", "outage"], manifest=manifest, isolation=isolation)
+    Plugin.objects.filter(name="checked").update(config={"region": "eu"})
+    health_checks_run()
+    checked = Plugin.objects.get(name="checked")
+    assert (checked.health_status, checked.health_detail) == (status, detail)
+    assert f"checked 1.0.0 (enabled, unknown) health: {status}: {detail}" in ask("/plugins", sender=ADMIN)[0]

@@ -9,9 +9,14 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
+from plugins.execution import plugin_host_user
+from plugins.lifecycle import plugin_reload
 from plugins.models import Invocation, Plugin
+from tests.conftest import wait_for
 from tests.plugins.conftest import ask_worker, install
+from tests.plugins.test_reload_pinned_worker import hosts_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -19,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def plugins_installed(plugin_roots, transactional_db) -> None:
     shutil.rmtree(Path(settings.PLUGIN_DATA_DIR) / "good", ignore_errors=True)  # storage of earlier runs
-    install("good", "fx_good:Good", ["good", "where", "count"])
+    install("good", "fx_good:Good", ["good", "where", "count", "tamper"])
     install("raises", "fx_raises:Raises", ["boom", "refuse"])
     install("hangs", "fx_hangs:Hangs", ["hang"], timeout_seconds=1.5)
     install("spins", "fx_hangs:Spins", ["spin"], timeout_seconds=30, cpu_seconds=1)
@@ -27,6 +32,7 @@ def plugins_installed(plugin_roots, transactional_db) -> None:
     install("crash", "fx_crash:Crash", ["crash"])
     install("snoop", "fx_secrets:Snoop", ["snoop"])
     install("broken", "fx_importerror:Broken", ["broken"])
+    install("forks", "fx_forks:Forks", ["spawn", "spawnhang"], timeout_seconds=1.5)
 
 
 @pytest.mark.parametrize(
@@ -52,21 +58,82 @@ def test_a_failing_plugin_gets_a_clear_reply_and_the_next_invocation_works(
     assert ask_worker(text)[0] == reply  # the same plugin fails the same way, not worse
 
 
+def host_uid() -> int:
+    """The user plugin hosts run as: PLUGIN_HOST_USER for a root worker, else the worker's."""
+    user = plugin_host_user()[0]
+    if os.geteuid() == 0 and user is None:
+        # Only where the project lies in folders the host user cannot enter (logged loudly).
+        pytest.skip(f"{settings.PLUGIN_HOST_USER} cannot enter {settings.DATA_DIR}: hosts stay root here")
+    return user.uid if user is not None else os.geteuid()
+
+
 def test_a_plugin_runs_in_its_own_process_without_django_in_its_own_folder(plugins_installed, celery_worker) -> None:
     reply = ask_worker("/where")[0]
-    pid, cwd, django = reply.split(" ")
+    pid, cwd, django, uid = reply.split(" ")
     assert pid != f"pid={celery_worker.pid}"
     assert cwd.endswith("/plugin-data/good")
     assert django == "no-django"
+    assert uid == f"uid={host_uid()}"
+    assert host_uid() != 0
 
 
-def test_a_plugin_finds_no_secret_in_its_environment(plugins_installed, celery_worker) -> None:
-    seen = ask_worker("/snoop")[0].split(" ")
+def snoop(files: list[str]) -> list[str]:
+    Plugin.objects.filter(name="snoop").update(config={"files": files})
+    return ask_worker("/snoop")[0].split("\n")
+
+
+def test_a_plugin_finds_no_secret_in_its_environment_or_the_workers_proc(plugins_installed, celery_worker) -> None:
+    host_uid()  # skips where a root worker cannot drop privileges
+    seen = snoop([])
     for secret in ("SECRET_KEY", "DATABASE_URL", "BRIDGE_TOKEN", "SESSION_MNEMONIC", "REDIS_URL", "PLUGIN_ROOTS"):
         assert secret not in seen
     assert "IMPORTED-DJANGO" not in seen
-    if os.geteuid() != 0:  # root reads every process's environ; sessionbot should not run as root
-        assert not [item for item in seen if item.startswith("PARENT:")]
+    # The worker is root (host dropped to PLUGIN_HOST_USER) or not dumpable (same user).
+    assert [line for line in seen if line.startswith("DENIED:/proc/")] == [
+        f"DENIED:/proc/{celery_worker.pid}/environ:PermissionError",
+        "DENIED:/proc/1/environ:PermissionError",
+    ]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="a plugin host of a non-root worker runs as the worker's user and can read its files"
+)
+def test_a_plugin_of_a_root_worker_reads_no_secret_file_and_cannot_edit_its_code(
+    plugins_installed, celery_worker
+) -> None:
+    host_uid()  # skips where a root worker cannot drop privileges
+    data = Path(settings.DATA_DIR)
+    files = [str(data / "secret_key"), str(data / "bridge_token")]
+    if connection.vendor == "sqlite":
+        files += [str(connection.settings_dict["NAME"]), f"{connection.settings_dict['NAME']}-wal"]
+    seen = snoop(files)
+    assert [line for line in seen if line.startswith("READ:")] == []
+    assert [line.rsplit(":", 1)[1] for line in seen if line.startswith("DENIED:")] == ["PermissionError"] * (
+        2 + len(files)
+    )
+    assert ask_worker("/tamper")[0] == "read-only"
+    assert ask_worker("/count")[0] == "1"  # its own folder stays writable
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_processes_and_threads_a_plugin_leaves_behind_end_with_its_host(plugins_installed, celery_worker) -> None:
+    children = Path(settings.PLUGIN_DATA_DIR) / "forks" / "children"
+    assert ask_worker("/spawnhang")[0] == "Sorry, /spawnhang took longer than 1.5 seconds and was stopped."
+    assert wait_for(lambda: not running(int(children.read_text())), timeout=10)
+
+    assert ask_worker("/spawn")[0] == "spawned"
+    child, hosts = int(children.read_text()), hosts_of(celery_worker.pid)
+    assert running(child)
+    assert hosts
+    plugin_reload(plugin=Plugin.objects.get(name="forks"))
+    assert ask_worker("/spawn")[0] == "spawned"  # the old host is retired: its child and thread go
+    assert wait_for(lambda: not running(child) and not any(running(pid) for pid in hosts), timeout=10)
 
 
 def test_storage_persists_between_invocations(plugins_installed, celery_worker) -> None:

@@ -12,7 +12,15 @@ class Good(Plugin):
     @command("where", summary="Says where it runs")
     def where(self, ctx: Context) -> Reply:
         django = "django" if "django" in sys.modules else "no-django"
-        return Reply(f"pid={os.getpid()} cwd={os.getcwd()} {django}")
+        return Reply(f"pid={os.getpid()} cwd={os.getcwd()} {django} uid={os.getuid()}")
+
+    @command("tamper", summary="Tries to edit its own code")
+    def tamper(self, ctx: Context) -> Reply:
+        try:
+            with open(__file__, "a"):
+                return Reply("edited")
+        except OSError:
+            return Reply("read-only")
 
     @command("count", summary="Counts in its storage")
     def count(self, ctx: Context) -> Reply:

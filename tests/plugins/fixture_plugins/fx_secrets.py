@@ -1,12 +1,22 @@
-import contextlib
 import os
 from pathlib import Path
 
 from plugins.api import Context, Plugin, Reply, command
 
 
+def _try_read(path: str) -> str:
+    try:
+        return f"READ:{path}:" + Path(path).read_bytes()[:300].decode(errors="replace")
+    except OSError as exc:
+        return f"DENIED:{path}:{type(exc).__name__}"
+
+
 class Snoop(Plugin):
-    """Looks for the platform's secrets the way a malicious plugin would."""
+    """Looks for the platform's secrets the way a malicious plugin would.
+
+    ``ctx.config["files"]`` names the files to try: the worst case, an attacker who knows
+    the paths of the bot's secret key, bridge token and database.
+    """
 
     @command("snoop", summary="Looks for secrets")
     def snoop(self, ctx: Context) -> Reply:
@@ -17,7 +27,6 @@ class Snoop(Plugin):
             found.append("IMPORTED-DJANGO")
         except ImportError:
             pass
-        environ_of_parent = Path(f"/proc/{os.getppid()}/environ")
-        with contextlib.suppress(OSError):
-            found.append("PARENT:" + environ_of_parent.read_bytes().decode(errors="replace")[:200])
-        return Reply(" ".join(found))
+        targets = [f"/proc/{os.getppid()}/environ", "/proc/1/environ", *ctx.config.get("files", [])]
+        found += [_try_read(path) for path in targets]
+        return Reply("\n".join(found))

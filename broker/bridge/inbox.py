@@ -1,0 +1,70 @@
+"""Which fetched messages are still waiting for the broker's ack, and how far the cursor may go.
+
+Pure module. The poll cursor may pass a message only when it and every message fetched
+before it are settled (acked, or not for the broker at all), so a crash re-delivers.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from broker.frames import Message
+
+SETTLED_KEPT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    hash: str
+    frame: Message | None  # None: nothing for the broker (own sync copy, typing, undecodable)
+
+
+class Inbox:
+    def __init__(self, *, cursor: str, settled: tuple[str, ...] = ()) -> None:
+        self.cursor = cursor
+        self._order: list[str] = []
+        self._waiting: dict[str, Message] = {}
+        # Settled hashes, so a mailbox answered again in full (the cursor's message expired,
+        # as a 20 s typing indicator does) is not forwarded again.
+        self._settled: OrderedDict[str, None] = OrderedDict.fromkeys(settled)
+
+    def add(self, item: Fetched) -> bool:
+        """Take a fetched message; return True when it must be sent to the broker."""
+        if item.hash in self._order or item.hash in self._settled:
+            return False
+        self._order.append(item.hash)
+        if item.frame is None:
+            self._advance()
+            return False
+        self._waiting[item.hash] = item.frame
+        return True
+
+    def settle(self, msg_hash: str) -> bool:
+        """Mark ``msg_hash`` acked; return True when the cursor moved."""
+        if self._waiting.pop(msg_hash, None) is None:
+            return False
+        return self._advance()
+
+    def frame(self, msg_hash: str) -> Message | None:
+        return self._waiting.get(msg_hash)
+
+    def waiting(self) -> list[Message]:
+        """Frames without an ack yet, oldest first (resent after a reconnect)."""
+        return [self._waiting[h] for h in self._order if h in self._waiting]
+
+    def settled_recent(self, count: int) -> tuple[str, ...]:
+        return tuple(list(self._settled)[-count:])
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def _advance(self) -> bool:
+        moved = False
+        while self._order and self._order[0] not in self._waiting:
+            self.cursor = self._order.pop(0)
+            self._settled[self.cursor] = None
+            if len(self._settled) > SETTLED_KEPT:
+                self._settled.popitem(last=False)
+            moved = True
+        return moved

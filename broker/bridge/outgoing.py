@@ -1,0 +1,48 @@
+"""Turn a ``send`` frame into a stored Session message, exactly once per ``ref``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+
+from broker.bridge.store import BridgeStore
+from broker.frames import Failed, Send, Sent
+from broker.sessionnet.account import OutFile, SendRejected, SessionAccount, SessionUnreachable
+from broker.sessionnet.messages import Quote
+
+log = logging.getLogger(__name__)
+
+
+def _files(frame: Send) -> list[OutFile]:
+    files = []
+    for att in frame.attachments or ():
+        try:
+            data = base64.b64decode(att.data_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise SendRejected(f"attachment {att.name!r} is not valid base64") from None
+        files.append(OutFile(att.name, att.content_type, data))
+    return files
+
+
+def send_handle(*, account: SessionAccount, store: BridgeStore, frame: Send) -> Sent | Failed:
+    """Send ``frame`` unless its ref was sent before; answer ``sent`` or ``failed``."""
+    known = store.sent_get(frame.ref)
+    if known is not None:
+        return Sent(ref=frame.ref, hash=known[0], timestamp=known[1])
+    quote = Quote(frame.reply_to.timestamp, frame.reply_to.author) if frame.reply_to else None
+    try:
+        prepared = store.prepared_get(frame.ref)
+        if prepared is None:
+            prepared = account.prepare(to=frame.to, text=frame.text, files=_files(frame), quote=quote)
+            store.prepared_put(frame.ref, prepared)
+        result = account.deliver(prepared)
+    except SendRejected as exc:
+        log.warning("send %s rejected: %s", frame.ref, exc)
+        return Failed(ref=frame.ref, reason=str(exc), retry=False)
+    except SessionUnreachable as exc:
+        log.info("send %s failed, the broker will retry: %s", frame.ref, exc)
+        return Failed(ref=frame.ref, reason=f"Session network unreachable: {exc}", retry=True)
+    store.sent_put(frame.ref, result.hash, result.timestamp)
+    store.prepared_drop(frame.ref)
+    return Sent(ref=frame.ref, hash=result.hash, timestamp=result.timestamp)

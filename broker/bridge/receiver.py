@@ -1,0 +1,169 @@
+"""The polling thread: fetch, decrypt, sort out, download attachments, hand over.
+
+It keeps its own fetch position in memory (starting at the persisted cursor); the persisted
+cursor itself moves only on the broker's ack (see :mod:`broker.bridge.inbox`).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from broker.bridge.backoff import Backoff
+from broker.bridge.inbox import Fetched
+from broker.frames import AttachmentFrame, Message, ReplyTo
+from broker.sessionnet.account import Broken, SessionAccount, SessionUnreachable
+from broker.sessionnet.messages import Incoming
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_ATTACHMENT_BYTES = 11_500_000  # keeps a message frame under the 16 MiB limit
+MAX_BACKLOG = 500
+
+
+@dataclass(frozen=True, slots=True)
+class PollTiming:
+    active_seconds: float = 1.0
+    idle_seconds: float = 5.0
+    active_window_seconds: float = 60.0
+
+
+@dataclass(slots=True)
+class ReceiverHealth:
+    polling: bool = False
+    reachable: bool = True
+    last_poll_at: float | None = None
+    errors: dict[str, int] = field(default_factory=lambda: {"poll": 0, "decode": 0, "attachment": 0})
+
+
+class Receiver(threading.Thread):
+    def __init__(
+        self,
+        *,
+        account: SessionAccount,
+        cursor: str,
+        since_ms: int,
+        deliver: Callable[[list[Fetched]], None],
+        backlog: Callable[[], int],
+        timing: PollTiming,
+    ) -> None:
+        super().__init__(name="session-poller", daemon=True)
+        self.account, self.fetch_cursor, self.since_ms = account, cursor, since_ms
+        self.deliver, self.backlog, self.timing = deliver, backlog, timing
+        self.health = ReceiverHealth()
+        self.last_activity = 0.0
+        self.wake, self.stopping = threading.Event(), threading.Event()
+        self._backoff = Backoff(base=1.0, cap=60.0)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+    def touch(self) -> None:
+        """A conversation is active: poll fast for a while, starting now."""
+        self.last_activity = time.monotonic()
+        self.wake.set()
+
+    def interval(self) -> float:
+        active = time.monotonic() - self.last_activity < self.timing.active_window_seconds
+        return self.timing.active_seconds if active else self.timing.idle_seconds
+
+    def run(self) -> None:
+        self.health.polling = True
+        while not self.stopping.is_set():
+            delay = self.interval()
+            try:
+                if self.backlog() < MAX_BACKLOG:
+                    self.poll_once()
+                self._mark_reachable()
+            except SessionUnreachable as exc:
+                self.health.errors["poll"] += 1
+                if self.health.reachable:
+                    log.warning("The Session network cannot be reached (%s); retrying with backoff", exc)
+                self.health.reachable = False
+                delay = self._backoff.next()
+            except Exception:
+                self.health.errors["poll"] += 1
+                log.exception("poll round failed; retrying")
+                delay = self._backoff.next()
+            self.wake.wait(delay)
+            self.wake.clear()
+        self.health.polling = False
+
+    def _mark_reachable(self) -> None:
+        if not self.health.reachable:
+            log.warning("The Session network is reachable again")
+        self.health.reachable = True
+        self.health.last_poll_at = time.time()
+        self._backoff.reset()
+
+    def poll_once(self) -> None:
+        """Fetch every page after the fetch position and hand the results over, in order."""
+        while True:
+            page = self.account.retrieve(last_hash=self.fetch_cursor)
+            items: list[Fetched] = []
+            try:
+                for msg in page.messages:
+                    items.append(Fetched(msg.hash, self._frame(msg)))
+            finally:
+                # what was converted is handed over even if a download then failed
+                if items:
+                    self.deliver(items)
+                    self.fetch_cursor = items[-1].hash
+            if not page.more:
+                return
+
+    def _frame(self, msg: Incoming | Broken) -> Message | None:
+        if isinstance(msg, Broken):
+            self.health.errors["decode"] += 1
+            log.warning("dropped undecryptable message %s: %s", msg.hash[:12], msg.reason)
+            return None
+        if msg.sender == self.account.session_id or msg.sync_target:
+            return None  # our own sync copy of something we sent
+        if msg.kind != "data" or msg.timestamp < self.since_ms:
+            return None
+        attachments = self._attachments(msg)
+        if not msg.text and not attachments:
+            return None  # reactions, profile updates: nothing to answer
+        self.last_activity = time.monotonic()
+        quote = msg.quote
+        return Message(
+            id=msg.hash,
+            sender=msg.sender,
+            conversation=msg.sender,
+            conversation_type="private",
+            timestamp=msg.timestamp,
+            text=msg.text,
+            author_name=msg.author_name or None,
+            attachments=tuple(attachments) or None,
+            reply_to=ReplyTo(id=str(quote.timestamp), author=quote.author, timestamp=quote.timestamp)
+            if quote
+            else None,
+        )
+
+    def _attachments(self, msg: Incoming) -> list[AttachmentFrame]:
+        frames, total = [], 0
+        for pointer in msg.attachments:
+            try:
+                data = self.account.download(pointer)  # SessionUnreachable: retried next round
+            except ValueError as exc:
+                self.health.errors["attachment"] += 1
+                log.warning("skipped attachment %r of %s: %s", pointer.name, msg.hash[:12], exc)
+                continue
+            total += len(data)
+            if total > MAX_MESSAGE_ATTACHMENT_BYTES:
+                log.warning("skipped attachment %r of %s: the message's files are too large", pointer.name, msg.hash)
+                continue
+            frames.append(
+                AttachmentFrame(
+                    name=pointer.name or "file",
+                    content_type=pointer.content_type or "application/octet-stream",
+                    size=len(data),
+                    data_b64=base64.b64encode(data).decode(),
+                )
+            )
+        return frames

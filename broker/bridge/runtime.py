@@ -1,0 +1,254 @@
+"""The bridge process: one broker connection (asyncio), one poller thread, one sender thread.
+
+Ordering and delivery rules (``shared/bridge-protocol.md``): a fetched message is forwarded
+until the broker acks it, and the persisted cursor passes it only then; sends are handled one
+at a time in arrival order, so the parts of a long reply go out in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import session_python
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from broker.bridge.backoff import Backoff
+from broker.bridge.inbox import Fetched, Inbox
+from broker.bridge.outgoing import send_handle
+from broker.bridge.receiver import PollTiming, Receiver
+from broker.bridge.store import BridgeStore
+from broker.frames import (
+    MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+    Ack,
+    Error,
+    Failed,
+    FrameError,
+    Hello,
+    Message,
+    Send,
+    Sent,
+    Status,
+    Welcome,
+    parse_frame,
+)
+from broker.sessionnet.account import SessionAccount, SessionUnreachable
+from broker.sessionnet.network import NetworkLike, network_build
+
+log = logging.getLogger(__name__)
+
+CLIENT = f"sessionbot-bridge session-python/{getattr(session_python, '__version__', '1.0.5')}"
+WELCOME_TIMEOUT = 15.0
+RECENT_KEPT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeSettings:
+    broker_url: str
+    token: str
+    mnemonic: str
+    state_dir: Path
+    display_name: str = "sessionbot"
+    network_url: str = ""
+    timing: PollTiming = field(default_factory=PollTiming)
+    status_interval: float = 15.0
+    typing: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Typing:
+    to: str
+
+
+class Bridge:
+    def __init__(self, cfg: BridgeSettings, *, network: NetworkLike | None = None) -> None:
+        self.cfg = cfg
+        self.store = BridgeStore(cfg.state_dir)
+        self.inbox = Inbox(cursor=self.store.cursor, settled=self.store.recent)
+        accounts = [
+            SessionAccount(
+                mnemonic=cfg.mnemonic,
+                network=network or network_build(cfg.network_url),
+                display_name=cfg.display_name,
+            )
+            for _ in range(2)  # one per thread: session-python is not thread-safe
+        ]
+        self.poll_account, self.send_account = accounts
+        self.bot_id = self.poll_account.session_id
+        self.errors = {"broker": 0, "send": 0}
+        self.ws: ClientConnection | None = None
+        self._sender_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-sender")
+        self._stop = asyncio.Event()
+        self._queue: asyncio.Queue[Send | _Typing] = asyncio.Queue()
+        self.receiver: Receiver | None = None
+        self._tasks: set[asyncio.Task[bool]] = set()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.receiver = Receiver(
+            account=self.poll_account,
+            cursor=self.store.cursor,
+            since_ms=self.store.since_ms,
+            deliver=lambda items: self._from_thread(loop, items),
+            backlog=lambda: len(self.inbox),
+            timing=self.cfg.timing,
+        )
+        self.receiver.start()
+        tasks = [asyncio.create_task(t) for t in (self._connect_loop(), self._send_loop(), self._status_loop())]
+        try:
+            await self._stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.receiver.stop()
+            await asyncio.to_thread(self.receiver.join, 15)
+            self._sender_pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- Session → broker --------------------------------------------------------------
+
+    def _from_thread(self, loop: asyncio.AbstractEventLoop, items: list[Fetched]) -> None:
+        if not self._stop.is_set():  # after a stop, the loop may be gone; the cursor re-delivers
+            loop.call_soon_threadsafe(self._on_fetched, items)
+
+    def _on_fetched(self, items: list[Fetched]) -> None:
+        before = self.inbox.cursor
+        for item in items:
+            if self.inbox.add(item) and item.frame is not None and self.ws is not None:
+                # tasks start in FIFO order and each writes at once, so frames keep their order
+                task = asyncio.create_task(self._emit(item.frame))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        if self.inbox.cursor != before:
+            self._cursor_save()
+
+    def _cursor_save(self) -> None:
+        self.store.cursor_save(self.inbox.cursor, self.inbox.settled_recent(RECENT_KEPT))
+
+    def _on_ack(self, ack: Ack) -> None:
+        frame = self.inbox.frame(ack.id)
+        if ack.status == "rejected":
+            log.warning("broker rejected message %s: %s", ack.id[:12], ack.reason)
+        if self.inbox.settle(ack.id):
+            self._cursor_save()
+        if ack.status == "accepted" and frame is not None and self.cfg.typing:
+            self._queue.put_nowait(_Typing(frame.conversation))
+
+    # --- broker → Session --------------------------------------------------------------
+
+    async def _send_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            item = await self._queue.get()
+            if isinstance(item, _Typing):
+                await loop.run_in_executor(self._sender_pool, self._typing, item.to)
+                continue
+            result = await loop.run_in_executor(self._sender_pool, self._send, item)
+            if isinstance(result, Failed):
+                self.errors["send"] += 1
+            if self.receiver is not None:
+                self.receiver.touch()
+            await self._emit(result)  # lost if the link is down: the broker resends, we answer from disk
+
+    def _send(self, frame: Send) -> Sent | Failed:
+        return send_handle(account=self.send_account, store=self.store, frame=frame)
+
+    def _typing(self, to: str) -> None:
+        try:
+            self.send_account.typing(to=to)
+        except (SessionUnreachable, ValueError) as exc:
+            log.debug("typing indicator not sent: %s", exc)
+
+    # --- the broker link ---------------------------------------------------------------
+
+    async def _emit(self, frame: Message | Sent | Failed | Status | Hello) -> bool:
+        ws = self.ws
+        if ws is None:
+            return False
+        try:
+            await ws.send(frame.to_json())
+        except ConnectionClosed:
+            return False
+        return True
+
+    async def _connect_loop(self) -> None:
+        backoff = Backoff(base=0.5, cap=30.0)
+        while not self._stop.is_set():
+            try:
+                async with connect(
+                    self.cfg.broker_url,
+                    additional_headers={"Authorization": f"Bearer {self.cfg.token}"},
+                    max_size=MAX_FRAME_BYTES,
+                    open_timeout=15,
+                    ping_interval=20,
+                    ping_timeout=30,
+                ) as ws:
+                    await self._converse(ws, backoff)
+            except InvalidStatus as exc:
+                log.error("the broker refused the bridge (HTTP %s): check BRIDGE_TOKEN", exc.response.status_code)
+            except (OSError, WebSocketException, TimeoutError, FrameError) as exc:
+                log.warning("broker connection lost (%s: %s); reconnecting", type(exc).__name__, exc)
+            finally:
+                self.ws = None
+            self.errors["broker"] += 1
+            await asyncio.sleep(backoff.next())
+
+    async def _converse(self, ws: ClientConnection, backoff: Backoff) -> None:
+        await ws.send(Hello(protocol=PROTOCOL_VERSION, bot_id=self.bot_id, client=CLIENT).to_json())
+        first = parse_frame(await asyncio.wait_for(ws.recv(), WELCOME_TIMEOUT))
+        if not isinstance(first, Welcome):
+            raise FrameError(f"expected welcome, got {first.type}")
+        backoff.reset()
+        log.info("connected to the broker at %s", self.cfg.broker_url)
+        resent: set[str] = set()
+        while batch := [m for m in self.inbox.waiting() if m.id not in resent]:
+            for msg in batch:
+                await ws.send(msg.to_json())
+                resent.add(msg.id)
+        self.ws = ws  # no await since the last check: nothing fetched meanwhile is missed
+        await self._emit(self.status())
+        async for raw in ws:
+            self._dispatch(raw)
+        if ws.close_code == 4401:
+            log.error("the broker closed the link with 4401: BRIDGE_TOKEN is wrong")
+
+    def _dispatch(self, raw: str | bytes) -> None:
+        try:
+            frame = parse_frame(raw)
+        except FrameError as exc:
+            log.warning("ignored a frame from the broker: %s", exc.detail)
+            return
+        if isinstance(frame, Ack):
+            self._on_ack(frame)
+        elif isinstance(frame, Send):
+            self._queue.put_nowait(frame)
+        elif isinstance(frame, Error):
+            log.warning("broker error %s: %s", frame.code, frame.detail)
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cfg.status_interval)
+            await self._emit(self.status())
+
+    def status(self) -> Status:
+        health = self.receiver.health if self.receiver is not None else None
+        last = health.last_poll_at if health else None
+        return Status(
+            polling=bool(health and health.polling and health.reachable),
+            last_poll_ms=int((time.time() - last) * 1000) if last else None,
+            last_poll_at=int(last * 1000) if last else None,
+            session_reachable=bool(health and health.reachable),
+            awaiting_ack=len(self.inbox),
+            queued_sends=self._queue.qsize(),
+            errors={**(health.errors if health else {}), **self.errors},
+            network="local test network" if self.cfg.network_url else "Session",
+        )
