@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import time
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
@@ -31,12 +32,21 @@ RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 
 
+RING_GAP_SECONDS = 0.05
+_last_ring = 0.0
+
+
 def outbox_ring() -> None:
     """Tell connected consumers that new sends are waiting (best effort; the DB is the record)."""
+    global _last_ring
     layer = get_channel_layer()
     if layer is None or isinstance(layer, InMemoryChannelLayer):
         # In-memory rings reach only this process, whose consumers poll anyway; skip the cost.
         return
+    now = time.monotonic()
+    if now - _last_ring < RING_GAP_SECONDS:
+        return  # a ring just went out; consumers that heard it are polling fast already
+    _last_ring = now
     try:
         async_to_sync(layer.group_send)(DOORBELL_GROUP, {"type": "outbox.ring"})
     except Exception:
