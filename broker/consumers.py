@@ -86,6 +86,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.pump: asyncio.Task[None] | None = None
         self.sender_tail: dict[str, asyncio.Task[None]] = {}
         self.slots = asyncio.Semaphore(ACCEPT_SLOTS)
+        self.confirms: list[tuple[str, str, int]] = []
+        self.confirming: asyncio.Task[None] | None = None
         await self.accept()
         if self.channel_layer is not None:
             await self.channel_layer.group_add(outbox.DOORBELL_GROUP, self.channel_name)
@@ -96,6 +98,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             pump.cancel()
         if self.channel_layer is not None and hasattr(self, "wake"):
             await self.channel_layer.group_discard(outbox.DOORBELL_GROUP, self.channel_name)
+        if getattr(self, "confirming", None) is not None:
+            await self.confirms_wait()
         if getattr(self, "bot_id", None):
             await database_sync_to_async(bridges.bridge_disconnected)(bot_id=self.bot_id)
         log.info("bridge disconnected (code %s)", code)
@@ -123,15 +127,17 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(content, ensure_ascii=False, separators=(",", ":")))
 
     async def frame_handle(self, frame: Any) -> None:
+        if not isinstance(frame, Sent):
+            await self.confirms_wait()  # frames take effect in order: a later frame sees the confirms
         if isinstance(frame, Hello):
             await self.hello(frame)
         elif isinstance(frame, Message):
             await self.message(frame)
         elif isinstance(frame, Sent):
             self.inflight.discard(frame.ref)
-            await database_sync_to_async(outbox.outbox_confirm)(
-                ref=frame.ref, session_hash=frame.hash, session_timestamp=frame.timestamp
-            )
+            self.confirms.append((frame.ref, frame.hash, frame.timestamp))
+            if self.confirming is None or self.confirming.done():
+                self.confirming = asyncio.create_task(self.confirms_flush())
         elif isinstance(frame, Failed):
             self.inflight.discard(frame.ref)
             await database_sync_to_async(outbox.outbox_fail)(ref=frame.ref, reason=frame.reason, retry=frame.retry)
@@ -142,6 +148,22 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 await database_sync_to_async(bridges.bridge_status_store)(bot_id=self.bot_id, fields=frame.dump())
         else:
             raise FrameError(f"a bridge does not send {frame.type!r} frames")
+
+    async def confirms_flush(self) -> None:
+        """Store the queued ``sent`` confirms, many per transaction while they keep coming."""
+        while self.confirms:
+            batch, self.confirms = self.confirms, []
+            try:
+                await database_sync_to_async(outbox.outbox_confirm_many)(confirms=batch)
+            except Exception:
+                # Unconfirmed sends stay pending: a reconnecting bridge gets them again and
+                # de-duplicates them by ref.
+                log.exception("%d sent confirmation(s) could not be stored", len(batch))
+
+    async def confirms_wait(self) -> None:
+        if self.confirming is not None:
+            await asyncio.shield(self.confirming)
+            self.confirming = None
 
     async def hello(self, frame: Hello) -> None:
         reason = hello_check(frame)

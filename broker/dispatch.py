@@ -90,17 +90,24 @@ def inbound_accept(*, message: Message, bot_id: str) -> AcceptResult:
     return AcceptResult("accepted")
 
 
+# last_seen is for people reading the admin: a minute's precision spares a write per message.
+LAST_SEEN_GRANULARITY_SECONDS = 60.0
+
+
 def botuser_touch(*, session_id: str, author_name: str) -> BotUser:
-    """Return the user behind ``session_id``, created on first contact, with last_seen now."""
+    """Return the user behind ``session_id``, created on first contact; last_seen to the minute."""
     now = timezone.now()
     user, created = BotUser.objects.get_or_create(
         session_id=session_id, defaults={"display_name": author_name[:100], "first_seen": now, "last_seen": now}
     )
     if not created:
-        changes: dict[str, object] = {"last_seen": now}
+        changes: dict[str, object] = {}
+        if user.last_seen is None or (now - user.last_seen).total_seconds() >= LAST_SEEN_GRANULARITY_SECONDS:
+            changes["last_seen"] = now
         if author_name and not user.display_name:
             changes["display_name"] = author_name[:100]
-        BotUser.objects.filter(pk=user.pk).update(**changes)
+        if changes:
+            BotUser.objects.filter(pk=user.pk).update(**changes)
     return user
 
 

@@ -143,6 +143,13 @@ def outbox_confirm(*, ref: str, session_hash: str, session_timestamp: int) -> bo
     return updated > 0
 
 
+def outbox_confirm_many(*, confirms: list[tuple[str, str, int]]) -> None:
+    """``outbox_confirm`` for several ``(ref, hash, timestamp)`` at once, in one transaction."""
+    with transaction.atomic():
+        for ref, session_hash, session_timestamp in confirms:
+            outbox_confirm(ref=ref, session_hash=session_hash, session_timestamp=session_timestamp)
+
+
 def outbox_retry_delay(*, attempts: int) -> float:
     """Seconds to wait before attempt number ``attempts + 1``: doubling, capped."""
     return float(min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_MAX_SECONDS))

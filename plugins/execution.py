@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ Caller = Callable[[str, dict[str, Any]], Any]
 
 _pool = HostPool()
 _inline: dict[int, tuple[str, LoadedCode, Plugin]] = {}
+# Inline code runs with its modules swapped into the process-wide sys.modules: worker
+# threads take turns, or one thread's swap removes the modules another is running (and
+# built-ins share one top-level package). Re-entrant: a plugin may call the platform.
+_inline_lock = threading.RLock()
 atexit.register(_pool.close_all)
 
 
@@ -150,6 +155,11 @@ def _inline_context(version: PluginVersion, raw: dict[str, Any], on_call: Caller
 
 
 def _inline_request(version: PluginVersion, message: dict[str, Any], on_call: Caller) -> Outcome:
+    with _inline_lock:
+        return _inline_request_locked(version, message, on_call)
+
+
+def _inline_request_locked(version: PluginVersion, message: dict[str, Any], on_call: Caller) -> Outcome:
     try:
         code, instance = _inline_instance(version)
     except PluginLoadError as exc:

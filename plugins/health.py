@@ -26,9 +26,25 @@ RELOAD_FAILED = "reload-failed"
 FAULTS = (Invocation.Status.FAILED, Invocation.Status.TIMEOUT, Invocation.Status.CRASHED)
 
 
-def plugin_outcome_record(*, plugin_id: int, status: str, error: str, unavailable: bool) -> None:
-    """Note an invocation's result on its plugin: last success, or last error and when."""
+SUCCESS_NOTE_SECONDS = 5.0
+
+
+def plugin_outcome_record(
+    *, plugin_id: int, status: str, error: str, unavailable: bool, known: Plugin | None = None
+) -> None:
+    """Note an invocation's result on its plugin: last success, or last error and when.
+
+    ``known`` is the plugin as the caller read it: a success on a plugin already ``loaded``
+    whose last success is a few seconds old writes nothing, since every invocation writing
+    the same row made it the busiest lock of the database under load.
+    """
     now = timezone.now()
+    if known is not None and status in (Invocation.Status.OK, Invocation.Status.ERROR):
+        recent = (
+            known.last_success_at is not None and (now - known.last_success_at).total_seconds() < SUCCESS_NOTE_SECONDS
+        )
+        if recent and known.load_state == "loaded":
+            return
     loaded = Case(When(load_state=RELOAD_FAILED, then=Value(RELOAD_FAILED)), default=Value("loaded"))
     if status in (Invocation.Status.OK, Invocation.Status.ERROR):
         Plugin.objects.filter(pk=plugin_id).update(last_success_at=now, load_state=loaded)

@@ -110,19 +110,16 @@ def invocation_execute(*, invocation_id: int) -> None:
 
 
 def _invocation_claim(invocation_id: int) -> Invocation | None:
-    with transaction.atomic():
-        # Lock the row alone: PostgreSQL refuses FOR UPDATE across nullable joins.
-        locked = Invocation.objects.select_for_update().filter(pk=invocation_id).values_list("pk")
-        if not locked.exists():
-            return None
-        inv = Invocation.objects.select_related("plugin_version__plugin", "user").get(pk=invocation_id)
-        if inv.status in Invocation.FINISHED:
-            return None
-        inv.status = Invocation.Status.RUNNING
-        inv.started_at = timezone.now()
-        inv.attempts += 1
-        inv.save(update_fields=["status", "started_at", "attempts"])
-    return inv
+    # One conditional UPDATE claims the row atomically (no explicit transaction, no lock
+    # round trip): a finished invocation is never claimed, so it never runs again.
+    claimed = (
+        Invocation.objects.filter(pk=invocation_id)
+        .exclude(status__in=Invocation.FINISHED)
+        .update(status=Invocation.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return None
+    return Invocation.objects.select_related("plugin_version__plugin", "user").get(pk=invocation_id)
 
 
 def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, outcome: Outcome, started: float) -> None:
@@ -135,6 +132,7 @@ def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, out
         if inv.plugin_version is not None:
             plugin_outcome_record(
                 plugin_id=inv.plugin_version.plugin_id,
+                known=inv.plugin_version.plugin,
                 status=status,
                 error=inv.error,
                 unavailable=outcome.status == UNAVAILABLE,

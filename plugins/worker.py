@@ -10,8 +10,9 @@ import logging
 import threading
 from typing import Any
 
-from celery.signals import worker_process_shutdown, worker_ready
+from celery.signals import task_postrun, task_prerun, worker_process_shutdown, worker_ready
 from django.conf import settings
+from django.db import close_old_connections
 
 log = logging.getLogger(__name__)
 HEALTH_TICK_SECONDS = 60.0
@@ -43,3 +44,10 @@ def _on_shutdown(**_: Any) -> None:
 
     _stop.set()
     pool_close()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _connections_tidy(**_: Any) -> None:
+    # Keep healthy connections between tasks (CELERY_DB_REUSE_MAX); drop broken or old ones.
+    close_old_connections()

@@ -160,10 +160,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     )
     _db["TEST"] = {"NAME": str(DATA_DIR / "test-sessionbot.sqlite3")}
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-else:
-    # Keep connections open between requests: one connection per request made inserts 3x slower.
-    _db["CONN_MAX_AGE"] = int(_number("CONN_MAX_AGE", 600))
-    _db["CONN_HEALTH_CHECKS"] = True
+# Keep connections open between requests: one connection per request made inserts 3x slower
+# (on SQLite each new connection also re-runs the PRAGMAs above).
+_db["CONN_MAX_AGE"] = int(_number("CONN_MAX_AGE", 600))
+_db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -236,6 +236,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes every database connection around every task; the worker
+# closes only broken or CONN_MAX_AGE-old ones instead (plugins.worker), as Django does per request.
+CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Below the Redis visibility timeout above, so a live task is never handed out twice.

@@ -51,7 +51,8 @@ class _SnapshotFinder:
 
 
 def _owned(top: str) -> dict[str, ModuleType]:
-    return {n: m for n, m in sys.modules.items() if n == top or n.startswith(top + ".")}
+    # A copy first: another worker thread may import (and so grow sys.modules) meanwhile.
+    return {n: m for n, m in list(sys.modules.items()) if n == top or n.startswith(top + ".")}
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
@@ -59,15 +61,17 @@ async def test_a_blocked_user_gets_nothing(bridge, builtins) -> None:
     assert await bridge.receive_nothing(timeout=0.5)
 
 
-async def test_every_message_updates_the_users_last_seen(bridge) -> None:
+async def test_a_message_updates_the_users_last_seen_to_the_minute(bridge) -> None:
     await bridge.send_json_to(message("hi", author_name="Ana"))
     await receive(bridge)
     first = await BotUser.objects.aget(session_id=USER)
-    await bridge.send_json_to(message("hi again"))
+    hour_ago = first.last_seen - timedelta(hours=1)
+    await BotUser.objects.filter(pk=first.pk).aupdate(last_seen=hour_ago)
+    await bridge.send_json_to(message("hi again", mid="m-2"))
     await receive(bridge)
     second = await BotUser.objects.aget(session_id=USER)
     assert first.display_name == "Ana"
-    assert second.last_seen > first.last_seen
+    assert second.last_seen >= first.last_seen > hour_ago
 
 
 async def test_plain_text_without_a_default_handler_gets_nothing(bridge, builtins) -> None:
