@@ -173,6 +173,8 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
     manage(env, "importplugins", str(ROOT / "data" / "plugins.yaml"))
     port = free_port()
     argv = [sys.executable, "manage.py", "runbroker", "--no-bridge", "--host", "127.0.0.1", "--port", str(port)]
+    if args.workers:
+        argv += ["--workers", str(args.workers)]
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL if not args.verbose else None)
     try:
         deadline = time.monotonic() + 60
@@ -207,6 +209,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=500, help="simulated users")
     parser.add_argument("--window", type=int, default=300, help="unanswered messages at most")
     parser.add_argument("--probes", type=int, default=300, help="bare Celery round trips")
+    parser.add_argument("--workers", type=int, default=0, help="worker threads (default: runbroker's)")
     parser.add_argument("--mode", choices=["embedded", "services", "both"], default="both")
     parser.add_argument("--probe", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--verbose", action="store_true", help="show the server's output")

@@ -43,7 +43,7 @@ ACTIVE_SECONDS = 10.0
 RESCAN_SECONDS = 5.0  # rows committed out of id order are caught by a full scan
 # SQLite takes one writer at a time: concurrent transactions would only queue on its lock.
 CONCURRENT_ACCEPT = not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
-ACCEPT_SLOTS = 6
+ACCEPT_SLOTS = 12  # each waits mostly on database and Redis round trips, not on the CPU
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009
 

@@ -24,6 +24,7 @@ from broker.chunker import chunk_text
 from broker.models import OutboundMessage
 from plugins.api import Reply
 from plugins.models import Invocation
+from plugins.services import commit_relaxed
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ def outbox_confirm(*, ref: str, session_hash: str, session_timestamp: int) -> bo
 def outbox_confirm_many(*, confirms: list[tuple[str, str, int]]) -> None:
     """``outbox_confirm`` for several ``(ref, hash, timestamp)`` at once, in one transaction."""
     with transaction.atomic():
+        commit_relaxed()  # a confirm lost in a database crash only means a resend, de-duplicated by ref
         for ref, session_hash, session_timestamp in confirms:
             outbox_confirm(ref=ref, session_hash=session_hash, session_timestamp=session_timestamp)
 

@@ -18,6 +18,8 @@ from broker.recovery import broker_recover
 from broker.supervisor import ChildSpec, Supervisor
 
 log = logging.getLogger("broker.runbroker")
+# Worker threads mostly wait on the database; SQLite serializes writers, so more only queue.
+_SQLITE = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
 
 
 def _ignore_signal(signum: int, frame: Any) -> None:
@@ -32,7 +34,12 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-bridge", action="store_true", help="serve the endpoint for an external bridge")
         parser.add_argument("--no-worker", action="store_true", help="Celery workers run elsewhere")
-        parser.add_argument("--workers", type=int, default=4, help="worker threads running plugins (default 4)")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=4 if _SQLITE else 8,
+            help="worker threads running plugins (default 8; 4 on SQLite, which takes one writer at a time)",
+        )
         parser.add_argument("--debug", action="store_true", help="log message text (never in production)")
 
     def handle(self, *args: Any, **options: Any) -> None:
