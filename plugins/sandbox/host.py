@@ -157,7 +157,7 @@ class Host:
             while True:
                 answer = self._read(deadline)
                 if answer["op"] == "result":
-                    outcome = Outcome.from_wire(answer)
+                    outcome = _outcome_read(answer)
                     if outcome.status == MEMORY:
                         self.close()
                     return outcome
@@ -167,6 +167,7 @@ class Host:
             self.kill()
             return Outcome(TIMEOUT, error=f"no answer within {self.spec.limits.timeout_seconds:g} s; host killed")
         except (ProtocolError, OSError, KeyError) as exc:
+            # A host that breaks the protocol is out of step with us: it cannot be reused.
             self.kill()
             if self.proc.returncode == -signal.SIGXCPU:
                 return Outcome(CPU, error=f"past the CPU limit of {self.spec.limits.cpu_seconds:g} s; host killed")
@@ -208,10 +209,24 @@ class Host:
                 pipe.close()
 
 
+def _outcome_read(answer: dict[str, Any]) -> Outcome:
+    # The frame comes from plugin code, which can write to its pipe: any shape may arrive.
+    try:
+        return Outcome.from_wire(answer)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ProtocolError(f"malformed result frame: {type(exc).__name__}") from None
+
+
 def _platform_answer(on_call: Caller, call: dict[str, Any]) -> dict[str, Any]:
     from plugins.api import PluginError
 
+    args = call.get("args") or {}
+    if not isinstance(args, dict) or not all(isinstance(k, str) for k in args):
+        raise ProtocolError("a platform call's args must be an object")
     try:
-        return {"op": "return", "value": on_call(str(call["method"]), dict(call.get("args") or {}))}
+        return {"op": "return", "value": on_call(str(call["method"]), args)}
     except PluginError as exc:
         return {"op": "raise", "error": str(exc)}
+    except TypeError:
+        # Arguments the service does not take: the plugin's mistake (or an attack), not ours.
+        return {"op": "raise", "error": f"bad arguments for platform call {str(call['method'])[:40]!r}"}
