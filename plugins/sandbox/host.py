@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from plugins.sandbox.privileges import HostUser, folder_give, process_protect
 from plugins.sandbox.protocol import ProtocolError, frame_read, frame_write
 from plugins.sandbox.runner import MEMORY, Outcome
@@ -181,10 +183,22 @@ class Host:
             return f"killed by {signal.Signals(-code).name}"
         return f"exit code {code}"
 
-    def _kill_group(self) -> None:
-        # The host's process group: processes the plugin forked die with it.
+    def _descendants(self) -> list[psutil.Process]:
+        # The host is a child subreaper, so even a process that left its group with setsid()
+        # stays below it while it lives.
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def _kill_group(self, extra: list[psutil.Process] | None = None) -> None:
+        # The host's process group and every descendant: what the plugin forked dies with it.
+        doomed = self._descendants() + (extra or [])
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        for proc in doomed:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
 
     def kill(self) -> None:
         self._kill_group()
@@ -193,13 +207,14 @@ class Host:
 
     def close(self) -> None:
         """Ask the host to exit; kill it if it does not within a second."""
+        left = self._descendants()  # once the host exits they would be init's
         if self.proc.poll() is None:
             try:
                 frame_write(self._w, {"op": "exit"})
                 self.proc.wait(timeout=1)
             except (OSError, subprocess.TimeoutExpired):
                 pass
-        self._kill_group()
+        self._kill_group(left)
         self.proc.wait()
         self._close_pipes()
 

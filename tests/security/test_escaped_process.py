@@ -1,8 +1,7 @@
 """A plugin's processes end with its host, even one that left the host's process group.
 
-Known gap (docs/security.md, "processes that outlive their host"): the host's process group
-is killed, but a child that calls ``setsid()`` has left it, and PR_SET_PDEATHSIG is not
-inherited across fork. The fix needs a PID namespace or a cgroup per host.
+A child that calls ``setsid()`` leaves the host's process group; the host is a child
+subreaper, so it stays a descendant, and the worker kills every descendant with the host.
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ class Escape(Plugin):
 """
 
 
-@pytest.mark.xfail(strict=True, reason="a setsid() child escapes the host's process group; see docs/security.md")
 @pytest.mark.django_db(transaction=True)
 def test_a_process_that_left_the_host_group_dies_with_the_host(plugin_roots: Path) -> None:
     (plugin_roots / "fx_escape.py").write_text(ESCAPE)
