@@ -18,6 +18,7 @@ from plugins import signals
 from plugins.api import Reply
 from plugins.execution import version_limits, version_request
 from plugins.health import plugin_outcome_record
+from plugins.liveness import Thresholds, running_abandoned
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion
 from plugins.outcomes import outcome_reply, text_clean
 from plugins.permissions import user_is_admin
@@ -26,7 +27,6 @@ from plugins.sandbox.host import CRASHED, UNAVAILABLE
 from plugins.sandbox.runner import Outcome
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ def invocation_execute(*, invocation_id: int) -> None:
         return
     version = inv.plugin_version
     started = time.perf_counter()
-    if inv.attempts > MAX_ATTEMPTS or version is None:
+    if inv.attempts > settings.BOT_CONFIG.recovery.max_attempts or version is None:
         # Delivered again after killing its worker each time: stop the loop here.
         outcome = Outcome(CRASHED, error=f"given up after {inv.attempts - 1} attempts")
     elif not version.plugin.enabled:
@@ -116,13 +116,25 @@ def _invocation_claim(invocation_id: int) -> Invocation | None:
         if not locked.exists():
             return None
         inv = Invocation.objects.select_related("plugin_version__plugin", "user").get(pk=invocation_id)
-        if inv.status in Invocation.FINISHED:
+        if inv.status in Invocation.FINISHED or _running_elsewhere(inv):
             return None
         inv.status = Invocation.Status.RUNNING
         inv.started_at = timezone.now()
         inv.attempts += 1
         inv.save(update_fields=["status", "started_at", "attempts"])
     return inv
+
+
+def _running_elsewhere(inv: Invocation) -> bool:
+    """A live worker runs it now: this is a copy the recovery sweep sent, or a redelivery."""
+    if inv.status != Invocation.Status.RUNNING or inv.plugin_version is None:
+        return False
+    recovery = settings.BOT_CONFIG.recovery
+    thresholds = Thresholds(recovery.queued_after_seconds, recovery.running_margin_seconds)
+    timeout = version_limits(version=inv.plugin_version).timeout_seconds
+    return not running_abandoned(
+        started_at=inv.started_at, now=timezone.now(), timeout_seconds=timeout, thresholds=thresholds
+    )
 
 
 def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, outcome: Outcome, started: float) -> None:
