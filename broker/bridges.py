@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.utils import timezone
 
 from broker.models import BridgeStatus
+
+# A status frame may be 16 MiB; the admin and the metrics need a few small health fields.
+MAX_STATUS_BYTES = 16_384
+MAX_STATUS_FIELD_BYTES = 1_024
 
 
 def bridge_connected(*, bot_id: str, client: str) -> None:
@@ -23,5 +28,16 @@ def bridge_disconnected(*, bot_id: str) -> None:
 
 def bridge_status_store(*, bot_id: str, fields: dict[str, Any]) -> None:
     """Keep the latest ``status`` frame of the bridge (its free health fields)."""
-    fields = {k: v for k, v in fields.items() if k != "type"}
-    BridgeStatus.objects.filter(bot_id=bot_id).update(status=fields, last_seen=timezone.now())
+    kept: dict[str, Any] = {}
+    used = dropped = 0
+    for key, value in fields.items():
+        if key == "type":
+            continue
+        size = len(key) + len(json.dumps(value, ensure_ascii=False))
+        if size > MAX_STATUS_FIELD_BYTES or used + size > MAX_STATUS_BYTES - 64:
+            dropped += 1
+            continue
+        kept[key], used = value, used + size + 4
+    if dropped:
+        kept["dropped_fields"] = dropped  # say so: a health field may be missing
+    BridgeStatus.objects.filter(bot_id=bot_id).update(status=kept, last_seen=timezone.now())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Literal
@@ -49,9 +50,12 @@ def _attachments_store(attachments: tuple[AttachmentFrame, ...]) -> list[dict[st
         digest = hashlib.sha256(data).hexdigest()
         path = folder / digest
         if not path.exists():
-            folder.mkdir(parents=True, exist_ok=True)
+            # Owner only: plugin hosts (another user when the worker is root) get files by pipe.
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.chmod(0o700)
             tmp = path.with_suffix(".part")
-            tmp.write_bytes(data)
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+                handle.write(data)
             tmp.replace(path)
         stored.append(
             {"name": att.name, "content_type": att.content_type, "size": att.size, "sha256": digest, "path": str(path)}

@@ -138,7 +138,7 @@ def outbox_confirm(*, ref: str, session_hash: str, session_timestamp: int) -> bo
         status=OutboundMessage.Status.SENT,
         sent_at=timezone.now(),
         session_hash=session_hash[:128],
-        session_timestamp=session_timestamp,
+        session_timestamp=session_timestamp if 0 <= session_timestamp < 2**63 else None,  # 64-bit column
     )
     return updated > 0
 

@@ -17,6 +17,7 @@ MAX_ATTACHMENT_BYTES = 10_000_000
 MAX_ID_CHARS = 128
 MAX_NAME_CHARS = 100
 MAX_FILE_NAME_CHARS = 255
+MAX_TIMESTAMP = 2**63 - 1  # the database column is 64-bit; past it storing fails, not rejects
 
 SESSION_ID_RE = re.compile(r"05[0-9a-f]{64}")
 GROUP_ID_RE = re.compile(r"03[0-9a-f]{64}")
@@ -112,6 +113,8 @@ def message_check(message: Message, *, max_attachments: int) -> str | None:
     reason = reason or _conversation_check(message)
     if reason is None and message.timestamp < 0:
         reason = "timestamp is negative"
+    if reason is None and message.timestamp > MAX_TIMESTAMP:
+        reason = "timestamp is too large to be milliseconds since 1970"
     reason = reason or text_check(message.text)
     name = message.author_name
     if reason is None and name is not None and (len(name) > MAX_NAME_CHARS or _ANY_CONTROL_RE.search(name)):

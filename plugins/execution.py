@@ -47,7 +47,8 @@ def plugin_data_dir(*, name: str) -> Path:
 
 def _secret_files() -> list[Path]:
     data = Path(settings.DATA_DIR)
-    files = [data / "secret_key", data / "bridge_token", Path(settings.BASE_DIR) / ".env"]
+    names = ("secret_key", "bridge_token", "session_mnemonic", "chat_mnemonic")
+    files = [*(data / name for name in names), Path(settings.BASE_DIR) / ".env"]
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
         files += [Path(f"{db['NAME']}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]

@@ -99,7 +99,7 @@ def health_result_store(*, plugin_id: int, status: str, detail: str) -> None:
     Plugin.objects.filter(pk=plugin_id).update(
         health_status=status, health_detail=detail[:2000].replace("\x00", ""), health_checked_at=timezone.now()
     )
-    if status != "ok":
+    if status not in ("ok", ""):  # "": the plugin declares no check
         log.warning("health check of plugin %s: %s: %s", plugin_id, status, detail)
 
 

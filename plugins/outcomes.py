@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-from plugins.api import Reply
+from plugins.api import Attachment, Reply
 from plugins.models import Invocation
 from plugins.sandbox import runner
 from plugins.sandbox.host import CPU, CRASHED, TIMEOUT, UNAVAILABLE
 from plugins.sandbox.runner import Outcome
+
+log = logging.getLogger(__name__)
+# Session delivers no file over 10,000,000 bytes. All of a reply's files travel in one send
+# frame, which the bridge refuses past 16 MiB; as base64 these 12,000,000 bytes fit, with room.
+MAX_ATTACHMENT_BYTES = 10_000_000
+MAX_REPLY_ATTACHMENT_BYTES = 12_000_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f/\\]")
 
 STATUS = {
     runner.OK: Invocation.Status.OK,
@@ -43,9 +54,30 @@ def outcome_message(*, outcome: Outcome, command: str, timeout_seconds: float) -
     return _("Sorry, /%(command)s failed. The bot's operator can see what went wrong.") % params
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def text_clean(text: str) -> str:
-    """Text any database stores: PostgreSQL refuses NUL characters, which plugins may send."""
-    return text.replace("\x00", "\ufffd")
+    """Text any database stores and UTF-8 encodes: PostgreSQL refuses NUL characters and
+    no encoder takes lone surrogates, and plugins may send either."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def attachments_capped(attachments: tuple[Attachment, ...]) -> tuple[Attachment, ...]:
+    """The files of a plugin's reply that can be delivered: a send the bridge must refuse
+    would be sent again after every reconnect and hold up every reply after it."""
+    kept: list[Attachment] = []
+    total = 0
+    for item in attachments[: settings.BOT_CONFIG.max_attachments]:
+        size = len(item.data)
+        if size > MAX_ATTACHMENT_BYTES or total + size > MAX_REPLY_ATTACHMENT_BYTES:
+            log.warning("dropped a plugin's file of %d bytes: over the size limits of one reply", size)
+            continue
+        total += size
+        name = text_clean(_UNSAFE_NAME.sub("_", item.name))[:255] or "file"
+        kind = text_clean(_CONTROL.sub("", item.content_type))[:200] or "application/octet-stream"
+        kept.append(Attachment(name, kind, item.data))
+    return tuple(kept)
 
 
 def _capped(reply: Reply | None) -> Reply | None:
@@ -54,7 +86,7 @@ def _capped(reply: Reply | None) -> Reply | None:
         return None
     limit = settings.BOT_CONFIG.plugin_limits.max_reply_chars
     text = text_clean(reply.text)
-    return Reply(text if len(text) <= limit else text[: limit - 1] + "…", reply.attachments)
+    return Reply(text if len(text) <= limit else text[: limit - 1] + "…", attachments_capped(reply.attachments))
 
 
 def outcome_reply(*, outcome: Outcome, command: str, timeout_seconds: float) -> tuple[Reply | None, str]:

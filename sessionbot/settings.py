@@ -225,6 +225,8 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "uvicorn.access": {"level": "WARNING"},
         "celery": {"level": "WARNING" if LOG_LEVEL != "DEBUG" else "DEBUG"},
+        # The filesystem queue has no host name; kombu says so on every connection.
+        "kombu.connection": {"level": "ERROR"},
     },
 }
 logging.getLogger(__name__).debug("settings loaded; embedded=%s", EMBEDDED)

@@ -18,7 +18,7 @@ from typing import Any
 
 from plugins.api import Context, Platform, Plugin, PluginError, Storage
 from plugins.loader import PluginLoadError, plugin_class_load
-from plugins.sandbox.privileges import parent_death_kill, process_protect
+from plugins.sandbox.privileges import child_subreaper, parent_death_kill, process_protect
 from plugins.sandbox.protocol import attachment_from_wire, frame_read, frame_write
 from plugins.sandbox.runner import MEMORY, Outcome, command_run, health_run, plugin_describe
 
@@ -118,6 +118,7 @@ def _guard(parent: int) -> None:
     # run as the same user, out of this one's memory and /proc entries.
     parent_death_kill()
     process_protect()
+    child_subreaper()
     if os.getppid() != parent:
         os._exit(0)  # the worker died before the guard was set
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from plugins.sandbox.privileges import HostUser, folder_give, process_protect
 from plugins.sandbox.protocol import ProtocolError, frame_read, frame_write
 from plugins.sandbox.runner import MEMORY, Outcome
@@ -157,7 +159,7 @@ class Host:
             while True:
                 answer = self._read(deadline)
                 if answer["op"] == "result":
-                    outcome = Outcome.from_wire(answer)
+                    outcome = _outcome_read(answer)
                     if outcome.status == MEMORY:
                         self.close()
                     return outcome
@@ -167,6 +169,7 @@ class Host:
             self.kill()
             return Outcome(TIMEOUT, error=f"no answer within {self.spec.limits.timeout_seconds:g} s; host killed")
         except (ProtocolError, OSError, KeyError) as exc:
+            # A host that breaks the protocol is out of step with us: it cannot be reused.
             self.kill()
             if self.proc.returncode == -signal.SIGXCPU:
                 return Outcome(CPU, error=f"past the CPU limit of {self.spec.limits.cpu_seconds:g} s; host killed")
@@ -180,10 +183,22 @@ class Host:
             return f"killed by {signal.Signals(-code).name}"
         return f"exit code {code}"
 
-    def _kill_group(self) -> None:
-        # The host's process group: processes the plugin forked die with it.
+    def _descendants(self) -> list[psutil.Process]:
+        # The host is a child subreaper, so even a process that left its group with setsid()
+        # stays below it while it lives.
+        try:
+            return psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.Error:
+            return []
+
+    def _kill_group(self, extra: list[psutil.Process] | None = None) -> None:
+        # The host's process group and every descendant: what the plugin forked dies with it.
+        doomed = self._descendants() + (extra or [])
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        for proc in doomed:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
 
     def kill(self) -> None:
         self._kill_group()
@@ -192,13 +207,14 @@ class Host:
 
     def close(self) -> None:
         """Ask the host to exit; kill it if it does not within a second."""
+        left = self._descendants()  # once the host exits they would be init's
         if self.proc.poll() is None:
             try:
                 frame_write(self._w, {"op": "exit"})
                 self.proc.wait(timeout=1)
             except (OSError, subprocess.TimeoutExpired):
                 pass
-        self._kill_group()
+        self._kill_group(left)
         self.proc.wait()
         self._close_pipes()
 
@@ -208,10 +224,24 @@ class Host:
                 pipe.close()
 
 
+def _outcome_read(answer: dict[str, Any]) -> Outcome:
+    # The frame comes from plugin code, which can write to its pipe: any shape may arrive.
+    try:
+        return Outcome.from_wire(answer)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ProtocolError(f"malformed result frame: {type(exc).__name__}") from None
+
+
 def _platform_answer(on_call: Caller, call: dict[str, Any]) -> dict[str, Any]:
     from plugins.api import PluginError
 
+    args = call.get("args") or {}
+    if not isinstance(args, dict) or not all(isinstance(k, str) for k in args):
+        raise ProtocolError("a platform call's args must be an object")
     try:
-        return {"op": "return", "value": on_call(str(call["method"]), dict(call.get("args") or {}))}
+        return {"op": "return", "value": on_call(str(call["method"]), args)}
     except PluginError as exc:
         return {"op": "raise", "error": str(exc)}
+    except TypeError:
+        # Arguments the service does not take: the plugin's mistake (or an attack), not ours.
+        return {"op": "raise", "error": f"bad arguments for platform call {str(call['method'])[:40]!r}"}

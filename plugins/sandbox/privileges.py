@@ -24,6 +24,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 _done: set[str] = set()
 
 
@@ -98,6 +99,12 @@ def process_protect() -> None:
     or memory, nor attach a debugger to it."""
     if "dumpable" not in _done and _prctl(PR_SET_DUMPABLE, 0):
         _done.add("dumpable")
+
+
+def child_subreaper() -> None:
+    """Keep orphaned descendants (even ones that called setsid()) below this process, where
+    the worker finds and kills them with it."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
 def parent_death_kill() -> None:

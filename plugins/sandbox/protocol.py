@@ -25,7 +25,12 @@ class ProtocolError(Exception):
 
 
 def frame_encode(message: dict[str, Any]) -> bytes:
-    data = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    try:
+        data = text.encode()
+    except UnicodeEncodeError:
+        # Lone surrogates (a plugin's text may hold them) travel escaped; the worker cleans them.
+        data = json.dumps(message, separators=(",", ":")).encode()
     return len(data).to_bytes(4, "big") + data
 
 
