@@ -113,7 +113,7 @@ def plugin_action(*, action: str, name: str, version: str = "") -> str:
             rolled_back = versions.version_rollback(plugin=plugin)
         except ActivationError as exc:
             raise LifecycleError(str(exc)) from None
-        return _("%(name)s %(version)s is active again.") % {"name": plugin.name, "version": rolled_back.version}
+        return _("%(name)s %(version)s is active.") % {"name": plugin.name, "version": rolled_back.version}
     raise LifecycleError(_("Unknown action %(action)s.") % {"action": action})
 
 

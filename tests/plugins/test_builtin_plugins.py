@@ -100,7 +100,7 @@ def test_a_new_version_changes_the_reply_and_an_admin_rolls_it_back_from_the_cha
     install("greeter", "fx_greeter_v2:Greeter", ["greet"], version="2.0.0")
     reply, inv = ask("/greet Ana")
     assert (reply, ran(inv)) == ("Bonjour, Ana!", "2.0.0")
-    assert ask("/plugins rollback greeter", sender=ADMIN)[0] == "greeter 1.0.0 is active again."
+    assert ask("/plugins rollback greeter", sender=ADMIN)[0] == "greeter 1.0.0 is active."
     reply, inv = ask("/greet Ana")
     assert (reply, ran(inv)) == ("Hello, Ana!", "1.0.0")
     assert ask("/plugins activate greeter 2.0.0", sender=ADMIN)[0] == "greeter 2.0.0 is active."
