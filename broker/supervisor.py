@@ -8,6 +8,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
@@ -113,3 +114,33 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+class Periodic:
+    """Call ``job`` every ``interval`` seconds in a thread of its own until stopped.
+
+    A failing job is logged and tried again at the next tick: the recovery sweep must
+    outlive a database restart.
+    """
+
+    def __init__(self, name: str, job: Callable[[], object], *, interval: float) -> None:
+        self._name = name
+        self._job = job
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._job()
+            except Exception:
+                log.exception("%s failed; trying again in %.0f s", self._name, self._interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)

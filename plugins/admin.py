@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from plugins.lifecycle import LifecycleError, plugin_action
 from plugins.models import (
     BotGroup,
     BotUser,
@@ -23,7 +24,7 @@ from plugins.models import (
 )
 from plugins.operations import botusers_block, plugins_enable, versions_activate
 from plugins.runtime_admin import reload_plugins
-from plugins.versions import ActivationError, version_check, version_rollback
+from plugins.versions import ActivationError, version_check
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -204,12 +205,11 @@ class PluginAdmin(admin.ModelAdmin):
     @admin.action(description=_("Roll back to the previously active version"))
     def rollback(self, request: HttpRequest, queryset: QuerySet[Plugin]) -> None:
         for plugin in queryset:
+            # The chat's and the CLI's rollback too: one service, one message.
             try:
-                version = version_rollback(plugin=plugin)
-            except ActivationError as exc:
+                self.message_user(request, plugin_action(action="rollback", name=plugin.name))
+            except LifecycleError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
-            else:
-                self.message_user(request, _("%(version)s is active again.") % {"version": version})
 
 
 class CommandInline(admin.TabularInline):

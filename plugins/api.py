@@ -18,6 +18,13 @@ text unchanged::
 Text that does not fit the arguments gets the user a usage line (``/weather <city…>``).
 The handler's docstring is the command's help when no localized doc is installed.
 
+Plain text (a message that is not a command) goes to one plugin at most: the one the
+operator marks as the default handler. That plugin answers it in :meth:`Plugin.on_text`::
+
+    class Chat(Plugin):
+        def on_text(self, ctx: Context, text: str) -> Reply:
+            return Reply(f"You said {len(text)} characters. Try /help.")
+
 This module knows nothing of Django, the broker or the database: plugins run in a plugin
 host process that has none of them. Everything platform-specific reaches a plugin through
 the :class:`Context`.
@@ -264,6 +271,21 @@ class Plugin:
             if meta is not None and callable(member):
                 found[meta[0]] = member
         return found
+
+    def on_text(self, ctx: Context, text: str) -> Reply | str | None:
+        """Override to answer plain text: ``text`` is the whole message, unchanged.
+
+        Only the plugin marked as the default handler (in the admin, or ``default_handler``
+        in config.yaml) receives plain text; ``ctx.command`` is ``""``. It runs with the
+        same limits and isolation as a command, and a :class:`PluginError` is answered the
+        same way. Without an override the plugin answers plain text with nothing.
+        """
+        return None
+
+    @classmethod
+    def has_text_handler(cls) -> bool:
+        """Whether the subclass answers plain text (overrides :meth:`on_text`)."""
+        return cls.on_text is not Plugin.on_text
 
     def health_check(self) -> str | None:
         """Override to report health: return a short status, raise an exception when unwell.

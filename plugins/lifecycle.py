@@ -1,7 +1,8 @@
 """Operating plugins: reload, enable, disable, activate a version, roll back, list.
 
 One service per action, shared by the admin, ``manage.py plugins`` and the chat's
-``/plugins``. Messages are for the operator or admin who asked, in their language.
+``/plugins`` (:func:`plugin_action`); a rollback is ``plugins.versions.version_rollback``.
+Messages are for the operator or admin who asked, in their language.
 """
 
 from __future__ import annotations
@@ -98,15 +99,6 @@ def plugin_version_activate(*, plugin: Plugin, version: str) -> str:
     return _("%(name)s %(version)s is active.") % {"name": plugin.name, "version": version}
 
 
-def plugin_rollback(*, plugin: Plugin) -> str:
-    """Activate the version that was active before the current one (the foundation's rule)."""
-    try:
-        version = versions.version_rollback(plugin=plugin)
-    except ActivationError as exc:
-        raise LifecycleError(str(exc)) from None
-    return _("%(name)s %(version)s is active.") % {"name": plugin.name, "version": version.version}
-
-
 def plugin_action(*, action: str, name: str, version: str = "") -> str:
     """Run ``action`` on plugin ``name``: reload, enable, disable, activate or rollback."""
     plugin = plugin_get(name=name)
@@ -117,7 +109,11 @@ def plugin_action(*, action: str, name: str, version: str = "") -> str:
     if action == "activate":
         return plugin_version_activate(plugin=plugin, version=version)
     if action == "rollback":
-        return plugin_rollback(plugin=plugin)
+        try:
+            rolled_back = versions.version_rollback(plugin=plugin)
+        except ActivationError as exc:
+            raise LifecycleError(str(exc)) from None
+        return _("%(name)s %(version)s is active.") % {"name": plugin.name, "version": rolled_back.version}
     raise LifecycleError(_("Unknown action %(action)s.") % {"action": action})
 
 

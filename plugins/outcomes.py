@@ -92,6 +92,10 @@ def _capped(reply: Reply | None) -> Reply | None:
 def outcome_reply(*, outcome: Outcome, command: str, timeout_seconds: float) -> tuple[Reply | None, str]:
     """The reply to send (None: send nothing) and the invocation status for ``outcome``."""
     status = STATUS.get(outcome.status, Invocation.Status.FAILED)
+    if outcome.status == runner.UNKNOWN and command == runner.TEXT:
+        # A default handler without on_text: plain text gets nothing, as with no handler;
+        # the operator sees the error on the plugin in the admin.
+        return None, status
     if outcome.status in (runner.OK, runner.ERROR):
         return _capped(outcome.reply), status
     return Reply(outcome_message(outcome=outcome, command=command, timeout_seconds=timeout_seconds)), status

@@ -11,13 +11,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone, translation
 
 from plugins import signals
 from plugins.api import Reply
 from plugins.execution import version_limits, version_request
 from plugins.health import plugin_outcome_record
+from plugins.liveness import Thresholds, running_abandoned
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion
 from plugins.outcomes import outcome_reply, text_clean
 from plugins.permissions import user_is_admin
@@ -26,7 +27,6 @@ from plugins.sandbox.host import CRASHED, UNAVAILABLE
 from plugins.sandbox.runner import Outcome
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ def invocation_execute(*, invocation_id: int) -> None:
         return
     version = inv.plugin_version
     started = time.perf_counter()
-    if inv.attempts > MAX_ATTEMPTS or version is None:
+    if inv.attempts > settings.BOT_CONFIG.recovery.max_attempts or version is None:
         # Delivered again after killing its worker each time: stop the loop here.
         outcome = Outcome(CRASHED, error=f"given up after {inv.attempts - 1} attempts")
     elif not version.plugin.enabled:
@@ -121,18 +121,36 @@ def commit_relaxed() -> None:
 
 
 def _invocation_claim(invocation_id: int) -> Invocation | None:
-    # One conditional UPDATE claims the row atomically (no explicit transaction, no lock
-    # round trip): a finished invocation is never claimed, so it never runs again.
+    # A conditional UPDATE claims the row atomically: a finished invocation is never claimed,
+    # and a running one only once its worker is past its limit (it died).
     with transaction.atomic():
         commit_relaxed()
-        claimed = (
-            Invocation.objects.filter(pk=invocation_id)
-            .exclude(status__in=Invocation.FINISHED)
-            .update(status=Invocation.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1)
-        )
+        claimed = _claim(Invocation.objects.filter(pk=invocation_id, status=Invocation.Status.QUEUED))
+        if not claimed:
+            inv = Invocation.objects.select_related("plugin_version__plugin").filter(pk=invocation_id).first()
+            if inv is not None and inv.status == Invocation.Status.RUNNING and not _running_elsewhere(inv):
+                # Its worker died: take it over, unless another copy took it a moment ago.
+                same = Invocation.objects.filter(pk=invocation_id, status=inv.status, started_at=inv.started_at)
+                claimed = _claim(same)
     if not claimed:
         return None
     return Invocation.objects.select_related("plugin_version__plugin", "user").get(pk=invocation_id)
+
+
+def _claim(rows: QuerySet[Invocation]) -> int:
+    return rows.update(status=Invocation.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1)
+
+
+def _running_elsewhere(inv: Invocation) -> bool:
+    """A live worker runs it now: this is a copy the recovery sweep sent, or a redelivery."""
+    if inv.status != Invocation.Status.RUNNING or inv.plugin_version is None:
+        return False
+    recovery = settings.BOT_CONFIG.recovery
+    thresholds = Thresholds(recovery.queued_after_seconds, recovery.running_margin_seconds)
+    timeout = version_limits(version=inv.plugin_version).timeout_seconds
+    return not running_abandoned(
+        started_at=inv.started_at, now=timezone.now(), timeout_seconds=timeout, thresholds=thresholds
+    )
 
 
 def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, outcome: Outcome, started: float) -> None:

@@ -8,7 +8,8 @@ Enable it with ``-p plugins.testing`` (this project does, in pyproject.toml) or
 
 The first argument is a plugin name from the nearest ``plugins.yaml`` (next to the test
 or above it, else ``data/plugins.yaml``), an entrypoint ``module:Class`` or the class.
-The command runs like in the bot: arguments parsed from the text, a PluginError becomes
+The command runs like in the bot: arguments parsed from the text (plain text without the
+``/`` goes to the plugin's ``on_text``, as the default handler), a PluginError becomes
 the reply, bad arguments give the usage line. A bug in the plugin fails the test with
 its traceback. ``isolated=True`` runs the plugin in a real plugin host process, with its
 limits. No database is needed.
@@ -53,8 +54,14 @@ def _find_entry(name: str, start: Path) -> tuple[str, dict[str, Any], list[Path]
 
 
 def command_split(text: str, prefix: str = "/") -> tuple[str, str]:
-    """``/weather  New York`` → (``weather``, `` New York`` minus the one separator)."""
-    body = text[len(prefix) :] if text.startswith(prefix) else text
+    """``/weather  New York`` → (``weather``, `` New York`` minus the one separator).
+
+    Plain text (no prefix) → (``""``, the whole text): what the default handler's
+    ``on_text`` receives in the bot.
+    """
+    if not text.startswith(prefix):
+        return "", text
+    body = text[len(prefix) :]
     name, _, arguments = body.partition(" ") if " " in body.split("\n")[0] else body.partition("\n")
     return name, arguments
 

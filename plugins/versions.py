@@ -99,19 +99,33 @@ def version_activate(*, version: PluginVersion, dependents_replaced: Collection[
         version.activated_at = now
 
 
-def version_rollback(*, plugin: Plugin) -> PluginVersion:
-    """Activate the version that was active before the current one (else the one imported before).
-
-    Raises :class:`ActivationError` when there is none or it cannot be activated.
-    """
-    plugin.refresh_from_db(fields=["active_version"])
+def _rollback_target(plugin: Plugin) -> PluginVersion | None:
+    """The version active before the current one, else the one imported before it."""
     others = plugin.versions.exclude(pk=plugin.active_version_id) if plugin.active_version_id else plugin.versions
     previous = others.filter(activated_at__isnull=False).order_by("-activated_at").first()
     if previous is None:
         current = plugin.active_version
         earlier = others.filter(imported_at__lt=current.imported_at) if current else others
         previous = earlier.order_by("-imported_at").first()
-    if previous is None:
-        raise ActivationError(_("%(plugin)s has no earlier version to roll back to") % {"plugin": plugin.name})
-    version_activate(version=previous)
+    return previous
+
+
+def version_rollback(*, plugin: Plugin) -> PluginVersion:
+    """Activate the version that was active before the current one (else the one imported before).
+
+    The one rollback of the admin, ``manage.py plugins rollback`` and the chat's ``/plugins
+    rollback`` (through ``plugins.lifecycle.plugin_action``). The target goes through
+    :func:`version_activate`'s checks, so a rollback that would break a dependent, or
+    whose dependencies or requirements are unmet, is refused naming why. Raises
+    :class:`ActivationError` when there is no earlier version or it cannot be activated.
+    """
+    with transaction.atomic():
+        # Choose under the plugin's lock: two rollbacks at once each step back from what
+        # the other left, instead of both choosing the same version.
+        Plugin.objects.select_for_update().filter(pk=plugin.pk).values_list("pk").get()
+        plugin.refresh_from_db(fields=["active_version"])
+        previous = _rollback_target(plugin)
+        if previous is None:
+            raise ActivationError(_("%(plugin)s has no earlier version to roll back to") % {"plugin": plugin.name})
+        version_activate(version=previous)
     return previous

@@ -44,6 +44,15 @@ class Polling(_Model):
     active_window_seconds: float = Field(60.0, ge=0)
 
 
+class Recovery(_Model):
+    """When an unfinished invocation counts as lost (its worker died) and is sent again."""
+
+    sweep_interval_seconds: float = Field(15.0, gt=0, le=3600)
+    queued_after_seconds: float = Field(60.0, gt=0)
+    running_margin_seconds: float = Field(30.0, ge=0)
+    max_attempts: int = Field(3, ge=1, le=100)
+
+
 class BotConfig(_Model):
     command_prefix: str = Field("/", min_length=1, max_length=3)
     default_language: str = "en"
@@ -57,6 +66,7 @@ class BotConfig(_Model):
     part_markers: bool = False
     max_attachments: int = Field(10, ge=0, le=100)
     polling: Polling = Polling()
+    recovery: Recovery = Recovery()
 
     @field_validator("admins")
     @classmethod

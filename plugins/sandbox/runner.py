@@ -8,6 +8,7 @@ worker turns that into the user's reply and the invocation's status.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from plugins.sandbox.protocol import reply_from_wire, reply_to_wire
 # Outcome statuses; the worker adds "timeout", "crashed" and "unavailable".
 OK, ERROR, USAGE, FAILED, MEMORY, UNKNOWN = "ok", "error", "usage", "failed", "memory", "unknown_command"
 NONE = "none"
+TEXT = ""  # the command name the broker gives plain text sent to the default handler
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,11 @@ def _as_reply(result: object) -> Reply | None:
 def command_run(*, instance: Plugin, command: str, arguments: str, ctx: Context, prefix: str = "/") -> Outcome:
     """Parse ``arguments`` for ``command``, call its handler and report how it went."""
     handler = instance.commands().get(command)
+    if handler is None and command == TEXT:
+        # Plain text sent to the default handler; an explicit @command("") still wins.
+        if not instance.has_text_handler():
+            return Outcome(UNKNOWN, error="the plugin is the default handler but does not define on_text")
+        return _outcome_of(lambda: instance.on_text(ctx, arguments))
     if handler is None:
         return Outcome(UNKNOWN, error=f"the plugin has no command {command!r}")
     specs = argspec_read(handler)
@@ -73,8 +80,12 @@ def command_run(*, instance: Plugin, command: str, arguments: str, ctx: Context,
         values = arguments_parse(text=arguments, specs=specs)
     except ArgumentError as exc:
         return Outcome(USAGE, error=str(exc), usage=usage_format(prefix=prefix, command=command, specs=specs))
+    return _outcome_of(lambda: handler(ctx, *values))
+
+
+def _outcome_of(call: Callable[[], object]) -> Outcome:
     try:
-        return Outcome(OK, _as_reply(handler(ctx, *values)))
+        return Outcome(OK, _as_reply(call()))
     except PluginError as exc:
         return Outcome(ERROR, Reply(str(exc)), error=str(exc))
     except MemoryError:

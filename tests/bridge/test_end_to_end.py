@@ -183,12 +183,6 @@ def test_killing_the_bridge_between_poll_and_ack_loses_and_doubles_nothing(stack
     assert user.wait_for_replies(3) == ["pong", "one", "two"]
 
 
-@pytest.mark.xfail(
-    bool(settings.REDIS_URL),
-    strict=False,
-    reason="known broker/runtime defect: on Redis a SIGKILLed worker's unacked task waits for the 3600 s "
-    "visibility timeout (recovery runs only when runbroker starts), so the reply can be lost",
-)
 def test_killing_the_worker_during_an_invocation_still_answers_once(stack) -> None:
     s, user = stack
     user.say("/ping")

@@ -14,8 +14,8 @@ from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandParser
 
 from broker.frames import MAX_FRAME_BYTES
-from broker.recovery import broker_recover
-from broker.supervisor import ChildSpec, Supervisor
+from broker.recovery import broker_recover, recovery_sweep_tick
+from broker.supervisor import ChildSpec, Periodic, Supervisor
 
 log = logging.getLogger("broker.runbroker")
 # Worker threads mostly wait on the database; SQLite serializes writers, so more only queue.
@@ -54,6 +54,10 @@ class Command(BaseCommand):
         if recovered:
             self.stdout.write(f"Re-running {recovered} invocation(s) interrupted by the last stop.")
         supervisor = Supervisor(self._children(options, env), cwd=str(settings.BASE_DIR))
+        # Every runbroker sweeps, with or without its own worker: a worker killed mid-task
+        # anywhere loses its invocation until a sweep sends it again.
+        interval = settings.BOT_CONFIG.recovery.sweep_interval_seconds
+        sweeper = Periodic("recovery sweep", recovery_sweep_tick, interval=interval)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for display
         self.stdout.write(f"Admin:           http://{shown}:{port}/admin/")
         where = "$BRIDGE_TOKEN" if os.environ.get("BRIDGE_TOKEN") else str(settings.DATA_DIR / "bridge_token")
@@ -71,10 +75,12 @@ class Command(BaseCommand):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, _ignore_signal)
         supervisor.start()
+        sweeper.start()
         try:
             uvicorn.Server(config).run()
         finally:
             self.stdout.write("Stopping the worker and the bridge…")
+            sweeper.stop()
             supervisor.stop()
             self.stdout.write("Stopped.")
 
