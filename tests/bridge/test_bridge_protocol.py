@@ -184,3 +184,16 @@ async def test_a_wrong_token_is_retried_with_backoff_without_crashing(peer, harn
     assert await peer.wait(lambda: peer.refused >= 2)
     assert not harness.task.done()
     assert peer.hellos == []
+
+
+async def test_the_user_sees_the_bot_typing_once_their_message_is_accepted(peer, harness):
+    harness.start(peer)
+    harness.say("/slow")
+    assert await peer.wait(lambda: peer.messages)
+
+    def typing_seen() -> bool:
+        page = harness.user.retrieve(last_hash="")
+        return any(isinstance(m, Incoming) and m.sender == harness.bot_id and m.kind == "typing" for m in page.messages)
+
+    assert await peer.wait(typing_seen)
+    assert harness.replies() == []  # an indicator, not a reply
