@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -127,9 +128,48 @@ class Bridge:
         await self.ws.send(json.dumps(frame))
 
 
-async def drive(port: int, token: str, *, messages: int, users: int, window: int) -> dict[str, Any]:
+def cpu_seconds(procs: dict[str, list[psutil.Process]]) -> dict[str, float]:
+    """CPU time (user + system) used so far by each named group of processes."""
+    totals: dict[str, float] = {}
+    for name, group in procs.items():
+        total = 0.0
+        for proc in group:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        totals[name] = total
+    return totals
+
+
+def process_groups(server: subprocess.Popen[bytes], mode: str) -> dict[str, list[psutil.Process]]:
+    """The processes whose CPU the sustained run is charged with: server, worker, client, services."""
+    root = psutil.Process(server.pid)
+    groups: dict[str, list[psutil.Process]] = {"server": [root], "worker": root.children(recursive=True)}
+    groups["bench client"] = [psutil.Process()]
+    if mode == "services":
+        names = {"postgres": "postgres", "redis-server": "redis"}
+        for proc in psutil.process_iter(["name"]):
+            group = names.get(proc.info["name"] or "")
+            if group:
+                groups.setdefault(group, []).append(proc)
+    return groups
+
+
+async def drive(
+    port: int,
+    token: str,
+    *,
+    messages: int,
+    users: int,
+    window: int,
+    procs: Callable[[], dict[str, list[psutil.Process]]],
+) -> dict[str, Any]:
     url = f"ws://127.0.0.1:{port}/ws/bridge/"
-    async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None) as ws:
+    async with connect(
+        url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None, compression=None
+    ) as ws:
         await ws.send(json.dumps({"type": "hello", "protocol": 1, "bot_id": BOT, "client": "bench"}))
         assert json.loads(await ws.recv())["type"] == "welcome"
         bridge = Bridge(ws)
@@ -138,6 +178,8 @@ async def drive(port: int, token: str, *, messages: int, users: int, window: int
         for phase, count, rate in (("warmup", 100, 100.0), ("paced", 500, 100.0), ("sustained", messages, 0.0)):
             bridge.sent_at, bridge.latency, bridge.expect = {}, {}, count
             bridge.done.clear()
+            groups = procs()  # now: the database connections exist since the warm-up
+            cpu_before = cpu_seconds(groups)
             start = time.perf_counter()
             for i in range(count):
                 if rate:
@@ -151,7 +193,9 @@ async def drive(port: int, token: str, *, messages: int, users: int, window: int
             if phase == "paced":
                 paced = {"p50": pct(values, 50), "p99": pct(values, 99)}
             elif phase == "sustained":
-                sustained = {"rate": count / elapsed, "p50": pct(values, 50), "p99": pct(values, 99)}
+                sustained: dict[str, Any] = {"rate": count / elapsed, "p50": pct(values, 50), "p99": pct(values, 99)}
+                cpu_after = cpu_seconds(groups)
+                sustained["cpu_ms"] = {k: (cpu_after[k] - cpu_before[k]) * 1000 / count for k in cpu_after}
         reader.cancel()
     return {"paced": paced, "sustained": sustained}
 
@@ -184,7 +228,16 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
                     break
             time.sleep(0.1)
         time.sleep(2)  # let the worker come up
-        result = asyncio.run(drive(port, token, messages=args.messages, users=args.users, window=args.window))
+        result = asyncio.run(
+            drive(
+                port,
+                token,
+                messages=args.messages,
+                users=args.users,
+                window=args.window,
+                procs=lambda: process_groups(proc, mode),
+            )
+        )
         probe = subprocess.run(
             [sys.executable, "-m", "bench.broker", "--probe", str(args.probes)],
             cwd=ROOT,
@@ -234,6 +287,8 @@ def main() -> None:
             f"| {r['celery_p50']:.1f} | {p['p50'] / r['celery_p50']:.1f}x | {r['idle_rss_mb']:.0f} |",
             flush=True,
         )
+        cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in s["cpu_ms"].items())
+        print(f"|   | CPU ms per message (sustained): {cpu} | | | | | |", flush=True)
 
 
 if __name__ == "__main__":

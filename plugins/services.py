@@ -10,15 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone, translation
 
 from plugins import signals
 from plugins.api import Reply
+from plugins.claims import commit_relaxed, invocation_claim
 from plugins.execution import version_limits, version_request
 from plugins.health import plugin_outcome_record
-from plugins.liveness import Thresholds, running_abandoned
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion
 from plugins.outcomes import outcome_reply, text_clean
 from plugins.permissions import user_is_admin
@@ -89,7 +89,7 @@ def invocation_execute(*, invocation_id: int) -> None:
     The plugin runs outside any transaction (it may take seconds); the finish is one
     transaction that records the telemetry and hands the reply to ``invocation_replied``.
     """
-    inv = _invocation_claim(invocation_id)
+    inv = invocation_claim(invocation_id)
     if inv is None:
         return
     version = inv.plugin_version
@@ -109,52 +109,9 @@ def invocation_execute(*, invocation_id: int) -> None:
     _invocation_finish(inv, reply=reply, status=status, outcome=outcome, started=started)
 
 
-def commit_relaxed() -> None:
-    """Let this transaction commit without waiting for PostgreSQL's disk flush.
-
-    Only for writes whose loss in a database crash is harmless: a lost claim means the
-    invocation runs again (its reply refs are stable, so nobody is answered twice).
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
-def _invocation_claim(invocation_id: int) -> Invocation | None:
-    # A conditional UPDATE claims the row atomically: a finished invocation is never claimed,
-    # and a running one only once its worker is past its limit (it died).
-    with transaction.atomic():
-        commit_relaxed()
-        claimed = _claim(Invocation.objects.filter(pk=invocation_id, status=Invocation.Status.QUEUED))
-        if not claimed:
-            inv = Invocation.objects.select_related("plugin_version__plugin").filter(pk=invocation_id).first()
-            if inv is not None and inv.status == Invocation.Status.RUNNING and not _running_elsewhere(inv):
-                # Its worker died: take it over, unless another copy took it a moment ago.
-                same = Invocation.objects.filter(pk=invocation_id, status=inv.status, started_at=inv.started_at)
-                claimed = _claim(same)
-    if not claimed:
-        return None
-    return Invocation.objects.select_related("plugin_version__plugin", "user").get(pk=invocation_id)
-
-
-def _claim(rows: QuerySet[Invocation]) -> int:
-    return rows.update(status=Invocation.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1)
-
-
-def _running_elsewhere(inv: Invocation) -> bool:
-    """A live worker runs it now: this is a copy the recovery sweep sent, or a redelivery."""
-    if inv.status != Invocation.Status.RUNNING or inv.plugin_version is None:
-        return False
-    recovery = settings.BOT_CONFIG.recovery
-    thresholds = Thresholds(recovery.queued_after_seconds, recovery.running_margin_seconds)
-    timeout = version_limits(version=inv.plugin_version).timeout_seconds
-    return not running_abandoned(
-        started_at=inv.started_at, now=timezone.now(), timeout_seconds=timeout, thresholds=thresholds
-    )
-
-
 def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, outcome: Outcome, started: float) -> None:
     with transaction.atomic():
+        commit_relaxed()  # lost in a database crash, the invocation runs again: same refs, no double answer
         inv.status = status
         inv.error = text_clean(outcome.error[:10000])
         inv.finished_at = timezone.now()

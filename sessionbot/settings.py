@@ -163,7 +163,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 # Keep connections open between requests: one connection per request made inserts 3x slower
 # (on SQLite each new connection also re-runs the PRAGMAs above).
 _db["CONN_MAX_AGE"] = int(_number("CONN_MAX_AGE", 600))
-_db["CONN_HEALTH_CHECKS"] = True
+# No health check: it cost a `SELECT 1` round trip before every request, task and consumer
+# call. A connection that broke meanwhile fails one call, is closed after it, and the hot
+# paths (storing a bridge message, running an invocation) retry once on a new one.
+_db["CONN_HEALTH_CHECKS"] = False
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -191,6 +191,9 @@ class Bridge:
                     open_timeout=15,
                     ping_interval=20,
                     ping_timeout=30,
+                    # The broker is local or on a private network: compressing every
+                    # small frame cost CPU on both ends per message and saved nothing.
+                    compression=None,
                 ) as ws:
                     await self._converse(ws, backoff)
             except InvalidStatus as exc:

@@ -40,10 +40,14 @@ class _SnapshotFinder:
 
     def __init__(self, top: str, root: Path) -> None:
         self.top, self.root = top, root
+        self.seen: set[str] = set()  # every name under ``top`` imported while this finder is in place
 
     def find_spec(self, fullname: str, path: Any, target: Any = None) -> ModuleSpec | None:
         if fullname != self.top:
+            if fullname.startswith(self.top + "."):
+                self.seen.add(fullname)  # found by the next finder through the package's __path__
             return None
+        self.seen.add(fullname)
         spec = PathFinder.find_spec(fullname, [str(self.root)])
         if spec is None:
             raise ImportError(f"{fullname} is not in the plugin's snapshot {self.root}")
@@ -51,8 +55,15 @@ class _SnapshotFinder:
 
 
 def _owned(top: str) -> dict[str, ModuleType]:
+    """The modules of ``top`` in ``sys.modules`` (a scan of all of them: only when ``top`` is there)."""
+    if top not in sys.modules:
+        return {}  # a submodule is never imported without its package
     # A copy first: another worker thread may import (and so grow sys.modules) meanwhile.
     return {n: m for n, m in list(sys.modules.items()) if n == top or n.startswith(top + ".")}
+
+
+def _present(names: set[str]) -> dict[str, ModuleType]:
+    return {n: sys.modules[n] for n in names if n in sys.modules}
 
 
 @contextmanager
@@ -69,7 +80,9 @@ def _swapped(top: str, root: Path, modules: dict[str, ModuleType]) -> Iterator[d
         yield loaded
     finally:
         sys.meta_path.remove(finder)
-        loaded.update(_owned(top))
+        # The block's modules: those it started with and those imported in it (the finder saw
+        # each import under ``top``); no scan of the whole of sys.modules on every call.
+        loaded.update(_present(set(modules) | finder.seen))
         for name in loaded:
             del sys.modules[name]
         sys.modules.update(saved)
