@@ -18,7 +18,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from broker import bridges, dispatch, outbox
+from broker import bridges, outbox
+from broker.accept import inbound_accept_many
 from broker.frames import (
     MAX_FRAME_BYTES,
     Ack,
@@ -41,9 +42,7 @@ FAST_POLL_SECONDS = 0.01  # while messages flow: the worker's replies show up wi
 IDLE_POLL_SECONDS = 1.0
 ACTIVE_SECONDS = 10.0
 RESCAN_SECONDS = 5.0  # rows committed out of id order are caught by a full scan
-# SQLite takes one writer at a time: concurrent transactions would only queue on its lock.
-CONCURRENT_ACCEPT = not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
-ACCEPT_SLOTS = 12  # each waits mostly on database and Redis round trips, not on the CPU
+ACCEPT_BATCH = 64  # messages stored per transaction at most (SQLite's writer lock is held meanwhile)
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009
 
@@ -84,8 +83,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.wake = asyncio.Event()
         self.active_until = 0.0
         self.pump: asyncio.Task[None] | None = None
-        self.sender_tail: dict[str, asyncio.Task[None]] = {}
-        self.slots = asyncio.Semaphore(ACCEPT_SLOTS)
+        self.arrived: list[Message] = []
+        self.accepting: asyncio.Task[None] | None = None
         self.confirms: list[tuple[str, str, int]] = []
         self.confirming: asyncio.Task[None] | None = None
         await self.accept()
@@ -100,6 +99,13 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(outbox.DOORBELL_GROUP, self.channel_name)
         if getattr(self, "confirming", None) is not None:
             await self.confirms_wait()
+        accepting = getattr(self, "accepting", None)
+        if accepting is not None:
+            # Messages not yet stored are dropped unacked: the bridge sends them again. The
+            # batch being stored completes; its acks cannot reach a closed connection.
+            self.arrived.clear()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(accepting)
         if getattr(self, "bot_id", None):
             await database_sync_to_async(bridges.bridge_disconnected)(bot_id=self.bot_id)
         log.info("bridge disconnected (code %s)", code)
@@ -182,37 +188,30 @@ class BridgeConsumer(AsyncWebsocketConsumer):
     async def message(self, frame: Message) -> None:
         if self.bot_id is None:
             raise FrameError("say hello before sending messages", code="no_hello", frame_id=frame.id)
-        if not CONCURRENT_ACCEPT:
-            await self.message_accept(frame, self.bot_id, thread_sensitive=True)
-            return
-        # Several messages at once, each sender's in order: a user's commands answer in turn.
-        before = self.sender_tail.get(frame.sender)
-        task = asyncio.create_task(self.message_after(before, frame, self.bot_id))
-        self.sender_tail[frame.sender] = task
-        task.add_done_callback(lambda done: self._tail_forget(frame.sender, done))
+        # Stored in batches: the messages that arrive while one batch is being stored make
+        # the next one (one transaction each), so a busy bridge costs a few statements per
+        # batch and a quiet one waits for nothing.
+        self.arrived.append(frame)
+        if self.accepting is None or self.accepting.done():
+            self.accepting = asyncio.create_task(self.accept_run(self.bot_id))
 
-    def _tail_forget(self, sender: str, done: asyncio.Task[None]) -> None:
-        if self.sender_tail.get(sender) is done:
-            del self.sender_tail[sender]
-
-    async def message_after(self, before: asyncio.Task[None] | None, frame: Message, bot_id: str) -> None:
-        if before is not None:
-            await asyncio.wait([before])
-        async with self.slots:
+    async def accept_run(self, bot_id: str) -> None:
+        accept = database_sync_to_async(inbound_accept_many, thread_sensitive=False)
+        while self.arrived:
+            batch, self.arrived = self.arrived[:ACCEPT_BATCH], self.arrived[ACCEPT_BATCH:]
             try:
-                await self.message_accept(frame, bot_id, thread_sensitive=False)
+                results = await accept(messages=batch, bot_id=bot_id)
             except Exception:
-                log.exception("a bridge message could not be stored")
+                log.exception("%d bridge message(s) could not be stored", len(batch))
                 detail = "the broker could not store this message; send it again later"
-                await self.send_json(Error(code="internal", detail=detail, id=frame.id).dump())
-
-    async def message_accept(self, frame: Message, bot_id: str, *, thread_sensitive: bool) -> None:
-        accept = database_sync_to_async(dispatch.inbound_accept, thread_sensitive=thread_sensitive)
-        result = await accept(message=frame, bot_id=bot_id)
-        await self.send_json(Ack(id=frame.id, status=result.status, reason=result.reason).dump())
-        if result.status == "accepted":
-            self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
-            self.wake.set()
+                for frame in batch:
+                    await self.send_json(Error(code="internal", detail=detail, id=frame.id).dump())
+                continue
+            for frame, result in zip(batch, results, strict=True):
+                await self.send_json(Ack(id=frame.id, status=result.status, reason=result.reason).dump())
+            if any(result.status == "accepted" for result in results):
+                self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
+                self.wake.set()
 
     async def pump_run(self) -> None:
         """Push pending sends until the connection ends; never let one failure stop it."""

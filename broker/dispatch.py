@@ -1,101 +1,92 @@
-"""Accept a bridge's message: validate, store durably, route to a plugin or answer it.
+"""Route a stored message: to a plugin's invocation, to a broker answer, or to nothing.
 
-Storing and routing happen in one transaction, so an ``accepted`` ack means the message,
-its routing decision and any broker answer are all on disk; the plugin's task is enqueued
-only once that transaction commits.
+Runs inside the transaction that stores the message (``broker.accept``), so an
+``accepted`` ack means the message, its routing decision and any broker answer are all on
+disk. A :class:`Routing` gathers what a batch of messages decided (the users they come
+from, the invocations they create) so that it is read and written a few statements at a
+time; the invocations' tasks are enqueued once the transaction commits.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
-import os
 import time
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from broker.frames import AttachmentFrame, Message
 from broker.models import InboundMessage
 from broker.outbox import outbox_enqueue_answer
 from broker.ratelimit import Verdict, rate_limit_check
 from broker.router import MessageMeta, ParsedCommand, command_parse, filters_match
-from broker.validator import message_check
-from plugins.models import BotUser, PermissionGrant, Plugin, PluginCommand, PluginVersion, Policy
+from plugins.models import BotUser, Invocation, PermissionGrant, Plugin, PluginCommand, PluginVersion, Policy
 from plugins.permissions import permission_check
-from plugins.services import invocation_create
+from plugins.services import invocations_enqueue
 
 log = logging.getLogger(__name__)
 Status = InboundMessage.Status
 
 
-@dataclass(frozen=True, slots=True)
-class AcceptResult:
-    status: Literal["accepted", "duplicate", "rejected"]
-    reason: str | None = None
-
-
-def _attachments_store(attachments: tuple[AttachmentFrame, ...]) -> list[dict[str, object]]:
-    """Keep contents in data/attachments by digest (idempotent); the database holds metadata."""
-    folder = settings.DATA_DIR / "attachments"
-    stored: list[dict[str, object]] = []
-    for att in attachments:
-        data = base64.b64decode(att.data_b64)
-        digest = hashlib.sha256(data).hexdigest()
-        path = folder / digest
-        if not path.exists():
-            # Owner only: plugin hosts (another user when the worker is root) get files by pipe.
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            folder.chmod(0o700)
-            tmp = path.with_suffix(".part")
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-                handle.write(data)
-            tmp.replace(path)
-        stored.append(
-            {"name": att.name, "content_type": att.content_type, "size": att.size, "sha256": digest, "path": str(path)}
-        )
-    return stored
-
-
-def inbound_accept(*, message: Message, bot_id: str) -> AcceptResult:
-    """Validate and store ``message``, then route it; duplicates change nothing."""
-    reason = message_check(message, max_attachments=settings.BOT_CONFIG.max_attachments)
-    if reason is not None:
-        return AcceptResult("rejected", reason)
-    if InboundMessage.objects.filter(message_id=message.id).exists():
-        return AcceptResult("duplicate")
-    attachments = _attachments_store(message.attachments or ())
-    try:
-        with transaction.atomic():
-            inbound = InboundMessage(
-                message_id=message.id,
-                sender=message.sender,
-                conversation=message.conversation,
-                conversation_type=message.conversation_type,
-                timestamp=message.timestamp,
-                text=message.text,
-                author_name=message.author_name or "",
-                attachments=attachments,
-                reply_to=message.reply_to.dump() if message.reply_to else None,
-            )
-            inbound_route(inbound=inbound, bot_id=bot_id)
-            inbound.save(force_insert=True)  # last: one insert holding the routing decision
-    except IntegrityError:
-        # Another connection stored the same hash first.
-        if InboundMessage.objects.filter(message_id=message.id).exists():
-            return AcceptResult("duplicate")
-        raise
-    return AcceptResult("accepted")
-
-
 # last_seen is for people reading the admin: a minute's precision spares a write per message.
 LAST_SEEN_GRANULARITY_SECONDS = 60.0
+
+
+@dataclass(slots=True)
+class Routing:
+    """One transaction's routing: users looked up together, invocations created together."""
+
+    users: dict[str, BotUser] = field(default_factory=dict)
+    pending: list[tuple[InboundMessage, Invocation]] = field(default_factory=list)
+
+    def user(self, *, session_id: str, author_name: str) -> BotUser:
+        found = self.users.get(session_id)
+        if found is None:
+            found = self.users[session_id] = botuser_touch(session_id=session_id, author_name=author_name)
+        return found
+
+    def flush(self) -> None:
+        """Create the invocations decided so far (an existing key is reused, not run again)."""
+        if not self.pending:
+            return
+        existing = {inv.key: inv for inv in Invocation.objects.filter(key__in=[inv.key for _, inv in self.pending])}
+        new = [inv for _, inv in self.pending if inv.key not in existing]
+        Invocation.objects.bulk_create(new)  # sets the pks (INSERT … RETURNING)
+        for inbound, inv in self.pending:
+            inbound.invocation = existing.get(inv.key, inv)
+        ids = [inv.pk for inv in new]
+        transaction.on_commit(lambda: invocations_enqueue(ids=ids))
+        self.pending = []
+
+
+def botusers_touch(*, people: dict[str, str]) -> dict[str, BotUser]:
+    """``botuser_touch`` for several ``{session_id: author_name}`` at once, in a few statements."""
+    if not people:
+        return {}
+    now = timezone.now()
+    found = {u.session_id: u for u in BotUser.objects.filter(session_id__in=list(people))}
+    missing = [
+        BotUser(session_id=sid, display_name=name[:100], first_seen=now, last_seen=now)
+        for sid, name in people.items()
+        if sid not in found
+    ]
+    if missing:
+        BotUser.objects.bulk_create(missing, ignore_conflicts=True)  # another process may add one too
+        found.update((u.session_id, u) for u in BotUser.objects.filter(session_id__in=[m.session_id for m in missing]))
+    stale = [u for u in found.values() if (now - u.last_seen).total_seconds() >= LAST_SEEN_GRANULARITY_SECONDS]
+    if stale:
+        BotUser.objects.filter(pk__in=[u.pk for u in stale]).update(last_seen=now)
+        for user in stale:
+            user.last_seen = now
+    for sid, user in found.items():
+        if people[sid] and not user.display_name:
+            user.display_name = people[sid][:100]
+            BotUser.objects.filter(pk=user.pk).update(display_name=user.display_name)
+    return found
 
 
 def botuser_touch(*, session_id: str, author_name: str) -> BotUser:
@@ -124,25 +115,33 @@ def _quote(inbound: InboundMessage) -> dict[str, object]:
     return {"id": inbound.message_id, "author": inbound.sender, "timestamp": inbound.timestamp}
 
 
-def inbound_route(*, inbound: InboundMessage, bot_id: str) -> None:
-    """Decide what ``inbound`` gets, inside the caller's transaction; the caller saves it."""
+def inbound_route(*, inbound: InboundMessage, bot_id: str, routing: Routing | None = None) -> None:
+    """Decide what ``inbound`` gets, inside the caller's transaction; the caller saves it.
+
+    With ``routing``, a new invocation is created at its ``flush()`` (the caller's, before it
+    saves the message); without, before this returns.
+    """
+    own = routing is None
+    routing = Routing() if routing is None else routing
     if inbound.sender == bot_id:
         inbound.status = Status.IGNORED  # our own sync copy
     else:
-        user = botuser_touch(session_id=inbound.sender, author_name=inbound.author_name)
+        user = routing.user(session_id=inbound.sender, author_name=inbound.author_name)
         if user.blocked:
             inbound.status = Status.IGNORED
         else:
             language = user.language or settings.BOT_CONFIG.default_language
             with translation.override(language):
-                _route_user_message(inbound, user, language)
+                _route_user_message(inbound, user, language, routing)
+    if own:
+        routing.flush()
     if settings.BROKER_LOG_TEXT:
         log.info(
             "message %s from %s: %r → %s", inbound.message_id[:12], inbound.sender[:10], inbound.text, inbound.status
         )
 
 
-def _route_user_message(inbound: InboundMessage, user: BotUser, language: str) -> None:
+def _route_user_message(inbound: InboundMessage, user: BotUser, language: str, routing: Routing) -> None:
     verdict = rate_limit_check(user_key=user.session_id)
     if verdict is not Verdict.OK:
         if verdict is Verdict.WARN:
@@ -153,7 +152,7 @@ def _route_user_message(inbound: InboundMessage, user: BotUser, language: str) -
     prefix = settings.BOT_CONFIG.command_prefix
     parsed = command_parse(inbound.text, prefix=prefix)
     if parsed is None:
-        _route_plain_text(inbound, user, language)
+        _route_plain_text(inbound, user, language, routing)
         return
     shown = prefix + parsed.name
     candidates = commands_named(parsed.name)
@@ -173,7 +172,7 @@ def _route_user_message(inbound: InboundMessage, user: BotUser, language: str) -
     if not _may_run(user, command.version.plugin, command):
         _answer(inbound, _("Sorry, you are not allowed to use %(command)s.") % {"command": shown})
         return
-    _invoke(inbound, user, command.version, parsed, language)
+    _invoke(inbound, user, command.version, parsed, language, routing)
 
 
 _COMMANDS_TTL = 1.0  # an admin's change reaches routing within a second
@@ -241,7 +240,7 @@ def _default_handler() -> Plugin | None:
     return found
 
 
-def _route_plain_text(inbound: InboundMessage, user: BotUser, language: str) -> None:
+def _route_plain_text(inbound: InboundMessage, user: BotUser, language: str, routing: Routing) -> None:
     plugin = _default_handler()
     if plugin is None or plugin.active_version is None or not inbound.text.strip():
         inbound.status = Status.IGNORED
@@ -250,7 +249,8 @@ def _route_plain_text(inbound: InboundMessage, user: BotUser, language: str) -> 
         inbound.status = Status.IGNORED
         return
     # The default handler gets the whole text as arguments under the empty command name.
-    _invoke(inbound, user, plugin.active_version, ParsedCommand(name="", arguments=inbound.text), language)
+    plain = ParsedCommand(name="", arguments=inbound.text)
+    _invoke(inbound, user, plugin.active_version, plain, language, routing)
 
 
 def _invocation_key(message_id: str) -> str:
@@ -259,12 +259,17 @@ def _invocation_key(message_id: str) -> str:
 
 
 def _invoke(
-    inbound: InboundMessage, user: BotUser, version: PluginVersion, parsed: ParsedCommand, language: str
+    inbound: InboundMessage,
+    user: BotUser,
+    version: PluginVersion,
+    parsed: ParsedCommand,
+    language: str,
+    routing: Routing,
 ) -> None:
-    inbound.invocation = invocation_create(
+    invocation = Invocation(
         key=_invocation_key(inbound.message_id),
         user=user,
-        version=version,
+        plugin_version=version,
         command=parsed.name,
         arguments=parsed.arguments,
         conversation=inbound.conversation,
@@ -273,4 +278,5 @@ def _invoke(
         reply_to=_quote(inbound),
         attachments=list(inbound.attachments),
     )
+    routing.pending.append((inbound, invocation))
     inbound.status = Status.ROUTED

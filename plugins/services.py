@@ -62,8 +62,6 @@ def invocation_create(
     attachments: list[dict[str, object]] | None = None,
 ) -> Invocation:
     """Record an invocation and enqueue its task once the surrounding transaction commits."""
-    from plugins.tasks import invocation_execute_task
-
     invocation, created = Invocation.objects.get_or_create(
         key=key,
         defaults={
@@ -79,8 +77,19 @@ def invocation_create(
         },
     )
     if created:
-        transaction.on_commit(lambda: invocation_execute_task.delay(invocation.pk))
+        transaction.on_commit(lambda: invocations_enqueue(ids=[invocation.pk]))
     return invocation
+
+
+def invocations_enqueue(*, ids: list[int]) -> None:
+    """Send one task per invocation, all through one producer (one broker connection)."""
+    from plugins.tasks import invocation_execute_task
+
+    if not ids:
+        return
+    with invocation_execute_task.app.producer_or_acquire() as producer:
+        for pk in ids:
+            invocation_execute_task.apply_async((pk,), producer=producer)
 
 
 def invocation_execute(*, invocation_id: int) -> None:

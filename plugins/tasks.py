@@ -11,11 +11,13 @@ from celery import shared_task
 from plugins import worker  # noqa: F401 - connects the worker's start-up hooks
 from plugins.health import health_checks_run
 from plugins.services import invocation_execute
+from sessionbot.dbretry import once_more_on_lost_connection
 
 
 @shared_task(name="plugins.invocation_execute", acks_late=True, reject_on_worker_lost=True)
 def invocation_execute_task(invocation_id: int) -> None:
-    invocation_execute(invocation_id=invocation_id)
+    # A claim lost with a broken connection is made again; a finished invocation never runs twice.
+    once_more_on_lost_connection(invocation_execute, invocation_id=invocation_id)
 
 
 @shared_task(name="plugins.health_checks_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)

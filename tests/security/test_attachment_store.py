@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from broker.dispatch import inbound_accept
+from broker.accept import inbound_accept
 from broker.frames import AttachmentFrame, Message
 
 BOT = "05" + "b0" * 32

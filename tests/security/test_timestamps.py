@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from broker.dispatch import inbound_accept
+from broker.accept import inbound_accept
 from broker.frames import Message
 from broker.models import OutboundMessage
 from broker.outbox import outbox_confirm, outbox_enqueue_answer
