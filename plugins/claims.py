@@ -2,22 +2,27 @@
 
 A claim is a conditional UPDATE: a finished invocation is never claimed, and a running one
 only once its worker is past its limit (it died). The common case, a queued invocation,
-costs one round trip: on PostgreSQL the relaxed commit, the UPDATE and the commit travel
-as one simple-protocol query.
+costs one round trip on PostgreSQL: the relaxed commit, the UPDATE and the read of
+everything the run needs (its version, plugin, user and the user's groups) travel as one
+simple-protocol query. The statements are written once per process from the models'
+metadata, and rows are converted with the ORM's own converters.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Model, QuerySet
 from django.utils import timezone
 
 from plugins.execution import version_limits
 from plugins.liveness import Thresholds, running_abandoned
-from plugins.models import Invocation
+from plugins.models import BotGroup, BotUser, Invocation, Plugin, PluginVersion
 
 Status = Invocation.Status
 
@@ -34,42 +39,57 @@ def commit_relaxed() -> None:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
-def invocation_claim(invocation_id: int) -> Invocation | None:
-    """Claim ``invocation_id`` for this worker and return it, or None if it is not ours to run."""
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed invocation with its version, plugin and user loaded, and the user's groups."""
+
+    invocation: Invocation
+    groups: tuple[str, ...]
+
+
+def invocation_claim(invocation_id: int) -> Claimed | None:
+    """Claim ``invocation_id`` for this worker and load it, or None if it is not ours to run."""
     claimed = _claim_queued(invocation_id)
-    if not claimed:
-        with transaction.atomic():
-            commit_relaxed()
-            inv = Invocation.objects.select_related("plugin_version__plugin").filter(pk=invocation_id).first()
-            if inv is not None and inv.status == Status.RUNNING and not _running_elsewhere(inv):
-                # Its worker died: take it over, unless another copy took it a moment ago.
-                same = Invocation.objects.filter(pk=invocation_id, status=inv.status, started_at=inv.started_at)
-                claimed = _claim(same) > 0
-    if not claimed:
-        return None
-    return Invocation.objects.select_related("plugin_version__plugin", "user").get(pk=invocation_id)
+    if claimed is not None:
+        return claimed
+    with transaction.atomic():
+        commit_relaxed()
+        inv = Invocation.objects.select_related("plugin_version__plugin").filter(pk=invocation_id).first()
+        if inv is None or inv.status != Status.RUNNING or _running_elsewhere(inv):
+            return None
+        # Its worker died: take it over, unless another copy took it a moment ago.
+        same = Invocation.objects.filter(pk=invocation_id, status=inv.status, started_at=inv.started_at)
+        if not _claim(same):
+            return None
+    return _load(invocation_id)
 
 
-def _claim_queued(invocation_id: int) -> bool:
-    quote = connection.ops.quote_name
-    # The model's fields of these names keep their default columns.
-    status, started, attempts, pk = (quote(name) for name in ("status", "started_at", "attempts", "id"))
-    # Identifiers come from the model and are quoted; every value is a parameter.
-    update = (
-        f"UPDATE {quote(Invocation._meta.db_table)} SET {status} = %s, {started} = %s, "  # noqa: S608
-        f"{attempts} = {attempts} + 1 WHERE {pk} = %s AND {status} = %s RETURNING {pk}"
-    )
-    params: list[Any] = [Status.RUNNING, connection.ops.adapt_datetimefield_value(timezone.now()), invocation_id]
-    params.append(Status.QUEUED)
+def _claim_queued(invocation_id: int) -> Claimed | None:
+    """The common case: a queued invocation, claimed and loaded in one round trip on PostgreSQL."""
+    sql = _sql()
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params: list[Any] = [Status.RUNNING, now, invocation_id, Status.QUEUED]
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql" or not connection.get_autocommit():
-            cursor.execute(update, params)
-            return cursor.fetchone() is not None
-        cursor.execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; {update}; COMMIT", params)
+            cursor.execute(sql.update_returning, params)
+            if cursor.fetchone() is None:
+                return None
+            return _load(invocation_id)
+        cursor.execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; {sql.claim_and_load}; COMMIT", params)
         raw = cursor.cursor
         while raw.description is None and raw.nextset():
             pass
-        return raw.description is not None and raw.fetchone() is not None
+        row = raw.fetchone() if raw.description is not None else None
+    return None if row is None else _from_row(row)
+
+
+def _load(invocation_id: int) -> Claimed:
+    with connection.cursor() as cursor:
+        cursor.execute(_sql().load, [invocation_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Invocation.DoesNotExist(invocation_id)
+    return _from_row(row)
 
 
 def _claim(rows: QuerySet[Invocation]) -> int:
@@ -86,3 +106,93 @@ def _running_elsewhere(inv: Invocation) -> bool:
     return not running_abandoned(
         started_at=inv.started_at, now=timezone.now(), timeout_seconds=timeout, thresholds=thresholds
     )
+
+
+_MODELS: tuple[type[Model], ...] = (Invocation, PluginVersion, Plugin, BotUser)
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    update_returning: str  # claim a queued invocation: its pk, or no row
+    load: str  # an invocation with its version, plugin, user and the user's group names
+    claim_and_load: str  # both at once (PostgreSQL: a data-modifying WITH)
+
+
+@functools.cache
+def _sql_for(vendor: str) -> _Statements:
+    quote = connection.ops.quote_name
+    inv = quote(Invocation._meta.db_table)
+    # The models' fields of these names keep their default columns. Identifiers come
+    # from the models and are quoted; every value is a parameter.
+    status, started, attempts, pk = (quote(name) for name in ("status", "started_at", "attempts", "id"))
+    update = (
+        f"UPDATE {inv} SET {status} = %s, {started} = %s, {attempts} = {attempts} + 1 "  # noqa: S608
+        f"WHERE {pk} = %s AND {status} = %s RETURNING "
+    )
+    aliases = ("i", "v", "p", "u")
+    columns = ", ".join(
+        f"{alias}.{quote(str(field.column))}"
+        for alias, model in zip(aliases, _MODELS, strict=True)
+        for field in model._meta.concrete_fields
+    )
+    members = quote(BotGroup.members.through._meta.db_table)
+    names = "json_agg(g.name)" if vendor == "postgresql" else "json_group_array(g.name)"
+    groups = (
+        f"(SELECT {names} FROM {members} m JOIN {quote(BotGroup._meta.db_table)} g "  # noqa: S608
+        f"ON g.{pk} = m.{quote('botgroup_id')} WHERE m.{quote('botuser_id')} = i.{quote('user_id')})"
+    )
+    joins = (
+        f"LEFT JOIN {quote(PluginVersion._meta.db_table)} v ON v.{pk} = i.{quote('plugin_version_id')} "
+        f"LEFT JOIN {quote(Plugin._meta.db_table)} p ON p.{pk} = v.{quote('plugin_id')} "
+        f"LEFT JOIN {quote(BotUser._meta.db_table)} u ON u.{pk} = i.{quote('user_id')}"
+    )
+    select = f"SELECT {columns}, {groups} FROM "  # noqa: S608
+    return _Statements(
+        update_returning=update + pk,
+        load=f"{select}{inv} i {joins} WHERE i.{pk} = %s",
+        claim_and_load=f"WITH claimed AS ({update}*) {select}claimed i {joins}",
+    )
+
+
+def _sql() -> _Statements:
+    return _sql_for(connection.vendor)
+
+
+Converter = tuple[list[Any], Any]
+
+
+@functools.cache
+def _converters(vendor: str) -> list[list[Converter]]:
+    """Per model, per concrete field: the database's and the field's converters, as the ORM applies them."""
+    found = []
+    for model in _MODELS:
+        per_field = []
+        for field in model._meta.concrete_fields:
+            col = field.get_col(model._meta.db_table)
+            per_field.append((connection.ops.get_db_converters(col) + col.get_db_converters(connection), col))
+        found.append(per_field)
+    return found
+
+
+def _from_row(row: tuple[Any, ...]) -> Claimed:
+    position = 0
+    loaded: list[Model | None] = []
+    for model, per_field in zip(_MODELS, _converters(connection.vendor), strict=True):
+        values = []
+        for converters, col in per_field:
+            value = row[position]
+            position += 1
+            for convert in converters:
+                value = convert(value, col, connection)
+            values.append(value)
+        names = [field.attname for field in model._meta.concrete_fields]
+        loaded.append(None if values[0] is None else model.from_db(connection.alias, names, values))
+    inv, version, plugin, user = loaded
+    assert isinstance(inv, Invocation)
+    if isinstance(version, PluginVersion) and isinstance(plugin, Plugin):
+        version.plugin = plugin
+    inv.plugin_version = version if isinstance(version, PluginVersion) else None
+    inv.user = user if isinstance(user, BotUser) else None
+    raw_groups = row[position]
+    groups = json.loads(raw_groups) if isinstance(raw_groups, str) else (raw_groups or [])
+    return Claimed(invocation=inv, groups=tuple(sorted(str(g) for g in groups if g is not None)))

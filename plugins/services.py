@@ -98,9 +98,10 @@ def invocation_execute(*, invocation_id: int) -> None:
     The plugin runs outside any transaction (it may take seconds); the finish is one
     transaction that records the telemetry and hands the reply to ``invocation_replied``.
     """
-    inv = invocation_claim(invocation_id)
-    if inv is None:
+    claimed = invocation_claim(invocation_id)
+    if claimed is None:
         return
+    inv = claimed.invocation
     version = inv.plugin_version
     started = time.perf_counter()
     if inv.attempts > settings.BOT_CONFIG.recovery.max_attempts or version is None:
@@ -109,7 +110,9 @@ def invocation_execute(*, invocation_id: int) -> None:
     elif not version.plugin.enabled:
         outcome = Outcome(UNAVAILABLE, error="the plugin is disabled")
     else:
-        outcome = version_request(version=version, message=_run_message(inv), on_call=_platform_for(inv).dispatch)
+        outcome = version_request(
+            version=version, message=_run_message(inv, groups=claimed.groups), on_call=_platform_for(inv).dispatch
+        )
     limits = version_limits(version=version) if version is not None else None
     with translation.override(inv.language or settings.BOT_CONFIG.default_language):
         reply, status = outcome_reply(
@@ -165,10 +168,9 @@ def _attachments_wire(raw: list[Any]) -> list[dict[str, str]]:
     return wire
 
 
-def _run_message(inv: Invocation) -> dict[str, Any]:
+def _run_message(inv: Invocation, *, groups: tuple[str, ...]) -> dict[str, Any]:
     assert inv.plugin_version is not None
     user = inv.user
-    groups = list(user.bot_groups.values_list("name", flat=True)) if user is not None else []
     ctx = {
         "user_id": user.session_id if user is not None else "",
         "conversation": inv.conversation,
@@ -177,7 +179,7 @@ def _run_message(inv: Invocation) -> dict[str, Any]:
         "command": inv.command,
         "config": dict(inv.plugin_version.plugin.config or {}),
         "is_admin": user is not None and user_is_admin(user=user),
-        "groups": groups,
+        "groups": list(groups),
         "attachments": _attachments_wire(inv.attachments),
     }
     return {"op": "run", "command": inv.command, "arguments": inv.arguments, "ctx": ctx}

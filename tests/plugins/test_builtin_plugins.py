@@ -61,7 +61,9 @@ def test_help_for_one_command_shows_its_localized_doc() -> None:
 
 def test_whoami_tells_session_id_language_and_groups() -> None:
     BotGroup.objects.create(name="staff").members.add(user(USER))
-    assert ask("/whoami")[0] == f"Session ID: {USER}\nLanguage: en\nGroups: staff"
+    BotGroup.objects.create(name="admins").members.add(user(USER))
+    BotGroup.objects.create(name="others").members.add(user("05" + "ee" * 32))
+    assert ask("/whoami")[0] == f"Session ID: {USER}\nLanguage: en\nGroups: admins, staff"
 
 
 def test_lang_sets_the_users_language() -> None:
