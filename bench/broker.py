@@ -36,6 +36,7 @@ from websockets.asyncio.client import ClientConnection, connect
 ROOT = Path(__file__).resolve().parent.parent
 BOT = "05" + "b0" * 32
 PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sessionbot_broker")
+PACED_RATE = float(os.environ.get("BENCH_PACED_RATE", "100"))
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 
 
@@ -104,12 +105,15 @@ class Bridge:
         self.ws = ws
         self.sent_at: dict[str, float] = {}
         self.latency: dict[str, float] = {}
+        self.acked: dict[str, float] = {}  # message → its ack, ms
         self.done = asyncio.Event()
         self.expect = 0
 
     async def reader(self) -> None:
         async for raw in self.ws:
             frame = json.loads(raw)
+            if frame["type"] == "ack" and frame.get("id") in self.sent_at:
+                self.acked[frame["id"]] = (time.perf_counter() - self.sent_at[frame["id"]]) * 1000
             if frame["type"] != "send":
                 continue
             mid = (frame.get("reply_to") or {}).get("id", "")
@@ -175,8 +179,8 @@ async def drive(
         bridge = Bridge(ws)
         reader = asyncio.create_task(bridge.reader())
         # Warm-up, then paced latency at 100 msg/s, then the sustained run.
-        for phase, count, rate in (("warmup", 100, 100.0), ("paced", 500, 100.0), ("sustained", messages, 0.0)):
-            bridge.sent_at, bridge.latency, bridge.expect = {}, {}, count
+        for phase, count, rate in (("warmup", 100, 100.0), ("paced", 500, PACED_RATE), ("sustained", messages, 0.0)):
+            bridge.sent_at, bridge.latency, bridge.acked, bridge.expect = {}, {}, {}, count
             bridge.done.clear()
             groups = procs()  # now: the database connections exist since the warm-up
             cpu_before = cpu_seconds(groups)
@@ -191,7 +195,11 @@ async def drive(
             elapsed = time.perf_counter() - start
             values = list(bridge.latency.values())
             if phase == "paced":
-                paced = {"p50": pct(values, 50), "p99": pct(values, 99)}
+                paced = {
+                    "p50": pct(values, 50),
+                    "p99": pct(values, 99),
+                    "ack_p50": pct(list(bridge.acked.values()), 50),
+                }
             elif phase == "sustained":
                 sustained: dict[str, Any] = {"rate": count / elapsed, "p50": pct(values, 50), "p99": pct(values, 99)}
                 cpu_after = cpu_seconds(groups)
@@ -287,6 +295,7 @@ def main() -> None:
             f"| {r['celery_p50']:.1f} | {p['p50'] / r['celery_p50']:.1f}x | {r['idle_rss_mb']:.0f} |",
             flush=True,
         )
+        print(f"|   | paced: message → ack p50 {p['ack_p50']:.1f} ms | | | | | |", flush=True)
         cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in s["cpu_ms"].items())
         print(f"|   | CPU ms per message (sustained): {cpu} | | | | | |", flush=True)
 

@@ -65,10 +65,10 @@ def inbound_accept(*, message: Message, bot_id: str) -> AcceptResult:
 def inbound_accept_many(*, messages: list[Message], bot_id: str) -> list[AcceptResult]:
     """Validate, store and route ``messages`` in one transaction; one result each, in order."""
     # Idempotent: a message stored before the connection broke is found again as a duplicate.
-    return once_more_on_lost_connection(_accept_many, messages, bot_id)
+    return once_more_on_lost_connection(_accept_many, messages, bot_id, careful=False)
 
 
-def _accept_many(messages: list[Message], bot_id: str) -> list[AcceptResult]:
+def _accept_many(messages: list[Message], bot_id: str, *, careful: bool) -> list[AcceptResult]:
     results: list[AcceptResult | None] = [None] * len(messages)
     fresh: dict[str, int] = {}
     limit = settings.BOT_CONFIG.max_attachments
@@ -87,13 +87,13 @@ def _accept_many(messages: list[Message], bot_id: str) -> list[AcceptResult]:
     todo = sorted(fresh.values())
     if todo:
         try:
-            _store([messages[i] for i in todo], bot_id=bot_id)
+            _store([messages[i] for i in todo], bot_id=bot_id, careful=careful)
         except IntegrityError:
-            # Another connection stored one of them first: take them one at a time.
-            if len(todo) > 1:
+            # Another connection stored one of them first, or a key clashed: one at a time, carefully.
+            if not careful:
                 for i in todo:
-                    results[i] = inbound_accept(message=messages[i], bot_id=bot_id)
-            elif InboundMessage.objects.filter(message_id=messages[todo[0]].id).exists():
+                    results[i] = _accept_many([messages[i]], bot_id, careful=True)[0]
+            elif len(todo) == 1 and InboundMessage.objects.filter(message_id=messages[todo[0]].id).exists():
                 results[todo[0]] = DUPLICATE
             else:
                 raise
@@ -102,14 +102,17 @@ def _accept_many(messages: list[Message], bot_id: str) -> list[AcceptResult]:
     return [result or ACCEPTED for result in results]
 
 
-def _store(messages: list[Message], *, bot_id: str) -> None:
+def _store(messages: list[Message], *, bot_id: str, careful: bool) -> None:
     attachments = [_attachments_store(message.attachments or ()) for message in messages]
     with transaction.atomic():
         people: dict[str, str] = {}
         for message in messages:
             if message.sender != bot_id and not people.get(message.sender):
                 people[message.sender] = message.author_name or ""
-        routing = Routing(users=botusers_touch(people=people))
+        # A batch skips the look for existing invocation keys (a message's key exists only if
+        # its stored message was deleted): a clash fails the batch, which is then stored
+        # one message at a time, carefully.
+        routing = Routing(users=botusers_touch(people=people), careful=careful)
         inbounds = []
         for message, stored in zip(messages, attachments, strict=True):
             inbound = InboundMessage(

@@ -42,6 +42,9 @@ class Routing:
 
     users: dict[str, BotUser] = field(default_factory=dict)
     pending: list[tuple[InboundMessage, Invocation]] = field(default_factory=list)
+    # Look for invocations already holding a key before creating them (one more statement).
+    # Without it an existing key fails the insert, and the caller stores again with it.
+    careful: bool = True
 
     def user(self, *, session_id: str, author_name: str) -> BotUser:
         found = self.users.get(session_id)
@@ -53,7 +56,10 @@ class Routing:
         """Create the invocations decided so far (an existing key is reused, not run again)."""
         if not self.pending:
             return
-        existing = {inv.key: inv for inv in Invocation.objects.filter(key__in=[inv.key for _, inv in self.pending])}
+        existing: dict[str, Invocation] = {}
+        if self.careful:
+            keys = [inv.key for _, inv in self.pending]
+            existing = {inv.key: inv for inv in Invocation.objects.filter(key__in=keys)}
         new = [inv for _, inv in self.pending if inv.key not in existing]
         Invocation.objects.bulk_create(new)  # sets the pks (INSERT … RETURNING)
         for inbound, inv in self.pending:

@@ -3,11 +3,42 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sessionbot.settings")
 
+
+class DjangoCelerySettings(Mapping[str, Any]):
+    """The ``CELERY_*`` Django settings, read once when Celery first needs them.
+
+    Celery looks several keys up on every task it sends or runs; through Django's lazy
+    settings object each lookup (most of them for keys not set, so an AttributeError)
+    cost more than the Redis command that sends the task.
+    """
+
+    def __init__(self) -> None:
+        self._data: dict[str, Any] | None = None
+
+    def _settings(self) -> dict[str, Any]:
+        if self._data is None:
+            from django.conf import settings
+
+            self._data = {name: getattr(settings, name) for name in dir(settings) if name.startswith("CELERY_")}
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._settings()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._settings())
+
+    def __len__(self) -> int:
+        return len(self._settings())
+
+
 app = Celery("sessionbot")
-app.config_from_object("django.conf:settings", namespace="CELERY")
+app.config_from_object(DjangoCelerySettings(), namespace="CELERY")
 app.autodiscover_tasks()

@@ -200,6 +200,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 elif CELERY_BROKER_URL.startswith("redis"):
     # Must exceed the longest task time limit, or Redis hands a running task to another worker.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    if CELERY_BROKER_URL.startswith("redis://"):
+        # One client object per channel, not one per command (rediss:// keeps kombu's own).
+        CELERY_BROKER_TRANSPORT = "sessionbot.redisqueue:Transport"
 
 # --- i18n ------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
