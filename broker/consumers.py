@@ -16,6 +16,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 
 from broker import bridges, outbox
@@ -39,6 +40,10 @@ from broker.validator import hello_check
 log = logging.getLogger(__name__)
 
 FAST_POLL_SECONDS = 0.01  # while messages flow: the worker's replies show up within ms
+# With a shared (Redis) channel layer every reply rings the doorbell, from any process: the
+# poll is only the safety net for a lost ring.
+RUNG_FAST_POLL_SECONDS = 0.1
+REJOIN_SECONDS = 3600.0  # the Redis layer forgets group members after a day (group_expiry)
 IDLE_POLL_SECONDS = 1.0
 ACTIVE_SECONDS = 10.0
 RESCAN_SECONDS = 5.0  # rows committed out of id order are caught by a full scan
@@ -216,19 +221,24 @@ class BridgeConsumer(AsyncWebsocketConsumer):
     async def pump_run(self) -> None:
         """Push pending sends until the connection ends; never let one failure stop it."""
         loop = asyncio.get_running_loop()
-        last_full = loop.time()
+        last_full = last_join = loop.time()
+        shared = self.channel_layer is not None and not isinstance(self.channel_layer, InMemoryChannelLayer)
+        fast = RUNG_FAST_POLL_SECONDS if shared else FAST_POLL_SECONDS
         while True:
             now = loop.time()
             try:
                 if now - last_full > RESCAN_SECONDS:
                     self.full_scan, last_full = True, now
+                if shared and now - last_join > REJOIN_SECONDS:
+                    last_join = now
+                    await self.channel_layer.group_add(outbox.DOORBELL_GROUP, self.channel_name)
                 await self.pump_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("pushing pending sends failed; retrying")
                 self.active_until = 0.0  # back off to the idle poll while the database is unwell
-            interval = FAST_POLL_SECONDS if loop.time() < self.active_until else IDLE_POLL_SECONDS
+            interval = fast if loop.time() < self.active_until else IDLE_POLL_SECONDS
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=interval)
             self.wake.clear()

@@ -7,13 +7,14 @@ re-run after a crash) finds the rows already there instead of answering twice.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
-import time
+import threading
 from datetime import timedelta
+from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
@@ -33,25 +34,52 @@ RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 
 
-RING_GAP_SECONDS = 0.05
-_last_ring = 0.0
+class _Doorbell:
+    """Rings the consumers from synchronous code through one event loop thread per process.
+
+    The channel layer keeps its Redis connections per event loop: ringing through a fresh
+    loop each time (``async_to_sync`` in a worker thread) opened a connection per ring.
+    Rings coalesce: while one is on its way, another commit adds nothing to it, since the
+    consumers read every pending send when they hear it.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+        self._pending = False
+
+    def ring(self, layer: Any) -> None:
+        if self._pending:
+            return
+        self._pending = True
+        asyncio.run_coroutine_threadsafe(self._send(layer), self._loop_get())
+
+    def _loop_get(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="outbox-doorbell", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    async def _send(self, layer: Any) -> None:
+        self._pending = False  # first: a send committed from now on rings again
+        try:
+            await layer.group_send(DOORBELL_GROUP, {"type": "outbox.ring"})
+        except Exception:
+            log.warning("outbox doorbell could not ring; the bridge gets the send at the next poll", exc_info=True)
+
+
+_doorbell = _Doorbell()
 
 
 def outbox_ring() -> None:
     """Tell connected consumers that new sends are waiting (best effort; the DB is the record)."""
-    global _last_ring
     layer = get_channel_layer()
     if layer is None or isinstance(layer, InMemoryChannelLayer):
         # In-memory rings reach only this process, whose consumers poll anyway; skip the cost.
         return
-    now = time.monotonic()
-    if now - _last_ring < RING_GAP_SECONDS:
-        return  # a ring just went out; consumers that heard it are polling fast already
-    _last_ring = now
-    try:
-        async_to_sync(layer.group_send)(DOORBELL_GROUP, {"type": "outbox.ring"})
-    except Exception:
-        log.warning("outbox doorbell could not ring; the bridge gets the send at the next poll", exc_info=True)
+    _doorbell.ring(layer)
 
 
 def _store_parts(

@@ -77,9 +77,10 @@ def _claim_queued(invocation_id: int) -> Claimed | None:
             return _load(invocation_id)
         cursor.execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; {sql.claim_and_load}; COMMIT", params)
         raw = cursor.cursor
-        while raw.description is None and raw.nextset():
+        # The results of BEGIN, SET, the claim and COMMIT: the claim's is the one with columns.
+        while (raw.pgresult is None or not raw.pgresult.nfields) and raw.nextset():
             pass
-        row = raw.fetchone() if raw.description is not None else None
+        row = raw.fetchone() if raw.pgresult is not None and raw.pgresult.nfields else None
     return None if row is None else _from_row(row)
 
 
@@ -109,10 +110,29 @@ def _running_elsewhere(inv: Invocation) -> bool:
 
 
 _MODELS: tuple[type[Model], ...] = (Invocation, PluginVersion, Plugin, BotUser)
+# Columns a run does not need are left deferred (read on first use, as with ``.defer()``):
+# fewer columns to send, describe and convert on every claim.
+_DEFERRED = {
+    PluginVersion: {"dependencies", "requirements", "checksum", "imported_at", "activated_at"},
+    Plugin: {"last_error", "health_status", "health_detail", "health_checked_at", "created_at"},
+}
+
+
+def _loaded_fields(model: type[Model]) -> list[Any]:
+    skip = _DEFERRED.get(model, set())
+    return [field for field in model._meta.concrete_fields if field.name not in skip]
+
+
+def finish_write(inv: Invocation) -> None:
+    """Store a run's result: status, error, finished_at and duration_ms, in one statement."""
+    params = [inv.status, inv.error, connection.ops.adapt_datetimefield_value(inv.finished_at), inv.duration_ms, inv.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(_sql().finish, params)
 
 
 @dataclass(frozen=True, slots=True)
 class _Statements:
+    finish: str  # a run's result columns
     update_returning: str  # claim a queued invocation: its pk, or no row
     load: str  # an invocation with its version, plugin, user and the user's group names
     claim_and_load: str  # both at once (PostgreSQL: a data-modifying WITH)
@@ -133,7 +153,7 @@ def _sql_for(vendor: str) -> _Statements:
     columns = ", ".join(
         f"{alias}.{quote(str(field.column))}"
         for alias, model in zip(aliases, _MODELS, strict=True)
-        for field in model._meta.concrete_fields
+        for field in _loaded_fields(model)
     )
     members = quote(BotGroup.members.through._meta.db_table)
     names = "json_agg(g.name)" if vendor == "postgresql" else "json_group_array(g.name)"
@@ -147,7 +167,9 @@ def _sql_for(vendor: str) -> _Statements:
         f"LEFT JOIN {quote(BotUser._meta.db_table)} u ON u.{pk} = i.{quote('user_id')}"
     )
     select = f"SELECT {columns}, {groups} FROM "  # noqa: S608
+    error, finished, duration = (quote(name) for name in ("error", "finished_at", "duration_ms"))
     return _Statements(
+        finish=f"UPDATE {inv} SET {status} = %s, {error} = %s, {finished} = %s, {duration} = %s WHERE {pk} = %s",  # noqa: S608
         update_returning=update + pk,
         load=f"{select}{inv} i {joins} WHERE i.{pk} = %s",
         claim_and_load=f"WITH claimed AS ({update}*) {select}claimed i {joins}",
@@ -167,7 +189,7 @@ def _converters(vendor: str) -> list[list[Converter]]:
     found = []
     for model in _MODELS:
         per_field = []
-        for field in model._meta.concrete_fields:
+        for field in _loaded_fields(model):
             col = field.get_col(model._meta.db_table)
             per_field.append((connection.ops.get_db_converters(col) + col.get_db_converters(connection), col))
         found.append(per_field)
@@ -185,7 +207,7 @@ def _from_row(row: tuple[Any, ...]) -> Claimed:
             for convert in converters:
                 value = convert(value, col, connection)
             values.append(value)
-        names = [field.attname for field in model._meta.concrete_fields]
+        names = [field.attname for field in _loaded_fields(model)]
         loaded.append(None if values[0] is None else model.from_db(connection.alias, names, values))
     inv, version, plugin, user = loaded
     assert isinstance(inv, Invocation)

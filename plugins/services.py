@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 
 from plugins import signals
 from plugins.api import Reply
-from plugins.claims import commit_relaxed, invocation_claim
+from plugins.claims import commit_relaxed, finish_write, invocation_claim
 from plugins.execution import version_limits, version_request
 from plugins.health import plugin_outcome_record
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion
@@ -130,7 +130,7 @@ def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, out
         inv.error = text_clean(outcome.error[:10000])
         inv.finished_at = timezone.now()
         inv.duration_ms = (time.perf_counter() - started) * 1000
-        inv.save(update_fields=["status", "error", "finished_at", "duration_ms"])
+        finish_write(inv)
         if inv.plugin_version is not None:
             plugin_outcome_record(
                 plugin_id=inv.plugin_version.plugin_id,
