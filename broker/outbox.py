@@ -34,19 +34,25 @@ RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 
 
+RING_GAP_SECONDS = 0.01
+
+
 class _Doorbell:
     """Rings the consumers from synchronous code through one event loop thread per process.
 
     The channel layer keeps its Redis connections per event loop: ringing through a fresh
     loop each time (``async_to_sync`` in a worker thread) opened a connection per ring.
     Rings coalesce: while one is on its way, another commit adds nothing to it, since the
-    consumers read every pending send when they hear it.
+    consumers read every pending send when they hear it; and a process rings at most once
+    per ``RING_GAP_SECONDS`` (a ring asked for sooner goes out at the end of the gap), so a
+    busy worker wakes the consumers for batches of sends, not for each one.
     """
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._pending = False
+        self._last = 0.0
 
     def ring(self, layer: Any) -> None:
         if self._pending:
@@ -63,7 +69,12 @@ class _Doorbell:
             return self._loop
 
     async def _send(self, layer: Any) -> None:
-        self._pending = False  # first: a send committed from now on rings again
+        loop = asyncio.get_running_loop()
+        wait = self._last + RING_GAP_SECONDS - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last = loop.time()
+        self._pending = False  # before sending: a send committed from now on rings again
         try:
             await layer.group_send(DOORBELL_GROUP, {"type": "outbox.ring"})
         except Exception:
