@@ -138,8 +138,11 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(content, ensure_ascii=False, separators=(",", ":")))
 
     async def frame_handle(self, frame: Any) -> None:
-        if not isinstance(frame, Sent):
-            await self.confirms_wait()  # frames take effect in order: a later frame sees the confirms
+        if isinstance(frame, (Hello, Failed)):
+            # Frames that read or change sends take effect after the confirms before them (a
+            # hello resends what is pending). Messages do not wait: they touch no send, and
+            # waiting on every confirm batch kept a busy bridge's messages queued behind them.
+            await self.confirms_wait()
         if isinstance(frame, Hello):
             await self.hello(frame)
         elif isinstance(frame, Message):
