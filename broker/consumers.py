@@ -14,6 +14,7 @@ import json
 import logging
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
@@ -114,6 +115,19 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         if getattr(self, "bot_id", None):
             await database_sync_to_async(bridges.bridge_disconnected)(bot_id=self.bot_id)
         log.info("bridge disconnected (code %s)", code)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its ``close_old_connections`` hop before every event.
+
+        That hop ran on the one thread that also serves the send pump and the confirms, so
+        under load each incoming frame queued behind their queries. Every database call
+        of this consumer goes through ``database_sync_to_async``, which tidies the
+        connections of the thread it runs on before and after the call.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
 
     async def outbox_ring(self, event: dict[str, Any]) -> None:
         self.wake.set()
