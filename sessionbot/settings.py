@@ -243,7 +243,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis: one task per thread, so several workers share the load evenly. The filesystem
+# queue is polled (every 10 ms): with one task per thread a thread that finished waited
+# for the next poll, idle; a few in reserve keep the threads busy (a reserved task lost
+# with a killed worker is sent again by the recovery sweep).
+CELERY_WORKER_PREFETCH_MULTIPLIER = 4 if CELERY_BROKER_URL.startswith("filesystem://") else 1
 # Celery's Django fix-up closes every database connection around every task; the worker
 # closes only broken or CONN_MAX_AGE-old ones instead (plugins.worker), as Django does per request.
 CELERY_DB_REUSE_MAX = 1_000_000
