@@ -8,6 +8,7 @@ the safety net (the worker may be another process with no shared channel layer).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import json
@@ -47,7 +48,11 @@ RUNG_FAST_POLL_SECONDS = 0.1
 REJOIN_SECONDS = 3600.0  # the Redis layer forgets group members after a day (group_expiry)
 IDLE_POLL_SECONDS = 1.0
 ACTIVE_SECONDS = 10.0
-RESCAN_SECONDS = 5.0  # rows committed out of id order are caught by a full scan
+RESCAN_SECONDS = 5.0  # a full scan now and then catches what the lagging cursor missed
+# Ids are handed out at insert, not at commit: with several workers a reply may commit
+# after one with a higher id was already pushed. Each query therefore starts from the
+# highest id seen LAG_SECONDS ago, not the highest id seen; pushed refs are skipped.
+LAG_SECONDS = 1.0
 ACCEPT_BATCH = 64  # messages stored per transaction at most (SQLite's writer lock is held meanwhile)
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009
@@ -84,6 +89,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.inflight: set[str] = set()
         self.retry_refs: set[str] = set()
         self.high_id = 0
+        self.high_ids: collections.deque[tuple[float, int]] = collections.deque()  # (when, high_id)
         self.full_scan = True
         self.after_hello = False
         self.wake = asyncio.Event()
@@ -203,6 +209,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         await self.send_json(Welcome().dump())
         self.inflight.clear()
         self.high_id, self.full_scan, self.after_hello = 0, True, True
+        self.high_ids.clear()
         if self.pump is None:
             self.pump = asyncio.create_task(self.pump_run())
         self.wake.set()
@@ -260,12 +267,23 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 await asyncio.wait_for(self.wake.wait(), timeout=interval)
             self.wake.clear()
 
+    def lagging_id(self) -> int:
+        """The highest outbox id seen ``LAG_SECONDS`` ago: rows below it have committed (or a
+        full scan finds them)."""
+        now = asyncio.get_running_loop().time()
+        self.high_ids.append((now, self.high_id))
+        lagging = self.high_ids[0][1]
+        while len(self.high_ids) > 1 and self.high_ids[1][0] <= now - LAG_SECONDS:
+            self.high_ids.popleft()
+            lagging = self.high_ids[0][1]
+        return lagging
+
     async def pump_once(self) -> None:
         full, self.full_scan = self.full_scan, False
         after_hello, self.after_hello = self.after_hello, False
-        limit = 500 + (len(self.inflight) if full else 0)
+        limit = 500 + len(self.inflight)  # pushed rows awaiting their confirm come back too
         rows = await database_sync_to_async(outbox.outbox_due)(
-            after_id=0 if full else self.high_id,
+            after_id=0 if full else self.lagging_id(),
             retry_refs=frozenset(self.retry_refs),
             limit=limit,
             due_only=not after_hello,  # a reconnect gets every pending send, backoff or not
