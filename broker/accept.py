@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from broker.dispatch import Routing, botusers_touch, inbound_route
 from broker.frames import AttachmentFrame, Message
 from broker.models import InboundMessage
+from broker.ratelimit import rate_limit_check_many
 from broker.validator import message_check
 from sessionbot.dbretry import once_more_on_lost_connection
 
@@ -62,13 +63,22 @@ def inbound_accept(*, message: Message, bot_id: str) -> AcceptResult:
     return inbound_accept_many(messages=[message], bot_id=bot_id)[0]
 
 
-def inbound_accept_many(*, messages: list[Message], bot_id: str) -> list[AcceptResult]:
-    """Validate, store and route ``messages`` in one transaction; one result each, in order."""
+def inbound_accept_many(
+    *, messages: list[Message], bot_id: str, created: list[int] | None = None
+) -> list[AcceptResult]:
+    """Validate, store and route ``messages`` in one transaction; one result each, in order.
+
+    The new invocations' tasks are sent once the transaction commits; or, given ``created``,
+    their ids are added to it and sending them is the caller's (a crash before it sends
+    leaves them to the recovery sweep).
+    """
     # Idempotent: a message stored before the connection broke is found again as a duplicate.
-    return once_more_on_lost_connection(_accept_many, messages, bot_id, careful=False)
+    return once_more_on_lost_connection(_accept_many, messages, bot_id, careful=False, created=created)
 
 
-def _accept_many(messages: list[Message], bot_id: str, *, careful: bool) -> list[AcceptResult]:
+def _accept_many(
+    messages: list[Message], bot_id: str, *, careful: bool, created: list[int] | None
+) -> list[AcceptResult]:
     results: list[AcceptResult | None] = [None] * len(messages)
     fresh: dict[str, int] = {}
     limit = settings.BOT_CONFIG.max_attachments
@@ -87,12 +97,12 @@ def _accept_many(messages: list[Message], bot_id: str, *, careful: bool) -> list
     todo = sorted(fresh.values())
     if todo:
         try:
-            _store([messages[i] for i in todo], bot_id=bot_id, careful=careful)
+            _store([messages[i] for i in todo], bot_id=bot_id, careful=careful, created=created)
         except IntegrityError:
             # Another connection stored one of them first, or a key clashed: one at a time, carefully.
             if not careful:
                 for i in todo:
-                    results[i] = _accept_many([messages[i]], bot_id, careful=True)[0]
+                    results[i] = _accept_many([messages[i]], bot_id, careful=True, created=created)[0]
             elif len(todo) == 1 and InboundMessage.objects.filter(message_id=messages[todo[0]].id).exists():
                 results[todo[0]] = DUPLICATE
             else:
@@ -102,17 +112,21 @@ def _accept_many(messages: list[Message], bot_id: str, *, careful: bool) -> list
     return [result or ACCEPTED for result in results]
 
 
-def _store(messages: list[Message], *, bot_id: str, careful: bool) -> None:
+def _store(messages: list[Message], *, bot_id: str, careful: bool, created: list[int] | None) -> None:
     attachments = [_attachments_store(message.attachments or ()) for message in messages]
+    users = [message for message in messages if message.sender != bot_id]
+    verdicts = rate_limit_check_many(user_keys=[message.sender for message in users])
+    new: list[int] | None = None if created is None else []
     with transaction.atomic():
         people: dict[str, str] = {}
-        for message in messages:
-            if message.sender != bot_id and not people.get(message.sender):
+        for message in users:
+            if not people.get(message.sender):
                 people[message.sender] = message.author_name or ""
         # A batch skips the look for existing invocation keys (a message's key exists only if
         # its stored message was deleted): a clash fails the batch, which is then stored
         # one message at a time, carefully.
-        routing = Routing(users=botusers_touch(people=people), careful=careful)
+        routing = Routing(users=botusers_touch(people=people), careful=careful, created=new)
+        routing.verdicts = {message.id: verdict for message, verdict in zip(users, verdicts, strict=True)}
         inbounds = []
         for message, stored in zip(messages, attachments, strict=True):
             inbound = InboundMessage(
@@ -130,3 +144,5 @@ def _store(messages: list[Message], *, bot_id: str, careful: bool) -> None:
             inbounds.append(inbound)
         routing.flush()
         InboundMessage.objects.bulk_create(inbounds)  # last: each row holds its routing decision
+    if created is not None and new:
+        created.extend(new)  # committed

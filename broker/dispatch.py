@@ -45,6 +45,11 @@ class Routing:
     # Look for invocations already holding a key before creating them (one more statement).
     # Without it an existing key fails the insert, and the caller stores again with it.
     careful: bool = True
+    # Rate-limit verdicts counted beforehand, by message hash (one Redis round trip a batch).
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+    # None: the new invocations' tasks are sent when the transaction commits. A list: their
+    # ids are put there instead, for the caller to send (after it has acked the messages).
+    created: list[int] | None = None
 
     def user(self, *, session_id: str, author_name: str) -> BotUser:
         found = self.users.get(session_id)
@@ -65,7 +70,10 @@ class Routing:
         for inbound, inv in self.pending:
             inbound.invocation = existing.get(inv.key, inv)
         ids = [inv.pk for inv in new]
-        transaction.on_commit(lambda: invocations_enqueue(ids=ids))
+        if self.created is None:
+            transaction.on_commit(lambda: invocations_enqueue(ids=ids))
+        else:
+            self.created.extend(ids)
         self.pending = []
 
 
@@ -148,7 +156,7 @@ def inbound_route(*, inbound: InboundMessage, bot_id: str, routing: Routing | No
 
 
 def _route_user_message(inbound: InboundMessage, user: BotUser, language: str, routing: Routing) -> None:
-    verdict = rate_limit_check(user_key=user.session_id)
+    verdict = routing.verdicts.pop(inbound.message_id, None) or rate_limit_check(user_key=user.session_id)
     if verdict is not Verdict.OK:
         if verdict is Verdict.WARN:
             _answer(inbound, _("You are sending messages too fast. Please wait a few seconds and try again."))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 import time
+from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 
 class Verdict(enum.Enum):
@@ -15,17 +17,51 @@ class Verdict(enum.Enum):
     DROP = "drop"
 
 
+def _key(user_key: str, moment: float) -> str:
+    window = int(moment // settings.BOT_CONFIG.rate_limit.window_seconds)
+    return f"sessionbot:rate:{user_key}:{window}"
+
+
+def _ttl() -> int:
+    return int(settings.BOT_CONFIG.rate_limit.window_seconds) + 2
+
+
+def _verdict(count: int) -> Verdict:
+    limit = settings.BOT_CONFIG.rate_limit.messages
+    if count <= limit:
+        return Verdict.OK
+    return Verdict.WARN if count == limit + 1 else Verdict.DROP
+
+
 def rate_limit_check(*, user_key: str, now: float | None = None) -> Verdict:
     """Count one message of ``user_key`` in the current fixed window and judge it."""
-    limit = settings.BOT_CONFIG.rate_limit
-    moment = time.time() if now is None else now
-    window = int(moment // limit.window_seconds)
-    key = f"sessionbot:rate:{user_key}:{window}"
-    ttl = int(limit.window_seconds) + 2
+    key = _key(user_key, time.time() if now is None else now)
     try:
         count = cache.incr(key)  # one round trip for every message but a window's first
     except ValueError:
-        count = 1 if cache.add(key, 1, timeout=ttl) else cache.incr(key)
-    if count <= limit.messages:
-        return Verdict.OK
-    return Verdict.WARN if count == limit.messages + 1 else Verdict.DROP
+        count = 1 if cache.add(key, 1, timeout=_ttl()) else cache.incr(key)
+    return _verdict(count)
+
+
+def rate_limit_check_many(*, user_keys: list[str], now: float | None = None) -> list[Verdict]:
+    """``rate_limit_check`` for several messages in order (a key may repeat): on Redis, one
+    round trip for all of them."""
+    moment = time.time() if now is None else now
+    client = _redis_client()
+    if client is None:
+        return [rate_limit_check(user_key=user_key, now=moment) for user_key in user_keys]
+    keys = [cache.make_and_validate_key(_key(user_key, moment)) for user_key in user_keys]
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.incr(key)
+        pipe.expire(key, _ttl(), nx=True)  # the window's first message sets its lifetime
+    replies = pipe.execute()
+    return [_verdict(int(count)) for count in replies[::2]]
+
+
+def _redis_client() -> Any:
+    """The cache's Redis client when the cache is Django's Redis cache, else None."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    return backend._cache.get_client(write=True)
