@@ -63,22 +63,16 @@ def inbound_accept(*, message: Message, bot_id: str) -> AcceptResult:
     return inbound_accept_many(messages=[message], bot_id=bot_id)[0]
 
 
-def inbound_accept_many(
-    *, messages: list[Message], bot_id: str, created: list[int] | None = None
-) -> list[AcceptResult]:
+def inbound_accept_many(*, messages: list[Message], bot_id: str) -> list[AcceptResult]:
     """Validate, store and route ``messages`` in one transaction; one result each, in order.
 
-    The new invocations' tasks are sent once the transaction commits; or, given ``created``,
-    their ids are added to it and sending them is the caller's (a crash before it sends
-    leaves them to the recovery sweep).
+    The new invocations' tasks are sent once the transaction commits.
     """
     # Idempotent: a message stored before the connection broke is found again as a duplicate.
-    return once_more_on_lost_connection(_accept_many, messages, bot_id, careful=False, created=created)
+    return once_more_on_lost_connection(_accept_many, messages, bot_id, careful=False)
 
 
-def _accept_many(
-    messages: list[Message], bot_id: str, *, careful: bool, created: list[int] | None
-) -> list[AcceptResult]:
+def _accept_many(messages: list[Message], bot_id: str, *, careful: bool) -> list[AcceptResult]:
     results: list[AcceptResult | None] = [None] * len(messages)
     fresh: dict[str, int] = {}
     limit = settings.BOT_CONFIG.max_attachments
@@ -97,12 +91,12 @@ def _accept_many(
     todo = sorted(fresh.values())
     if todo:
         try:
-            _store([messages[i] for i in todo], bot_id=bot_id, careful=careful, created=created)
+            _store([messages[i] for i in todo], bot_id=bot_id, careful=careful)
         except IntegrityError:
             # Another connection stored one of them first, or a key clashed: one at a time, carefully.
             if not careful:
                 for i in todo:
-                    results[i] = _accept_many([messages[i]], bot_id, careful=True, created=created)[0]
+                    results[i] = _accept_many([messages[i]], bot_id, careful=True)[0]
             elif len(todo) == 1 and InboundMessage.objects.filter(message_id=messages[todo[0]].id).exists():
                 results[todo[0]] = DUPLICATE
             else:
@@ -112,11 +106,10 @@ def _accept_many(
     return [result or ACCEPTED for result in results]
 
 
-def _store(messages: list[Message], *, bot_id: str, careful: bool, created: list[int] | None) -> None:
+def _store(messages: list[Message], *, bot_id: str, careful: bool) -> None:
     attachments = [_attachments_store(message.attachments or ()) for message in messages]
     users = [message for message in messages if message.sender != bot_id]
     verdicts = rate_limit_check_many(user_keys=[message.sender for message in users])
-    new: list[int] | None = None if created is None else []
     with transaction.atomic():
         people: dict[str, str] = {}
         for message in users:
@@ -125,7 +118,7 @@ def _store(messages: list[Message], *, bot_id: str, careful: bool, created: list
         # A batch skips the look for existing invocation keys (a message's key exists only if
         # its stored message was deleted): a clash fails the batch, which is then stored
         # one message at a time, carefully.
-        routing = Routing(users=botusers_touch(people=people), careful=careful, created=new)
+        routing = Routing(users=botusers_touch(people=people), careful=careful)
         routing.verdicts = {message.id: verdict for message, verdict in zip(users, verdicts, strict=True)}
         inbounds = []
         for message, stored in zip(messages, attachments, strict=True):
@@ -144,5 +137,3 @@ def _store(messages: list[Message], *, bot_id: str, careful: bool, created: list
             inbounds.append(inbound)
         routing.flush()
         InboundMessage.objects.bulk_create(inbounds)  # last: each row holds its routing decision
-    if created is not None and new:
-        created.extend(new)  # committed

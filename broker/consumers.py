@@ -15,7 +15,6 @@ import json
 import logging
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -39,7 +38,6 @@ from broker.frames import (
 )
 from broker.models import OutboundMessage
 from broker.validator import hello_check
-from plugins.services import invocations_enqueue
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +96,6 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.active_until = 0.0
         self.pump: asyncio.Task[None] | None = None
         self.arrived: list[Message] = []
-        self.publishing: set[asyncio.Task[None]] = set()
         self.accepting: asyncio.Task[None] | None = None
         self.confirms: list[tuple[str, str, int]] = []
         self.confirming: asyncio.Task[None] | None = None
@@ -121,9 +118,6 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             self.arrived.clear()
             with contextlib.suppress(Exception):
                 await asyncio.shield(accepting)
-        for task in list(getattr(self, "publishing", ())):
-            with contextlib.suppress(Exception):
-                await asyncio.shield(task)  # acked messages' tasks still go out
         if getattr(self, "bot_id", None):
             await database_sync_to_async(bridges.bridge_disconnected)(bot_id=self.bot_id)
         log.info("bridge disconnected (code %s)", code)
@@ -234,34 +228,19 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         accept = database_sync_to_async(inbound_accept_many, thread_sensitive=False)
         while self.arrived:
             batch, self.arrived = self.arrived[:ACCEPT_BATCH], self.arrived[ACCEPT_BATCH:]
-            created: list[int] = []
             try:
-                results = await accept(messages=batch, bot_id=bot_id, created=created)
+                results = await accept(messages=batch, bot_id=bot_id)
             except Exception:
                 log.exception("%d bridge message(s) could not be stored", len(batch))
                 detail = "the broker could not store this message; send it again later"
                 for frame in batch:
                     await self.send_json(Error(code="internal", detail=detail, id=frame.id).dump())
                 continue
-            if created:
-                # The tasks go out from another thread, beside the acks and the next batch.
-                self.publishing.add(asyncio.create_task(self.publish(created)))
             for frame, result in zip(batch, results, strict=True):
                 await self.send_json(Ack(id=frame.id, status=result.status, reason=result.reason).dump())
             if any(result.status == "accepted" for result in results):
                 self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
                 self.wake.set()
-
-    async def publish(self, ids: list[int]) -> None:
-        try:
-            await sync_to_async(invocations_enqueue, thread_sensitive=False)(ids=ids)
-        except Exception:
-            # Stored and acked: the recovery sweep sends them (recovery.queued_after_seconds).
-            log.exception("%d invocation task(s) could not be sent; the recovery sweep will", len(ids))
-        finally:
-            task = asyncio.current_task()
-            if task is not None:
-                self.publishing.discard(task)
 
     async def pump_run(self) -> None:
         """Push pending sends until the connection ends; never let one failure stop it."""

@@ -47,9 +47,6 @@ class Routing:
     careful: bool = True
     # Rate-limit verdicts counted beforehand, by message hash (one Redis round trip a batch).
     verdicts: dict[str, Verdict] = field(default_factory=dict)
-    # None: the new invocations' tasks are sent when the transaction commits. A list: their
-    # ids are put there instead, for the caller to send (after it has acked the messages).
-    created: list[int] | None = None
 
     def user(self, *, session_id: str, author_name: str) -> BotUser:
         found = self.users.get(session_id)
@@ -70,10 +67,7 @@ class Routing:
         for inbound, inv in self.pending:
             inbound.invocation = existing.get(inv.key, inv)
         ids = [inv.pk for inv in new]
-        if self.created is None:
-            transaction.on_commit(lambda: invocations_enqueue(ids=ids))
-        else:
-            self.created.extend(ids)
+        transaction.on_commit(lambda: invocations_enqueue(ids=ids))
         self.pending = []
 
 
