@@ -53,10 +53,10 @@ def rate_limit_check_many(*, user_keys: list[str], now: float | None = None) -> 
     keys = [cache.make_and_validate_key(_key(user_key, moment)) for user_key in user_keys]
     pipe = client.pipeline(transaction=False)
     for key in keys:
+        pipe.set(key, 0, ex=_ttl(), nx=True)  # the window's first message creates it, with its lifetime
         pipe.incr(key)
-        pipe.expire(key, _ttl(), nx=True)  # the window's first message sets its lifetime
     replies = pipe.execute()
-    return [_verdict(int(count)) for count in replies[::2]]
+    return [_verdict(int(count)) for count in replies[1::2]]
 
 
 def _redis_client() -> Any:

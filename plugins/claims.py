@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,6 +123,23 @@ _DEFERRED = {
 def _loaded_fields(model: type[Model]) -> list[Any]:
     skip = _DEFERRED.get(model, set())
     return [field for field in model._meta.concrete_fields if field.name not in skip]
+
+
+@contextmanager
+def statements_pipelined() -> Iterator[None]:
+    """On PostgreSQL, send the block's statements without waiting for each one's result.
+
+    psycopg's pipeline mode: the statements of a transaction that reads nothing back (a
+    run's finish: its result, its reply parts) travel together, one round trip at the end
+    of the block instead of one each; an error surfaces there and rolls the transaction
+    back as usual. Elsewhere, and outside a transaction, the block runs as it is.
+    """
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        yield
+        return
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield
 
 
 def finish_write(inv: Invocation) -> None:

@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 
 from plugins import signals
 from plugins.api import Reply
-from plugins.claims import commit_relaxed, finish_write, invocation_claim
+from plugins.claims import commit_relaxed, finish_write, invocation_claim, statements_pipelined
 from plugins.execution import version_limits, version_request
 from plugins.health import plugin_outcome_record
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion
@@ -124,7 +124,7 @@ def invocation_execute(*, invocation_id: int) -> None:
 
 
 def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, outcome: Outcome, started: float) -> None:
-    with transaction.atomic():
+    with transaction.atomic(), statements_pipelined():
         commit_relaxed()  # lost in a database crash, the invocation runs again: same refs, no double answer
         inv.status = status
         inv.error = text_clean(outcome.error[:10000])

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
+from django.test import override_settings
+
 from broker.accept import inbound_accept_many
 from broker.frames import Message
 from broker.models import InboundMessage, OutboundMessage
+from broker.ratelimit import Verdict, rate_limit_check, rate_limit_check_many
 from plugins.models import BotUser, Invocation, Plugin
+from sessionbot.botconfig import BotConfig, RateLimit
 from tests.broker.conftest import BOT, OTHER, USER, message
 
 
@@ -49,3 +54,16 @@ def test_a_message_whose_invocation_outlived_its_stored_copy_reuses_it(builtins:
     assert batch(message(mid="again"), message(mid="new")) == ["accepted", "accepted"]
     assert InboundMessage.objects.get(message_id="again").invocation_id == first.pk
     assert Invocation.objects.count() == 2  # "again" kept its invocation; "new" got one
+
+
+def test_a_batch_counts_each_message_against_its_senders_rate_limit() -> None:
+    # Runs on the configured cache: local memory, or Redis (one pipelined round trip).
+    cache.clear()
+    config = BotConfig(rate_limit=RateLimit(messages=2, window_seconds=3600))
+    with override_settings(BOT_CONFIG=config):
+        first = rate_limit_check_many(user_keys=[USER, OTHER, USER, USER, USER], now=7200.0)
+        later = rate_limit_check(user_key=OTHER, now=7200.0)
+        next_window = rate_limit_check_many(user_keys=[USER], now=10800.0)
+    assert first == [Verdict.OK, Verdict.OK, Verdict.OK, Verdict.WARN, Verdict.DROP]
+    assert later is Verdict.OK  # OTHER's second message in the window
+    assert next_window == [Verdict.OK]

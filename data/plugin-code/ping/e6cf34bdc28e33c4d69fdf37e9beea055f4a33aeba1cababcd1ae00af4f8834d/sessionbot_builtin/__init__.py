@@ -1,0 +1,1 @@
+"""Built-in plugins; they use only the public API in plugins.api."""
