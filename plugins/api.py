@@ -36,6 +36,7 @@ import json
 import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,13 +265,7 @@ class Plugin:
 
     def commands(self) -> dict[str, Callable[..., Any]]:
         """Return the command handlers of this plugin by command name."""
-        found: dict[str, Callable[..., Any]] = {}
-        for attr in dir(type(self)):
-            member = getattr(self, attr, None)
-            meta = getattr(member, "__sessionbot_command__", None)
-            if meta is not None and callable(member):
-                found[meta[0]] = member
-        return found
+        return {name: getattr(self, attr) for name, attr in _command_attributes(type(self)).items()}
 
     def on_text(self, ctx: Context, text: str) -> Reply | str | None:
         """Override to answer plain text: ``text`` is the whole message, unchanged.
@@ -299,3 +294,21 @@ class Plugin:
     def has_health_check(cls) -> bool:
         """Whether the subclass declares a health check."""
         return cls.health_check is not Plugin.health_check
+
+
+_command_attrs: weakref.WeakKeyDictionary[type[Plugin], dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _command_attributes(cls: type[Plugin]) -> dict[str, str]:
+    """Command name to attribute name, for a plugin class (read once: a reload makes a new class)."""
+    cached = _command_attrs.get(cls)
+    if cached is not None:
+        return cached
+    found: dict[str, str] = {}
+    for attr in dir(cls):
+        member = getattr(cls, attr, None)
+        meta = getattr(member, "__sessionbot_command__", None)
+        if meta is not None and callable(member):
+            found[meta[0]] = attr
+    _command_attrs[cls] = found
+    return found

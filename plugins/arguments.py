@@ -15,9 +15,11 @@ The rules a plugin author relies on:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import io
 import shlex
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, get_type_hints
@@ -43,8 +45,23 @@ class ArgSpec:
         return {"name": self.name, "type": self.type, "required": self.required, "rest": self.rest}
 
 
+_specs: weakref.WeakKeyDictionary[Callable[..., Any], tuple[ArgSpec, ...]] = weakref.WeakKeyDictionary()
+
+
 def argspec_read(func: Callable[..., Any]) -> tuple[ArgSpec, ...]:
-    """Return the argument spec of a bound handler ``func(ctx, ...)``."""
+    """Return the argument spec of a bound handler ``func(ctx, ...)`` (read once per function)."""
+    function = getattr(func, "__func__", func)
+    try:
+        return _specs[function]
+    except (KeyError, TypeError):
+        pass
+    specs = _argspec_read(func)
+    with contextlib.suppress(TypeError):  # not weakly referable: read again next time
+        _specs[function] = specs
+    return specs
+
+
+def _argspec_read(func: Callable[..., Any]) -> tuple[ArgSpec, ...]:
     try:
         hints = get_type_hints(func)
     except Exception:  # noqa: BLE001 - unresolvable annotations fall back to str
