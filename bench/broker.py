@@ -6,7 +6,10 @@ sends ``/ping`` from many users over one connection and answers every ``send`` w
 ``sent``, as a bridge does. Reported per mode:
 
 - sustained messages per second (a window of unanswered messages kept full),
-- p50/p99 latency from ``message`` to its ``send`` at a paced 100 messages per second,
+- p50/p99 latency from ``message`` to its ``send`` at a paced 100 messages per second
+  (``BENCH_PACED_RATE`` to change it), and from ``message`` to its ``ack``,
+- the CPU time the server, the worker, the bench itself and (services) PostgreSQL and
+  Redis spent per message in the sustained run,
 - the bare Celery round trip (enqueue a no-op task, see it run) measured in the same run,
 - the resident memory of the idle server and worker.
 """
