@@ -1,1 +1,0 @@
-"""Built-in plugins; they use only the public API in plugins.api."""
