@@ -3,8 +3,8 @@
 Messages that arrive together are stored together: one transaction holds a batch's
 messages, their routing decisions (``broker.dispatch``) and any broker answers, so each
 ``accepted`` ack still means "on disk", and a busy bridge costs a few statements per batch
-instead of a dozen per message. Within a batch messages are routed in arrival order, so a
-user's commands are answered in turn.
+instead of a dozen per message. Within a batch messages are routed in
+arrival order (rate limits and user records see them as they came).
 """
 
 from __future__ import annotations
