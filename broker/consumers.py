@@ -103,6 +103,9 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.accepting: list[asyncio.Task[None] | None] = [None] * ACCEPT_LANES
         self.confirms: list[tuple[str, str, int]] = []
         self.confirming: asyncio.Task[None] | None = None
+        self.confirms_seen = 0  # sent frames received
+        self.confirms_done = 0  # of those, stored (or given up on, logged)
+        self.confirms_done_changed = asyncio.Condition()
         await self.accept()
         if self.channel_layer is not None:
             await self.channel_layer.group_add(outbox.DOORBELL_GROUP, self.channel_name)
@@ -163,10 +166,10 @@ class BridgeConsumer(AsyncWebsocketConsumer):
 
     async def frame_handle(self, frame: Any) -> None:
         if isinstance(frame, (Hello, Failed)):
-            # Frames that read or change sends take effect after the confirms before them (a
-            # hello resends what is pending). Messages do not wait: they touch no send, and
-            # waiting on every confirm batch kept a busy bridge's messages queued behind them.
-            await self.confirms_wait()
+            # Frames take effect after the confirms before them (a hello resends what is
+            # pending). A message waits for them too, but in its batch (``accept_run``), not
+            # here: waiting here held every later frame behind each confirm transaction.
+            await self.confirms_reach(self.confirms_seen)
         if isinstance(frame, Hello):
             await self.hello(frame)
         elif isinstance(frame, Message):
@@ -174,6 +177,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         elif isinstance(frame, Sent):
             self.inflight.discard(frame.ref)
             self.confirms.append((frame.ref, frame.hash, frame.timestamp))
+            self.confirms_seen += 1
             if self.confirming is None or self.confirming.done():
                 self.confirming = asyncio.create_task(self.confirms_flush())
         elif isinstance(frame, Failed):
@@ -197,6 +201,14 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 # Unconfirmed sends stay pending: a reconnecting bridge gets them again and
                 # de-duplicates them by ref.
                 log.exception("%d sent confirmation(s) could not be stored", len(batch))
+            async with self.confirms_done_changed:
+                self.confirms_done += len(batch)
+                self.confirms_done_changed.notify_all()
+
+    async def confirms_reach(self, count: int) -> None:
+        """Wait until the first ``count`` confirms of this connection have been handled."""
+        async with self.confirms_done_changed:
+            await self.confirms_done_changed.wait_for(lambda: self.confirms_done >= count)
 
     async def confirms_wait(self) -> None:
         if self.confirming is not None:
@@ -234,6 +246,9 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         accept = database_sync_to_async(inbound_accept_many, thread_sensitive=False)
         while self.arrived[lane]:
             batch, self.arrived[lane] = self.arrived[lane][:ACCEPT_BATCH], self.arrived[lane][ACCEPT_BATCH:]
+            # Frames take effect in order: the confirms received before these messages are
+            # stored before the messages are acked.
+            await self.confirms_reach(self.confirms_seen)
             try:
                 results = await accept(messages=batch, bot_id=bot_id)
             except Exception:
