@@ -118,8 +118,11 @@ def _store(messages: list[Message], *, bot_id: str, careful: bool) -> None:
         # A batch skips the look for existing invocation keys (a message's key exists only if
         # its stored message was deleted): a clash fails the batch, which is then stored
         # one message at a time, carefully.
-        routing = Routing(users=botusers_touch(people=people), careful=careful)
-        routing.verdicts = {message.id: verdict for message, verdict in zip(users, verdicts, strict=True)}
+        routing = Routing(
+            users=botusers_touch(people=people),
+            careful=careful,
+            verdicts={message.id: verdict for message, verdict in zip(users, verdicts, strict=True)},
+        )
         inbounds = []
         for message, stored in zip(messages, attachments, strict=True):
             inbound = InboundMessage(

@@ -57,7 +57,7 @@ LAG_SECONDS = 1.0
 ACCEPT_BATCH = 64  # messages stored per transaction at most (SQLite's writer lock is held meanwhile)
 # Batches stored at once, each sender always in the same lane (so in order). A batch mostly
 # waits for database and Redis round trips; SQLite takes one writer at a time anyway.
-ACCEPT_LANES = 1 if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") else 2
+ACCEPT_LANES = 1 if settings.DATABASE_IS_SQLITE else 2
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009
 
@@ -116,8 +116,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             pump.cancel()
         if self.channel_layer is not None and hasattr(self, "wake"):
             await self.channel_layer.group_discard(outbox.DOORBELL_GROUP, self.channel_name)
-        if getattr(self, "confirming", None) is not None:
-            await self.confirms_wait()
+        if hasattr(self, "confirms_done_changed"):
+            await self.confirms_reach(self.confirms_seen)
         for lane, accepting in enumerate(getattr(self, "accepting", ())):
             # Messages not yet stored are dropped unacked: the bridge sends them again. The
             # batch being stored completes; its acks cannot reach a closed connection.
@@ -209,11 +209,6 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         """Wait until the first ``count`` confirms of this connection have been handled."""
         async with self.confirms_done_changed:
             await self.confirms_done_changed.wait_for(lambda: self.confirms_done >= count)
-
-    async def confirms_wait(self) -> None:
-        if self.confirming is not None:
-            await asyncio.shield(self.confirming)
-            self.confirming = None
 
     async def hello(self, frame: Hello) -> None:
         reason = hello_check(frame)

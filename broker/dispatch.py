@@ -51,7 +51,7 @@ class Routing:
     def user(self, *, session_id: str, author_name: str) -> BotUser:
         found = self.users.get(session_id)
         if found is None:
-            found = self.users[session_id] = botuser_touch(session_id=session_id, author_name=author_name)
+            found = self.users[session_id] = botusers_touch(people={session_id: author_name})[session_id]
         return found
 
     def flush(self) -> None:
@@ -72,7 +72,8 @@ class Routing:
 
 
 def botusers_touch(*, people: dict[str, str]) -> dict[str, BotUser]:
-    """``botuser_touch`` for several ``{session_id: author_name}`` at once, in a few statements."""
+    """The users behind ``{session_id: author_name}``, in a few statements: created on first
+    contact, ``last_seen`` kept to the minute, a missing display name filled in."""
     if not people:
         return {}
     now = timezone.now()
@@ -95,23 +96,6 @@ def botusers_touch(*, people: dict[str, str]) -> dict[str, BotUser]:
             user.display_name = people[sid][:100]
             BotUser.objects.filter(pk=user.pk).update(display_name=user.display_name)
     return found
-
-
-def botuser_touch(*, session_id: str, author_name: str) -> BotUser:
-    """Return the user behind ``session_id``, created on first contact; last_seen to the minute."""
-    now = timezone.now()
-    user, created = BotUser.objects.get_or_create(
-        session_id=session_id, defaults={"display_name": author_name[:100], "first_seen": now, "last_seen": now}
-    )
-    if not created:
-        changes: dict[str, object] = {}
-        if user.last_seen is None or (now - user.last_seen).total_seconds() >= LAST_SEEN_GRANULARITY_SECONDS:
-            changes["last_seen"] = now
-        if author_name and not user.display_name:
-            changes["display_name"] = author_name[:100]
-        if changes:
-            BotUser.objects.filter(pk=user.pk).update(**changes)
-    return user
 
 
 def _answer(inbound: InboundMessage, text: str) -> None:

@@ -55,7 +55,7 @@ def _secret_files() -> list[Path]:
     names = ("secret_key", "bridge_token", "session_mnemonic", "chat_mnemonic")
     files = [*(data / name for name in names), Path(settings.BASE_DIR) / ".env"]
     db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("sqlite3"):
+    if settings.DATABASE_IS_SQLITE:
         files += [Path(f"{db['NAME']}{suffix}") for suffix in ("", "-wal", "-shm", "-journal")]
     return files
 

@@ -148,7 +148,9 @@ try:
 except (ImproperlyConfigured, ValueError, KeyError) as exc:
     raise ImproperlyConfigured(f"DATABASE_URL: not a database URL ({exc})") from None
 _checked(envcheck.database_check, _db)
-if _db["ENGINE"] == "django.db.backends.sqlite3":
+# SQLite takes one writer at a time: the broker and the worker size their concurrency by it.
+DATABASE_IS_SQLITE = _db["ENGINE"] == "django.db.backends.sqlite3"
+if DATABASE_IS_SQLITE:
     _db.setdefault("OPTIONS", {}).update(
         {
             # IMMEDIATE: the ASGI server and the worker write at once; deferred transactions

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -74,12 +75,19 @@ def celery_worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        process_stop(proc, timeout=15)
+
+
+def process_stop(proc: subprocess.Popen[Any], *, timeout: float) -> None:
+    """SIGTERM, then SIGKILL if ``proc`` is still there after ``timeout`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from broker.dispatch import commands_cache_clear
-from plugins.models import Plugin, PluginCommand, PluginVersion, Policy
+from broker.models import InboundMessage
+from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion, Policy
 from sessionbot.asgi import application
 
 BOT = "05" + "b0" * 32
@@ -92,3 +93,22 @@ async def bridge(transactional_db: None) -> AsyncIterator[WebsocketCommunicator]
     await say_hello(comm)
     yield comm
     await comm.disconnect()
+
+
+def stored(plugin: Plugin, mid: str, **fields: object) -> Invocation:
+    """A routed message whose invocation a dead worker left behind (no task in the queue)."""
+    user, _ = BotUser.objects.get_or_create(session_id=USER)
+    inv = Invocation.objects.create(
+        key=f"msg:{mid}", user=user, plugin_version=plugin.active_version, command="ping", conversation=USER, **fields
+    )
+    InboundMessage.objects.create(
+        message_id=mid,
+        sender=USER,
+        conversation=USER,
+        conversation_type="private",
+        timestamp=1,
+        text="/ping",
+        status="routed",
+        invocation=inv,
+    )
+    return inv

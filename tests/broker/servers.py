@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import ROOT, wait_for, worker_env
+from tests.conftest import ROOT, process_stop, wait_for, worker_env
 
 
 def free_port() -> int:
@@ -44,13 +43,7 @@ def runbroker(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[i
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
         yield port, proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        process_stop(proc, timeout=40)
 
 
 def bridge_connect(port: int, token: str | None = None) -> ClientConnection:

@@ -62,3 +62,20 @@ async def test_failed_with_retry_is_sent_again_later_with_the_same_ref(bridge) -
     assert (resent["type"], resent["ref"], resent["text"]) == ("send", ref, "try again")
     row = await OutboundMessage.objects.aget(ref=ref)
     assert (row.status, row.attempts) == ("pending", 1)
+
+
+@sync_to_async
+def pending_row(pk: int, text: str) -> None:
+    OutboundMessage.objects.create(pk=pk, ref=f"out-of-order-{pk}", to=USER, text=text)
+
+
+async def test_a_send_committed_after_one_with_a_higher_id_goes_out_without_waiting_for_the_full_scan(
+    bridge,
+) -> None:
+    # Two workers: the reply with id 1001 commits first and is pushed; the one with id 1000
+    # commits just after. The pump must not skip it until its next full scan (every 5 s).
+    await pending_row(1001, "second")
+    assert (await receive_until(bridge, "send"))["text"] == "second"
+    await pending_row(1000, "first")
+    late = await receive(bridge, timeout=3)
+    assert (late["type"], late["text"]) == ("send", "first")

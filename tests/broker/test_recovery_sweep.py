@@ -8,35 +8,16 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from broker.models import InboundMessage, OutboundMessage
+from broker.models import OutboundMessage
 from broker.recovery import recovery_sweep
-from plugins.models import BotUser, Invocation, Plugin
+from plugins.models import Invocation
 from plugins.services import invocation_execute
-from tests.broker.conftest import USER
+from tests.broker.conftest import stored
 from tests.broker.servers import runbroker
 from tests.conftest import wait_for, worker_env
 
 pytestmark = pytest.mark.slow
 LATER = timedelta(minutes=5)  # far past every default threshold
-
-
-def stored(plugin: Plugin, mid: str, **fields: object) -> Invocation:
-    """A routed message whose invocation a dead worker left behind (no task in the queue)."""
-    user, _ = BotUser.objects.get_or_create(session_id=USER)
-    inv = Invocation.objects.create(
-        key=f"msg:{mid}", user=user, plugin_version=plugin.active_version, command="ping", conversation=USER, **fields
-    )
-    InboundMessage.objects.create(
-        message_id=mid,
-        sender=USER,
-        conversation=USER,
-        conversation_type="private",
-        timestamp=1,
-        text="/ping",
-        status="routed",
-        invocation=inv,
-    )
-    return inv
 
 
 def replies(inv: Invocation) -> list[str]:

@@ -11,9 +11,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from broker.frames import MAX_FRAME_BYTES
-from broker.models import InboundMessage, OutboundMessage
-from plugins.models import BotUser, Invocation
-from tests.broker.conftest import BOT, USER, message
+from broker.models import OutboundMessage
+from plugins.models import Invocation
+from tests.broker.conftest import BOT, USER, message, stored
 from tests.broker.servers import bridge_connect, frame_recv, hello, runbroker
 from tests.conftest import worker_env
 
@@ -56,21 +56,7 @@ def test_the_server_refuses_a_frame_over_16_mib_with_1009(transactional_db) -> N
 
 
 def test_after_a_crash_an_unfinished_invocation_runs_once_on_start(builtins) -> None:
-    user = BotUser.objects.create(session_id=USER)
-    version = builtins["ping"].active_version
-    inv = Invocation.objects.create(
-        key="msg:crashed", user=user, plugin_version=version, command="ping", conversation=USER, status="running"
-    )
-    InboundMessage.objects.create(
-        message_id="crashed",
-        sender=USER,
-        conversation=USER,
-        conversation_type="private",
-        timestamp=1,
-        text="/ping",
-        status="routed",
-        invocation=inv,
-    )
+    inv = stored(builtins["ping"], "crashed", status="running")
     with runbroker() as (port, _), bridge_connect(port) as ws:
         hello(ws, BOT)
         send = frame_recv(ws)

@@ -16,7 +16,7 @@ from plugins.health import RELOAD_FAILED
 from plugins.lifecycle import LifecycleError, plugin_reload
 from plugins.models import Plugin, PluginVersion
 from plugins.snapshots import SNAPSHOT_KEY, code_store, snapshots_clean
-from tests.conftest import ROOT, worker_env
+from tests.conftest import ROOT, process_stop, worker_env
 from tests.plugins.conftest import ask_worker, install
 from tests.plugins.test_reload_worker import write
 
@@ -45,12 +45,7 @@ def workers(celery_worker) -> Iterator[list[subprocess.Popen[bytes]]]:
     procs = [celery_worker]
     yield procs
     for proc in procs[1:]:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        process_stop(proc, timeout=15)
 
 
 def worker_replace(procs: list[subprocess.Popen[bytes]]) -> None:

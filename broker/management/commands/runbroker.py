@@ -18,8 +18,6 @@ from broker.recovery import broker_recover, recovery_sweep_tick
 from broker.supervisor import ChildSpec, Periodic, Supervisor
 
 log = logging.getLogger("broker.runbroker")
-# Worker threads mostly wait on the database; SQLite serializes writers, so more only queue.
-_SQLITE = settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
 
 
 def _ignore_signal(signum: int, frame: Any) -> None:
@@ -37,7 +35,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            default=4 if _SQLITE else 8,
+            # Worker threads mostly wait on the database; SQLite serializes writers, so more only queue.
+            default=4 if settings.DATABASE_IS_SQLITE else 8,
             help="worker threads running plugins (default 8; 4 on SQLite, which takes one writer at a time)",
         )
         parser.add_argument("--debug", action="store_true", help="log message text (never in production)")
