@@ -43,9 +43,8 @@ from broker.validator import hello_check
 log = logging.getLogger(__name__)
 
 FAST_POLL_SECONDS = 0.01  # while messages flow: the worker's replies show up within ms
-# With a shared (Redis) channel layer every reply rings the doorbell, from any process: the
-# poll is only the safety net for a lost ring.
-RUNG_FAST_POLL_SECONDS = 0.1
+# With a shared (Redis) channel layer every reply rings the doorbell, from any process, and
+# the ring carries the sends: the poll is only the safety net for a lost ring.
 REJOIN_SECONDS = 3600.0  # the Redis layer forgets group members after a day (group_expiry)
 IDLE_POLL_SECONDS = 1.0
 ACTIVE_SECONDS = 10.0
@@ -54,6 +53,7 @@ RESCAN_SECONDS = 5.0  # a full scan now and then catches what the lagging cursor
 # after one with a higher id was already pushed. Each query therefore starts from the
 # highest id seen LAG_SECONDS ago, not the highest id seen; pushed refs are skipped.
 LAG_SECONDS = 1.0
+SETTLED_KEPT = 10_000  # answered refs remembered, so that a late ring does not push them again
 ACCEPT_BATCH = 64  # messages stored per transaction at most (SQLite's writer lock is held meanwhile)
 # Batches stored at once, each sender always in the same lane (so in order). A batch mostly
 # waits for database and Redis round trips; SQLite takes one writer at a time anyway.
@@ -75,12 +75,7 @@ def bearer_token_ok(headers: list[tuple[bytes, bytes]], expected: str) -> bool:
 
 
 def send_frame_json(row: OutboundMessage) -> str:
-    frame: dict[str, Any] = {"type": "send", "ref": row.ref, "to": row.to, "text": row.text}
-    if row.attachments:
-        frame["attachments"] = row.attachments
-    if row.reply_to:
-        frame["reply_to"] = row.reply_to
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(outbox.send_frame(row), ensure_ascii=False, separators=(",", ":"))
 
 
 class BridgeConsumer(AsyncWebsocketConsumer):
@@ -92,6 +87,9 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.bot_id: str | None = None
         self.inflight: set[str] = set()
         self.retry_refs: set[str] = set()
+        # Refs the bridge answered lately: a ring can arrive after the poll pushed its send
+        # and the bridge confirmed it, and must not push it again.
+        self.settled: collections.OrderedDict[str, None] = collections.OrderedDict()
         self.high_id = 0
         self.high_ids: collections.deque[tuple[float, int]] = collections.deque()  # (when, high_id)
         self.full_scan = True
@@ -99,6 +97,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.wake = asyncio.Event()
         self.active_until = 0.0
         self.pump: asyncio.Task[None] | None = None
+        # A shared (Redis) channel layer carries every process's rings, answers included.
+        self.rung = self.channel_layer is not None and not isinstance(self.channel_layer, InMemoryChannelLayer)
         self.arrived: list[list[Message]] = [[] for _ in range(ACCEPT_LANES)]
         self.accepting: list[asyncio.Task[None] | None] = [None] * ACCEPT_LANES
         self.confirms: list[tuple[str, str, int]] = []
@@ -143,7 +143,19 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def outbox_ring(self, event: dict[str, Any]) -> None:
-        self.wake.set()
+        """A worker (or this process) committed sends: push those the ring carries, or poll."""
+        sends = event.get("sends") or []
+        if self.bot_id is None or event.get("poll") or not sends:
+            self.wake.set()  # before hello the pump's first query gets everything anyway
+            return
+        for frame in sends:
+            ref = frame.get("ref") if isinstance(frame, dict) else None
+            if not isinstance(ref, str) or ref in self.inflight or ref in self.settled:
+                continue
+            self.inflight.add(ref)
+            self.retry_refs.discard(ref)
+            await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+        self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw: str | bytes = text_data if text_data is not None else (bytes_data or b"")
@@ -175,13 +187,13 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         elif isinstance(frame, Message):
             await self.message(frame)
         elif isinstance(frame, Sent):
-            self.inflight.discard(frame.ref)
+            self.settle(frame.ref)
             self.confirms.append((frame.ref, frame.hash, frame.timestamp))
             self.confirms_seen += 1
             if self.confirming is None or self.confirming.done():
                 self.confirming = asyncio.create_task(self.confirms_flush())
         elif isinstance(frame, Failed):
-            self.inflight.discard(frame.ref)
+            self.settle(frame.ref)
             await database_sync_to_async(outbox.outbox_fail)(ref=frame.ref, reason=frame.reason, retry=frame.retry)
             if frame.retry:
                 self.retry_refs.add(frame.ref)
@@ -190,6 +202,12 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 await database_sync_to_async(bridges.bridge_status_store)(bot_id=self.bot_id, fields=frame.dump())
         else:
             raise FrameError(f"a bridge does not send {frame.type!r} frames")
+
+    def settle(self, ref: str) -> None:
+        self.inflight.discard(ref)
+        self.settled[ref] = None
+        if len(self.settled) > SETTLED_KEPT:
+            self.settled.popitem(last=False)
 
     async def confirms_flush(self) -> None:
         """Store the queued ``sent`` confirms, many per transaction while they keep coming."""
@@ -256,14 +274,15 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 await self.send_json(Ack(id=frame.id, status=result.status, reason=result.reason).dump())
             if any(result.status == "accepted" for result in results):
                 self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
-                self.wake.set()
+                if not self.rung:
+                    self.wake.set()  # broker answers stored with the batch; a shared layer rings them
 
     async def pump_run(self) -> None:
         """Push pending sends until the connection ends; never let one failure stop it."""
         loop = asyncio.get_running_loop()
         last_full = last_join = loop.time()
-        shared = self.channel_layer is not None and not isinstance(self.channel_layer, InMemoryChannelLayer)
-        fast = RUNG_FAST_POLL_SECONDS if shared else FAST_POLL_SECONDS
+        shared = self.rung
+        fast = IDLE_POLL_SECONDS if shared else FAST_POLL_SECONDS
         while True:
             now = loop.time()
             try:
@@ -298,16 +317,17 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         full, self.full_scan = self.full_scan, False
         after_hello, self.after_hello = self.after_hello, False
         limit = 500 + len(self.inflight)  # pushed rows awaiting their confirm come back too
-        rows = await database_sync_to_async(outbox.outbox_due)(
+        due = await database_sync_to_async(outbox.outbox_due)(
             after_id=0 if full else self.lagging_id(),
             retry_refs=frozenset(self.retry_refs),
             limit=limit,
             due_only=not after_hello,  # a reconnect gets every pending send, backoff or not
+            skip_refs=frozenset(self.inflight),
         )
+        self.high_id = max(self.high_id, due.high_id)
         pushed = 0
-        for row in rows:
-            self.high_id = max(self.high_id, row.id)
-            if row.ref in self.inflight:
+        for row in due.rows:
+            if row.ref in self.inflight:  # pushed by a ring meanwhile
                 continue
             self.inflight.add(row.ref)
             self.retry_refs.discard(row.ref)
@@ -315,5 +335,5 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             pushed += 1
         if pushed:
             self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
-        if len(rows) >= limit:
+        if due.more:
             self.wake.set()  # more than one batch is waiting

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +35,26 @@ RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 
 
-RING_GAP_SECONDS = 0.01
+# A ring carries the new sends themselves, so a consumer pushes them without reading them
+# back; a reply larger than this (attachments) rings bare and is read from the database.
+RING_CARRY_MAX_BYTES = 64 * 1024
+RING_MAX_BYTES = 1024 * 1024  # sends coalesced into one ring, at most
+
+
+def send_frame(row: OutboundMessage) -> dict[str, Any]:
+    """The protocol's ``send`` frame for an outbox row."""
+    frame: dict[str, Any] = {"type": "send", "ref": row.ref, "to": row.to, "text": row.text}
+    if row.attachments:
+        frame["attachments"] = row.attachments
+    if row.reply_to:
+        frame["reply_to"] = row.reply_to
+    return frame
+
+
+def _frame_bytes(frame: dict[str, Any]) -> int:
+    """About the size of ``frame`` on the wire (text in UTF-8 at most 4 bytes a code point)."""
+    attachments = frame.get("attachments") or ()
+    return 256 + 4 * len(frame["text"]) + sum(len(str(a.get("data_b64", ""))) + 256 for a in attachments)
 
 
 class _Doorbell:
@@ -42,22 +62,32 @@ class _Doorbell:
 
     The channel layer keeps its Redis connections per event loop: ringing through a fresh
     loop each time (``async_to_sync`` in a worker thread) opened a connection per ring.
-    Rings coalesce: while one is on its way, another commit adds nothing to it, since the
-    consumers read every pending send when they hear it; and a process rings at most once
-    per ``RING_GAP_SECONDS`` (a ring asked for sooner goes out at the end of the gap), so a
-    busy worker wakes the consumers for batches of sends, not for each one.
+    A ring carries the committed sends (``send`` frames), so the consumers push them at once
+    instead of querying for them; sends too large to carry make it a bare ring ("read the
+    database"). Rings coalesce: the sends committed while one ring is on its way go out
+    together in the next.
     """
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._pending = False
-        self._last = 0.0
+        self._sends: list[dict[str, Any]] = []
+        self._size = 0
+        self._poll = False
 
-    def ring(self, layer: Any) -> None:
-        if self._pending:
-            return
-        self._pending = True
+    def ring(self, layer: Any, sends: list[dict[str, Any]] | None) -> None:
+        """Ring with ``sends`` (None: bare, the consumers read the database)."""
+        with self._lock:
+            size = sum(_frame_bytes(frame) for frame in sends) if sends is not None else 0
+            if sends is None or self._size + size > RING_MAX_BYTES:
+                self._poll = True
+            else:
+                self._sends.extend(sends)
+                self._size += size
+            if self._pending:
+                return
+            self._pending = True
         asyncio.run_coroutine_threadsafe(self._send(layer), self._loop_get())
 
     def _loop_get(self) -> asyncio.AbstractEventLoop:
@@ -69,14 +99,11 @@ class _Doorbell:
             return self._loop
 
     async def _send(self, layer: Any) -> None:
-        loop = asyncio.get_running_loop()
-        wait = self._last + RING_GAP_SECONDS - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        self._last = loop.time()
-        self._pending = False  # before sending: a send committed from now on rings again
+        with self._lock:  # from now on a commit rings again
+            event = {"type": "outbox.ring", "sends": self._sends, "poll": self._poll}
+            self._sends, self._size, self._poll, self._pending = [], 0, False, False
         try:
-            await layer.group_send(DOORBELL_GROUP, {"type": "outbox.ring"})
+            await layer.group_send(DOORBELL_GROUP, event)
         except Exception:
             log.warning("outbox doorbell could not ring; the bridge gets the send at the next poll", exc_info=True)
 
@@ -84,13 +111,14 @@ class _Doorbell:
 _doorbell = _Doorbell()
 
 
-def outbox_ring() -> None:
-    """Tell connected consumers that new sends are waiting (best effort; the DB is the record)."""
+def outbox_ring(sends: list[dict[str, Any]] | None = None) -> None:
+    """Tell connected consumers that new sends are waiting, with the sends themselves when
+    given (best effort; the database is the record)."""
     layer = get_channel_layer()
     if layer is None or isinstance(layer, InMemoryChannelLayer):
         # In-memory rings reach only this process, whose consumers poll anyway; skip the cost.
         return
-    _doorbell.ring(layer)
+    _doorbell.ring(layer, sends)
 
 
 def _store_parts(
@@ -120,7 +148,10 @@ def _store_parts(
     ]
     # One statement; a ref stored before (a re-run) is left as it was, so nothing is sent twice.
     OutboundMessage.objects.bulk_create(rows, ignore_conflicts=True)
-    transaction.on_commit(outbox_ring)
+    # A re-run rings its parts again: the bridge answers a ref it sent before with ``sent``.
+    frames = [send_frame(row) for row in rows]
+    carried = frames if sum(_frame_bytes(frame) for frame in frames) <= RING_CARRY_MAX_BYTES else None
+    transaction.on_commit(lambda: outbox_ring(carried))
     return rows
 
 
@@ -156,20 +187,39 @@ def outbox_enqueue_answer(
     return _store_parts(ref_base=f"b{digest}", to=to, text=text, attachments=[], reply_to=reply_to, invocation=None)
 
 
+@dataclass(frozen=True, slots=True)
+class Due:
+    """What a poll found: the sends to push, the highest id seen, whether it hit its limit."""
+
+    rows: list[OutboundMessage]
+    high_id: int
+    more: bool
+
+
 def outbox_due(
-    *, after_id: int = 0, retry_refs: frozenset[str] = frozenset(), limit: int = 500, due_only: bool = True
-) -> list[OutboundMessage]:
+    *,
+    after_id: int = 0,
+    retry_refs: frozenset[str] = frozenset(),
+    limit: int = 500,
+    due_only: bool = True,
+    skip_refs: frozenset[str] = frozenset(),
+) -> Due:
     """Pending sends, oldest first: those above ``after_id`` and the ``retry_refs``.
 
     ``due_only`` leaves out sends waiting for their retry backoff (a reconnect sends all).
+    Rows whose ref is in ``skip_refs`` (pushed already, awaiting their confirm) are counted
+    and seen but not loaded: a poll reads their id and ref only.
     """
     wanted = Q(id__gt=after_id)
     if retry_refs:
         wanted |= Q(ref__in=retry_refs)
-    rows = OutboundMessage.objects.filter(wanted, status=OutboundMessage.Status.PENDING)
+    pending = OutboundMessage.objects.filter(wanted, status=OutboundMessage.Status.PENDING)
     if due_only:
-        rows = rows.filter(next_attempt_at__lte=timezone.now())
-    return list(rows.order_by("id")[:limit])
+        pending = pending.filter(next_attempt_at__lte=timezone.now())
+    found = list(pending.order_by("id").values_list("id", "ref")[:limit])
+    ids = [pk for pk, ref in found if ref not in skip_refs]
+    rows = list(OutboundMessage.objects.filter(id__in=ids).order_by("id")) if ids else []
+    return Due(rows=rows, high_id=max((pk for pk, _ in found), default=0), more=len(found) >= limit)
 
 
 def outbox_confirm(*, ref: str, session_hash: str, session_timestamp: int) -> bool:

@@ -88,6 +88,7 @@ class Bridge:
         self._queue: asyncio.Queue[Send | _Typing] = asyncio.Queue()
         self.receiver: Receiver | None = None
         self._tasks: set[asyncio.Task[bool]] = set()
+        self._retries: dict[str, Backoff] = {}  # messages the broker could not store, by id
 
     def stop(self) -> None:
         self._stop.set()
@@ -138,6 +139,7 @@ class Bridge:
         frame = self.inbox.frame(ack.id)
         if ack.status == "rejected":
             log.warning("broker rejected message %s: %s", ack.id[:12], ack.reason)
+        self._retries.pop(ack.id, None)
         if self.inbox.settle(ack.id):
             self._cursor_save()
         if ack.status == "accepted" and frame is not None and self.cfg.typing:
@@ -236,6 +238,24 @@ class Bridge:
             self._queue.put_nowait(frame)
         elif isinstance(frame, Error):
             log.warning("broker error %s: %s", frame.code, frame.detail)
+            if frame.code == "internal" and frame.id:
+                self._retry_later(frame.id)
+
+    def _retry_later(self, message_id: str) -> None:
+        """The broker could not store a message (its database or Redis is down): send it
+        again after a growing delay, on this connection; a reconnect sends it anyway."""
+        if self.inbox.frame(message_id) is None:
+            return
+        backoff = self._retries.setdefault(message_id, Backoff(base=1.0, cap=60.0))
+        asyncio.get_running_loop().call_later(backoff.next(), self._resend, self.ws, message_id)
+
+    def _resend(self, ws: ClientConnection | None, message_id: str) -> None:
+        frame = self.inbox.frame(message_id)
+        if frame is None or ws is None or self.ws is not ws:
+            return  # acked meanwhile, or the connection changed (its hello sent every waiting message)
+        task = asyncio.create_task(self._emit(frame))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _status_loop(self) -> None:
         while True:

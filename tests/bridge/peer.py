@@ -18,7 +18,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from broker.frames import Ack, Failed, Hello, Message, Send, Sent, Status, Welcome, parse_frame
+from broker.frames import Ack, Error, Failed, Hello, Message, Send, Sent, Status, Welcome, parse_frame
 
 
 class ProtocolPeer:
@@ -93,6 +93,11 @@ class ProtocolPeer:
             self.accepted[msg_id] = next(m for m in self.messages if m.id == msg_id)
         assert self.conn is not None
         await self.conn.send(Ack(id=msg_id, status="duplicate" if duplicate else status).to_json())
+
+    async def error(self, msg_id: str, code: str = "internal") -> None:
+        """Answer a message as a broker that could not store it does."""
+        assert self.conn is not None
+        await self.conn.send(Error(code=code, detail="could not store it; send it again later", id=msg_id).to_json())
 
     async def send(self, **fields: Any) -> None:
         frame = Send.model_validate(fields)

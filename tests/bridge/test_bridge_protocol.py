@@ -122,6 +122,26 @@ async def test_an_unacked_message_comes_again_after_a_crash_and_an_acked_one_nev
     assert [m.id for m in peer.messages] == [first, first, second]
 
 
+async def test_a_message_the_broker_could_not_store_is_sent_again_on_the_same_link(peer, harness):
+    # A broker whose database or Redis is down answers `error` (internal) with the message id
+    # and keeps the link open: the bridge must send the message again, not wait for a reconnect.
+    peer.auto_ack = False
+    harness.start(peer)
+    msg_id = harness.say("while the broker's database was down")
+    assert await peer.wait(lambda: peer.messages)
+    await peer.error(msg_id)
+    assert await peer.wait(lambda: len(peer.messages) == 2)
+    await peer.error(msg_id)  # still down: again, after a longer wait
+    assert await peer.wait(lambda: len(peer.messages) == 3)
+    await peer.ack(msg_id)
+    other = harness.say("a frame the broker calls bad")
+    assert await peer.wait(lambda: len(peer.messages) == 4)
+    await peer.error(other, code="bad_frame")  # not a storage failure: not resent on this link
+    await asyncio.sleep(2.5)  # the first resend comes within a second
+    assert [m.id for m in peer.messages] == [msg_id] * 3 + [other]
+    assert len(peer.hellos) == 1
+
+
 async def test_files_travel_both_ways(peer, harness):
     from broker.sessionnet.account import OutFile
 

@@ -348,7 +348,9 @@ def test_restarting_redis_loses_and_doubles_nothing(tmp_path, transactional_db, 
             redis.start()
             user.say("/echo after the restart")
             replies = user.wait_for_replies(3, timeout=2 * LONG)
-            assert sorted(replies) == sorted(["pong", "while redis was down", "after the restart"])
+            assert sorted(replies) == sorted(["pong", "while redis was down", "after the restart"]), (
+                s.broker.output() if s.broker else ""
+            )
             assert len(replies) == 3
         finally:
             s.stop()
