@@ -10,6 +10,7 @@ metadata, and rows are converted with the ORM's own converters.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from collections.abc import Iterator
@@ -125,21 +126,59 @@ def _loaded_fields(model: type[Model]) -> list[Any]:
     return [field for field in model._meta.concrete_fields if field.name not in skip]
 
 
-@contextmanager
-def statements_pipelined() -> Iterator[None]:
-    """On PostgreSQL, send the block's statements without waiting for each one's result.
+class ReadInWriteBatch(RuntimeError):
+    """A statement that reads ran inside :func:`writes_batched`, whose statements run later."""
 
-    psycopg's pipeline mode: the statements of a transaction that reads nothing back (a
-    run's finish: its result, its reply parts) travel together, one round trip at the end
-    of the block instead of one each; an error surfaces there and rolls the transaction
-    back as usual. Elsewhere, and outside a transaction, the block runs as it is.
+
+def _reads(sql: str) -> bool:
+    head = sql.lstrip()[:6].upper()
+    return head in ("SELECT", "WITH") or " RETURNING " in sql.upper()
+
+
+@contextmanager
+def writes_batched() -> Iterator[None]:
+    """A transaction that only writes, with the relaxed commit: one round trip on PostgreSQL.
+
+    The block's statements are not run as they are issued. They are gathered, with their
+    values bound client-side, and sent when the block ends as one simple-protocol query:
+    ``BEGIN``, the relaxed commit, the statements, ``COMMIT``. psycopg would spend a round
+    trip on its own ``BEGIN`` and, in pipeline mode, another on the rest, busy-waiting for
+    it. So the block must read nothing back: a statement that would return rows raises
+    :class:`ReadInWriteBatch`, and row counts are not known (``update()`` returns -1).
+    ``on_commit`` callbacks run after the ``COMMIT``, as usual; an error rolls it all back.
+    Elsewhere (SQLite), or inside another transaction, it is an ordinary atomic block.
     """
-    if connection.vendor != "postgresql" or not connection.in_atomic_block:
-        yield
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        with transaction.atomic():
+            commit_relaxed()
+            yield
         return
-    connection.ensure_connection()
-    with connection.connection.pipeline():
-        yield
+    statements: list[str] = []
+
+    def gather(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
+        if _reads(sql):
+            raise ReadInWriteBatch(f"a statement that reads inside writes_batched(): {sql[:80]}")
+        cursor = context["cursor"].cursor  # psycopg's client-side binding cursor
+        statements.extend(cursor.mogrify(sql, one) for one in (params if many else [params]))
+
+    with transaction.atomic():
+        connection.ensure_connection()
+        with connection.execute_wrapper(gather):
+            yield
+        if not statements:
+            return
+        batch = "; ".join(["BEGIN", "SET LOCAL synchronous_commit TO OFF", *statements, "COMMIT"])
+        raw = connection.connection
+        raw.autocommit = True  # nothing ran yet: psycopg sends no BEGIN of its own
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(batch)
+        except Exception:
+            with contextlib.suppress(Exception):
+                raw.execute("ROLLBACK")  # a failed statement leaves the explicit transaction open
+            raise
+        finally:
+            raw.autocommit = False  # as the atomic block expects; its commit finds nothing to do
 
 
 def finish_write(inv: Invocation) -> None:

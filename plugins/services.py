@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 
 from plugins import signals
 from plugins.api import Reply
-from plugins.claims import commit_relaxed, finish_write, invocation_claim, statements_pipelined
+from plugins.claims import finish_write, invocation_claim, writes_batched
 from plugins.execution import version_limits, version_request
 from plugins.health import plugin_outcome_record
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion
@@ -82,12 +82,14 @@ def invocation_create(
 
 
 def invocations_enqueue(*, ids: list[int]) -> None:
-    """Send one task per invocation, all through one producer (one broker connection)."""
+    """Send one task per invocation, all through one producer (one broker connection) and,
+    on Redis, in one round trip (kombu's publish batch: one pipeline of ``LPUSH``es)."""
     from plugins.tasks import invocation_execute_task
 
     if not ids:
         return
-    with invocation_execute_task.app.producer_or_acquire() as producer:
+    # A batch that fails leaves its invocations queued: the recovery sweep sends them again.
+    with invocation_execute_task.app.producer_or_acquire() as producer, producer.batch():
         for pk in ids:
             # The reprs are what Celery would compute for its logs, given to spare it the work.
             reprs: dict[str, Any] = {"argsrepr": f"({pk},)", "kwargsrepr": "{}"}
@@ -124,8 +126,9 @@ def invocation_execute(*, invocation_id: int) -> None:
 
 
 def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, outcome: Outcome, started: float) -> None:
-    with transaction.atomic(), statements_pipelined():
-        commit_relaxed()  # lost in a database crash, the invocation runs again: same refs, no double answer
+    # One round trip, committed without waiting for the disk: lost in a database crash, the
+    # invocation runs again (same refs, no double answer). Everything below only writes.
+    with writes_batched():
         inv.status = status
         inv.error = text_clean(outcome.error[:10000])
         inv.finished_at = timezone.now()
