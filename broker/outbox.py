@@ -213,12 +213,13 @@ def outbox_due(
     wanted = Q(id__gt=after_id)
     if retry_refs:
         wanted |= Q(ref__in=retry_refs)
-    pending = OutboundMessage.objects.filter(wanted, status=OutboundMessage.Status.PENDING)
+    pending_status = OutboundMessage.Status.PENDING
+    pending = OutboundMessage.objects.filter(wanted, status=pending_status)
     if due_only:
         pending = pending.filter(next_attempt_at__lte=timezone.now())
     found = list(pending.order_by("id").values_list("id", "ref")[:limit])
     ids = [pk for pk, ref in found if ref not in skip_refs]
-    rows = list(OutboundMessage.objects.filter(id__in=ids).order_by("id")) if ids else []
+    rows = list(OutboundMessage.objects.filter(id__in=ids, status=pending_status).order_by("id")) if ids else []
     return Due(rows=rows, high_id=max((pk for pk, _ in found), default=0), more=len(found) >= limit)
 
 

@@ -57,7 +57,13 @@ async def plain_text(text: str, mid: str) -> list[dict[str, Any]]:
         ended = lambda: Invocation.objects.get(pk=inbound.invocation_id).status in Invocation.FINISHED  # noqa: E731
         assert await finished(ended, timeout=60)
         count = await OutboundMessage.objects.filter(invocation_id=inbound.invocation_id).acount()
-        return [await receive_until(comm, "send") for _ in range(count)]
+        # A new connection is sent every unconfirmed send again: keep only this message's.
+        sends: list[dict[str, Any]] = []
+        while len(sends) < count:
+            send = await receive_until(comm, "send")
+            if send.get("reply_to", {}).get("id") == mid:
+                sends.append(send)
+        return sends
     finally:
         await comm.disconnect()
 
