@@ -101,6 +101,12 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.rung = self.channel_layer is not None and not isinstance(self.channel_layer, InMemoryChannelLayer)
         self.arrived: list[list[Message]] = [[] for _ in range(ACCEPT_LANES)]
         self.accepting: list[asyncio.Task[None] | None] = [None] * ACCEPT_LANES
+        # Batches begun and acked per lane: a send waits for the acks of the batches that were
+        # being stored when it was seen, so an answer never overtakes its message's ack.
+        self.batches_begun = [0] * ACCEPT_LANES
+        self.batches_acked = [0] * ACCEPT_LANES
+        self.acks_sent = asyncio.Condition()
+        self.ring_pushes: set[asyncio.Task[None]] = set()
         self.confirms: list[tuple[str, str, int]] = []
         self.confirming: asyncio.Task[None] | None = None
         self.confirms_seen = 0  # sent frames received
@@ -114,6 +120,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         pump = getattr(self, "pump", None)
         if pump is not None:
             pump.cancel()
+        for push in list(getattr(self, "ring_pushes", ())):
+            push.cancel()  # their sends stay pending: the next hello sends them again
         if self.channel_layer is not None and hasattr(self, "wake"):
             await self.channel_layer.group_discard(outbox.DOORBELL_GROUP, self.channel_name)
         if hasattr(self, "confirms_done_changed"):
@@ -148,14 +156,38 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         if self.bot_id is None or event.get("poll") or not sends:
             self.wake.set()  # before hello the pump's first query gets everything anyway
             return
+        fresh = []
         for frame in sends:
             ref = frame.get("ref") if isinstance(frame, dict) else None
             if not isinstance(ref, str) or ref in self.inflight or ref in self.settled:
                 continue
             self.inflight.add(ref)
             self.retry_refs.discard(ref)
-            await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+            fresh.append(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
         self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
+        begun = list(self.batches_begun)
+        if self.acked_up_to(begun):
+            for text in fresh:
+                await self.send(text_data=text)
+            return
+        # Answers stored with a batch whose acks are not out yet (the ring can be faster):
+        # pushed once they are, without holding up the frames behind this event.
+        push = asyncio.create_task(self.push_after_acks(begun, fresh))
+        self.ring_pushes.add(push)
+        push.add_done_callback(self.ring_pushes.discard)
+
+    def acked_up_to(self, begun: list[int]) -> bool:
+        return all(acked >= count for acked, count in zip(self.batches_acked, begun, strict=True))
+
+    async def acks_reach(self, begun: list[int]) -> None:
+        """Wait until the batches counted in ``begun`` (per lane) have sent their acks."""
+        async with self.acks_sent:
+            await self.acks_sent.wait_for(lambda: self.acked_up_to(begun))
+
+    async def push_after_acks(self, begun: list[int], texts: list[str]) -> None:
+        await self.acks_reach(begun)
+        for text in texts:
+            await self.send(text_data=text)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw: str | bytes = text_data if text_data is not None else (bytes_data or b"")
@@ -262,20 +294,30 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             # Frames take effect in order: the confirms received before these messages are
             # stored before the messages are acked.
             await self.confirms_reach(self.confirms_seen)
+            self.batches_begun[lane] += 1
             try:
-                results = await accept(messages=batch, bot_id=bot_id)
-            except Exception:
-                log.exception("%d bridge message(s) could not be stored", len(batch))
-                detail = "the broker could not store this message; send it again later"
-                for frame in batch:
-                    await self.send_json(Error(code="internal", detail=detail, id=frame.id).dump())
-                continue
-            for frame, result in zip(batch, results, strict=True):
-                await self.send_json(Ack(id=frame.id, status=result.status, reason=result.reason).dump())
-            if any(result.status == "accepted" for result in results):
-                self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
-                if not self.rung:
-                    self.wake.set()  # broker answers stored with the batch; a shared layer rings them
+                await self.accept_batch(accept, batch, bot_id)
+            finally:
+                async with self.acks_sent:
+                    self.batches_acked[lane] += 1
+                    self.acks_sent.notify_all()
+
+    async def accept_batch(self, accept: Any, batch: list[Message], bot_id: str) -> None:
+        """Store ``batch`` and answer each of its messages: ``ack``, or ``error`` if it failed."""
+        try:
+            results = await accept(messages=batch, bot_id=bot_id)
+        except Exception:
+            log.exception("%d bridge message(s) could not be stored", len(batch))
+            detail = "the broker could not store this message; send it again later"
+            for frame in batch:
+                await self.send_json(Error(code="internal", detail=detail, id=frame.id).dump())
+            return
+        for frame, result in zip(batch, results, strict=True):
+            await self.send_json(Ack(id=frame.id, status=result.status, reason=result.reason).dump())
+        if any(result.status == "accepted" for result in results):
+            self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
+            if not self.rung:
+                self.wake.set()  # broker answers stored with the batch; a shared layer rings them
 
     async def pump_run(self) -> None:
         """Push pending sends until the connection ends; never let one failure stop it."""
@@ -317,6 +359,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         full, self.full_scan = self.full_scan, False
         after_hello, self.after_hello = self.after_hello, False
         limit = 500 + len(self.inflight)  # pushed rows awaiting their confirm come back too
+        begun = list(self.batches_begun)  # a row read below was committed by one of these at the latest
         due = await database_sync_to_async(outbox.outbox_due)(
             after_id=0 if full else self.lagging_id(),
             retry_refs=frozenset(self.retry_refs),
@@ -325,6 +368,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             skip_refs=frozenset(self.inflight),
         )
         self.high_id = max(self.high_id, due.high_id)
+        if due.rows and not self.acked_up_to(begun):
+            await self.acks_reach(begun)  # an answer never overtakes its message's ack
         pushed = 0
         for row in due.rows:
             if row.ref in self.inflight:  # pushed by a ring meanwhile

@@ -6,6 +6,7 @@ switches the channel layer to Redis pub/sub under a prefix of its own.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -15,8 +16,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from broker.consumers import BridgeConsumer
 from broker.outbox import RING_CARRY_MAX_BYTES, outbox_enqueue_answer, outbox_ring
-from tests.broker.conftest import USER, communicator, receive, say_hello
+from tests.broker.conftest import USER, communicator, message, receive, say_hello
 from tests.conftest import require_server
 
 REDIS = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
@@ -73,3 +75,28 @@ async def test_a_reply_too_large_to_carry_rings_bare_and_arrives_from_the_outbox
     got = [await receive(rung_bridge) for _ in rows]
     assert [s["ref"] for s in got] == [row.ref for row in rows]
     assert "".join(s["text"] for s in got).split() == text.split()
+
+
+async def test_an_answer_never_reaches_the_bridge_before_the_ack_of_its_message(rung_bridge, monkeypatch) -> None:
+    # Broker answers (here the hint for an unknown command) are stored with the message and
+    # rung at its commit: the ring may reach the consumer before the batch's acks are out.
+    # Acks that are slow to go out make that race happen every time.
+    send_json = BridgeConsumer.send_json
+
+    async def slow_acks(self: BridgeConsumer, content: dict[str, Any]) -> None:
+        if content["type"] == "ack":
+            await asyncio.sleep(0.05)
+        await send_json(self, content)
+
+    monkeypatch.setattr(BridgeConsumer, "send_json", slow_acks)
+    ids = [f"m-order-{i}" for i in range(10)]
+    for i, mid in enumerate(ids):
+        sender = f"05{i + 1:064x}"
+        await rung_bridge.send_json_to(message("/nosuch", mid=mid, sender=sender, conversation=sender))
+    seen: list[tuple[str, str]] = []  # (frame type, message id) in arrival order
+    while sum(1 for kind, _ in seen if kind == "send") < len(ids):
+        frame = await receive(rung_bridge)
+        mid = frame["id"] if frame["type"] == "ack" else frame["reply_to"]["id"]
+        seen.append((frame["type"], mid))
+    for mid in ids:
+        assert seen.index(("ack", mid)) < seen.index(("send", mid)), mid
