@@ -14,10 +14,20 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None) -> Iterator[None]:
+    """pytest-django's, then, before it drops the test database, the connection of asgiref's
+    thread for thread-sensitive calls (the consumer's database calls run there) is closed:
+    PostgreSQL refuses to drop a database that a session still uses."""
+    yield
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=30)
 
 
 def services_required() -> bool:
