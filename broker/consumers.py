@@ -11,7 +11,6 @@ import asyncio
 import collections
 import contextlib
 import hmac
-import json
 import logging
 import zlib
 from typing import Any
@@ -35,6 +34,7 @@ from broker.frames import (
     Sent,
     Status,
     Welcome,
+    frame_text,
     parse_frame,
 )
 from broker.models import OutboundMessage
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 FAST_POLL_SECONDS = 0.01  # while messages flow: the worker's replies show up within ms
 # With a shared (Redis) channel layer every reply rings the doorbell, from any process, and
 # the ring carries the sends: the poll is only the safety net for a lost ring.
-REJOIN_SECONDS = 3600.0  # the Redis layer forgets group members after a day (group_expiry)
 IDLE_POLL_SECONDS = 1.0
 ACTIVE_SECONDS = 10.0
 RESCAN_SECONDS = 5.0  # a full scan now and then catches what the lagging cursor missed
@@ -75,7 +74,7 @@ def bearer_token_ok(headers: list[tuple[bytes, bytes]], expected: str) -> bool:
 
 
 def send_frame_json(row: OutboundMessage) -> str:
-    return json.dumps(outbox.send_frame(row), ensure_ascii=False, separators=(",", ":"))
+    return frame_text(outbox.send_frame(row))
 
 
 class BridgeConsumer(AsyncWebsocketConsumer):
@@ -163,8 +162,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 continue
             self.inflight.add(ref)
             self.retry_refs.discard(ref)
-            fresh.append(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
-        self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
+            fresh.append(frame_text(frame))
         begun = list(self.batches_begun)
         if self.acked_up_to(begun):
             for text in fresh:
@@ -206,7 +204,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             await self.send_json(Error(code="internal", detail="the broker failed on this frame; try again").dump())
 
     async def send_json(self, content: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(content, ensure_ascii=False, separators=(",", ":")))
+        await self.send(text_data=frame_text(content))
 
     async def frame_handle(self, frame: Any) -> None:
         if isinstance(frame, (Hello, Failed)):
@@ -322,17 +320,13 @@ class BridgeConsumer(AsyncWebsocketConsumer):
     async def pump_run(self) -> None:
         """Push pending sends until the connection ends; never let one failure stop it."""
         loop = asyncio.get_running_loop()
-        last_full = last_join = loop.time()
-        shared = self.rung
-        fast = IDLE_POLL_SECONDS if shared else FAST_POLL_SECONDS
+        last_full = loop.time()
+        fast = IDLE_POLL_SECONDS if self.rung else FAST_POLL_SECONDS
         while True:
             now = loop.time()
             try:
                 if now - last_full > RESCAN_SECONDS:
                     self.full_scan, last_full = True, now
-                if shared and now - last_join > REJOIN_SECONDS:
-                    last_join = now
-                    await self.channel_layer.group_add(outbox.DOORBELL_GROUP, self.channel_name)
                 await self.pump_once()
             except asyncio.CancelledError:
                 raise

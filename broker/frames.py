@@ -26,6 +26,11 @@ class FrameError(Exception):
         self.frame_id = frame_id
 
 
+def frame_text(content: dict[str, Any]) -> str:
+    """A frame as it goes on the wire: compact JSON, UTF-8 text left as it is."""
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+
+
 class _Frame(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
@@ -34,7 +39,7 @@ class _Frame(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True)
 
     def to_json(self) -> str:
-        return json.dumps(self.dump(), ensure_ascii=False, separators=(",", ":"))
+        return frame_text(self.dump())
 
 
 class AttachmentFrame(_Frame):

@@ -76,10 +76,9 @@ class _Doorbell:
         self._size = 0
         self._poll = False
 
-    def ring(self, layer: Any, sends: list[dict[str, Any]] | None) -> None:
-        """Ring with ``sends`` (None: bare, the consumers read the database)."""
+    def ring(self, layer: Any, sends: list[dict[str, Any]] | None, size: int) -> None:
+        """Ring with ``sends`` of about ``size`` bytes (None: bare, the consumers read the database)."""
         with self._lock:
-            size = sum(_frame_bytes(frame) for frame in sends) if sends is not None else 0
             if sends is None or self._size + size > RING_MAX_BYTES:
                 self._poll = True
             else:
@@ -111,14 +110,16 @@ class _Doorbell:
 _doorbell = _Doorbell()
 
 
-def outbox_ring(sends: list[dict[str, Any]] | None = None) -> None:
-    """Tell connected consumers that new sends are waiting, with the sends themselves when
-    given (best effort; the database is the record)."""
+def outbox_ring(rows: list[OutboundMessage]) -> None:
+    """Tell connected consumers that the sends ``rows`` were committed, carrying them when
+    they are small enough (best effort; the database is the record)."""
     layer = get_channel_layer()
     if layer is None or isinstance(layer, InMemoryChannelLayer):
         # In-memory rings reach only this process, whose consumers poll anyway; skip the cost.
         return
-    _doorbell.ring(layer, sends)
+    frames = [send_frame(row) for row in rows]
+    size = sum(_frame_bytes(frame) for frame in frames)
+    _doorbell.ring(layer, frames if size <= RING_CARRY_MAX_BYTES else None, size)
 
 
 def _store_parts(
@@ -149,9 +150,7 @@ def _store_parts(
     # One statement; a ref stored before (a re-run) is left as it was, so nothing is sent twice.
     OutboundMessage.objects.bulk_create(rows, ignore_conflicts=True)
     # A re-run rings its parts again: the bridge answers a ref it sent before with ``sent``.
-    frames = [send_frame(row) for row in rows]
-    carried = frames if sum(_frame_bytes(frame) for frame in frames) <= RING_CARRY_MAX_BYTES else None
-    transaction.on_commit(lambda: outbox_ring(carried))
+    transaction.on_commit(lambda: outbox_ring(rows))
     return rows
 
 

@@ -17,6 +17,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from broker.consumers import BridgeConsumer
+from broker.models import OutboundMessage
 from broker.outbox import RING_CARRY_MAX_BYTES, outbox_enqueue_answer, outbox_ring
 from tests.broker.conftest import USER, communicator, message, receive, say_hello
 from tests.conftest import require_server
@@ -45,17 +46,18 @@ def answer(text: str, mid: str) -> str:
 async def test_a_ring_carries_its_sends_and_the_consumer_pushes_them_without_reading_the_outbox(
     rung_bridge,
 ) -> None:
-    # No outbox row holds this send: it can reach the bridge only in the ring.
-    frame = {"type": "send", "ref": "carried-1", "to": USER, "text": "from the ring"}
-    await sync_to_async(outbox_ring)([frame])
-    assert await receive(rung_bridge) == frame
+    # This send was never stored: it can reach the bridge only in the ring.
+    await sync_to_async(outbox_ring)([OutboundMessage(ref="carried-1", to=USER, text="from the ring")])
+    assert await receive(rung_bridge) == {"type": "send", "ref": "carried-1", "to": USER, "text": "from the ring"}
 
 
 async def test_a_send_pushed_by_its_ring_is_not_pushed_again_by_the_next_poll(rung_bridge) -> None:
     ref = await answer("once", "m-once")
     first = await receive(rung_bridge)
     assert (first["ref"], first["text"]) == (ref, "once")
-    await sync_to_async(outbox_ring)(None)  # a bare ring: the consumer reads the outbox
+    # A reply too large to carry rings bare (never stored here): the consumer reads the outbox.
+    too_large = OutboundMessage(ref="bare-1", to=USER, text="x" * RING_CARRY_MAX_BYTES)
+    await sync_to_async(outbox_ring)([too_large])
     assert await rung_bridge.receive_nothing(timeout=1)
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from asgiref.sync import sync_to_async
 
 from broker.models import OutboundMessage
-from broker.outbox import outbox_enqueue_answer
+from broker.outbox import outbox_due, outbox_enqueue_answer
 from tests.broker.conftest import USER, communicator, receive, receive_until, say_hello
 
 
@@ -79,3 +80,15 @@ async def test_a_send_committed_after_one_with_a_higher_id_goes_out_without_wait
     await pending_row(1000, "first")
     late = await receive(bridge, timeout=3)
     assert (late["type"], late["text"]) == ("send", "first")
+
+
+@pytest.mark.django_db
+def test_a_poll_loads_only_the_sends_not_pushed_yet_and_counts_them_all() -> None:
+    refs = [outbox_enqueue_answer(message_id=f"m-poll-{i}", to=USER, text=f"t{i}")[0].ref for i in range(3)]
+    last = OutboundMessage.objects.order_by("id").last()
+    due = outbox_due(skip_refs=frozenset(refs[:2]), limit=3)
+    assert [row.ref for row in due.rows] == [refs[2]]  # the two pushed ones are not loaded
+    assert last is not None
+    assert due.high_id == last.id
+    assert due.more  # the limit counts the rows it skipped
+    assert not outbox_due(after_id=due.high_id).rows
