@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
-from broker.dispatch import Routing, botusers_touch, inbound_route
+from broker.dispatch import Routing, botusers_find, inbound_route
 from broker.frames import AttachmentFrame, Message
+from broker.lookup import Lookup, batch_lookup
 from broker.models import InboundMessage
 from broker.ratelimit import rate_limit_check_many
 from broker.validator import message_check
+from sessionbot.dbbatch import rows_insert, writes_batched
 from sessionbot.dbretry import once_more_on_lost_connection
 
 
@@ -84,14 +86,16 @@ def _accept_many(messages: list[Message], bot_id: str, *, careful: bool) -> list
             results[index] = DUPLICATE  # the same hash twice in one batch
         else:
             fresh[message.id] = index
-    if fresh:
-        stored = set(InboundMessage.objects.filter(message_id__in=list(fresh)).values_list("message_id", flat=True))
-        for message_id in stored:
-            results[fresh.pop(message_id)] = DUPLICATE
+    if not fresh:
+        return [result or ACCEPTED for result in results]
+    people = _people([messages[i] for i in fresh.values()], bot_id=bot_id)
+    found = batch_lookup(message_ids=list(fresh), senders=list(people), reserve=len(fresh))
+    for message_id in found.stored:
+        results[fresh.pop(message_id)] = DUPLICATE
     todo = sorted(fresh.values())
     if todo:
         try:
-            _store([messages[i] for i in todo], bot_id=bot_id, careful=careful)
+            _store([messages[i] for i in todo], bot_id=bot_id, careful=careful, found=found, people=people)
         except IntegrityError:
             # Another connection stored one of them first, or a key clashed: one at a time, carefully.
             if not careful:
@@ -106,37 +110,49 @@ def _accept_many(messages: list[Message], bot_id: str, *, careful: bool) -> list
     return [result or ACCEPTED for result in results]
 
 
-def _store(messages: list[Message], *, bot_id: str, careful: bool) -> None:
+def _people(messages: list[Message], *, bot_id: str) -> dict[str, str]:
+    """``{sender: author name}`` of the messages not from the bot, the first name given."""
+    people: dict[str, str] = {}
+    for message in messages:
+        if message.sender != bot_id and not people.get(message.sender):
+            people[message.sender] = message.author_name or ""
+    return people
+
+
+def _store(messages: list[Message], *, bot_id: str, careful: bool, found: Lookup, people: dict[str, str]) -> None:
+    """Route ``messages`` (reads allowed), then write them and what they decided in one transaction."""
     attachments = [_attachments_store(message.attachments or ()) for message in messages]
     users = [message for message in messages if message.sender != bot_id]
     verdicts = rate_limit_check_many(user_keys=[message.sender for message in users])
-    with transaction.atomic():
-        people: dict[str, str] = {}
-        for message in users:
-            if not people.get(message.sender):
-                people[message.sender] = message.author_name or ""
-        # A batch skips the look for existing invocation keys (a message's key exists only if
-        # its stored message was deleted): a clash fails the batch, which is then stored
-        # one message at a time, carefully.
-        routing = Routing(
-            users=botusers_touch(people=people),
-            careful=careful,
-            verdicts={message.id: verdict for message, verdict in zip(users, verdicts, strict=True)},
+    # A batch skips the look for existing invocation keys (a message's key exists only if
+    # its stored message was deleted): a clash fails the batch, which is then stored
+    # one message at a time, carefully.
+    routing = Routing(
+        users=botusers_find(people=people, found=found.users),
+        people=people,
+        careful=careful,
+        verdicts={message.id: verdict for message, verdict in zip(users, verdicts, strict=True)},
+        invocation_ids=list(found.invocation_ids),
+    )
+    inbound_ids = found.inbound_ids if len(found.inbound_ids) >= len(messages) else [None] * len(messages)
+    inbounds = []
+    for message, stored, pk in zip(messages, attachments, inbound_ids, strict=False):
+        inbound = InboundMessage(
+            pk=pk,
+            message_id=message.id,
+            sender=message.sender,
+            conversation=message.conversation,
+            conversation_type=message.conversation_type,
+            timestamp=message.timestamp,
+            text=message.text,
+            author_name=message.author_name or "",
+            attachments=stored,
+            reply_to=message.reply_to.dump() if message.reply_to else None,
         )
-        inbounds = []
-        for message, stored in zip(messages, attachments, strict=True):
-            inbound = InboundMessage(
-                message_id=message.id,
-                sender=message.sender,
-                conversation=message.conversation,
-                conversation_type=message.conversation_type,
-                timestamp=message.timestamp,
-                text=message.text,
-                author_name=message.author_name or "",
-                attachments=stored,
-                reply_to=message.reply_to.dump() if message.reply_to else None,
-            )
-            inbound_route(inbound=inbound, bot_id=bot_id, routing=routing)
-            inbounds.append(inbound)
-        routing.flush()
-        InboundMessage.objects.bulk_create(inbounds)  # last: each row holds its routing decision
+        inbound_route(inbound=inbound, bot_id=bot_id, routing=routing)
+        inbounds.append(inbound)
+    routing.prepare()
+    # The ack promises the message is on disk: this commit waits for the flush (not relaxed).
+    with writes_batched(relaxed=False):
+        routing.write()
+        rows_insert(inbounds)  # last: each row holds its routing decision

@@ -27,6 +27,7 @@ from broker.router import MessageMeta, ParsedCommand, command_parse, filters_mat
 from plugins.models import BotUser, Invocation, PermissionGrant, Plugin, PluginCommand, PluginVersion, Policy
 from plugins.permissions import permission_check
 from plugins.services import invocations_enqueue
+from sessionbot.dbbatch import rows_insert
 
 log = logging.getLogger(__name__)
 Status = InboundMessage.Status
@@ -38,46 +39,71 @@ LAST_SEEN_GRANULARITY_SECONDS = 60.0
 
 @dataclass(slots=True)
 class Routing:
-    """One transaction's routing: users looked up together, invocations created together."""
+    """One batch's routing: decided first, reading what it needs, then written in one go.
+
+    Deciding may read (users, permissions, the default handler); :meth:`write` only writes,
+    so on PostgreSQL a batch's writes travel as one query (``sessionbot.dbbatch``).
+    """
 
     users: dict[str, BotUser] = field(default_factory=dict)
+    # Author names by Session ID, to fill in a user's missing display name when writing.
+    people: dict[str, str] = field(default_factory=dict)
     pending: list[tuple[InboundMessage, Invocation]] = field(default_factory=list)
+    answers: list[tuple[InboundMessage, str]] = field(default_factory=list)
     # Look for invocations already holding a key before creating them (one more statement).
     # Without it an existing key fails the insert, and the caller stores again with it.
     careful: bool = True
     # Rate-limit verdicts counted beforehand, by message hash (one Redis round trip a batch).
     verdicts: dict[str, Verdict] = field(default_factory=dict)
+    # Keys reserved for new invocations (PostgreSQL): their insert then reads nothing back.
+    invocation_ids: list[int] = field(default_factory=list)
+    _existing: dict[str, Invocation] = field(default_factory=dict)
 
     def user(self, *, session_id: str, author_name: str) -> BotUser:
         found = self.users.get(session_id)
         if found is None:
-            found = self.users[session_id] = botusers_touch(people={session_id: author_name})[session_id]
+            found = self.users[session_id] = botusers_find(people={session_id: author_name})[session_id]
+        if author_name and not self.people.get(session_id):
+            self.people[session_id] = author_name
         return found
 
-    def flush(self) -> None:
-        """Create the invocations decided so far (an existing key is reused, not run again)."""
-        if not self.pending:
-            return
-        existing: dict[str, Invocation] = {}
-        if self.careful:
+    def prepare(self) -> None:
+        """Read what the writes need: the invocations that already hold a key (careful only)."""
+        if self.careful and self.pending:
             keys = [inv.key for _, inv in self.pending]
-            existing = {inv.key: inv for inv in Invocation.objects.filter(key__in=keys)}
-        new = [inv for _, inv in self.pending if inv.key not in existing]
-        Invocation.objects.bulk_create(new)  # sets the pks (INSERT … RETURNING)
+            self._existing = {inv.key: inv for inv in Invocation.objects.filter(key__in=keys)}
+        new = [inv for _, inv in self.pending if inv.key not in self._existing]
+        if len(self.invocation_ids) >= len(new):
+            for inv, pk in zip(new, self.invocation_ids, strict=False):
+                inv.pk = pk
+
+    def write(self) -> None:
+        """Write what was decided, inside the caller's transaction; tasks go out after commit."""
+        botusers_refresh(users=self.users, people=self.people)
+        for inbound, text in self.answers:
+            outbox_enqueue_answer(
+                message_id=inbound.message_id, to=inbound.conversation, text=text, reply_to=_quote(inbound)
+            )
+        new = [inv for _, inv in self.pending if inv.key not in self._existing]
+        rows_insert(new)  # sets the keys that were not reserved (INSERT … RETURNING)
         for inbound, inv in self.pending:
-            inbound.invocation = existing.get(inv.key, inv)
+            inbound.invocation = self._existing.get(inv.key, inv)
         ids = [inv.pk for inv in new]
-        transaction.on_commit(lambda: invocations_enqueue(ids=ids))
-        self.pending = []
+        if ids:
+            transaction.on_commit(lambda: invocations_enqueue(ids=ids))
+        self.answers, self.pending, self._existing = [], [], {}
 
 
-def botusers_touch(*, people: dict[str, str]) -> dict[str, BotUser]:
-    """The users behind ``{session_id: author_name}``, in a few statements: created on first
-    contact, ``last_seen`` kept to the minute, a missing display name filled in."""
-    if not people:
-        return {}
+def botusers_find(*, people: dict[str, str], found: dict[str, BotUser] | None = None) -> dict[str, BotUser]:
+    """The users behind ``{session_id: author_name}``, created on first contact.
+
+    ``found`` are those already read (``broker.lookup``); only the others are looked up.
+    """
+    found = dict(found or {})
+    wanted = [sid for sid in people if sid not in found]
+    if wanted:
+        found.update((u.session_id, u) for u in BotUser.objects.filter(session_id__in=wanted))
     now = timezone.now()
-    found = {u.session_id: u for u in BotUser.objects.filter(session_id__in=list(people))}
     missing = [
         BotUser(session_id=sid, display_name=name[:100], first_seen=now, last_seen=now)
         for sid, name in people.items()
@@ -86,20 +112,26 @@ def botusers_touch(*, people: dict[str, str]) -> dict[str, BotUser]:
     if missing:
         BotUser.objects.bulk_create(missing, ignore_conflicts=True)  # another process may add one too
         found.update((u.session_id, u) for u in BotUser.objects.filter(session_id__in=[m.session_id for m in missing]))
-    stale = [u for u in found.values() if (now - u.last_seen).total_seconds() >= LAST_SEEN_GRANULARITY_SECONDS]
+    return found
+
+
+def botusers_refresh(*, users: dict[str, BotUser], people: dict[str, str]) -> None:
+    """Keep ``last_seen`` to the minute and fill in missing display names; writes only."""
+    now = timezone.now()
+    stale = [u for u in users.values() if (now - u.last_seen).total_seconds() >= LAST_SEEN_GRANULARITY_SECONDS]
     if stale:
         BotUser.objects.filter(pk__in=[u.pk for u in stale]).update(last_seen=now)
         for user in stale:
             user.last_seen = now
-    for sid, user in found.items():
-        if people[sid] and not user.display_name:
-            user.display_name = people[sid][:100]
+    for sid, user in users.items():
+        name = people.get(sid, "")
+        if name and not user.display_name:
+            user.display_name = name[:100]
             BotUser.objects.filter(pk=user.pk).update(display_name=user.display_name)
-    return found
 
 
-def _answer(inbound: InboundMessage, text: str) -> None:
-    outbox_enqueue_answer(message_id=inbound.message_id, to=inbound.conversation, text=text, reply_to=_quote(inbound))
+def _answer(inbound: InboundMessage, text: str, routing: Routing) -> None:
+    routing.answers.append((inbound, text))
     inbound.status = Status.ANSWERED
 
 
@@ -110,7 +142,7 @@ def _quote(inbound: InboundMessage) -> dict[str, object]:
 def inbound_route(*, inbound: InboundMessage, bot_id: str, routing: Routing | None = None) -> None:
     """Decide what ``inbound`` gets, inside the caller's transaction; the caller saves it.
 
-    With ``routing``, a new invocation is created at its ``flush()`` (the caller's, before it
+    With ``routing``, what it decided is written at its ``write()`` (the caller's, before it
     saves the message); without, before this returns.
     """
     own = routing is None
@@ -126,7 +158,8 @@ def inbound_route(*, inbound: InboundMessage, bot_id: str, routing: Routing | No
             with translation.override(language):
                 _route_user_message(inbound, user, language, routing)
     if own:
-        routing.flush()
+        routing.prepare()
+        routing.write()
     if settings.BROKER_LOG_TEXT:
         log.info(
             "message %s from %s: %r → %s", inbound.message_id[:12], inbound.sender[:10], inbound.text, inbound.status
@@ -137,7 +170,7 @@ def _route_user_message(inbound: InboundMessage, user: BotUser, language: str, r
     verdict = routing.verdicts.pop(inbound.message_id, None) or rate_limit_check(user_key=user.session_id)
     if verdict is not Verdict.OK:
         if verdict is Verdict.WARN:
-            _answer(inbound, _("You are sending messages too fast. Please wait a few seconds and try again."))
+            _answer(inbound, _("You are sending messages too fast. Please wait a few seconds and try again."), routing)
         else:
             inbound.status = Status.IGNORED
         return
@@ -153,16 +186,17 @@ def _route_user_message(inbound: InboundMessage, user: BotUser, language: str, r
             inbound,
             _("Unknown command %(command)s. Send %(help)s to see what I can do.")
             % {"command": shown, "help": prefix + "help"},
+            routing,
         )
         return
     meta = _meta(inbound, user, language, need_groups=any(c.filters.get("groups") for c in candidates))
     fitting = [c for c in candidates if filters_match(c.filters, meta)]
     if not fitting:
-        _answer(inbound, _("%(command)s is not available in this conversation.") % {"command": shown})
+        _answer(inbound, _("%(command)s is not available in this conversation.") % {"command": shown}, routing)
         return
     command = fitting[0]
     if not _may_run(user, command.version.plugin, command):
-        _answer(inbound, _("Sorry, you are not allowed to use %(command)s.") % {"command": shown})
+        _answer(inbound, _("Sorry, you are not allowed to use %(command)s.") % {"command": shown}, routing)
         return
     _invoke(inbound, user, command.version, parsed, language, routing)
 

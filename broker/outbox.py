@@ -25,8 +25,8 @@ from django.utils import timezone
 from broker.chunker import chunk_text
 from broker.models import OutboundMessage
 from plugins.api import Reply
-from plugins.claims import commit_relaxed
 from plugins.models import Invocation
+from sessionbot.dbbatch import commit_relaxed
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,8 @@ metadata, and rows are converted with the ORM's own converters.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,20 +23,9 @@ from django.utils import timezone
 from plugins.execution import version_limits
 from plugins.liveness import Thresholds, running_abandoned
 from plugins.models import BotGroup, BotUser, Invocation, Plugin, PluginVersion
+from sessionbot.dbbatch import commit_relaxed
 
 Status = Invocation.Status
-
-
-def commit_relaxed() -> None:
-    """Let this transaction commit without waiting for PostgreSQL's disk flush.
-
-    Only for writes whose loss in a database crash is harmless: a lost claim or finish
-    means the invocation runs again, a lost confirm a resend; reply refs are stable, so
-    nobody is answered twice.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,61 +110,6 @@ _DEFERRED = {
 def _loaded_fields(model: type[Model]) -> list[Any]:
     skip = _DEFERRED.get(model, set())
     return [field for field in model._meta.concrete_fields if field.name not in skip]
-
-
-class ReadInWriteBatch(RuntimeError):
-    """A statement that reads ran inside :func:`writes_batched`, whose statements run later."""
-
-
-def _reads(sql: str) -> bool:
-    head = sql.lstrip()[:6].upper()
-    return head in ("SELECT", "WITH") or " RETURNING " in sql.upper()
-
-
-@contextmanager
-def writes_batched() -> Iterator[None]:
-    """A transaction that only writes, with the relaxed commit: one round trip on PostgreSQL.
-
-    The block's statements are not run as they are issued. They are gathered, with their
-    values bound client-side, and sent when the block ends as one simple-protocol query:
-    ``BEGIN``, the relaxed commit, the statements, ``COMMIT``. psycopg would spend a round
-    trip on its own ``BEGIN`` and, in pipeline mode, another on the rest, busy-waiting for
-    it. So the block must read nothing back: a statement that would return rows raises
-    :class:`ReadInWriteBatch`, and row counts are not known (``update()`` returns -1).
-    ``on_commit`` callbacks run after the ``COMMIT``, as usual; an error rolls it all back.
-    Elsewhere (SQLite), or inside another transaction, it is an ordinary atomic block.
-    """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        with transaction.atomic():
-            commit_relaxed()
-            yield
-        return
-    statements: list[str] = []
-
-    def gather(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
-        if _reads(sql):
-            raise ReadInWriteBatch(f"a statement that reads inside writes_batched(): {sql[:80]}")
-        cursor = context["cursor"].cursor  # psycopg's client-side binding cursor
-        statements.extend(cursor.mogrify(sql, one) for one in (params if many else [params]))
-
-    with transaction.atomic():
-        connection.ensure_connection()
-        with connection.execute_wrapper(gather):
-            yield
-        if not statements:
-            return
-        batch = "; ".join(["BEGIN", "SET LOCAL synchronous_commit TO OFF", *statements, "COMMIT"])
-        raw = connection.connection
-        raw.autocommit = True  # nothing ran yet: psycopg sends no BEGIN of its own
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(batch)
-        except Exception:
-            with contextlib.suppress(Exception):
-                raw.execute("ROLLBACK")  # a failed statement leaves the explicit transaction open
-            raise
-        finally:
-            raw.autocommit = False  # as the atomic block expects; its commit finds nothing to do
 
 
 def finish_write(inv: Invocation) -> None:

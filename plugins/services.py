@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 
 from plugins import signals
 from plugins.api import Reply
-from plugins.claims import finish_write, invocation_claim, writes_batched
+from plugins.claims import finish_write, invocation_claim
 from plugins.execution import version_limits, version_request
 from plugins.health import plugin_outcome_record
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion
@@ -25,6 +25,7 @@ from plugins.permissions import user_is_admin
 from plugins.platform import PlatformServices
 from plugins.sandbox.host import CRASHED, UNAVAILABLE
 from plugins.sandbox.runner import Outcome
+from sessionbot.dbbatch import writes_batched
 
 log = logging.getLogger(__name__)
 

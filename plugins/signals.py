@@ -9,5 +9,5 @@ from django.dispatch import Signal
 # Sent inside the transaction that finishes an invocation, with ``invocation`` and
 # ``reply`` (a plugins.api.Reply). Receivers must store what they need in that transaction,
 # and only write: on PostgreSQL its statements travel together when it ends
-# (``plugins.claims.writes_batched``), so a read raises ``ReadInWriteBatch``.
+# (``sessionbot.dbbatch.writes_batched``), so a read raises ``ReadInWriteBatch``.
 invocation_replied = Signal()

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
+from broker import dispatch
 from broker.accept import inbound_accept_many
 from broker.frames import Message
 from broker.models import InboundMessage, OutboundMessage
@@ -67,3 +71,38 @@ def test_a_batch_counts_each_message_against_its_senders_rate_limit() -> None:
     assert first == [Verdict.OK, Verdict.OK, Verdict.OK, Verdict.WARN, Verdict.DROP]
     assert later is Verdict.OK  # OTHER's second message in the window
     assert next_window == [Verdict.OK]
+
+
+def test_a_batch_from_known_users_is_read_once_and_written_once_on_postgresql(
+    builtins: dict[str, Plugin], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("runs on PostgreSQL (set DATABASE_URL): SQLite has no round trips to save")
+    monkeypatch.setattr(dispatch, "_COMMANDS_TTL", 600.0)  # the command tables stay cached
+    warm = [message(mid="w1"), message("/echo", mid="w2"), message("/nosuch", sender=OTHER, mid="w3")]
+    assert batch(*warm) == ["accepted"] * 3
+    with CaptureQueriesContext(connection) as queries:
+        statuses = batch(message(mid="p1"), message("/echo hi", mid="p2"), message("/nosuch", sender=OTHER, mid="p3"))
+    assert statuses == ["accepted"] * 3
+    # Django also logs its transaction markers (psycopg sends no BEGIN of its own before an
+    # autocommit read, nor inside writes_batched) and, as None, each statement gathered.
+    logged = [query["sql"] for query in queries.captured_queries]
+    sent = [sql for sql in logged if sql not in (None, "BEGIN", "COMMIT")]
+    assert len(sent) == 2, [str(sql)[:70] for sql in logged]  # the duplicates, users and keys; the writes
+    assert "nextval" in sent[0]
+    assert sent[1].startswith("BEGIN; ")
+    assert sent[1].endswith("; COMMIT")
+    assert "synchronous_commit" not in sent[1]  # the ack promises the disk: no relaxed commit
+    stored = dict(InboundMessage.objects.filter(message_id__startswith="p").values_list("message_id", "status"))
+    assert stored == {"p1": "routed", "p2": "routed", "p3": "answered"}
+    invocations = Invocation.objects.filter(inbound_message__message_id__in=["p1", "p2"]).order_by("pk")
+    assert [i.command for i in invocations] == ["ping", "echo"]
+    assert OutboundMessage.objects.filter(to=OTHER).count() == 2  # a hint for each /nosuch
+
+
+def test_a_first_message_creates_its_user_and_a_later_name_fills_in_a_blank_one(builtins: dict[str, Plugin]) -> None:
+    assert batch(message(mid="n1", author_name="")) == ["accepted"]
+    assert BotUser.objects.get(session_id=USER).display_name == ""
+    assert batch(message(mid="n2", author_name="Ada"), message(mid="n3", author_name="Other")) == ["accepted"] * 2
+    assert BotUser.objects.get(session_id=USER).display_name == "Ada"  # the first name given
+    assert BotUser.objects.count() == 1

@@ -10,8 +10,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from broker.models import OutboundMessage
-from plugins.claims import ReadInWriteBatch, writes_batched
 from plugins.models import BotUser
+from sessionbot.dbbatch import ReadInWriteBatch, writes_batched
 
 USER = "05" + "ab" * 32
 
