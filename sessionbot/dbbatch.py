@@ -53,12 +53,15 @@ def writes_batched(*, relaxed: bool = True) -> Iterator[None]:
     (``update()`` returns -1). ``on_commit`` callbacks run after the ``COMMIT``, as usual;
     an error rolls it all back. ``relaxed`` commits without waiting for the disk flush
     (:func:`commit_relaxed`); pass False when the commit is a promise to someone.
-    Elsewhere (SQLite), or inside another transaction, it is an ordinary atomic block.
+    Elsewhere (SQLite), or inside another transaction, it is an ordinary atomic block
+    (inside another, the outer transaction's commit is left as it is).
     """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if connection.in_atomic_block:
+        with transaction.atomic():  # the outer transaction decides how it commits
+            yield
+        return
+    if connection.vendor != "postgresql":
         with transaction.atomic():
-            if relaxed and not connection.in_atomic_block:
-                commit_relaxed()
             yield
         return
     statements: list[str] = []
