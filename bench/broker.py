@@ -268,6 +268,20 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def speed_probe() -> float:
+    """Seconds this machine takes, now, for a fixed pure-Python loop (best of three).
+
+    The same code's results move with the machine's speed (here it varied by a factor of
+    two or more between days): the probe lets runs on different days be compared.
+    """
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        sum(i * i for i in range(3_000_000))
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=3000, help="messages in the sustained run")
@@ -283,9 +297,10 @@ def main() -> None:
         print(json.dumps(probe_round_trips(args.probe)))
         return
     modes = ["embedded", "services"] if args.mode == "both" else [args.mode]
+    print(f"machine speed probe: {speed_probe() * 1000:.0f} ms for a fixed Python loop (lower is faster)\n")
     print(
-        "| mode | sustained msg/s | p50 / p99 ms (sustained) | p50 / p99 ms (100 msg/s) | bare Celery p50 ms "
-        "| p50 ÷ Celery | idle RSS MB |"
+        "| mode | sustained msg/s | p50 / p99 ms (sustained) "
+        f"| p50 / p99 ms ({PACED_RATE:g} msg/s) | bare Celery p50 ms | p50 ÷ Celery | idle RSS MB |"
     )
     print("|---|---|---|---|---|---|---|")
     for mode in modes:

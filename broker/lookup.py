@@ -7,16 +7,16 @@ and travel as one query. Elsewhere the same statements run one by one.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model, QuerySet
-from django.db.models.sql.compiler import SQLCompiler
 
 from broker.models import InboundMessage
 from plugins.models import BotUser, Invocation
-from sessionbot.dbbatch import Statement, ids_next, reads_together
+from sessionbot.dbbatch import Converter, Statement, field_converters, ids_next, reads_together, values_converted
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,23 +30,21 @@ class Lookup:
 def batch_lookup(*, message_ids: list[str], senders: list[str], reserve: int) -> Lookup:
     """Read the duplicates among ``message_ids``, the users among ``senders``, and reserve
     ``reserve`` keys each for invocations and inbound messages (PostgreSQL)."""
-    duplicates = InboundMessage.objects.filter(message_id__in=message_ids).order_by().values_list("message_id")
-    reads = [_compiled(duplicates)] if message_ids else []
+    sql = _sql(connection.vendor)
+    statements: list[Statement] = []
+    if message_ids:
+        statements.append((sql.duplicates + _placeholders(message_ids), message_ids))
     if senders:
-        reads.append(_compiled(BotUser.objects.filter(session_id__in=senders).order_by()))
-    reserved = [ids_next(model, reserve) for model in (Invocation, InboundMessage)]
-    statements = [statement for statement, _ in reads] + [s for s in reserved if s is not None]
+        statements.append((sql.users + _placeholders(senders), senders))
+    reserving = ids_next((Invocation, InboundMessage), reserve)
+    if reserving is not None:
+        statements.append(reserving)
     if not statements:
         return Lookup()
     results = reads_together(statements)
-    found_rows = results[: len(reads)]
-    rows = [
-        list(compiler.results_iter(results=[list(found)]))
-        for (_, compiler), found in zip(reads, found_rows, strict=True)
-    ]
-    keys = [[int(row[0]) for row in found] for found in results[len(reads) :]] or [[], []]
-    stored = frozenset(str(row[0]) for row in rows.pop(0)) if message_ids else frozenset()
-    users = _instances(BotUser, reads[-1][1], rows.pop(0)) if senders else []
+    stored = frozenset(str(row[0]) for row in results.pop(0)) if message_ids else frozenset()
+    users = [_user(row) for row in results.pop(0)] if senders else []
+    keys = [[int(row[0]) for row in results[0]], [int(row[1]) for row in results[0]]] if results else [[], []]
     return Lookup(
         stored=stored,
         users={user.session_id: user for user in users},
@@ -55,12 +53,37 @@ def batch_lookup(*, message_ids: list[str], senders: list[str], reserve: int) ->
     )
 
 
-def _compiled(queryset: QuerySet[Any, Any]) -> tuple[Statement, SQLCompiler]:
-    compiler = queryset.query.get_compiler(using=connection.alias)
-    sql, params = compiler.as_sql()
-    return (sql, params), compiler
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    duplicates: str  # … IN, then the message hashes
+    users: str  # … IN, then the Session IDs
 
 
-def _instances(model: type[Model], compiler: SQLCompiler, rows: list[Any]) -> list[Any]:
-    names = [column.target.attname for column, _, _ in compiler.select]
-    return [model.from_db(connection.alias, names, tuple(row)) for row in rows]
+@functools.cache
+def _sql(vendor: str) -> _Statements:
+    # Written once per process from the models' metadata: compiling ORM queries cost more
+    # than the round trip. Identifiers are quoted; every value is a parameter.
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(field.column)) for field in _USER_FIELDS)
+    message_id = quote("message_id")
+    return _Statements(
+        duplicates=f"SELECT {message_id} FROM {quote(InboundMessage._meta.db_table)} WHERE {message_id} IN ",  # noqa: S608
+        users=f"SELECT {columns} FROM {quote(BotUser._meta.db_table)} WHERE {quote('session_id')} IN ",  # noqa: S608
+    )
+
+
+_USER_FIELDS = tuple(BotUser._meta.concrete_fields)
+
+
+@functools.cache
+def _user_converters(vendor: str) -> list[Converter]:
+    return field_converters(BotUser, _USER_FIELDS)
+
+
+def _user(row: Sequence[Any]) -> BotUser:
+    values = values_converted(row, _user_converters(connection.vendor))
+    return BotUser.from_db(connection.alias, [field.attname for field in _USER_FIELDS], values)
+
+
+def _placeholders(values: list[str]) -> str:
+    return "(" + ", ".join(["%s"] * len(values)) + ")"

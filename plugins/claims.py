@@ -23,7 +23,7 @@ from django.utils import timezone
 from plugins.execution import version_limits
 from plugins.liveness import Thresholds, running_abandoned
 from plugins.models import BotGroup, BotUser, Invocation, Plugin, PluginVersion
-from sessionbot.dbbatch import commit_relaxed
+from sessionbot.dbbatch import Converter, commit_relaxed, field_converters, values_converted
 
 Status = Invocation.Status
 
@@ -169,33 +169,18 @@ def _sql() -> _Statements:
     return _sql_for(connection.vendor)
 
 
-Converter = tuple[list[Any], Any]
-
-
 @functools.cache
 def _converters(vendor: str) -> list[list[Converter]]:
-    """Per model, per concrete field: the database's and the field's converters, as the ORM applies them."""
-    found = []
-    for model in _MODELS:
-        per_field = []
-        for field in _loaded_fields(model):
-            col = field.get_col(model._meta.db_table)
-            per_field.append((connection.ops.get_db_converters(col) + col.get_db_converters(connection), col))
-        found.append(per_field)
-    return found
+    """Per model, per loaded field: the converters the ORM applies."""
+    return [field_converters(model, _loaded_fields(model)) for model in _MODELS]
 
 
 def _from_row(row: tuple[Any, ...]) -> Claimed:
     position = 0
     loaded: list[Model | None] = []
     for model, per_field in zip(_MODELS, _converters(connection.vendor), strict=True):
-        values = []
-        for converters, col in per_field:
-            value = row[position]
-            position += 1
-            for convert in converters:
-                value = convert(value, col, connection)
-            values.append(value)
+        values = values_converted(row[position : position + len(per_field)], per_field)
+        position += len(per_field)
         names = [field.attname for field in _loaded_fields(model)]
         loaded.append(None if values[0] is None else model.from_db(connection.alias, names, values))
     inv, version, plugin, user = loaded

@@ -114,17 +114,42 @@ def reads_together(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]
     return results
 
 
-def ids_next(model: type[Model], count: int) -> Statement | None:
-    """A SELECT of ``count`` new primary keys of ``model`` from its sequence (PostgreSQL), or None.
+def ids_next(models: Sequence[type[Model]], count: int) -> Statement | None:
+    """A SELECT of ``count`` new primary keys of each of ``models`` from their sequences
+    (PostgreSQL): ``count`` rows, a column per model. None elsewhere.
 
     Keys known before the insert let the insert skip ``RETURNING`` (see :func:`rows_insert`),
     so it can travel in :func:`writes_batched`. A key taken and not used leaves a gap.
     """
-    if connection.vendor != "postgresql" or count < 1:
+    if connection.vendor != "postgresql" or count < 1 or not models:
         return None
-    table = connection.ops.quote_name(model._meta.db_table)
-    sql = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
-    return sql, [table, model._meta.pk.column, count]
+    columns = ", ".join(["nextval(pg_get_serial_sequence(%s, %s))"] * len(models))
+    params: list[Any] = []
+    for model in models:
+        params += [connection.ops.quote_name(model._meta.db_table), model._meta.pk.column]
+    return f"SELECT {columns} FROM generate_series(1, %s)", [*params, count]  # noqa: S608
+
+
+Converter = tuple[list[Any], Any]
+
+
+def field_converters(model: type[Model], fields: Sequence[Any]) -> list[Converter]:
+    """Per field of ``model``: the database's and the field's converters, as the ORM applies them."""
+    found = []
+    for field in fields:
+        col = field.get_col(model._meta.db_table)
+        found.append((connection.ops.get_db_converters(col) + col.get_db_converters(connection), col))
+    return found
+
+
+def values_converted(values: Sequence[Any], converters: Sequence[Converter]) -> list[Any]:
+    """A raw row's ``values`` as the ORM would load them (SQLite's datetimes are text, say)."""
+    out = []
+    for value, (functions, col) in zip(values, converters, strict=True):
+        for convert in functions:
+            value = convert(value, col, connection)
+        out.append(value)
+    return out
 
 
 def rows_insert(objs: Sequence[M]) -> None:
