@@ -9,7 +9,6 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
-from django.test.utils import CaptureQueriesContext
 
 from broker import dispatch
 from broker.accept import inbound_accept_many
@@ -19,6 +18,7 @@ from broker.ratelimit import Verdict, rate_limit_check, rate_limit_check_many
 from plugins.models import BotUser, Invocation, Plugin
 from sessionbot.botconfig import BotConfig, RateLimit
 from tests.broker.conftest import BOT, OTHER, USER, message
+from tests.roundtrips import queries_sent
 
 
 def batch(*frames: dict[str, Any]) -> list[str]:
@@ -81,18 +81,15 @@ def test_a_batch_from_known_users_is_read_once_and_written_once_on_postgresql(
     monkeypatch.setattr(dispatch, "_COMMANDS_TTL", 600.0)  # the command tables stay cached
     warm = [message(mid="w1"), message("/echo", mid="w2"), message("/nosuch", sender=OTHER, mid="w3")]
     assert batch(*warm) == ["accepted"] * 3
-    with CaptureQueriesContext(connection) as queries:
+    with queries_sent() as sent:
         statuses = batch(message(mid="p1"), message("/echo hi", mid="p2"), message("/nosuch", sender=OTHER, mid="p3"))
     assert statuses == ["accepted"] * 3
-    # Django also logs its transaction markers (psycopg sends no BEGIN of its own before an
-    # autocommit read, nor inside writes_batched) and, as None, each statement gathered.
-    logged = [query["sql"] for query in queries.captured_queries]
-    sent = [sql for sql in logged if sql not in (None, "BEGIN", "COMMIT")]
-    assert len(sent) == 2, [str(sql)[:70] for sql in logged]  # the duplicates, users and keys; the writes
-    assert "nextval" in sent[0]
-    assert sent[1].startswith("BEGIN; ")
-    assert sent[1].endswith("; COMMIT")
-    assert "synchronous_commit" not in sent[1]  # the ack promises the disk: no relaxed commit
+    # Two round trips: the duplicates, users and reserved keys; then every write.
+    assert [query.autocommit for query in sent] == [True, True], [query.sql[:70] for query in sent]
+    assert "nextval" in sent[0].sql
+    assert sent[1].sql.startswith("BEGIN; ")
+    assert sent[1].sql.endswith("; COMMIT")
+    assert "synchronous_commit" not in sent[1].sql  # the ack promises the disk: no relaxed commit
     stored = dict(InboundMessage.objects.filter(message_id__startswith="p").values_list("message_id", "status"))
     assert stored == {"p1": "routed", "p2": "routed", "p3": "answered"}
     invocations = Invocation.objects.filter(inbound_message__message_id__in=["p1", "p2"]).order_by("pk")

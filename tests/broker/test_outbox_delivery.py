@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connection
 
 from broker.models import OutboundMessage
-from broker.outbox import outbox_due, outbox_enqueue_answer
+from broker.outbox import outbox_confirm_many, outbox_due, outbox_enqueue_answer
 from tests.broker.conftest import USER, communicator, receive, receive_until, say_hello
+from tests.roundtrips import queries_sent
 
 
 @sync_to_async
@@ -92,3 +94,18 @@ def test_a_poll_loads_only_the_sends_not_pushed_yet_and_counts_them_all() -> Non
     assert due.high_id == last.id
     assert due.more  # the limit counts the rows it skipped
     assert not outbox_due(after_id=due.high_id).rows
+
+
+@pytest.mark.django_db(transaction=True)
+def test_confirms_are_stored_together_with_the_hash_and_time_the_bridge_reported() -> None:
+    refs = [outbox_enqueue_answer(message_id=f"m-confirm-{i}", to=USER, text=f"t{i}")[0].ref for i in range(3)]
+    with queries_sent() as sent:
+        outbox_confirm_many(confirms=[(refs[0], "H0", 10), (refs[2], "H2", 2**63)])  # too big for the column
+    rows = {row.ref: row for row in OutboundMessage.objects.all()}
+    assert [rows[ref].status for ref in refs] == ["sent", "pending", "sent"]
+    assert (rows[refs[0]].session_hash, rows[refs[0]].session_timestamp) == ("H0", 10)
+    assert (rows[refs[2]].session_hash, rows[refs[2]].session_timestamp) == ("H2", None)
+    assert rows[refs[0]].sent_at is not None
+    if connection.vendor == "postgresql":  # one round trip: BEGIN, both updates, COMMIT
+        assert [query.autocommit for query in sent] == [True]
+        assert sent[0].sql.startswith("BEGIN; SET LOCAL synchronous_commit TO OFF; UPDATE")
