@@ -107,9 +107,15 @@ _DEFERRED = {
 }
 
 
-def _loaded_fields(model: type[Model]) -> list[Any]:
+@functools.cache
+def _loaded_fields(model: type[Model]) -> tuple[Any, ...]:
     skip = _DEFERRED.get(model, set())
-    return [field for field in model._meta.concrete_fields if field.name not in skip]
+    return tuple(field for field in model._meta.concrete_fields if field.name not in skip)
+
+
+@functools.cache
+def _loaded_names(model: type[Model]) -> list[str]:
+    return [field.attname for field in _loaded_fields(model)]
 
 
 def finish_write(inv: Invocation) -> None:
@@ -181,8 +187,7 @@ def _from_row(row: tuple[Any, ...]) -> Claimed:
     for model, per_field in zip(_MODELS, _converters(connection.vendor), strict=True):
         values = values_converted(row[position : position + len(per_field)], per_field)
         position += len(per_field)
-        names = [field.attname for field in _loaded_fields(model)]
-        loaded.append(None if values[0] is None else model.from_db(connection.alias, names, values))
+        loaded.append(None if values[0] is None else model.from_db(connection.alias, _loaded_names(model), values))
     inv, version, plugin, user = loaded
     assert isinstance(inv, Invocation)
     if isinstance(version, PluginVersion) and isinstance(plugin, Plugin):
