@@ -8,7 +8,6 @@ the safety net (the worker may be another process with no shared channel layer).
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import hmac
 import logging
@@ -38,6 +37,7 @@ from broker.frames import (
     parse_frame,
 )
 from broker.models import OutboundMessage
+from broker.sendledger import SendLedger
 from broker.validator import hello_check
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,6 @@ FAST_POLL_SECONDS = 0.01  # while messages flow: the worker's replies show up wi
 IDLE_POLL_SECONDS = 1.0
 ACTIVE_SECONDS = 10.0
 RESCAN_SECONDS = 5.0  # a full scan now and then catches what the lagging cursor missed
-# Ids are handed out at insert, not at commit: with several workers a reply may commit
-# after one with a higher id was already pushed. Each query therefore starts from the
-# highest id seen LAG_SECONDS ago, not the highest id seen; pushed refs are skipped.
-LAG_SECONDS = 1.0
-SETTLED_KEPT = 10_000  # answered refs remembered, so that a late ring does not push them again
 ACCEPT_BATCH = 64  # messages stored per transaction at most (SQLite's writer lock is held meanwhile)
 # Batches stored at once, each sender always in the same lane (so in order). A batch mostly
 # waits for database and Redis round trips; SQLite takes one writer at a time anyway.
@@ -84,13 +79,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHORIZED)  # before accept: the handshake gets 403
             return
         self.bot_id: str | None = None
-        self.inflight: set[str] = set()
-        self.retry_refs: set[str] = set()
-        # Refs the bridge answered lately: a ring can arrive after the poll pushed its send
-        # and the bridge confirmed it, and must not push it again.
-        self.settled: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self.high_id = 0
-        self.high_ids: collections.deque[tuple[float, int]] = collections.deque()  # (when, high_id)
+        self.ledger = SendLedger()  # what was pushed and answered; the poll's cursor
         self.full_scan = True
         self.after_hello = False
         self.wake = asyncio.Event()
@@ -158,11 +147,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         fresh = []
         for frame in sends:
             ref = frame.get("ref") if isinstance(frame, dict) else None
-            if not isinstance(ref, str) or ref in self.inflight or ref in self.settled:
-                continue
-            self.inflight.add(ref)
-            self.retry_refs.discard(ref)
-            fresh.append(frame_text(frame))
+            if isinstance(ref, str) and self.ledger.take_rung(ref):
+                fresh.append(frame_text(frame))
         begun = list(self.batches_begun)
         if self.acked_up_to(begun):
             for text in fresh:
@@ -217,27 +203,21 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         elif isinstance(frame, Message):
             await self.message(frame)
         elif isinstance(frame, Sent):
-            self.settle(frame.ref)
+            self.ledger.settle(frame.ref)
             self.confirms.append((frame.ref, frame.hash, frame.timestamp))
             self.confirms_seen += 1
             if self.confirming is None or self.confirming.done():
                 self.confirming = asyncio.create_task(self.confirms_flush())
         elif isinstance(frame, Failed):
-            self.settle(frame.ref)
+            self.ledger.settle(frame.ref)
             await database_sync_to_async(outbox.outbox_fail)(ref=frame.ref, reason=frame.reason, retry=frame.retry)
             if frame.retry:
-                self.retry_refs.add(frame.ref)
+                self.ledger.retry_later(frame.ref)
         elif isinstance(frame, Status):
             if self.bot_id:
                 await database_sync_to_async(bridges.bridge_status_store)(bot_id=self.bot_id, fields=frame.dump())
         else:
             raise FrameError(f"a bridge does not send {frame.type!r} frames")
-
-    def settle(self, ref: str) -> None:
-        self.inflight.discard(ref)
-        self.settled[ref] = None
-        if len(self.settled) > SETTLED_KEPT:
-            self.settled.popitem(last=False)
 
     async def confirms_flush(self) -> None:
         """Store the queued ``sent`` confirms, many per transaction while they keep coming."""
@@ -266,9 +246,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.bot_id = frame.bot_id
         log.info("bridge said hello: protocol %s, client %s", frame.protocol, frame.client[:60])
         await self.send_json(Welcome().dump())
-        self.inflight.clear()
-        self.high_id, self.full_scan, self.after_hello = 0, True, True
-        self.high_ids.clear()
+        self.ledger.restart()
+        self.full_scan, self.after_hello = True, True
         if self.pump is None:
             self.pump = asyncio.create_task(self.pump_run())
         self.wake.set()
@@ -338,38 +317,26 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 await asyncio.wait_for(self.wake.wait(), timeout=interval)
             self.wake.clear()
 
-    def lagging_id(self) -> int:
-        """The highest outbox id seen ``LAG_SECONDS`` ago: rows below it have committed (or a
-        full scan finds them)."""
-        now = asyncio.get_running_loop().time()
-        self.high_ids.append((now, self.high_id))
-        lagging = self.high_ids[0][1]
-        while len(self.high_ids) > 1 and self.high_ids[1][0] <= now - LAG_SECONDS:
-            self.high_ids.popleft()
-            lagging = self.high_ids[0][1]
-        return lagging
-
     async def pump_once(self) -> None:
         full, self.full_scan = self.full_scan, False
         after_hello, self.after_hello = self.after_hello, False
-        limit = 500 + len(self.inflight)  # pushed rows awaiting their confirm come back too
+        ledger = self.ledger
+        limit = 500 + len(ledger.inflight)  # pushed rows awaiting their confirm come back too
         begun = list(self.batches_begun)  # a row read below was committed by one of these at the latest
         due = await database_sync_to_async(outbox.outbox_due)(
-            after_id=0 if full else self.lagging_id(),
-            retry_refs=frozenset(self.retry_refs),
+            after_id=0 if full else ledger.lagging_id(asyncio.get_running_loop().time()),
+            retry_refs=frozenset(ledger.retry_refs),
             limit=limit,
             due_only=not after_hello,  # a reconnect gets every pending send, backoff or not
-            skip_refs=frozenset(self.inflight),
+            skip_refs=frozenset(ledger.inflight),
         )
-        self.high_id = max(self.high_id, due.high_id)
+        ledger.seen(due.high_id)
         if due.rows and not self.acked_up_to(begun):
             await self.acks_reach(begun)  # an answer never overtakes its message's ack
         pushed = 0
         for row in due.rows:
-            if row.ref in self.inflight:  # pushed by a ring meanwhile
+            if not ledger.take_polled(row.ref):  # pushed by a ring meanwhile
                 continue
-            self.inflight.add(row.ref)
-            self.retry_refs.discard(row.ref)
             await self.send(text_data=send_frame_json(row))
             pushed += 1
         if pushed:
