@@ -182,7 +182,9 @@ def _import_entry(entry: PluginEntry, sums: tuple[str, str], replaced: frozenset
     label = f"{entry.name} {entry.version}"
     plugin, plugin_created = Plugin.objects.get_or_create(name=entry.name, defaults=_plugin_fields(entry))
     version = plugin.versions.filter(version=entry.version).first()
-    if version is not None and version.checksum == checksum:
+    # The checksum covers the entry and the entrypoint's own files; the code digest, every
+    # file of its top package: a changed helper module beside the entrypoint is a change.
+    if version is not None and version.checksum == checksum and version_digest(version=version) == code:
         tally.unchanged.append(label)
         if plugin.active_version_id is None:
             # Blocked last time (say, a missing requirement): try again, it may be met now.

@@ -15,6 +15,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from plugins.models import Plugin, PluginCommand, PluginDoc, PluginVersion
+from plugins.snapshots import version_digest
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.django_db
@@ -307,3 +308,21 @@ def test_a_rollback_in_the_admin_survives_a_reimport_of_the_same_file(tmp_path, 
     active = Plugin.objects.get(name="weather").active_version
     assert active is not None
     assert active.version == "1.0.0"
+
+
+def test_a_changed_helper_module_of_the_plugin_is_an_update_too(tmp_path, plugin_root) -> None:
+    # The entrypoint's module is unchanged; a module beside it, which it imports, is not.
+    package = plugin_root.path / f"tpkg_{uuid.uuid4().hex[:10]}"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "helper.py").write_text('ANSWER = "one"\n')
+    (package / "main.py").write_text(PLUGIN_CODE.format(cls="Thing", command="go", answer="ok"))
+    path = _write(tmp_path, _weather(f"{package.name}.main:Thing"))
+    _run(path)
+    before = version_digest(version=PluginVersion.objects.get())
+    (package / "helper.py").write_text('ANSWER = "two"\n')
+    output = _run(path)
+    assert "updated: weather 1.0.0" in output
+    after = version_digest(version=PluginVersion.objects.get())
+    assert after
+    assert after != before  # the version now pins the new code
