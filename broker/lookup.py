@@ -73,6 +73,7 @@ def _sql(vendor: str) -> _Statements:
 
 
 _USER_FIELDS = tuple(BotUser._meta.concrete_fields)
+_USER_NAMES = [field.attname for field in _USER_FIELDS]
 
 
 @functools.cache
@@ -82,7 +83,7 @@ def _user_converters(vendor: str) -> list[Converter]:
 
 def _user(row: Sequence[Any]) -> BotUser:
     values = values_converted(row, _user_converters(connection.vendor))
-    return BotUser.from_db(connection.alias, [field.attname for field in _USER_FIELDS], values)
+    return BotUser.from_db(connection.alias, _USER_NAMES, values)
 
 
 def _placeholders(values: list[str]) -> str:

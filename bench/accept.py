@@ -1,0 +1,71 @@
+"""Time the broker's accept alone: ``python -m bench.accept [--mode embedded|services]``.
+
+Stores ``/ping`` messages from 50 known users, one message per call, through
+``inbound_accept_many`` (validate, look up, rate-limit count, route, write, send the task)
+in this process, with nothing else running, and reports the p50 and p90 of a call. It is
+the step the end-to-end benchmark (``bench.broker``) cannot separate from the rest.
+Services mode uses the benchmark's PostgreSQL database (flushed first) and its own Redis
+database, emptied afterwards: no worker runs, so the tasks sent would otherwise wait there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench.broker import ROOT, manage, mode_env
+
+REDIS_URL = os.environ.get("BENCH_ACCEPT_REDIS_URL", "redis://127.0.0.1:6379/4")
+BOT = "05" + "b0" * 32
+USERS = ["05" + f"{i:064x}" for i in range(1, 51)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=["embedded", "services"], default="services")
+    parser.add_argument("--messages", type=int, default=400)
+    args = parser.parse_args()
+    env = mode_env(args.mode, Path(tempfile.mkdtemp(prefix="bench-accept-")), secrets.token_hex(32))
+    if args.mode == "services":
+        env["REDIS_URL"] = REDIS_URL
+    manage(env, "migrate", "--noinput")
+    if args.mode == "services":
+        manage(env, "flush", "--noinput")
+    manage(env, "importplugins", str(ROOT / "data" / "plugins.yaml"))
+    os.environ.update(env, DJANGO_SETTINGS_MODULE="sessionbot.settings")
+    import django
+
+    django.setup()
+    from broker.accept import inbound_accept_many
+    from broker.frames import Message
+
+    def accept_one(index: int) -> float:
+        sender = USERS[index % len(USERS)]
+        frame: dict[str, object] = {"type": "message", "id": uuid.uuid4().hex, "from": sender}
+        frame.update(conversation=sender, conversation_type="private", timestamp=1_700_000_000_000, text="/ping")
+        message = Message.model_validate(frame)
+        started = time.perf_counter()
+        inbound_accept_many(messages=[message], bot_id=BOT)
+        return (time.perf_counter() - started) * 1000
+
+    try:
+        for index in range(100):  # warm-up: users created, caches filled, connections open
+            accept_one(index)
+        times = [accept_one(index) for index in range(args.messages)]
+    finally:
+        if args.mode == "services":
+            import redis
+
+            redis.Redis.from_url(REDIS_URL).flushdb()
+    p90 = statistics.quantiles(times, n=10)[8]
+    print(f"{args.mode}: accept of one message p50 {statistics.median(times):.2f} ms, p90 {p90:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
