@@ -26,7 +26,8 @@ class DjangoCelerySettings(Mapping[str, Any]):
         if self._data is None:
             from django.conf import settings
 
-            self._data = {name: getattr(settings, name) for name in dir(settings) if name.startswith("CELERY_")}
+            names = [name for name in dir(settings) if name.startswith("CELERY_")]
+            self._data = {_celery_key(name): getattr(settings, name) for name in names}
         return self._data
 
     def __getitem__(self, key: str) -> Any:
@@ -39,6 +40,18 @@ class DjangoCelerySettings(Mapping[str, Any]):
         return len(self._settings())
 
 
+def _celery_key(name: str) -> str:
+    """``CELERY_TASK_ACKS_LATE`` → ``task_acks_late``: Celery's own names, given without a
+    namespace. Through ``namespace="CELERY"`` Celery took the upper-case names for its
+    pre-4.0 ones and warned at every worker start that they were deprecated (celery#6366).
+    Names Celery does not know (``CELERY_DB_REUSE_MAX``, read as such by its Django fix-up;
+    our own ``CELERY_FS_DIR``) stay as they are."""
+    from celery.app.defaults import SETTING_KEYS
+
+    key = name.removeprefix("CELERY_").lower()
+    return key if key in SETTING_KEYS else name
+
+
 app = Celery("sessionbot")
-app.config_from_object(DjangoCelerySettings(), namespace="CELERY")
+app.config_from_object(DjangoCelerySettings())
 app.autodiscover_tasks()

@@ -3,10 +3,13 @@ with the same outcomes as one at a time."""
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 import pytest
-from django.core.cache import cache
+from asgiref.sync import async_to_sync, sync_to_async
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.test import override_settings
 
@@ -71,6 +74,24 @@ def test_a_batch_counts_each_message_against_its_senders_rate_limit() -> None:
     assert first == [Verdict.OK, Verdict.OK, Verdict.OK, Verdict.WARN, Verdict.DROP]
     assert later is Verdict.OK  # OTHER's second message in the window
     assert next_window == [Verdict.OK]
+
+
+def test_counts_made_from_fresh_async_contexts_share_one_redis_connection() -> None:
+    # The consumer counts in a new context each time (database_sync_to_async); Django's
+    # ``caches`` gives each context its own client, and each opened a connection of its own.
+    if not isinstance(caches["default"], RedisCache):
+        pytest.skip("runs with Redis as the cache (set REDIS_URL)")
+    count = async_to_sync(sync_to_async(rate_limit_check_many, thread_sensitive=False))
+
+    def count_in_a_new_context(**kwargs: Any) -> list[Verdict]:
+        return contextvars.Context().run(count, **kwargs)  # as the server's: no cache in it yet
+
+    count_in_a_new_context(user_keys=[USER])  # the connection may be opened once
+    server = caches["default"]._cache.get_client()
+    before = server.info("stats")["total_connections_received"]
+    for _ in range(5):
+        assert count_in_a_new_context(user_keys=[USER, OTHER]) == [Verdict.OK, Verdict.OK]
+    assert server.info("stats")["total_connections_received"] == before
 
 
 def test_a_batch_from_known_users_is_read_once_and_written_once_on_postgresql(
