@@ -1,7 +1,8 @@
 """Celery tasks of the plugin runtime: thin; they call one service each.
 
 JSON arguments only (primitive ids), late acknowledgement with rejection on worker loss
-(settings), and time limits below the broker's visibility timeout (settings).
+where the broker acknowledges (AMQP; Redis and the filesystem queue hand a task out once:
+the recovery sweep sends a lost one again), and a time limit (settings).
 """
 
 from __future__ import annotations

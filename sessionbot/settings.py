@@ -204,8 +204,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     # Atomic writes: kombu's own filesystem transport lets a worker read half-written files.
     CELERY_BROKER_TRANSPORT = "sessionbot.fsqueue:Transport"
 elif CELERY_BROKER_URL.startswith("redis"):
-    # Must exceed the longest task time limit, or Redis hands a running task to another worker.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # No acknowledgement emulation: kombu's costs two more Redis round trips per task (it
+    # files every delivered task in a hash, then removes it), only to hand a task lost with
+    # its worker out again after its visibility timeout (an hour). The database is the
+    # record: the recovery sweep sends such an invocation again within a minute, and the
+    # claim runs it once.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"ack_emulation": False}
     if CELERY_BROKER_URL.startswith("redis://"):
         # One client object per channel, not one per command (rediss:// keeps kombu's own).
         CELERY_BROKER_TRANSPORT = "sessionbot.redisqueue:Transport"
@@ -259,6 +263,6 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 4 if CELERY_BROKER_URL.startswith("filesyste
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Below the Redis visibility timeout above, so a live task is never handed out twice.
+# A task stuck past the plugin's own limits (its host enforces those) is stopped.
 CELERY_TASK_TIME_LIMIT = 900
 CELERY_TASK_SOFT_TIME_LIMIT = 870
