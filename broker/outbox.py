@@ -222,20 +222,10 @@ def outbox_due(
     return Due(rows=rows, high_id=max((pk for pk, _ in found), default=0), more=len(found) >= limit)
 
 
-def outbox_confirm(*, ref: str, session_hash: str, session_timestamp: int) -> bool:
-    """Mark the send ``ref`` as delivered; return whether such a send exists."""
-    updated = OutboundMessage.objects.filter(ref=ref).update(
-        status=OutboundMessage.Status.SENT,
-        sent_at=timezone.now(),
-        session_hash=session_hash[:128],
-        session_timestamp=session_timestamp if 0 <= session_timestamp < 2**63 else None,  # 64-bit column
-    )
-    return updated > 0
-
-
 def outbox_confirm_many(*, confirms: list[tuple[str, str, int]]) -> None:
-    """``outbox_confirm`` for several ``(ref, hash, timestamp)`` at once: one transaction, one
-    round trip on PostgreSQL."""
+    """Mark the sends of ``(ref, hash, timestamp)`` delivered, keeping the hash and time the
+    bridge reported (a time past the 64-bit column is dropped): one transaction, one round
+    trip on PostgreSQL. A ref with no send changes nothing."""
     table = connection.ops.quote_name(OutboundMessage._meta.db_table)
     # The model's fields of these names keep their default columns; values are parameters.
     status, sent_at, session_hash, session_ts, ref = (

@@ -12,7 +12,7 @@ import pytest
 from broker.accept import inbound_accept
 from broker.frames import Message
 from broker.models import OutboundMessage
-from broker.outbox import outbox_confirm, outbox_enqueue_answer
+from broker.outbox import outbox_confirm_many, outbox_enqueue_answer
 
 BOT = "05" + "b0" * 32
 USER = "05" + "ab" * 32
@@ -47,5 +47,6 @@ def test_an_ordinary_timestamp_is_accepted() -> None:
 @pytest.mark.django_db
 def test_a_sent_frame_with_a_huge_timestamp_still_confirms_the_send() -> None:
     [row] = outbox_enqueue_answer(message_id="h-x", to=USER, text="hi")
-    assert outbox_confirm(ref=row.ref, session_hash="abc", session_timestamp=2**70)
-    assert OutboundMessage.objects.get(ref=row.ref).status == OutboundMessage.Status.SENT
+    outbox_confirm_many(confirms=[(row.ref, "abc", 2**70)])
+    stored = OutboundMessage.objects.get(ref=row.ref)
+    assert (stored.status, stored.session_hash, stored.session_timestamp) == (OutboundMessage.Status.SENT, "abc", None)
