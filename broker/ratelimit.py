@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
@@ -35,7 +36,7 @@ def _verdict(count: int) -> Verdict:
 def rate_limit_check(*, user_key: str, now: float | None = None) -> Verdict:
     """Count one message of ``user_key`` in the current fixed window and judge it."""
     key = _key(user_key, time.time() if now is None else now)
-    cache = _cache()
+    cache = _shared().cache
     try:
         count = cache.incr(key)  # one round trip for every message but a window's first
     except ValueError:
@@ -47,10 +48,9 @@ def rate_limit_check_many(*, user_keys: list[str], now: float | None = None) -> 
     """``rate_limit_check`` for several messages in order (a key may repeat): on Redis, one
     round trip for all of them."""
     moment = time.time() if now is None else now
-    cache = _cache()
-    if not isinstance(cache, RedisCache):
+    cache, client = _shared()
+    if client is None:
         return [rate_limit_check(user_key=user_key, now=moment) for user_key in user_keys]
-    client = cache._cache.get_client(write=True)
     keys = [cache.make_and_validate_key(_key(user_key, moment)) for user_key in user_keys]
     pipe = client.pipeline(transaction=False)
     for key in keys:
@@ -60,19 +60,27 @@ def rate_limit_check_many(*, user_keys: list[str], now: float | None = None) -> 
     return [_verdict(int(count)) for count in replies[1::2]]
 
 
-_shared: dict[str, BaseCache] = {}
+class _Counter(NamedTuple):
+    cache: BaseCache
+    redis: Any  # the Redis client when the cache is Django's Redis cache, else None
 
 
-def _cache() -> BaseCache:
-    """The default cache, one instance per process (per configuration).
+_counters: dict[str, _Counter] = {}
+
+
+def _shared() -> _Counter:
+    """The default cache, and its Redis client, one of each per process (per configuration).
 
     Django's ``caches`` keeps an instance per thread and async context, and the broker
     counts in a fresh context each time (``database_sync_to_async``): through ``caches``
     every batch opened, and dropped, a Redis connection of its own (2 ms of the accept).
-    The Redis client's connection pool is thread-safe and renews itself after a fork.
+    The client is kept too (the cache builds a new one on every call). Both are safe to
+    share between threads; the connection pool renews itself after a fork.
     """
     config = repr(settings.CACHES["default"])
-    cache = _shared.get(config)
-    if cache is None:
-        cache = _shared[config] = caches.create_connection("default")
-    return cache
+    counter = _counters.get(config)
+    if counter is None:
+        cache = caches.create_connection("default")
+        client = cache._cache.get_client(write=True) if isinstance(cache, RedisCache) else None
+        counter = _counters[config] = _Counter(cache, client)
+    return counter

@@ -6,7 +6,8 @@ same question, so they never disagree about who may run an invocation.
 A worker killed mid-invocation (SIGKILL, the machine lost, out of memory) leaves the
 invocation ``running`` forever, and a task taken from the queue by a worker that dies
 before starting it leaves it ``queued`` forever: Redis (without kombu's acknowledgement
-emulation) and the filesystem queue hand a task out once. Nothing but the database knows the work is unfinished.
+emulation) and the filesystem queue hand a task out once. Nothing but the database knows
+the work is unfinished.
 """
 
 from __future__ import annotations
