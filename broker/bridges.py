@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from broker.models import BridgeStatus
@@ -14,16 +17,35 @@ MAX_STATUS_BYTES = 16_384
 MAX_STATUS_FIELD_BYTES = 1_024
 
 
-def bridge_connected(*, bot_id: str, client: str) -> None:
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """A bridge's hello, recorded."""
+
+    connected_at: datetime  # marks this connection: its close clears only its own hello
+    another_open: bool  # the record said another connection of the bot was open
+
+
+def bridge_connected(*, bot_id: str, client: str) -> Connected:
     """Record that the bridge of ``bot_id`` said hello."""
     now = timezone.now()
-    BridgeStatus.objects.update_or_create(
-        bot_id=bot_id, defaults={"client": client[:200], "connected": True, "connected_at": now, "last_seen": now}
-    )
+    with transaction.atomic():
+        before = BridgeStatus.objects.select_for_update().filter(bot_id=bot_id).values_list("connected", flat=True)
+        another_open = any(before)
+        BridgeStatus.objects.update_or_create(
+            bot_id=bot_id, defaults={"client": client[:200], "connected": True, "connected_at": now, "last_seen": now}
+        )
+    return Connected(connected_at=now, another_open=another_open)
 
 
-def bridge_disconnected(*, bot_id: str) -> None:
-    BridgeStatus.objects.filter(bot_id=bot_id).update(connected=False, last_seen=timezone.now())
+def bridge_disconnected(*, bot_id: str, connected_at: datetime) -> None:
+    """Record that the connection whose hello was at ``connected_at`` closed.
+
+    A bridge that reconnects says hello on its new connection before the broker sees the
+    old one close (a half-open TCP connection closes only at its timeout): that late close
+    must not mark the bridge disconnected, or health checks report it down while it runs.
+    """
+    now = timezone.now()
+    BridgeStatus.objects.filter(bot_id=bot_id, connected_at=connected_at).update(connected=False, last_seen=now)
 
 
 def bridge_status_store(*, bot_id: str, fields: dict[str, Any]) -> None:

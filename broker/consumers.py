@@ -12,6 +12,7 @@ import contextlib
 import hmac
 import logging
 import zlib
+from datetime import datetime
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -79,6 +80,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHORIZED)  # before accept: the handshake gets 403
             return
         self.bot_id: str | None = None
+        self.hello_at: datetime | None = None  # when this connection's hello was recorded
         self.ledger = SendLedger()  # what was pushed and answered; the poll's cursor
         self.full_scan = True
         self.after_hello = False
@@ -121,8 +123,9 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             if accepting is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(accepting)
-        if getattr(self, "bot_id", None):
-            await database_sync_to_async(bridges.bridge_disconnected)(bot_id=self.bot_id)
+        hello = getattr(self, "hello_at", None)
+        if getattr(self, "bot_id", None) and hello is not None:
+            await database_sync_to_async(bridges.bridge_disconnected)(bot_id=self.bot_id, connected_at=hello)
         log.info("bridge disconnected (code %s)", code)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -242,8 +245,15 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         reason = hello_check(frame)
         if reason is not None:
             raise FrameError(reason)
-        await database_sync_to_async(bridges.bridge_connected)(bot_id=frame.bot_id, client=frame.client)
-        self.bot_id = frame.bot_id
+        recorded = await database_sync_to_async(bridges.bridge_connected)(bot_id=frame.bot_id, client=frame.client)
+        if recorded.another_open and self.hello_at is None:
+            log.warning(
+                "the bridge of bot %s said hello while another connection of it was open: a reconnect "
+                "whose old connection has not closed yet, a broker process that stopped without "
+                "closing it, or a second bridge (run one bridge per bot, or users may get replies twice)",
+                frame.bot_id,
+            )
+        self.bot_id, self.hello_at = frame.bot_id, recorded.connected_at
         log.info("bridge said hello: protocol %s, client %s", frame.protocol, frame.client[:60])
         await self.send_json(Welcome().dump())
         self.ledger.restart()

@@ -11,7 +11,7 @@ from django.conf import settings
 from broker.frames import MAX_FRAME_BYTES
 from broker.models import BridgeStatus, InboundMessage, OutboundMessage
 from plugins.models import Invocation
-from tests.broker.conftest import BOT, GROUP, USER, communicator, message, receive, receive_until
+from tests.broker.conftest import BOT, GROUP, USER, communicator, message, receive, receive_until, say_hello
 
 
 async def test_a_bridge_without_a_token_is_refused_before_any_frame(transactional_db) -> None:
@@ -31,6 +31,20 @@ async def test_hello_gets_welcome_and_the_bridge_is_recorded_connected(bridge) -
     status = await BridgeStatus.objects.aget(bot_id=BOT)
     assert status.connected
     assert status.client == "tests/1"
+
+
+async def test_the_late_close_of_an_old_connection_leaves_the_reconnected_bridge_connected(
+    transactional_db, caplog: pytest.LogCaptureFixture
+) -> None:
+    old, new = communicator(), communicator()
+    await say_hello(old)
+    assert "another connection" not in caplog.text
+    await say_hello(new)  # the bridge reconnected before the broker saw its old connection close
+    assert "said hello while another connection of it was open" in caplog.text
+    await old.disconnect()
+    assert (await BridgeStatus.objects.aget(bot_id=BOT)).connected, "health checks would report it down"
+    await new.disconnect()
+    assert not (await BridgeStatus.objects.aget(bot_id=BOT)).connected
 
 
 async def test_hello_with_another_protocol_version_gets_bad_frame(transactional_db) -> None:
