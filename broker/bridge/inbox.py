@@ -23,7 +23,7 @@ class Fetched:
 class Inbox:
     def __init__(self, *, cursor: str, settled: tuple[str, ...] = ()) -> None:
         self.cursor = cursor
-        self._order: list[str] = []
+        self._order: OrderedDict[str, None] = OrderedDict()  # fetched, oldest first
         self._waiting: dict[str, Message] = {}
         # Settled hashes, so a mailbox answered again in full (the cursor's message expired,
         # as a 20 s typing indicator does) is not forwarded again.
@@ -31,9 +31,9 @@ class Inbox:
 
     def add(self, item: Fetched) -> bool:
         """Take a fetched message; return True when it must be sent to the broker."""
-        if item.hash in self._order or item.hash in self._settled:
+        if self.known(item.hash):
             return False
-        self._order.append(item.hash)
+        self._order[item.hash] = None
         if item.frame is None:
             self._advance()
             return False
@@ -45,6 +45,10 @@ class Inbox:
         if self._waiting.pop(msg_hash, None) is None:
             return False
         return self._advance()
+
+    def known(self, msg_hash: str) -> bool:
+        """Fetched before: waiting for its ack, or settled. Safe to ask from another thread."""
+        return msg_hash in self._order or msg_hash in self._settled
 
     def frame(self, msg_hash: str) -> Message | None:
         return self._waiting.get(msg_hash)
@@ -61,8 +65,8 @@ class Inbox:
 
     def _advance(self) -> bool:
         moved = False
-        while self._order and self._order[0] not in self._waiting:
-            self.cursor = self._order.pop(0)
+        while self._order and next(iter(self._order)) not in self._waiting:
+            self.cursor = self._order.popitem(last=False)[0]
             self._settled[self.cursor] = None
             if len(self._settled) > SETTLED_KEPT:
                 self._settled.popitem(last=False)

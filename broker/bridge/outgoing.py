@@ -43,6 +43,16 @@ def send_handle(*, account: SessionAccount, store: BridgeStore, frame: Send) -> 
     except SessionUnreachable as exc:
         log.info("send %s failed, the broker will retry: %s", frame.ref, exc)
         return Failed(ref=frame.ref, reason=f"Session network unreachable: {exc}", retry=True)
-    store.sent_put(frame.ref, result.hash, result.timestamp)
-    store.prepared_drop(frame.ref)
+    except Exception as exc:
+        # A full disk, a bug, session-python misbehaving: this send fails (the broker tries
+        # again later, with the same bytes if they were kept), the next ones go on.
+        log.exception("send %s failed unexpectedly; the broker will retry", frame.ref)
+        return Failed(ref=frame.ref, reason=f"the bridge failed on this send ({type(exc).__name__})", retry=True)
+    try:
+        store.sent_put(frame.ref, result.hash, result.timestamp)
+        store.prepared_drop(frame.ref)
+    except OSError:
+        # Delivered all the same: the broker must hear so. Unrecorded, a resend of this ref
+        # would store the same bytes again (the storage server keeps one copy).
+        log.exception("send %s was delivered but could not be recorded on disk", frame.ref)
     return Sent(ref=frame.ref, hash=result.hash, timestamp=result.timestamp)

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_ATTACHMENT_BYTES = 11_500_000  # keeps a message frame under the 16 MiB limit
 MAX_BACKLOG = 500
+# A message whose files cannot be fetched (the file server failing, not gone) holds back
+# every message after it: after this many poll rounds (about three minutes with the
+# backoff) it goes on without them.
+MAX_DOWNLOAD_ROUNDS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +54,13 @@ class Receiver(threading.Thread):
         deliver: Callable[[list[Fetched]], None],
         backlog: Callable[[], int],
         timing: PollTiming,
+        known: Callable[[str], bool] = lambda msg_hash: False,
     ) -> None:
         super().__init__(name="session-poller", daemon=True)
         self.account, self.fetch_cursor, self.since_ms = account, cursor, since_ms
         self.deliver, self.backlog, self.timing = deliver, backlog, timing
+        self.known = known  # already handed over (waiting or settled): no need to decode it again
+        self._download_failures: dict[str, int] = {}
         self.health = ReceiverHealth()
         self.last_activity = 0.0
         self.wake, self.stopping = threading.Event(), threading.Event()
@@ -108,7 +115,9 @@ class Receiver(threading.Thread):
             items: list[Fetched] = []
             try:
                 for msg in page.messages:
-                    items.append(Fetched(msg.hash, self._frame(msg)))
+                    # A mailbox answered again in full (its cursor's message expired) would
+                    # otherwise fetch every file of the last two weeks again.
+                    items.append(Fetched(msg.hash, None if self.known(msg.hash) else self._frame(msg)))
             finally:
                 # what was converted is handed over even if a download then failed
                 if items:
@@ -150,9 +159,19 @@ class Receiver(threading.Thread):
         for pointer in msg.attachments:
             try:
                 data = self.account.download(pointer)  # SessionUnreachable: retried next round
-            except ValueError as exc:
+            except ValueError as exc:  # gone, too large, or not decryptable: final
                 self.health.errors["attachment"] += 1
                 log.warning("skipped attachment %r of %s: %s", pointer.name, msg.hash[:12], exc)
+                continue
+            except SessionUnreachable as exc:
+                rounds = self._download_failures.get(msg.hash, 0) + 1
+                if rounds < MAX_DOWNLOAD_ROUNDS:
+                    self._download_failures[msg.hash] = rounds
+                    raise
+                self._download_failures.pop(msg.hash, None)
+                self.health.errors["attachment"] += 1
+                name, short = pointer.name, msg.hash[:12]
+                log.warning("skipped attachment %r of %s after %d failed rounds: %s", name, short, rounds, exc)
                 continue
             total += len(data)
             if total > MAX_MESSAGE_ATTACHMENT_BYTES:
@@ -166,4 +185,5 @@ class Receiver(threading.Thread):
                     data_b64=base64.b64encode(data).decode(),
                 )
             )
+        self._download_failures.pop(msg.hash, None)
         return frames

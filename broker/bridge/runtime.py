@@ -102,6 +102,7 @@ class Bridge:
             deliver=lambda items: self._from_thread(loop, items),
             backlog=lambda: len(self.inbox),
             timing=self.cfg.timing,
+            known=self.inbox.known,
         )
         self.receiver.start()
         tasks = [asyncio.create_task(t) for t in (self._connect_loop(), self._send_loop(), self._status_loop())]
@@ -154,7 +155,12 @@ class Bridge:
             if isinstance(item, _Typing):
                 await loop.run_in_executor(self._sender_pool, self._typing, item.to)
                 continue
-            result = await loop.run_in_executor(self._sender_pool, self._send, item)
+            try:
+                result = await loop.run_in_executor(self._sender_pool, self._send, item)
+            except Exception as exc:  # send_handle answers for its own failures; never stop sending
+                log.exception("send %s failed unexpectedly", item.ref)
+                reason = f"the bridge failed on this send ({type(exc).__name__})"
+                result = Failed(ref=item.ref, reason=reason, retry=True)
             if isinstance(result, Failed):
                 self.errors["send"] += 1
             if self.receiver is not None:
@@ -169,6 +175,8 @@ class Bridge:
             self.send_account.typing(to=to)
         except (SessionUnreachable, ValueError) as exc:
             log.debug("typing indicator not sent: %s", exc)
+        except Exception:  # best effort: a typing indicator must never stop the sender
+            log.exception("typing indicator not sent")
 
     # --- the broker link ---------------------------------------------------------------
 
@@ -240,6 +248,13 @@ class Bridge:
             log.warning("broker error %s: %s", frame.code, frame.detail)
             if frame.code == "internal" and frame.id:
                 self._retry_later(frame.id)
+            elif frame.code == "bad_frame" and frame.id and self.inbox.frame(frame.id) is not None:
+                # The broker will never take this frame (a bridge bug): waiting for its ack
+                # would hold the cursor here for good. Drop it, loudly.
+                log.error("the broker refused message %s as a bad frame; dropped: %s", frame.id[:12], frame.detail)
+                self._retries.pop(frame.id, None)
+                if self.inbox.settle(frame.id):
+                    self._cursor_save()
 
     def _retry_later(self, message_id: str) -> None:
         """The broker could not store a message (its database or Redis is down): send it

@@ -72,10 +72,13 @@ class BridgeStore:
             parts = line.split("\t")
             if len(parts) == 3 and parts[2].isdigit():  # a torn last line is skipped
                 refs[parts[0]] = (parts[1], int(parts[2]))
-        if len(refs) > MAX_REFS:
-            refs = dict(list(refs.items())[-MAX_REFS:])
-            _write_atomic(self._refs_path, "".join(f"{r}\t{h}\t{t}\n" for r, (h, t) in refs.items()))
-        return refs
+        return self._refs_trimmed(refs) if len(refs) > MAX_REFS else refs
+
+    def _refs_trimmed(self, refs: dict[str, tuple[str, int]]) -> dict[str, tuple[str, int]]:
+        """Keep the latest ``MAX_REFS`` refs, in memory and on disk."""
+        kept = dict(list(refs.items())[-MAX_REFS:])
+        _write_atomic(self._refs_path, "".join(f"{r}\t{h}\t{t}\n" for r, (h, t) in kept.items()))
+        return kept
 
     def sent_get(self, ref: str) -> tuple[str, int] | None:
         return self._refs.get(_clean(ref))
@@ -87,6 +90,8 @@ class BridgeStore:
             handle.flush()
             os.fsync(handle.fileno())
         self._refs[clean] = (msg_hash, timestamp)
+        if len(self._refs) >= 2 * MAX_REFS:  # a long-running bridge: trimmed as it goes, not only at start
+            self._refs = self._refs_trimmed(self._refs)
 
     # A send's encrypted bytes are kept until it is confirmed, so that a retry (even after a
     # crash) stores exactly the same message and the storage server keeps one copy.

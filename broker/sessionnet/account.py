@@ -82,6 +82,10 @@ class OutFile:
     data: bytes
 
 
+# session-python's networks (and ours) report a file server's answer only in the message.
+_FILE_STATUS = re.compile(r"status code (\d{3})")
+
+
 def _unreachable(exc: BaseException) -> SessionUnreachable:
     return SessionUnreachable(f"{type(exc).__name__}: {str(exc)[:300]}")
 
@@ -138,6 +142,10 @@ class SessionAccount:
         try:
             blob = self.session.network.download_attachment(pointer.id)
         except (NetworkError, OSError) as exc:
+            status = _FILE_STATUS.search(str(exc))
+            if status is not None and status.group(1).startswith("4"):
+                # Gone (expired after 14 days) or never there: asking again will not help.
+                raise ValueError(f"the file server answered {status.group(1)}") from None
             raise _unreachable(exc) from None
         return decrypt_attachment(data=blob, key=pointer.key, digest=pointer.digest, size=pointer.size or None)
 

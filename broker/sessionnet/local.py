@@ -137,5 +137,7 @@ class MemoryNetwork:
     def download_attachment(self, file_id: int | str, timeout: int = 30) -> bytes:
         try:
             return self.net.files.download(int(file_id))
-        except (RpcError, ValueError) as exc:
+        except RpcError as exc:
+            raise NetworkError(f"Download failed with status code {exc.code}: {exc.message}") from None
+        except ValueError as exc:
             raise NetworkError(f"Failed to download attachment: {exc}") from None
