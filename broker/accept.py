@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import tempfile
 from dataclasses import dataclass
 from typing import Literal
 
@@ -50,10 +51,14 @@ def _attachments_store(attachments: tuple[AttachmentFrame, ...]) -> list[dict[st
             # Owner only: plugin hosts (another user when the worker is root) get files by pipe.
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             folder.chmod(0o700)
-            tmp = path.with_suffix(".part")
-            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            # A temporary file of its own (mode 0600): two lanes or processes storing the same
+            # file at once each rename a whole copy. On disk before the ack promises it.
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{digest}.", suffix=".part")
+            with open(fd, "wb") as handle:
                 handle.write(data)
-            tmp.replace(path)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
         stored.append(
             {"name": att.name, "content_type": att.content_type, "size": att.size, "sha256": digest, "path": str(path)}
         )

@@ -98,6 +98,9 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.acks_sent = asyncio.Condition()
         self.ring_pushes: set[asyncio.Task[None]] = set()
         self.confirms: list[tuple[str, str, int]] = []
+        # Refs the bridge confirmed whose confirm is not stored yet: still pending in the
+        # outbox, so a poll meanwhile must not push them again.
+        self.confirming_refs: set[str] = set()
         self.confirming: asyncio.Task[None] | None = None
         self.confirms_seen = 0  # sent frames received
         self.confirms_done = 0  # of those, stored (or given up on, logged)
@@ -208,6 +211,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         elif isinstance(frame, Sent):
             self.ledger.settle(frame.ref)
             self.confirms.append((frame.ref, frame.hash, frame.timestamp))
+            self.confirming_refs.add(frame.ref)
             self.confirms_seen += 1
             if self.confirming is None or self.confirming.done():
                 self.confirming = asyncio.create_task(self.confirms_flush())
@@ -232,6 +236,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 # Unconfirmed sends stay pending: a reconnecting bridge gets them again and
                 # de-duplicates them by ref.
                 log.exception("%d sent confirmation(s) could not be stored", len(batch))
+            self.confirming_refs.difference_update(ref for ref, _, _ in batch)
             async with self.confirms_done_changed:
                 self.confirms_done += len(batch)
                 self.confirms_done_changed.notify_all()
@@ -332,14 +337,17 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         after_hello, self.after_hello = self.after_hello, False
         ledger = self.ledger
         limit = 500 + len(ledger.inflight)  # pushed rows awaiting their confirm come back too
-        begun = list(self.batches_begun)  # a row read below was committed by one of these at the latest
         due = await database_sync_to_async(outbox.outbox_due)(
             after_id=0 if full else ledger.lagging_id(asyncio.get_running_loop().time()),
             retry_refs=frozenset(ledger.retry_refs),
             limit=limit,
             due_only=not after_hello,  # a reconnect gets every pending send, backoff or not
-            skip_refs=frozenset(ledger.inflight),
+            skip_refs=frozenset(ledger.inflight | self.confirming_refs),
         )
+        # Counted after the read: a row it read was committed by a batch begun by now. (Counted
+        # before, a batch that began and committed while the read waited its turn was missed,
+        # and its answer went out before its ack.)
+        begun = list(self.batches_begun)
         ledger.seen(due.high_id)
         if due.rows and not self.acked_up_to(begun):
             await self.acks_reach(begun)  # an answer never overtakes its message's ack

@@ -3,7 +3,12 @@ with the same outcomes as one at a time."""
 
 from __future__ import annotations
 
+import base64
 import contextvars
+import os
+import stat
+import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +19,8 @@ from django.db import connection
 from django.test import override_settings
 
 from broker import dispatch
-from broker.accept import inbound_accept_many
-from broker.frames import Message
+from broker.accept import _attachments_store, inbound_accept_many
+from broker.frames import AttachmentFrame, Message
 from broker.models import InboundMessage, OutboundMessage
 from broker.ratelimit import Verdict, rate_limit_check, rate_limit_check_many
 from plugins.models import BotUser, Invocation, Plugin
@@ -124,3 +129,39 @@ def test_a_first_message_creates_its_user_and_a_later_name_fills_in_a_blank_one(
     assert batch(message(mid="n2", author_name="Ada"), message(mid="n3", author_name="Other")) == ["accepted"] * 2
     assert BotUser.objects.get(session_id=USER).display_name == "Ada"  # the first name given
     assert BotUser.objects.count() == 1
+
+
+def _stored_by_two_lanes_at_once(frame: AttachmentFrame) -> tuple[list[list[dict[str, object]]], list[BaseException]]:
+    start = threading.Barrier(2)
+    stored: list[list[dict[str, object]]] = []
+    failed: list[BaseException] = []
+
+    def store() -> None:
+        start.wait()
+        try:
+            stored.append(_attachments_store((frame,)))
+        except Exception as exc:
+            failed.append(exc)
+
+    lanes = [threading.Thread(target=store) for _ in range(2)]
+    for lane in lanes:
+        lane.start()
+    for lane in lanes:
+        lane.join()
+    return stored, failed
+
+
+def test_the_same_file_stored_by_two_lanes_at_once_is_stored_whole_by_both(settings, tmp_path) -> None:
+    # Both once wrote to one temporary name: one's rename took the file from under the
+    # other, whose whole batch then failed (and a half-written file could be renamed).
+    settings.DATA_DIR = tmp_path
+    for round_ in range(10):
+        data = os.urandom(2_000_000) + bytes([round_])
+        encoded = base64.b64encode(data).decode()
+        frame = AttachmentFrame(name="a.bin", content_type="application/octet-stream", size=len(data), data_b64=encoded)
+        stored, failed = _stored_by_two_lanes_at_once(frame)
+        assert failed == []
+        (path,) = {str(kept[0]["path"]) for kept in stored}
+        assert Path(path).read_bytes() == data
+        assert stat.S_IMODE(Path(path).stat().st_mode) == 0o600
+    assert not list((tmp_path / "attachments").glob("*.part"))  # no temporary file left behind
