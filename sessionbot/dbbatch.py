@@ -43,6 +43,21 @@ def _reads(sql: str) -> bool:
 
 
 @contextmanager
+def _sqlite_synced(synced: bool) -> Iterator[None]:
+    """Within the block, this SQLite connection's commits sync the log to disk."""
+    if not synced:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous=FULL")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous=NORMAL")  # as settings.py sets every connection
+
+
+@contextmanager
 def writes_batched(*, relaxed: bool = True) -> Iterator[None]:
     """A transaction that only writes: one round trip on PostgreSQL.
 
@@ -54,14 +69,17 @@ def writes_batched(*, relaxed: bool = True) -> Iterator[None]:
     an error rolls it all back. ``relaxed`` commits without waiting for the disk flush
     (:func:`commit_relaxed`); pass False when the commit is a promise to someone.
     Elsewhere (SQLite), or inside another transaction, it is an ordinary atomic block
-    (inside another, the outer transaction's commit is left as it is).
+    (inside another, the outer transaction's commit is left as it is). On SQLite, whose
+    connections commit without syncing the write-ahead log (``synchronous=NORMAL``: safe
+    from a crash of the process, not of the machine), a commit that is not ``relaxed``
+    syncs it (``FULL``).
     """
     if connection.in_atomic_block:
         with transaction.atomic():  # the outer transaction decides how it commits
             yield
         return
     if connection.vendor != "postgresql":
-        with transaction.atomic():
+        with _sqlite_synced(not relaxed and connection.vendor == "sqlite"), transaction.atomic():
             yield
         return
     statements: list[str] = []

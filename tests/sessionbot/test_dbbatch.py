@@ -70,3 +70,25 @@ def test_a_read_inside_the_batch_is_refused_and_nothing_is_written() -> None:
     with pytest.raises(ReadInWriteBatch):
         reading()
     assert not OutboundMessage.objects.exists()
+
+
+def _synchronous() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_sqlite_a_commit_that_is_a_promise_syncs_the_log_and_the_others_do_not() -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's own setting (PostgreSQL: see the round-trip tests)")
+    normal, full = 1, 2
+    assert _synchronous() == normal  # settings.py: safe from a crashed process, fast
+    with writes_batched(relaxed=False):
+        BotUser.objects.create(session_id=USER)
+        assert _synchronous() == full  # the ack's commit survives a crashed machine too
+    assert _synchronous() == normal
+    with writes_batched():
+        BotUser.objects.filter(session_id=USER).update(display_name="Ada")
+        assert _synchronous() == normal
+    assert BotUser.objects.get(session_id=USER).display_name == "Ada"
