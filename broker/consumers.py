@@ -337,13 +337,18 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         after_hello, self.after_hello = self.after_hello, False
         ledger = self.ledger
         limit = 500 + len(ledger.inflight)  # pushed rows awaiting their confirm come back too
-        due = await database_sync_to_async(outbox.outbox_due)(
-            after_id=0 if full else ledger.lagging_id(asyncio.get_running_loop().time()),
-            retry_refs=frozenset(ledger.retry_refs),
-            limit=limit,
-            due_only=not after_hello,  # a reconnect gets every pending send, backoff or not
-            skip_refs=frozenset(ledger.inflight | self.confirming_refs),
-        )
+        try:
+            due = await database_sync_to_async(outbox.outbox_due)(
+                after_id=0 if full else ledger.lagging_id(asyncio.get_running_loop().time()),
+                retry_refs=frozenset(ledger.retry_refs),
+                limit=limit,
+                due_only=not after_hello,  # a reconnect gets every pending send, backoff or not
+                skip_refs=frozenset(ledger.inflight | self.confirming_refs),
+            )
+        except BaseException:
+            # The next poll does what this one could not (a reconnect's sends in backoff too).
+            self.full_scan, self.after_hello = self.full_scan or full, self.after_hello or after_hello
+            raise
         # Counted after the read: a row it read was committed by a batch begun by now. (Counted
         # before, a batch that began and committed while the read waited its turn was missed,
         # and its answer went out before its ack.)

@@ -51,6 +51,7 @@ class SendLedger:
     def settle(self, ref: str) -> None:
         """The bridge answered ``ref``: ``sent``, or ``failed``."""
         self.inflight.discard(ref)
+        self.retry_refs.discard(ref)  # a failed-with-retry asks again (``retry_later``)
         self._settled[ref] = None
         self._settled.move_to_end(ref)
         if len(self._settled) > self._settled_kept:

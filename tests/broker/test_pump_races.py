@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 
 from broker import consumers, outbox
 from broker.outbox import outbox_enqueue_answer
-from tests.broker.conftest import USER, message, receive
+from tests.broker.conftest import BOT, USER, message, receive
 
 
 async def test_an_answer_read_by_a_poll_that_waited_its_turn_still_follows_its_ack(bridge, monkeypatch) -> None:
@@ -66,3 +66,28 @@ async def test_a_send_confirmed_while_its_confirm_is_being_stored_is_not_pushed_
     while not await bridge.receive_nothing(timeout=1.5):
         again.append(await receive(bridge))
     assert again == []
+
+
+async def test_the_poll_after_a_hello_that_fails_is_made_again_with_the_sends_in_backoff(bridge, monkeypatch) -> None:
+    one, two = await answers("one", "two")
+    assert {(await receive(bridge))["ref"], (await receive(bridge))["ref"]} == {one, two}
+    await bridge.send_json_to({"type": "failed", "ref": one, "reason": "offline", "retry": True})  # 2 s backoff
+    await bridge.send_json_to({"type": "failed", "ref": two, "reason": "offline", "retry": True})
+    due = outbox.outbox_due
+    calls: list[bool] = []
+
+    def first_poll_fails(**kwargs):
+        calls.append(kwargs["due_only"])
+        if len(calls) == 1:
+            raise ConnectionError("database restarting")
+        return due(**kwargs)
+
+    monkeypatch.setattr(outbox, "outbox_due", first_poll_fails)
+    await bridge.send_json_to({"type": "hello", "protocol": 1, "bot_id": BOT, "client": "tests/1"})
+    assert (await receive(bridge))["type"] == "welcome"
+    for _ in range(300):
+        if len(calls) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    assert calls[:2] == [False, False]  # the poll after the failed one still asks for every pending send
+    assert {(await receive(bridge))["ref"], (await receive(bridge))["ref"]} == {one, two}

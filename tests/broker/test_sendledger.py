@@ -33,6 +33,15 @@ def test_a_retry_is_asked_for_by_ref_until_it_is_pushed_again() -> None:
     assert ledger.retry_refs == set()
 
 
+def test_a_retry_answered_before_it_was_pushed_again_is_no_longer_asked_for() -> None:
+    ledger = SendLedger()
+    ledger.take_rung("r1")
+    ledger.settle("r1")
+    ledger.retry_later("r1")
+    ledger.settle("r1")  # "sent" after all (a ring pushed it meanwhile, or another connection)
+    assert ledger.retry_refs == set()
+
+
 def test_it_remembers_the_latest_answers_only() -> None:
     ledger = SendLedger(settled_kept=2)
     for ref in ("a", "b", "c"):
