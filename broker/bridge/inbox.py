@@ -14,6 +14,10 @@ from broker.frames import Message
 SETTLED_KEPT = 10_000
 
 
+def _size(frame: Message) -> int:
+    return len(frame.text) + sum(len(att.data_b64) for att in frame.attachments or ())
+
+
 @dataclass(frozen=True, slots=True)
 class Fetched:
     hash: str
@@ -25,6 +29,7 @@ class Inbox:
         self.cursor = cursor
         self._order: OrderedDict[str, None] = OrderedDict()  # fetched, oldest first
         self._waiting: dict[str, Message] = {}
+        self.waiting_bytes = 0  # text and files of the frames waiting for their ack
         # Settled hashes, so a mailbox answered again in full (the cursor's message expired,
         # as a 20 s typing indicator does) is not forwarded again.
         self._settled: OrderedDict[str, None] = OrderedDict.fromkeys(settled)
@@ -38,12 +43,15 @@ class Inbox:
             self._advance()
             return False
         self._waiting[item.hash] = item.frame
+        self.waiting_bytes += _size(item.frame)
         return True
 
     def settle(self, msg_hash: str) -> bool:
         """Mark ``msg_hash`` acked; return True when the cursor moved."""
-        if self._waiting.pop(msg_hash, None) is None:
+        frame = self._waiting.pop(msg_hash, None)
+        if frame is None:
             return False
+        self.waiting_bytes -= _size(frame)
         return self._advance()
 
     def known(self, msg_hash: str) -> bool:

@@ -22,7 +22,10 @@ from broker.sessionnet.messages import Incoming
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_ATTACHMENT_BYTES = 11_500_000  # keeps a message frame under the 16 MiB limit
+# Messages fetched and not yet acked, at most (the broker down): in number, and in bytes,
+# since one message may carry 11.5 MB of files.
 MAX_BACKLOG = 500
+MAX_BACKLOG_BYTES = 200_000_000
 # A message whose files cannot be fetched (the file server failing, not gone) holds back
 # every message after it: after this many poll rounds (about three minutes with the
 # backoff) it goes on without them.
@@ -52,13 +55,13 @@ class Receiver(threading.Thread):
         cursor: str,
         since_ms: int,
         deliver: Callable[[list[Fetched]], None],
-        backlog: Callable[[], int],
+        backlog_full: Callable[[], bool],
         timing: PollTiming,
         known: Callable[[str], bool] = lambda msg_hash: False,
     ) -> None:
         super().__init__(name="session-poller", daemon=True)
         self.account, self.fetch_cursor, self.since_ms = account, cursor, since_ms
-        self.deliver, self.backlog, self.timing = deliver, backlog, timing
+        self.deliver, self.backlog_full, self.timing = deliver, backlog_full, timing
         self.known = known  # already handed over (waiting or settled): no need to decode it again
         self._download_failures: dict[str, int] = {}
         self.health = ReceiverHealth()
@@ -84,7 +87,7 @@ class Receiver(threading.Thread):
         while not self.stopping.is_set():
             delay = self.interval()
             try:
-                if self.backlog() < MAX_BACKLOG:
+                if not self.backlog_full():
                     self.poll_once()
                 self._mark_reachable()
             except SessionUnreachable as exc:
@@ -123,7 +126,7 @@ class Receiver(threading.Thread):
                 if items:
                     self.deliver(items)
                     self.fetch_cursor = items[-1].hash
-            if not page.more:
+            if not page.more or self.backlog_full():
                 return
 
     def _frame(self, msg: Incoming | Broken) -> Message | None:

@@ -21,7 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from broker.bridge.backoff import Backoff
 from broker.bridge.inbox import Fetched, Inbox
 from broker.bridge.outgoing import send_handle
-from broker.bridge.receiver import PollTiming, Receiver
+from broker.bridge.receiver import MAX_BACKLOG, MAX_BACKLOG_BYTES, PollTiming, Receiver
 from broker.bridge.store import BridgeStore
 from broker.frames import (
     MAX_FRAME_BYTES,
@@ -86,6 +86,12 @@ class Bridge:
         self._sender_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-sender")
         self._stop = asyncio.Event()
         self._queue: asyncio.Queue[Send | _Typing] = asyncio.Queue()
+        # Refs queued and not yet handled: a broker that resends every pending send at each
+        # hello (a flapping link) would otherwise queue each again, and while the Session
+        # network is down every copy takes its full round of tries.
+        self._queued_refs: set[str] = set()
+        self._cursor_dirty = False
+        self._cursor_writer: asyncio.Task[None] | None = None
         self.receiver: Receiver | None = None
         self._tasks: set[asyncio.Task[bool]] = set()
         self._retries: dict[str, Backoff] = {}  # messages the broker could not store, by id
@@ -100,7 +106,7 @@ class Bridge:
             cursor=self.store.cursor,
             since_ms=self.store.since_ms,
             deliver=lambda items: self._from_thread(loop, items),
-            backlog=lambda: len(self.inbox),
+            backlog_full=self._backlog_full,
             timing=self.cfg.timing,
             known=self.inbox.known,
         )
@@ -112,11 +118,17 @@ class Bridge:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if self._cursor_writer is not None:
+                await asyncio.gather(self._cursor_writer, return_exceptions=True)  # the latest cursor is kept
             self.receiver.stop()
             await asyncio.to_thread(self.receiver.join, 15)
             self._sender_pool.shutdown(wait=False, cancel_futures=True)
 
     # --- Session → broker --------------------------------------------------------------
+
+    def _backlog_full(self) -> bool:
+        """Whether to stop fetching until the broker acks: asked from the poller's thread."""
+        return len(self.inbox) >= MAX_BACKLOG or self.inbox.waiting_bytes >= MAX_BACKLOG_BYTES
 
     def _from_thread(self, loop: asyncio.AbstractEventLoop, items: list[Fetched]) -> None:
         if not self._stop.is_set():  # after a stop, the loop may be gone; the cursor re-delivers
@@ -134,7 +146,22 @@ class Bridge:
             self._cursor_save()
 
     def _cursor_save(self) -> None:
-        self.store.cursor_save(self.inbox.cursor, self.inbox.settled_recent(RECENT_KEPT))
+        """Persist the cursor soon, off the event loop: one write (with its fsync) for a burst
+        of acks instead of one each, and none of them holding up the broker link."""
+        self._cursor_dirty = True
+        if self._cursor_writer is None or self._cursor_writer.done():
+            self._cursor_writer = asyncio.create_task(self._cursor_write())
+
+    async def _cursor_write(self) -> None:
+        while self._cursor_dirty:
+            self._cursor_dirty = False
+            cursor, recent = self.inbox.cursor, self.inbox.settled_recent(RECENT_KEPT)
+            try:
+                await asyncio.to_thread(self.store.cursor_save, cursor, recent)
+            except OSError:
+                # Kept in memory; the next ack writes it again. A crash meanwhile re-delivers
+                # messages the broker acks as duplicates.
+                log.exception("the poll cursor could not be saved")
 
     def _on_ack(self, ack: Ack) -> None:
         frame = self.inbox.frame(ack.id)
@@ -161,6 +188,8 @@ class Bridge:
                 log.exception("send %s failed unexpectedly", item.ref)
                 reason = f"the bridge failed on this send ({type(exc).__name__})"
                 result = Failed(ref=item.ref, reason=reason, retry=True)
+            finally:
+                self._queued_refs.discard(item.ref)
             if isinstance(result, Failed):
                 self.errors["send"] += 1
             if self.receiver is not None:
@@ -243,7 +272,9 @@ class Bridge:
         if isinstance(frame, Ack):
             self._on_ack(frame)
         elif isinstance(frame, Send):
-            self._queue.put_nowait(frame)
+            if frame.ref not in self._queued_refs:
+                self._queued_refs.add(frame.ref)
+                self._queue.put_nowait(frame)
         elif isinstance(frame, Error):
             log.warning("broker error %s: %s", frame.code, frame.detail)
             if frame.code == "internal" and frame.id:

@@ -7,6 +7,9 @@ these once stopped the bridge's receiving or sending for good, or made it repeat
 from __future__ import annotations
 
 import asyncio
+import base64
+import threading
+import time
 
 import pytest
 
@@ -15,6 +18,7 @@ from broker.bridge.backoff import Backoff
 from broker.bridge.inbox import Fetched, Inbox
 from broker.bridge.receiver import MAX_DOWNLOAD_ROUNDS
 from broker.bridge.store import MAX_REFS, BridgeStore
+from broker.frames import AttachmentFrame
 from broker.sessionnet.account import OutFile
 from broker.sessionnet.storage import RpcError
 from tests.bridge.test_bridge_parts import msg
@@ -138,3 +142,54 @@ def test_the_inbox_remembers_what_it_has_seen_for_the_poller() -> None:
     assert inbox.settle("h1")
     assert inbox.known("h1")  # settled now
     assert inbox.cursor == "h1"
+
+
+async def test_a_send_the_broker_repeats_while_it_is_queued_is_sent_once(peer, harness) -> None:  # noqa: F811
+    bridge = harness.start(peer)
+    assert await peer.wait(lambda: peer.hellos)
+    deliver, delivered = bridge.send_account.deliver, []
+
+    def slow_deliver(prepared):
+        delivered.append(prepared)
+        time.sleep(0.3)  # the Session network is slow: the broker's hellos resend meanwhile
+        return deliver(prepared)
+
+    bridge.send_account.deliver = slow_deliver
+    for _ in range(3):  # a flapping link: each hello resends every pending send
+        await peer.send(ref="r1", to=harness.user.session_id, text="once")
+    assert await peer.wait(lambda: peer.sent)
+    await asyncio.sleep(0.5)
+    assert len(delivered) == 1
+    assert [s.ref for s in peer.sent] == ["r1"]
+    assert [r.text for r in harness.replies()] == ["once"]
+
+
+async def test_the_cursor_is_saved_off_the_event_loop(peer, harness) -> None:  # noqa: F811
+    bridge = harness.start(peer)
+    save, threads = bridge.store.cursor_save, []
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return save(*args, **kwargs)
+
+    bridge.store.cursor_save = spy
+    sent = harness.say("hi")
+    assert await peer.wait(lambda: sent in peer.accepted)
+    await asyncio.sleep(0.3)
+    assert threads
+    assert not any(threads)  # an fsync per ack no longer holds up the broker link
+    assert bridge.store.cursor == sent
+
+
+def test_the_inbox_counts_the_bytes_waiting_for_an_ack() -> None:
+    inbox = Inbox(cursor="")
+    data = base64.b64encode(b"x" * 3000).decode()
+    with_file = msg("f").model_copy(
+        update={"attachments": (AttachmentFrame(name="a", content_type="x/y", size=3000, data_b64=data),)}
+    )
+    inbox.add(Fetched("f", with_file))
+    inbox.add(Fetched("t", msg("t")))
+    assert inbox.waiting_bytes == len(data) + 2 * len("hi")
+    inbox.settle("f")
+    inbox.settle("t")
+    assert inbox.waiting_bytes == 0
