@@ -5,11 +5,12 @@ The mnemonic is never logged or printed; only the Session ID derived from it is.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from session_python import Session
 from session_python.mnemonic import decode as mnemonic_decode
+
+from sessionbot.secrets import private_file_create
 
 
 class IdentityError(Exception):
@@ -33,18 +34,11 @@ def mnemonic_load(*, env_value: str, path: Path) -> str:
         return mnemonic_check(path.read_text(encoding="utf-8"), source=str(path))
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
     words = Session.generate_mnemonic()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        # another process created it first: use theirs, never two identities
-        return mnemonic_check(path.read_text(encoding="utf-8"), source=str(path))
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(words + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    return words
+    if private_file_create(path, words + "\n"):
+        return words
+    # another process created it first: use theirs, never two identities
+    return mnemonic_check(path.read_text(encoding="utf-8"), source=str(path))
 
 
 def session_id_of(words: str) -> str:
