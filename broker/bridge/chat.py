@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import threading
 import time
@@ -19,6 +20,7 @@ from broker.sessionnet.account import (
 from broker.sessionnet.messages import Incoming
 
 Printer = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 class ChatReceiver(threading.Thread):
@@ -43,6 +45,8 @@ class ChatReceiver(threading.Thread):
                 if not warned:
                     self.out(_("(the Session network cannot be reached: %(error)s; retrying)") % {"error": exc})
                 warned = True
+            except Exception:  # a file that could not be saved, say: keep showing the chat
+                log.exception("showing received messages failed; retrying")
             self.stopping.wait(1.0)
 
     def _drain(self, *, show: bool) -> None:

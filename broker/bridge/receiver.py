@@ -126,8 +126,8 @@ class Receiver(threading.Thread):
                 if items:
                     self.deliver(items)
                     self.fetch_cursor = items[-1].hash
-            if not page.more or self.backlog_full():
-                return
+            if not page.more or not page.messages or self.backlog_full():
+                return  # (a page that says "more" but holds nothing would loop here for good)
 
     def _frame(self, msg: Incoming | Broken) -> Message | None:
         if isinstance(msg, Broken):
