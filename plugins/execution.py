@@ -23,7 +23,7 @@ from plugins.api import Context, Platform, Plugin, Storage
 from plugins.loader import PluginLoadError
 from plugins.models import PluginVersion
 from plugins.sandbox.codeload import LoadedCode, code_active, code_load
-from plugins.sandbox.host import UNAVAILABLE, Host, HostLoadError, HostSpec, Limits
+from plugins.sandbox.host import UNAVAILABLE, Host, HostLoadError, HostSpec, Limits, platform_call
 from plugins.sandbox.pool import HostPool
 from plugins.sandbox.privileges import HostUser, folder_enterable, host_python, host_user, secrets_hide
 from plugins.sandbox.protocol import attachment_from_wire
@@ -94,8 +94,11 @@ def version_limits(*, version: PluginVersion) -> Limits:
 
 
 def version_generation(*, version: PluginVersion, digest: str) -> str:
-    """Changes whenever the plugin is reloaded (or edited): hosts of an older one retire."""
-    return f"{version.plugin.updated_at.timestamp():.6f}/{digest}"
+    """Changes whenever the plugin is reloaded (or edited), or the version's limits are
+    (a host applies its memory limit at start): hosts of an older one retire."""
+    limits = version_limits(version=version)
+    shape = f"{limits.timeout_seconds:g}/{limits.memory_mb}/{limits.cpu_seconds:g}"
+    return f"{version.plugin.updated_at.timestamp():.6f}/{digest}/{shape}"
 
 
 def host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
@@ -125,7 +128,10 @@ def _inline_instance(version: PluginVersion) -> tuple[LoadedCode, Plugin]:
     try:
         code = code_load(entrypoint=version.entrypoint, root=pinned.snapshot.root)
         with code_active(code):
-            instance = code.cls()
+            try:
+                instance = code.cls()
+            except Exception as exc:  # the plugin's constructor: reported as a load error
+                raise PluginLoadError(f"the plugin did not start: {type(exc).__name__}: {exc}") from exc
     except PluginLoadError:
         if cached is None:
             raise
@@ -151,7 +157,7 @@ def _inline_context(version: PluginVersion, raw: dict[str, Any], on_call: Caller
         attachments=tuple(attachment_from_wire(a) for a in raw["attachments"]),
         storage=Storage(plugin_data_dir(name=version.plugin.name) / "storage.sqlite3"),
         logger=logging.getLogger(f"plugins.{version.plugin.name}"),
-        platform=Platform(on_call),
+        platform=Platform(functools.partial(platform_call, on_call)),
     )
 
 

@@ -115,9 +115,11 @@ def invocation_execute(*, invocation_id: int) -> None:
     elif not version.plugin.enabled:
         outcome = Outcome(UNAVAILABLE, error="the plugin is disabled")
     else:
-        outcome = version_request(
-            version=version, message=_run_message(inv, groups=claimed.groups), on_call=_platform_for(inv).dispatch
-        )
+        # The platform's answers to the plugin's calls ("unknown language", say) too.
+        with translation.override(inv.language or settings.BOT_CONFIG.default_language):
+            outcome = version_request(
+                version=version, message=_run_message(inv, groups=claimed.groups), on_call=_platform_for(inv).dispatch
+            )
     limits = version_limits(version=version) if version is not None else None
     with translation.override(inv.language or settings.BOT_CONFIG.default_language):
         reply, status = outcome_reply(

@@ -136,6 +136,9 @@ def main() -> None:
     except (PluginLoadError, MemoryError) as exc:
         channel.write({"op": "load_error", "error": str(exc) or type(exc).__name__})
         return
+    except Exception as exc:  # noqa: BLE001 - the plugin's constructor (or its command table) failed
+        channel.write({"op": "load_error", "error": f"the plugin did not start: {type(exc).__name__}: {exc}"})
+        return
     while True:
         try:
             message = channel.read()

@@ -6,6 +6,7 @@ No Django here either: the caller passes everything in (see ``plugins.execution`
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import select
@@ -24,6 +25,7 @@ from plugins.sandbox.privileges import HostUser, folder_give, process_protect
 from plugins.sandbox.protocol import ProtocolError, frame_read, frame_write
 from plugins.sandbox.runner import MEMORY, Outcome
 
+log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 # Only these variables reach a plugin; everything else (and anything secret-looking) stays.
 ENV_PASSED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
@@ -174,6 +176,13 @@ class Host:
             if self.proc.returncode == -signal.SIGXCPU:
                 return Outcome(CPU, error=f"past the CPU limit of {self.spec.limits.cpu_seconds:g} s; host killed")
             return Outcome(CRASHED, error=f"the plugin host stopped ({self._exit_reason()}): {exc}")
+        except Exception as exc:
+            # Anything else left the host waiting for an answer: given back to the pool, its
+            # next request would be read as that answer, and the stale run's reply taken for
+            # another invocation's (another user's). It is done.
+            log.exception("the worker failed while serving the plugin host")
+            self.kill()
+            return Outcome(CRASHED, error=f"the worker failed while serving the plugin: {type(exc).__name__}")
 
     def _exit_reason(self) -> str:
         code = self.proc.poll()
@@ -232,6 +241,25 @@ def _outcome_read(answer: dict[str, Any]) -> Outcome:
         raise ProtocolError(f"malformed result frame: {type(exc).__name__}") from None
 
 
+def platform_call(on_call: Caller, method: str, args: dict[str, Any]) -> Any:
+    """``on_call(method, args)``, every failure a PluginError the plugin can handle.
+
+    Inline and in a host alike: a call the service cannot take is the plugin's mistake (or
+    an attack); any other failure is ours (a value it does not expect, the database away).
+    """
+    from plugins.api import PluginError
+
+    try:
+        return on_call(method, args)
+    except PluginError:
+        raise
+    except TypeError:
+        raise PluginError(f"bad arguments for platform call {method[:40]!r}") from None
+    except Exception:
+        log.exception("platform call %r failed", method[:40])
+        raise PluginError("the platform service failed; try again later") from None
+
+
 def _platform_answer(on_call: Caller, call: dict[str, Any]) -> dict[str, Any]:
     from plugins.api import PluginError
 
@@ -239,9 +267,6 @@ def _platform_answer(on_call: Caller, call: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(args, dict) or not all(isinstance(k, str) for k in args):
         raise ProtocolError("a platform call's args must be an object")
     try:
-        return {"op": "return", "value": on_call(str(call["method"]), args)}
-    except PluginError as exc:
+        return {"op": "return", "value": platform_call(on_call, str(call["method"]), args)}
+    except PluginError as exc:  # the host stays in step with us: it gets an answer either way
         return {"op": "raise", "error": str(exc)}
-    except TypeError:
-        # Arguments the service does not take: the plugin's mistake (or an attack), not ours.
-        return {"op": "raise", "error": f"bad arguments for platform call {str(call['method'])[:40]!r}"}

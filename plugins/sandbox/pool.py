@@ -2,22 +2,26 @@
 
 A reload bumps the plugin's generation: idle hosts of an older generation are closed at
 the next acquire, and a host still running an invocation is closed when it comes back,
-so an invocation always finishes on the code it started with.
+so an invocation always finishes on the code it started with. Hosts idle longer than
+``IDLE_SECONDS`` are closed at any acquire: those of a version no longer active (replaced,
+rolled back, disabled) are never asked for again, and each holds a process.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 
 from plugins.sandbox.host import Host, HostSpec
 
 MAX_IDLE_PER_VERSION = 2
+IDLE_SECONDS = 300.0
 
 
 class HostPool:
     def __init__(self) -> None:
-        self._idle: dict[int, list[tuple[str, Host]]] = {}
+        self._idle: dict[int, list[tuple[str, Host, float]]] = {}  # key: (generation, host, idle since)
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
@@ -31,16 +35,22 @@ class HostPool:
         """An idle host of this generation, or a new one (HostLoadError if it cannot load)."""
         stale: list[Host] = []
         found: Host | None = None
+        now = time.monotonic()
         with self._lock:
             self._forked()
+            for other, entries in self._idle.items():
+                if other == key:
+                    continue
+                stale += [host for _, host, since in entries if now - since > IDLE_SECONDS]
+                entries[:] = [entry for entry in entries if now - entry[2] <= IDLE_SECONDS]
             kept = []
-            for gen, host in self._idle.get(key, []):
-                if gen != generation or not host.alive():
+            for gen, host, since in self._idle.get(key, []):
+                if gen != generation or not host.alive() or now - since > IDLE_SECONDS:
                     stale.append(host)
                 elif found is None:
                     found = host
                 else:
-                    kept.append((gen, host))
+                    kept.append((gen, host, since))
             self._idle[key] = kept
         for host in stale:
             host.close()
@@ -52,19 +62,19 @@ class HostPool:
             self._forked()
             idle = self._idle.setdefault(key, [])
             if host.alive() and len(idle) < MAX_IDLE_PER_VERSION:
-                idle.append((generation, host))
+                idle.append((generation, host, time.monotonic()))
                 return
         host.close()
 
     def hosts(self) -> list[Host]:
         with self._lock:
             self._forked()
-            return [host for entries in self._idle.values() for _, host in entries]
+            return [host for entries in self._idle.values() for _, host, _ in entries]
 
     def close_all(self) -> None:
         with self._lock:
             self._forked()
             entries, self._idle = self._idle, {}
         for items in entries.values():
-            for _, host in items:
+            for _, host, _ in items:
                 host.close()
