@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
+from broker.router import command_parse
 from plugins.api import Attachment, Context, Platform, Plugin, Reply, Storage
 from plugins.loader import plugin_class_load
 from plugins.sandbox import runner
@@ -54,16 +55,14 @@ def _find_entry(name: str, start: Path) -> tuple[str, dict[str, Any], list[Path]
 
 
 def command_split(text: str, prefix: str = "/") -> tuple[str, str]:
-    """``/weather  New York`` → (``weather``, `` New York`` minus the one separator).
+    """What the bot's router makes of ``text``: ``/Weather  New York`` → (``weather``,
+    ``New York``), the name in lower case and the arguments after the whitespace.
 
-    Plain text (no prefix) → (``""``, the whole text): what the default handler's
-    ``on_text`` receives in the bot.
+    Plain text (or ``/`` not followed by a command name) → (``""``, the whole text): what
+    the default handler's ``on_text`` receives in the bot.
     """
-    if not text.startswith(prefix):
-        return "", text
-    body = text[len(prefix) :]
-    name, _, arguments = body.partition(" ") if " " in body.split("\n")[0] else body.partition("\n")
-    return name, arguments
+    parsed = command_parse(text, prefix=prefix)
+    return ("", text) if parsed is None else (parsed.name, parsed.arguments)
 
 
 class PluginRunner:

@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from broker.models import InboundMessage, OutboundMessage
+from broker.router import command_parse
 from plugins.api import Context, Plugin
 from plugins.loader import plugin_class_load
 from plugins.models import Invocation
@@ -15,7 +16,7 @@ from plugins.models import Plugin as PluginRow
 from plugins.testing import PluginRunner
 from tests.broker.conftest import communicator, message, receive, receive_until, say_hello
 from tests.conftest import wait_for
-from tests.plugins.conftest import FIXTURES, install
+from tests.plugins.conftest import BUILTIN, FIXTURES, install
 
 CHATTY = "fx_chatty:Chatty"
 
@@ -94,3 +95,17 @@ async def test_plain_text_without_a_default_handler_gets_nothing(plugin_roots, t
     await comm.disconnect()
     assert (await InboundMessage.objects.aget(message_id="plain-4")).status == "ignored"
     assert await Invocation.objects.acount() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [("/echo  two spaces", "two spaces"), ("/echo\ta tab", "a tab"), ("/Echo Capital", "Capital")],
+)
+def test_the_fixture_reads_a_command_as_the_router_does(plugin_runner: PluginRunner, text: str, reply: str) -> None:
+    # It split on one space only and kept the name's case: "/Echo hi" was an unknown command
+    # in the test and answered in the bot.
+    parsed = command_parse(text, prefix="/")
+    assert parsed is not None
+    assert parsed.arguments == reply  # what the bot hands the plugin
+    echo = plugin_class_load(entrypoint="sessionbot_builtin.echo:Echo", roots=[BUILTIN])
+    assert plugin_runner(echo, text).text == reply
