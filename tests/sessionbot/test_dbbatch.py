@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from broker.models import OutboundMessage
 from plugins.models import BotUser
 from sessionbot.dbbatch import ReadInWriteBatch, writes_batched
+from tests.roundtrips import queries_sent
 
 USER = "05" + "ab" * 32
 
@@ -78,17 +79,34 @@ def _synchronous() -> int:
         return int(cursor.fetchone()[0])
 
 
-@pytest.mark.django_db(transaction=True)
-def test_on_sqlite_a_commit_that_is_a_promise_syncs_the_log_and_the_others_do_not() -> None:
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite's own setting (PostgreSQL: see the round-trip tests)")
+def _sqlite_commits_synced() -> tuple[bool, bool]:
     normal, full = 1, 2
     assert _synchronous() == normal  # settings.py: safe from a crashed process, fast
     with writes_batched(relaxed=False):
-        BotUser.objects.create(session_id=USER)
-        assert _synchronous() == full  # the ack's commit survives a crashed machine too
+        BotUser.objects.filter(session_id=USER).update(display_name="Ada")
+        promise = _synchronous() == full  # the ack's commit survives a crashed machine too
     assert _synchronous() == normal
     with writes_batched():
+        BotUser.objects.filter(session_id=USER).update(language="es")
+        relaxed = _synchronous() == full
+    return promise, relaxed
+
+
+def _postgresql_commits_synced() -> tuple[bool, bool]:
+    with queries_sent() as promised, writes_batched(relaxed=False):
         BotUser.objects.filter(session_id=USER).update(display_name="Ada")
-        assert _synchronous() == normal
-    assert BotUser.objects.get(session_id=USER).display_name == "Ada"
+    with queries_sent() as relaxed, writes_batched():
+        BotUser.objects.filter(session_id=USER).update(language="es")
+    (promise_sql,), (relaxed_sql,) = [query.sql for query in promised], [query.sql for query in relaxed]
+    return "synchronous_commit TO OFF" not in promise_sql, "synchronous_commit TO OFF" not in relaxed_sql
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_that_is_a_promise_waits_for_the_disk_and_the_others_do_not() -> None:
+    # SQLite's connections commit without syncing their log (synchronous=NORMAL): the
+    # accept's commit, which the ack promises is on disk, syncs it. PostgreSQL's relaxed
+    # commits skip the wait for the flush.
+    BotUser.objects.create(session_id=USER)
+    synced = _sqlite_commits_synced() if connection.vendor == "sqlite" else _postgresql_commits_synced()
+    assert synced == (True, False)
+    assert BotUser.objects.filter(session_id=USER, display_name="Ada", language="es").exists()
