@@ -168,13 +168,21 @@ def _write_children(plugin: Plugin, version: PluginVersion, entry: PluginEntry) 
         )
 
 
-def _activate(version: PluginVersion, label: str, replaced: frozenset[str], tally: _Tally) -> None:
+def _activate(version: PluginVersion, label: str, replaced: frozenset[str], tally: _Tally) -> bool:
     try:
         version_activate(version=version, dependents_replaced=replaced)
     except ActivationError as exc:
         tally.warnings.append(f"{label} installed but not activated: {exc}")
-    else:
-        tally.activated.append(label)
+        return False
+    tally.activated.append(label)
+    return True
+
+
+def _settings_apply(plugin: Plugin, entry: PluginEntry) -> None:
+    """The entry's plugin-wide settings (config, policy, enabled, default handler): they go
+    with the version they came with, so a version that could not be activated leaves the
+    one still serving its own."""
+    Plugin.objects.filter(pk=plugin.pk).update(**_plugin_fields(entry), updated_at=timezone.now())
 
 
 def _import_entry(entry: PluginEntry, sums: tuple[str, str], replaced: frozenset[str], tally: _Tally) -> None:
@@ -186,12 +194,11 @@ def _import_entry(entry: PluginEntry, sums: tuple[str, str], replaced: frozenset
     # file of its top package: a changed helper module beside the entrypoint is a change.
     if version is not None and version.checksum == checksum and version_digest(version=version) == code:
         tally.unchanged.append(label)
-        if plugin.active_version_id is None:
-            # Blocked last time (say, a missing requirement): try again, it may be met now.
-            _activate(version, label, replaced, tally)
+        blocked = plugin.active_version_id != version.pk and version.activated_at is None  # not rolled back from
+        if blocked and _activate(version, label, replaced, tally):
+            # Blocked last time (say, a missing requirement), met now: with its settings.
+            _settings_apply(plugin, entry)
         return
-    if not plugin_created:
-        Plugin.objects.filter(pk=plugin.pk).update(**_plugin_fields(entry), updated_at=timezone.now())
     if version is None:
         version = PluginVersion.objects.create(
             plugin=plugin, version=entry.version, **_version_fields(entry, checksum, code)
@@ -205,7 +212,8 @@ def _import_entry(entry: PluginEntry, sums: tuple[str, str], replaced: frozenset
         tally.updated.append(label)
     _write_children(plugin, version, entry)
     # An edited entry is the operator's instruction: the version it names becomes active.
-    _activate(version, label, replaced, tally)
+    if _activate(version, label, replaced, tally) and not plugin_created:
+        _settings_apply(plugin, entry)
 
 
 def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: bool = False) -> ImportReport:

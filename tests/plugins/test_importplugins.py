@@ -166,6 +166,36 @@ def test_an_unmet_python_requirement_installs_but_does_not_activate(tmp_path, pl
     assert Plugin.objects.get(name="weather").active_version is None
 
 
+def test_a_new_version_that_cannot_be_activated_leaves_the_serving_one_its_settings(tmp_path, plugin_root) -> None:
+    entrypoint = plugin_root.module()
+    _run(_write(tmp_path, _weather(entrypoint)))
+    blocked = _weather(entrypoint, version="2.0.0", requirements='["nonexistent-dist-xyz>=1"]')
+    blocked = blocked.replace("default_policy: listed", "default_policy: admins").replace("metric", "imperial")
+    assert "weather 2.0.0 installed but not activated" in _run(_write(tmp_path, blocked))
+    plugin = Plugin.objects.select_related("active_version").get(name="weather")
+    # 1.0.0 serves on, under its own settings (they once became 2.0.0's: its config, its policy).
+    assert plugin.active_version is not None
+    serving = (plugin.active_version.version, plugin.config, plugin.default_policy)
+    assert serving == ("1.0.0", {"units": "metric"}, "listed")
+
+
+def test_a_blocked_version_is_activated_with_its_settings_once_it_can_be(tmp_path, plugin_root, monkeypatch) -> None:
+    entrypoint = plugin_root.module()
+    _run(_write(tmp_path, _weather(entrypoint)))
+    blocked = _weather(entrypoint, version="2.0.0", requirements='["nonexistent-dist-xyz>=1"]')
+    path = _write(tmp_path, blocked.replace("metric", "imperial"))
+    assert "installed but not activated" in _run(path)
+    # The operator installs the missing distribution (a name no index has: the check is told
+    # it is met), then imports the same file again.
+    from plugins import versions
+
+    monkeypatch.setattr(versions, "requirement_problem", lambda *, plugin, requirement: None)
+    assert "activated: weather 2.0.0" in _run(path).splitlines()
+    plugin = Plugin.objects.select_related("active_version").get(name="weather")
+    assert plugin.active_version is not None
+    assert (plugin.active_version.version, plugin.config) == ("2.0.0", {"units": "imperial"})
+
+
 def test_the_shipped_plugins_file_imports_and_activates_every_plugin(settings) -> None:
     from plugins.manifest import manifest_load
 
