@@ -53,13 +53,15 @@ def plugins_reload_for(*, packages: set[str]) -> list[str]:
 
 def watch_forever(*, stop: threading.Event | None = None) -> None:
     """Block, reloading plugins as their files change, until ``stop`` is set."""
-    from watchfiles import PythonFilter, watch
+    from watchfiles import DefaultFilter, watch
 
     roots = [Path(r) for r in settings.PLUGIN_ROOTS if Path(r).is_dir()]
     if not roots:
         return
     log.info("watching plugin code in %s", ", ".join(map(str, roots)))
-    for changes in watch(*roots, watch_filter=PythonFilter(), debounce=DEBOUNCE_MS, step=50, stop_event=stop):
+    # Every file but caches, editors' swap files and version control: a plugin's snapshot
+    # pins the whole package, data files (templates, word lists) included.
+    for changes in watch(*roots, watch_filter=DefaultFilter(), debounce=DEBOUNCE_MS, step=50, stop_event=stop):
         packages = changed_packages(paths=(p for _, p in changes), roots=roots)
         try:
             names = plugins_reload_for(packages=packages)

@@ -67,3 +67,31 @@ def test_with_debug_an_edit_on_disk_is_live_without_any_command(debug_worker, ho
     before = Plugin.objects.get(name="hot").updated_at
     assert wait_for(lambda: Plugin.objects.get(name="hot").updated_at != before, timeout=30)
     assert ask_worker("/hot")[0] == "edited"
+
+
+DATA_PLUGIN = """
+from pathlib import Path
+
+from plugins.api import Context, Plugin, Reply, command
+
+
+class Reads(Plugin):
+    @command("reads", summary="Says what its data file says")
+    def reads(self, ctx: Context) -> Reply:
+        return Reply((Path(__file__).parent / "word.txt").read_text().strip())
+"""
+
+
+def test_with_debug_an_edit_of_a_data_file_is_live_too(
+    debug_worker, plugin_roots, transactional_db, celery_worker
+) -> None:
+    pkg = plugin_roots / "datapkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(DATA_PLUGIN)
+    (pkg / "word.txt").write_text("first\n")
+    install("reads", "datapkg:Reads", ["reads"])
+    assert ask_worker("/reads")[0] == "first"
+    before = Plugin.objects.get(name="reads").updated_at
+    (pkg / "word.txt").write_text("second\n")  # not Python: the watcher once looked at .py files only
+    assert wait_for(lambda: Plugin.objects.get(name="reads").updated_at != before, timeout=30)
+    assert ask_worker("/reads")[0] == "second"
