@@ -212,6 +212,30 @@ async def drive(
     return {"paced": paced, "sustained": sustained}
 
 
+def server_wait(port: int) -> None:
+    """Wait until the server listens on ``port`` (a minute at most), then for its worker."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    time.sleep(2)  # let the worker come up
+
+
+def celery_round_trips(env: dict[str, str], count: int) -> list[float]:
+    """``count`` bare Celery round trips (ms), timed by a process of the mode's environment."""
+    probe = subprocess.run(
+        [sys.executable, "-m", "bench.broker", "--probe", str(count)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return [float(ms) for ms in json.loads(probe.stdout.strip().splitlines()[-1])]
+
+
 def tree_rss_mb(proc: subprocess.Popen[bytes]) -> float:
     root = psutil.Process(proc.pid)
     return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20
@@ -233,13 +257,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         argv += ["--workers", str(args.workers)]
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL if not args.verbose else None)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        time.sleep(2)  # let the worker come up
+        server_wait(port)
         result = asyncio.run(
             drive(
                 port,
@@ -250,16 +268,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
                 procs=lambda: process_groups(proc, mode),
             )
         )
-        probe = subprocess.run(
-            [sys.executable, "-m", "bench.broker", "--probe", str(args.probes)],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        rtt = json.loads(probe.stdout.strip().splitlines()[-1])
-        result["celery_p50"] = pct(rtt, 50)
+        result["celery_p50"] = pct(celery_round_trips(env, args.probes), 50)
         time.sleep(5)
         result["idle_rss_mb"] = tree_rss_mb(proc)
     finally:

@@ -20,7 +20,6 @@ import asyncio
 import json
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,17 @@ import psycopg
 import redis
 from websockets.asyncio.client import connect
 
-from bench.broker import PG_URL, REDIS_URL, ROOT, free_port, manage, mode_env, reachable
+from bench.broker import (
+    PG_URL,
+    REDIS_URL,
+    ROOT,
+    celery_round_trips,
+    free_port,
+    manage,
+    mode_env,
+    reachable,
+    server_wait,
+)
 
 GAP_SECONDS = 0.02
 SAMPLES = 300
@@ -119,23 +128,9 @@ def server_measures() -> tuple[float, float]:
     argv = [sys.executable, "manage.py", "runbroker", "--no-bridge", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.1)
-        time.sleep(2)  # let the worker come up
+        server_wait(port)
         ws = asyncio.run(websocket(port, token))
-        probe = subprocess.run(
-            [sys.executable, "-m", "bench.broker", "--probe", "300"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        celery = statistics.median(json.loads(probe.stdout.strip().splitlines()[-1]))
+        celery = statistics.median(celery_round_trips(env, 300))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
