@@ -2,7 +2,8 @@
 
 Stores ``/ping`` messages from 50 known users, one message per call, through
 ``inbound_accept_many`` (validate, look up, rate-limit count, route, write, send the task)
-in this process, with nothing else running, and reports the p50 and p90 of a call. It is
+in this process, with nothing else running, and reports the p50 and p90 of a call
+(``--gap 0.05`` waits 50 ms before each, as the paced end-to-end run sends them). It is
 the step the end-to-end benchmark (``bench.broker``) cannot separate from the rest.
 Services mode uses the benchmark's PostgreSQL database (flushed first) and its own Redis
 database, emptied afterwards: no worker runs, so the tasks sent would otherwise wait there.
@@ -30,6 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mode", choices=["embedded", "services"], default="services")
     parser.add_argument("--messages", type=int, default=400)
+    parser.add_argument("--gap", type=float, default=0.0, help="seconds between messages (0.05: as at 20 msg/s)")
     args = parser.parse_args()
     env = mode_env(args.mode, Path(tempfile.mkdtemp(prefix="bench-accept-")), secrets.token_hex(32))
     if args.mode == "services":
@@ -57,14 +59,18 @@ def main() -> None:
     try:
         for index in range(100):  # warm-up: users created, caches filled, connections open
             accept_one(index)
-        times = [accept_one(index) for index in range(args.messages)]
+        times = []
+        for index in range(args.messages):
+            time.sleep(args.gap)
+            times.append(accept_one(index))
     finally:
         if args.mode == "services":
             import redis
 
             redis.Redis.from_url(REDIS_URL).flushdb()
     p90 = statistics.quantiles(times, n=10)[8]
-    print(f"{args.mode}: accept of one message p50 {statistics.median(times):.2f} ms, p90 {p90:.2f} ms")
+    gap = f", {args.gap * 1000:g} ms apart" if args.gap else ""
+    print(f"{args.mode}{gap}: accept of one message p50 {statistics.median(times):.2f} ms, p90 {p90:.2f} ms")
 
 
 if __name__ == "__main__":

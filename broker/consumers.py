@@ -98,9 +98,6 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.acks_sent = asyncio.Condition()
         self.ring_pushes: set[asyncio.Task[None]] = set()
         self.confirms: list[tuple[str, str, int]] = []
-        # Refs the bridge confirmed whose confirm is not stored yet: still pending in the
-        # outbox, so a poll meanwhile must not push them again.
-        self.confirming_refs: set[str] = set()
         self.confirming: asyncio.Task[None] | None = None
         self.confirms_seen = 0  # sent frames received
         self.confirms_done = 0  # of those, stored (or given up on, logged)
@@ -209,9 +206,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         elif isinstance(frame, Message):
             await self.message(frame)
         elif isinstance(frame, Sent):
-            self.ledger.settle(frame.ref)
+            self.ledger.sent(frame.ref)
             self.confirms.append((frame.ref, frame.hash, frame.timestamp))
-            self.confirming_refs.add(frame.ref)
             self.confirms_seen += 1
             if self.confirming is None or self.confirming.done():
                 self.confirming = asyncio.create_task(self.confirms_flush())
@@ -236,7 +232,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 # Unconfirmed sends stay pending: a reconnecting bridge gets them again and
                 # de-duplicates them by ref.
                 log.exception("%d sent confirmation(s) could not be stored", len(batch))
-            self.confirming_refs.difference_update(ref for ref, _, _ in batch)
+            self.ledger.confirms_stored([ref for ref, _, _ in batch])
             async with self.confirms_done_changed:
                 self.confirms_done += len(batch)
                 self.confirms_done_changed.notify_all()
@@ -343,7 +339,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 retry_refs=frozenset(ledger.retry_refs),
                 limit=limit,
                 due_only=not after_hello,  # a reconnect gets every pending send, backoff or not
-                skip_refs=frozenset(ledger.inflight | self.confirming_refs),
+                skip_refs=ledger.skip_refs(),
             )
         except BaseException:
             # The next poll does what this one could not (a reconnect's sends in backoff too).

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import enum
+import functools
 import time
 from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.core.cache.backends.redis import RedisCache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 
 class Verdict(enum.Enum):
@@ -65,11 +68,9 @@ class _Counter(NamedTuple):
     redis: Any  # the Redis client when the cache is Django's Redis cache, else None
 
 
-_counters: dict[str, _Counter] = {}
-
-
+@functools.cache
 def _shared() -> _Counter:
-    """The default cache, and its Redis client, one of each per process (per configuration).
+    """The default cache, and its Redis client, one of each per process.
 
     Django's ``caches`` keeps an instance per thread and async context, and the broker
     counts in a fresh context each time (``database_sync_to_async``): through ``caches``
@@ -77,10 +78,12 @@ def _shared() -> _Counter:
     The client is kept too (the cache builds a new one on every call). Both are safe to
     share between threads; the connection pool renews itself after a fork.
     """
-    config = repr(settings.CACHES["default"])
-    counter = _counters.get(config)
-    if counter is None:
-        cache = caches.create_connection("default")
-        client = cache._cache.get_client(write=True) if isinstance(cache, RedisCache) else None
-        counter = _counters[config] = _Counter(cache, client)
-    return counter
+    cache = caches.create_connection("default")
+    client = cache._cache.get_client(write=True) if isinstance(cache, RedisCache) else None
+    return _Counter(cache, client)
+
+
+@receiver(setting_changed)
+def _caches_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CACHES":  # a test's override_settings: count on the new cache
+        _shared.cache_clear()

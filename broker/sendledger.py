@@ -20,6 +20,9 @@ class SendLedger:
     def __init__(self, *, settled_kept: int = SETTLED_KEPT, lag_seconds: float = LAG_SECONDS) -> None:
         self.inflight: set[str] = set()  # pushed, not answered yet
         self.retry_refs: set[str] = set()  # failed with retry: the poll asks for them by ref
+        # Answered ``sent``, the confirm not stored yet: the outbox still holds them as
+        # pending, and a poll meanwhile must not push them again.
+        self._confirming: set[str] = set()
         self._settled: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._settled_kept = settled_kept
         self._lag = lag_seconds
@@ -34,12 +37,13 @@ class SendLedger:
         return True
 
     def take_polled(self, ref: str) -> bool:
-        """Whether to push ``ref``, which a poll found pending: not if it is being pushed.
+        """Whether to push ``ref``, which a poll found pending: not if it is being pushed, or
+        its confirm is being stored.
 
         A ref answered lately is pushed again: the outbox still holds it as pending, so the
-        bridge asked for a retry, or its confirm was not stored.
+        bridge asked for a retry, or its confirm could not be stored.
         """
-        if ref in self.inflight:
+        if ref in self.inflight or ref in self._confirming:
             return False
         self._pushed(ref)
         return True
@@ -56,6 +60,19 @@ class SendLedger:
         self._settled.move_to_end(ref)
         if len(self._settled) > self._settled_kept:
             self._settled.popitem(last=False)
+
+    def sent(self, ref: str) -> None:
+        """The bridge answered ``sent``; its confirm is on its way to the database."""
+        self.settle(ref)
+        self._confirming.add(ref)
+
+    def confirms_stored(self, refs: list[str]) -> None:
+        """The confirms of ``refs`` were stored (or given up on: a poll may push them again)."""
+        self._confirming.difference_update(refs)
+
+    def skip_refs(self) -> frozenset[str]:
+        """Refs a poll need not read: being pushed, or their confirm being stored."""
+        return frozenset(self.inflight | self._confirming)
 
     def retry_later(self, ref: str) -> None:
         """Ask the outbox for ``ref`` by name from now on (once its backoff is stored)."""

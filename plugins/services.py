@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 
 from plugins import signals
 from plugins.api import Reply
-from plugins.claims import finish_write, invocation_claim
+from plugins.claims import Claimed, finish_write, invocation_claim
 from plugins.execution import version_limits, version_request
 from plugins.health import plugin_outcome_record
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion
@@ -107,25 +107,28 @@ def invocation_execute(*, invocation_id: int) -> None:
     if claimed is None:
         return
     inv = claimed.invocation
-    version = inv.plugin_version
     started = time.perf_counter()
-    if inv.attempts > settings.BOT_CONFIG.recovery.max_attempts or version is None:
-        # Delivered again after killing its worker each time: stop the loop here.
-        outcome = Outcome(CRASHED, error=f"given up after {inv.attempts - 1} attempts")
-    elif not version.plugin.enabled:
-        outcome = Outcome(UNAVAILABLE, error="the plugin is disabled")
-    else:
-        # The platform's answers to the plugin's calls ("unknown language", say) too.
-        with translation.override(inv.language or settings.BOT_CONFIG.default_language):
-            outcome = version_request(
-                version=version, message=_run_message(inv, groups=claimed.groups), on_call=_platform_for(inv).dispatch
-            )
-    limits = version_limits(version=version) if version is not None else None
+    limits = version_limits(version=inv.plugin_version) if inv.plugin_version is not None else None
+    # The user's language for the platform's answers to the plugin ("unknown language", say)
+    # and for the sentences the outcome gets.
     with translation.override(inv.language or settings.BOT_CONFIG.default_language):
+        outcome = _outcome(claimed)
         reply, status = outcome_reply(
             outcome=outcome, command=inv.command, timeout_seconds=limits.timeout_seconds if limits else 0
         )
     _invocation_finish(inv, reply=reply, status=status, outcome=outcome, started=started)
+
+
+def _outcome(claimed: Claimed) -> Outcome:
+    inv, version = claimed.invocation, claimed.invocation.plugin_version
+    if inv.attempts > settings.BOT_CONFIG.recovery.max_attempts or version is None:
+        # Delivered again after killing its worker each time: stop the loop here.
+        return Outcome(CRASHED, error=f"given up after {inv.attempts - 1} attempts")
+    if not version.plugin.enabled:
+        return Outcome(UNAVAILABLE, error="the plugin is disabled")
+    return version_request(
+        version=version, message=_run_message(inv, groups=claimed.groups), on_call=_platform_for(inv).dispatch
+    )
 
 
 def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, outcome: Outcome, started: float) -> None:

@@ -57,7 +57,7 @@ class Receiver(threading.Thread):
         deliver: Callable[[list[Fetched]], None],
         backlog_full: Callable[[], bool],
         timing: PollTiming,
-        known: Callable[[str], bool] = lambda msg_hash: False,
+        known: Callable[[str], bool],
     ) -> None:
         super().__init__(name="session-poller", daemon=True)
         self.account, self.fetch_cursor, self.since_ms = account, cursor, since_ms

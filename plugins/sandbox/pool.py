@@ -39,19 +39,16 @@ class HostPool:
         with self._lock:
             self._forked()
             for other, entries in self._idle.items():
-                if other == key:
-                    continue
-                stale += [host for _, host, since in entries if now - since > IDLE_SECONDS]
-                entries[:] = [entry for entry in entries if now - entry[2] <= IDLE_SECONDS]
-            kept = []
-            for gen, host, since in self._idle.get(key, []):
-                if gen != generation or not host.alive() or now - since > IDLE_SECONDS:
-                    stale.append(host)
-                elif found is None:
-                    found = host
-                else:
-                    kept.append((gen, host, since))
-            self._idle[key] = kept
+                kept = []
+                for gen, host, since in entries:
+                    usable = now - since <= IDLE_SECONDS and (other != key or (gen == generation and host.alive()))
+                    if not usable:
+                        stale.append(host)
+                    elif other == key and found is None:
+                        found = host
+                    else:
+                        kept.append((gen, host, since))
+                entries[:] = kept
         for host in stale:
             host.close()
         return found if found is not None else Host(spec)

@@ -81,6 +81,14 @@ def test_a_batch_counts_each_message_against_its_senders_rate_limit() -> None:
     assert next_window == [Verdict.OK]
 
 
+def test_the_counts_follow_a_changed_cache_setting() -> None:
+    config = BotConfig(rate_limit=RateLimit(messages=1, window_seconds=3600))
+    for location in ("counts-a", "counts-b"):  # the process's counter is made anew for each
+        caches_setting = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": location}}
+        with override_settings(BOT_CONFIG=config, CACHES=caches_setting):
+            assert rate_limit_check_many(user_keys=[USER, USER], now=7200.0) == [Verdict.OK, Verdict.WARN]
+
+
 def test_counts_made_from_fresh_async_contexts_share_one_redis_connection() -> None:
     # The consumer counts in a new context each time (database_sync_to_async); Django's
     # ``caches`` gives each context its own client, and each opened a connection of its own.

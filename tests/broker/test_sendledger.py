@@ -73,3 +73,15 @@ def test_a_new_hello_pushes_everything_again_from_the_first_id() -> None:
     assert ledger.inflight == set()
     assert ledger.lagging_id(5.0) == 0
     assert ledger.take_polled("r1")
+
+
+def test_a_send_whose_confirm_is_being_stored_is_not_polled_again_until_it_is() -> None:
+    ledger = SendLedger()
+    ledger.take_rung("r1")
+    ledger.sent("r1")
+    assert ledger.inflight == set()
+    assert ledger.skip_refs() == {"r1"}  # the outbox still says pending
+    assert not ledger.take_polled("r1")
+    ledger.confirms_stored(["r1"])
+    assert ledger.skip_refs() == set()
+    assert ledger.take_polled("r1")  # stored as sent, a poll no longer finds it; if not, a resend
