@@ -230,6 +230,13 @@ WHITENOISE_USE_FINDERS = True
 warnings.filterwarnings("ignore", message=r"No directory at: .*staticfiles", category=UserWarning)
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# --- HTTP and the admin: login throttling, two-factor, TLS, server limits ----------------
+# The server (runbroker): a connection must finish its request headers within
+# HTTP_HEADER_TIMEOUT seconds; at most HTTP_MAX_CONNECTIONS are served at once (503 past it).
+HTTP_HEADER_TIMEOUT = _number("HTTP_HEADER_TIMEOUT", 10, minimum=0.1)
+HTTP_MAX_CONNECTIONS = int(_number("HTTP_MAX_CONNECTIONS", 500, minimum=1))
+# --- end of HTTP and the admin -------------------------------------------------------------
+
 # --- logging ---------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

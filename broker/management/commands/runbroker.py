@@ -14,10 +14,12 @@ from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandParser
 
 from broker.frames import MAX_FRAME_BYTES
+from broker.httpguard import header_timeout_protocol
 from broker.recovery import broker_recover, recovery_sweep_tick
 from broker.supervisor import ChildSpec, Periodic, Supervisor
 
 log = logging.getLogger("broker.runbroker")
+GRACEFUL_SHUTDOWN_SECONDS = 20
 
 
 def _ignore_signal(signum: int, frame: Any) -> None:
@@ -66,7 +68,11 @@ class Command(BaseCommand):
             "sessionbot.asgi:application",
             host=host,
             port=port,
+            http=header_timeout_protocol(settings.HTTP_HEADER_TIMEOUT),
             ws_max_size=MAX_FRAME_BYTES,
+            limit_concurrency=settings.HTTP_MAX_CONNECTIONS,
+            # At a stop, requests still running after this long are cut: a slow client cannot hold a restart.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
             lifespan="off",
             log_config=None,
             access_log=False,
