@@ -60,7 +60,7 @@ class Command(BaseCommand):
         interval = settings.BOT_CONFIG.recovery.sweep_interval_seconds
         sweeper = Periodic("recovery sweep", recovery_sweep_tick, interval=interval)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for display
-        self.stdout.write(f"Admin:           http://{shown}:{port}/admin/")
+        self.stdout.write(f"Admin:           http://{shown}:{port}/{settings.ADMIN_PATH}")
         where = "$BRIDGE_TOKEN" if os.environ.get("BRIDGE_TOKEN") else str(settings.DATA_DIR / "bridge_token")
         self.stdout.write(f"Bridge endpoint: ws://{shown}:{port}/ws/bridge/ (Authorization: Bearer <token in {where}>)")
         self.stdout.flush()
@@ -71,6 +71,9 @@ class Command(BaseCommand):
             http=header_timeout_protocol(settings.HTTP_HEADER_TIMEOUT),
             ws_max_size=MAX_FRAME_BYTES,
             limit_concurrency=settings.HTTP_MAX_CONNECTIONS,
+            # Client address and scheme from X-Forwarded-* only when a trusted proxy sent them.
+            proxy_headers=bool(settings.TRUSTED_PROXIES),
+            forwarded_allow_ips=settings.TRUSTED_PROXIES,
             # At a stop, requests still running after this long are cut: a slow client cannot hold a restart.
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
             lifespan="off",
