@@ -266,6 +266,20 @@ AXES_VERBOSE = False
 # proxy headers, checked per connection). Empty: the headers are ignored, the peer is the client.
 TRUSTED_PROXIES = _checked(httpenv.trusted_proxies_check, env.list("TRUSTED_PROXIES", default=[]))
 
+# HTTPS_ONLY: the site is reached over HTTPS only (TLS ends at the proxy). It turns on the
+# redirect, HSTS and Secure cookies together; each can be overridden. The scheme comes
+# from a trusted proxy's X-Forwarded-Proto through uvicorn, so SECURE_PROXY_SSL_HEADER
+# (which Django would believe from any peer) stays unset.
+HTTPS_ONLY = _bool("HTTPS_ONLY", False)
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapes on loopback speak plain HTTP
+SECURE_HSTS_SECONDS = int(_number("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", HTTPS_ONLY)
+CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", HTTPS_ONLY)
+CSRF_TRUSTED_ORIGINS = _checked(httpenv.csrf_trusted_origins_check, CSRF_TRUSTED_ORIGINS)
+
 # The server (runbroker): a connection must finish its request headers within
 # HTTP_HEADER_TIMEOUT seconds; at most HTTP_MAX_CONNECTIONS are served at once (503 past it).
 HTTP_HEADER_TIMEOUT = _number("HTTP_HEADER_TIMEOUT", 10, minimum=0.1)
