@@ -115,3 +115,15 @@ def test_otp_enroll_refuses_a_wrong_code_and_enrolls_nothing(admin_user, monkeyp
         call_command("otp_enroll", "root", stdout=io.StringIO())
     assert not TOTPDevice.objects.filter(user=admin_user, confirmed=True).exists()
     assert _login(Client()) == 302
+
+
+def test_the_admin_lists_devices_and_draws_a_devices_qr_code(admin_user) -> None:
+    device = totp_enroll(user=admin_user)  # unconfirmed: the password alone still logs in
+    client = Client()
+    assert _login(client) == 302
+    listing = client.get("/admin/otp_totp/totpdevice/")
+    assert listing.status_code == 200
+    assert "root" in listing.content.decode()
+    qr = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/qrcode/")
+    assert qr.status_code == 200
+    assert qr["Content-Type"].startswith("image/svg+xml")
