@@ -230,6 +230,62 @@ WHITENOISE_USE_FINDERS = True
 warnings.filterwarnings("ignore", message=r"No directory at: .*staticfiles", category=UserWarning)
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# --- HTTP and the admin: login throttling, two-factor, TLS, server limits ----------------
+# (One block: sessionbot.httpenv validates these; docs/deployment.md explains them.)
+from datetime import timedelta  # noqa: E402
+
+from sessionbot import httpenv  # noqa: E402
+
+# The admin's own site (optional two-factor login) replaces django.contrib.admin's.
+INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = "adminauth.apps.SiteAdminConfig"
+INSTALLED_APPS += ["adminauth", "django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static", "axes"]
+MIDDLEWARE += ["django_otp.middleware.OTPMiddleware", "axes.middleware.AxesMiddleware"]
+# Axes first: a locked-out login is refused before any password is hashed (0.25 CPU-s each);
+# then passwords are checked one at a time, and axes is asked again in turn (adminauth.backends).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "adminauth.backends.OneAtATimeModelBackend"]
+
+ADMIN_PATH = _checked(httpenv.admin_path_check, env.str("ADMIN_PATH", default="admin/"))
+ADMIN_OTP_REQUIRED = _bool("ADMIN_OTP_REQUIRED", False)
+OTP_TOTP_ISSUER = CLIENT_NAME
+
+# Failed logins lock the account (from any address) and the address (for any account).
+LOGIN_FAILURE_LIMIT = int(_number("LOGIN_FAILURE_LIMIT", 5, minimum=1))
+LOGIN_COOLOFF_MINUTES = _number("LOGIN_COOLOFF_MINUTES", 15, minimum=0.01)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "adminauth.lockout.AxesHandler"  # in the database: shared by every process and axes_reset
+AXES_RESET_ON_SUCCESS = True
+# A lock lasts the cool-off from the attempt that set it; refused attempts write nothing.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "adminauth.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "adminauth.lockout.lockout_response"
+AXES_VERBOSE = False
+
+# Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto runbroker believes (uvicorn's
+# proxy headers, checked per connection). Empty: the headers are ignored, the peer is the client.
+TRUSTED_PROXIES = _checked(httpenv.trusted_proxies_check, env.list("TRUSTED_PROXIES", default=[]))
+
+# HTTPS_ONLY: the site is reached over HTTPS only (TLS ends at the proxy). It turns on the
+# redirect, HSTS and Secure cookies together; each can be overridden. The scheme comes
+# from a trusted proxy's X-Forwarded-Proto through uvicorn, so SECURE_PROXY_SSL_HEADER
+# (which Django would believe from any peer) stays unset.
+HTTPS_ONLY = _bool("HTTPS_ONLY", False)
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapes on loopback speak plain HTTP
+SECURE_HSTS_SECONDS = int(_number("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", HTTPS_ONLY)
+CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", HTTPS_ONLY)
+CSRF_TRUSTED_ORIGINS = _checked(httpenv.csrf_trusted_origins_check, CSRF_TRUSTED_ORIGINS)
+
+# The server (runbroker): a connection must finish its request headers within
+# HTTP_HEADER_TIMEOUT seconds; at most HTTP_MAX_CONNECTIONS are served at once (503 past it).
+HTTP_HEADER_TIMEOUT = _number("HTTP_HEADER_TIMEOUT", 10, minimum=0.1)
+HTTP_MAX_CONNECTIONS = int(_number("HTTP_MAX_CONNECTIONS", 500, minimum=1))
+# --- end of HTTP and the admin -------------------------------------------------------------
+
 # --- logging ---------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

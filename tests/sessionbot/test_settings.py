@@ -38,6 +38,11 @@ def _one_line(result: subprocess.CompletedProcess[str]) -> str:
         ({"REDIS_URL": "redis://127.0.0.1:6379/0"}, "SECRET_KEY: is required when DEBUG is off and REDIS_URL is set"),
         ({"HOST_IP": "my-laptop"}, "HOST_IP: 'my-laptop' is not an IP address"),
         ({"SESSIONBOT_CONFIG": "/nonexistent/config.yaml"}, "SESSIONBOT_CONFIG: /nonexistent/config.yaml does not"),
+        ({"ADMIN_PATH": "metrics/"}, "ADMIN_PATH: 'metrics/' would hide /metrics"),
+        ({"TRUSTED_PROXIES": "*"}, "TRUSTED_PROXIES: '*' is not an IP address or network"),
+        ({"CSRF_TRUSTED_ORIGINS": "bot.example.org"}, "CSRF_TRUSTED_ORIGINS: 'bot.example.org' is not an origin"),
+        ({"HTTPS_ONLY": "sometimes"}, "HTTPS_ONLY: 'sometimes' is not a boolean"),
+        ({"HTTP_HEADER_TIMEOUT": "0"}, "HTTP_HEADER_TIMEOUT: '0' is below the minimum 0.1"),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_one_line(tmp_path, env, message) -> None:

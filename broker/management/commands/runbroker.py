@@ -14,10 +14,12 @@ from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandParser
 
 from broker.frames import MAX_FRAME_BYTES
+from broker.httpguard import header_timeout_protocol
 from broker.recovery import broker_recover, recovery_sweep_tick
 from broker.supervisor import ChildSpec, Periodic, Supervisor
 
 log = logging.getLogger("broker.runbroker")
+GRACEFUL_SHUTDOWN_SECONDS = 20
 
 
 def _ignore_signal(signum: int, frame: Any) -> None:
@@ -58,7 +60,7 @@ class Command(BaseCommand):
         interval = settings.BOT_CONFIG.recovery.sweep_interval_seconds
         sweeper = Periodic("recovery sweep", recovery_sweep_tick, interval=interval)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for display
-        self.stdout.write(f"Admin:           http://{shown}:{port}/admin/")
+        self.stdout.write(f"Admin:           http://{shown}:{port}/{settings.ADMIN_PATH}")
         where = "$BRIDGE_TOKEN" if os.environ.get("BRIDGE_TOKEN") else str(settings.DATA_DIR / "bridge_token")
         self.stdout.write(f"Bridge endpoint: ws://{shown}:{port}/ws/bridge/ (Authorization: Bearer <token in {where}>)")
         self.stdout.flush()
@@ -66,7 +68,14 @@ class Command(BaseCommand):
             "sessionbot.asgi:application",
             host=host,
             port=port,
+            http=header_timeout_protocol(settings.HTTP_HEADER_TIMEOUT),
             ws_max_size=MAX_FRAME_BYTES,
+            limit_concurrency=settings.HTTP_MAX_CONNECTIONS,
+            # Client address and scheme from X-Forwarded-* only when a trusted proxy sent them.
+            proxy_headers=bool(settings.TRUSTED_PROXIES),
+            forwarded_allow_ips=settings.TRUSTED_PROXIES,
+            # At a stop, requests still running after this long are cut: a slow client cannot hold a restart.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
             lifespan="off",
             log_config=None,
             access_log=False,
