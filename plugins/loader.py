@@ -31,7 +31,8 @@ def plugin_class_load(*, entrypoint: str, roots: list[Path], confined: bool = Fa
     try:
         module = importlib.import_module(module_name)
     except (Exception, SystemExit, KeyboardInterrupt) as exc:  # any failure of plugin code is reported
-        raise PluginLoadError(f"cannot import {module_name}: {type(exc).__name__}: {exc}") from exc
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise PluginLoadError(f"cannot import {module_name}: {detail}") from exc
     loaded = getattr(module, "__file__", None)
     inside = loaded is not None and any(Path(loaded).resolve().is_relative_to(Path(r).resolve()) for r in roots)
     if confined and not inside:

@@ -75,7 +75,7 @@ BAD = {
         GOOD.format(command="badinit") + "\n    def __init__(self):\n        raise ValueError('no config')\n",
         "the plugin did not start: ValueError: no config",
     ),
-    "hog": ("HOG = bytearray(512 * 1024 * 1024)\n", "cannot import {module}: MemoryError: "),
+    "hog": ("HOG = bytearray(512 * 1024 * 1024)\n", "cannot import {module}: MemoryError"),
     "loops": ("while True:\n    pass\n", "the plugin did not load within 3 s"),
 }
 
