@@ -173,3 +173,18 @@ def test_an_unchanged_file_starts_no_plugin_host(tmp_path, root, monkeypatch):
 
     monkeypatch.setattr("plugins.codecheck.Host", no_host)
     assert "plugins: 0 created, 0 updated, 3 unchanged" in _import(tmp_path, entries)
+
+
+def test_a_reload_loads_the_code_in_a_host_too(tmp_path, root, evidence, monkeypatch):
+    # manage.py plugins reload, the admin's reload action, the chat's /plugins reload and
+    # the DEBUG watcher all reload through plugin_reload.
+    monkeypatch.setenv("DATABASE_URL", "postgres://sb:hunter2@db/sb")
+    code = EVIDENCE.format(folder=str(evidence), secret=str(Path(settings.DATA_DIR) / "secret_key"))
+    module = _module(root, code)
+    _import(tmp_path, [f"{{name: spy, version: '1', entrypoint: '{module}:Spy', isolation: inline}}"])
+    for path in evidence.iterdir():
+        path.unlink()
+    call_command("plugins", "reload", "spy", stdout=StringIO())
+    found = [json.loads(p.read_text()) for p in evidence.iterdir()]
+    assert found
+    assert all(seen["pid"] != os.getpid() and seen["database_url"] is None for seen in found)
