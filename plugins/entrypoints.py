@@ -1,8 +1,9 @@
 """Resolve a plugin entrypoint (``module:attr``) inside the plugin roots, and fingerprint it.
 
-No Django import. The module's file is located with the import machinery's finders first,
-without running any code, and must lie under one of the roots; only then is it imported to
-check that ``attr`` exists and is a plugin class.
+No Django import. The module's file is located with the import machinery's finders,
+without running any code, and must lie under one of the roots. Whether ``attr`` exists
+and is a plugin class is for a plugin host to find out (``plugins.codecheck``): importing
+the module would run the plugin's code in this process.
 """
 
 from __future__ import annotations
@@ -10,17 +11,14 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-import sys
 from collections.abc import Sequence
 from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 from typing import Any
 
-from plugins.api import Plugin
-
 
 class EntrypointError(Exception):
-    """The entrypoint cannot be found in the roots, imported, or is not a plugin class."""
+    """The entrypoint's module cannot be found in the plugin roots, or lies outside them."""
 
 
 def _find_spec(module: str, roots: Sequence[Path]) -> ModuleSpec:
@@ -54,28 +52,6 @@ def entrypoint_file(*, entrypoint: str, roots: Sequence[Path]) -> Path:
         # A symlink inside a root may point anywhere; the file itself must be inside.
         raise EntrypointError(f"module {module} resolves to {path}, outside the plugin roots")
     return path
-
-
-def entrypoint_class(*, entrypoint: str, roots: Sequence[Path]) -> type[Plugin]:
-    """Import the entrypoint (after :func:`entrypoint_file` passed) and return its plugin class."""
-    path = entrypoint_file(entrypoint=entrypoint, roots=roots)
-    module_name, _, attr = entrypoint.partition(":")
-    for root in reversed(roots):
-        if str(root) not in sys.path:
-            sys.path.insert(0, str(root))
-    try:
-        module = importlib.import_module(module_name)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of plugin code is reported, not raised
-        raise EntrypointError(f"cannot import {module_name}: {type(exc).__name__}: {exc}") from None
-    loaded = getattr(module, "__file__", None)
-    if loaded is None or Path(loaded).resolve() != path:
-        raise EntrypointError(f"module {module_name} is already imported from {loaded}, outside the plugin roots")
-    cls = getattr(module, attr, None)
-    if cls is None:
-        raise EntrypointError(f"module {module_name} has no attribute {attr}")
-    if not (isinstance(cls, type) and issubclass(cls, Plugin)):
-        raise EntrypointError(f"{entrypoint} is not a subclass of plugins.api.Plugin")
-    return cls
 
 
 def source_files(*, module_file: Path) -> list[Path]:

@@ -83,13 +83,20 @@ def plugin_host_user() -> tuple[HostUser | None, str, tuple[str, ...]]:
     return (user, *python)
 
 
-def version_limits(*, version: PluginVersion) -> Limits:
-    """The version's own limits where it sets them, else config.yaml's ``plugin_limits``."""
+def limits_or_defaults(*, timeout_seconds: float | None, memory_mb: int | None, cpu_seconds: float | None) -> Limits:
+    """The limits given where set, else config.yaml's ``plugin_limits``."""
     defaults = settings.BOT_CONFIG.plugin_limits
     return Limits(
-        timeout_seconds=version.timeout_seconds or defaults.timeout_seconds,
-        memory_mb=version.memory_mb or defaults.memory_mb,
-        cpu_seconds=version.cpu_seconds or defaults.cpu_seconds,
+        timeout_seconds=timeout_seconds or defaults.timeout_seconds,
+        memory_mb=memory_mb or defaults.memory_mb,
+        cpu_seconds=cpu_seconds or defaults.cpu_seconds,
+    )
+
+
+def version_limits(*, version: PluginVersion) -> Limits:
+    """The version's own limits where it sets them, else config.yaml's ``plugin_limits``."""
+    return limits_or_defaults(
+        timeout_seconds=version.timeout_seconds, memory_mb=version.memory_mb, cpu_seconds=version.cpu_seconds
     )
 
 
@@ -101,19 +108,25 @@ def version_generation(*, version: PluginVersion, digest: str) -> str:
     return f"{version.plugin.updated_at.timestamp():.6f}/{digest}/{shape}"
 
 
-def host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
+def host_spec(*, plugin: str, entrypoint: str, limits: Limits, code: Snapshot) -> HostSpec:
+    """How to start a host for this code: every host, serving or checking, starts from here."""
     user, python, extra_paths = plugin_host_user()
     return HostSpec(
-        plugin=version.plugin.name,
-        entrypoint=version.entrypoint,
+        plugin=plugin,
+        entrypoint=entrypoint,
         roots=(str(code.root),),
-        data_dir=plugin_data_dir(name=version.plugin.name),
-        limits=version_limits(version=version),
+        data_dir=plugin_data_dir(name=plugin),
+        limits=limits,
         prefix=settings.BOT_CONFIG.command_prefix,
         user=user,
         python=python,
         extra_paths=extra_paths,
     )
+
+
+def version_host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
+    limits = version_limits(version=version)
+    return host_spec(plugin=version.plugin.name, entrypoint=version.entrypoint, limits=limits, code=code)
 
 
 def _inline_instance(version: PluginVersion) -> tuple[LoadedCode, Plugin]:
@@ -195,7 +208,7 @@ def version_request(*, version: PluginVersion, message: dict[str, Any], on_call:
     generation = version_generation(version=version, digest=pinned.snapshot.digest)
     try:
         host = _pool.acquire(
-            key=version.pk, generation=generation, spec=host_spec(version=version, code=pinned.snapshot)
+            key=version.pk, generation=generation, spec=version_host_spec(version=version, code=pinned.snapshot)
         )
     except HostLoadError as exc:
         return Outcome(UNAVAILABLE, error=str(exc))
@@ -214,7 +227,7 @@ def version_code_try(*, version: PluginVersion) -> tuple[Snapshot, list[dict[str
     only after this succeeded, so code that does not load never serves.
     """
     code = live_snapshot(plugin=version.plugin.name, entrypoint=version.entrypoint)
-    host = Host(host_spec(version=version, code=code))
+    host = Host(version_host_spec(version=version, code=code))
     try:
         return code, host.commands
     finally:

@@ -1,17 +1,23 @@
-"""Import a plugins.yaml file into the database: one transaction, idempotent, all or nothing.
+"""Import a plugins.yaml file into the database: one transaction, idempotent.
 
 Every entry is validated first (the file, entrypoints inside the plugin roots, dependencies
 against the file and the database); one invalid entry raises :class:`ManifestError` and
 nothing changes. Then each plugin is created, updated or left unchanged. A new version is
 added beside the old ones and activated when its dependencies and requirements are met.
 
-An entry whose text and code are unchanged since the last import is left alone entirely, so
-settings an operator changed in the admin (enabled, policy, config) survive ``make run``.
+The code of each new or changed entry is pinned and loaded in a plugin host
+(``plugins.codecheck``), never in this process. An entry whose code does not load is left
+out, with its error in the report, and the others are imported; a version it replaces
+keeps serving.
+
+An entry whose text and code are unchanged since the last import is left alone entirely
+(no host is started for it), so settings an operator changed in the admin (enabled,
+policy, config) survive ``make run``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +27,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from plugins.codecheck import CodeCheck, codes_check
 from plugins.constraints import constraint_problem, dependency_order
-from plugins.entrypoints import EntrypointError, entrypoint_class, entrypoint_file, source_checksum
+from plugins.entrypoints import EntrypointError, entrypoint_file, source_checksum
+from plugins.execution import limits_or_defaults
 from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load
 from plugins.models import Plugin, PluginCommand, PluginDoc, PluginVersion
-from plugins.sandbox.snapshot import SnapshotError, snapshot_retire, snapshot_take
+from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_retire, snapshot_take
 from plugins.snapshots import SNAPSHOT_KEY, code_store, snapshots_clean, version_digest
 from plugins.versions import ActivationError, version_activate
 
@@ -39,6 +47,7 @@ class ImportReport:
     unchanged: tuple[str, ...] = ()
     activated: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()  # entries left out, one line each: their code does not load
     dry_run: bool = False
 
 
@@ -56,19 +65,51 @@ def _error(manifest: Manifest, entry: PluginEntry, fieldname: str, reason: str) 
     return ManifestError(file=manifest.file, index=index, name=entry.name, field=fieldname, reason=reason)
 
 
-def _checksums(manifest: Manifest, roots: Sequence[Path]) -> dict[str, tuple[str, str]]:
-    """Per plugin: the checksum of entry and code, and the snapshot pinning the code."""
-    sums: dict[str, tuple[str, str]] = {}
+def _pins(manifest: Manifest, roots: Sequence[Path]) -> dict[str, tuple[str, Snapshot]]:
+    """Per plugin: the checksum of entry and code, and the snapshot pinning the code.
+
+    Files only: the entrypoint is found and its code copied, none of it is run here.
+    """
+    pins: dict[str, tuple[str, Snapshot]] = {}
     for entry in manifest.plugins:
         try:
             module_file = entrypoint_file(entrypoint=entry.entrypoint, roots=roots)
-            entrypoint_class(entrypoint=entry.entrypoint, roots=roots)
             code = snapshot_take(plugin=entry.name, entrypoint=entry.entrypoint, roots=roots, store=code_store())
         except (EntrypointError, SnapshotError) as exc:
             raise _error(manifest, entry, "entrypoint", str(exc)) from None
         checksum = source_checksum(module_file=module_file, entry=entry.model_dump(mode="json"))
-        sums[entry.name] = (checksum, code.digest)
-    return sums
+        pins[entry.name] = (checksum, code)
+    return pins
+
+
+def _unchanged(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> set[str]:
+    """The entries whose version is installed with the same checksum and code."""
+    rows = PluginVersion.objects.filter(plugin__name__in=[e.name for e in manifest.plugins])
+    installed = {(r.plugin.name, r.version): r for r in rows.select_related("plugin")}
+    same = set()
+    for entry in manifest.plugins:
+        row = installed.get((entry.name, entry.version))
+        checksum, code = pins[entry.name]
+        if row is not None and row.checksum == checksum and version_digest(version=row) == code.digest:
+            same.add(entry.name)
+    return same
+
+
+def _code_errors(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> dict[str, str]:
+    """Load each new or changed entry's code in a plugin host; the entries that fail, and why."""
+    unchanged = _unchanged(manifest, pins)
+    entries = [e for e in manifest.plugins if e.name not in unchanged]
+    checks = [
+        CodeCheck(
+            plugin=e.name,
+            entrypoint=e.entrypoint,
+            limits=limits_or_defaults(**e.limits.model_dump()),
+            code=pins[e.name][1],
+        )
+        for e in entries
+    ]
+    reasons = codes_check(checks=checks)
+    return {e.name: str(_error(manifest, e, "entrypoint", r)) for e, r in zip(entries, reasons, strict=True) if r}
 
 
 def _check_dependencies(manifest: Manifest) -> None:
@@ -97,9 +138,9 @@ def _check_command_owners(manifest: Manifest) -> None:
                 raise _error(manifest, entry, f"commands[{index}].name", reason)
 
 
-def _claim_default_handler(manifest: Manifest) -> None:
+def _claim_default_handler(manifest: Manifest, left_out: Collection[str]) -> None:
     """Let the file's default handler take over from another plugin the file names too."""
-    wanted = next((e for e in manifest.plugins if e.default_handler), None)
+    wanted = next((e for e in manifest.plugins if e.default_handler and e.name not in left_out), None)
     if wanted is None:
         return
     names = {e.name for e in manifest.plugins}
@@ -185,8 +226,8 @@ def _settings_apply(plugin: Plugin, entry: PluginEntry) -> None:
     Plugin.objects.filter(pk=plugin.pk).update(**_plugin_fields(entry), updated_at=timezone.now())
 
 
-def _import_entry(entry: PluginEntry, sums: tuple[str, str], replaced: frozenset[str], tally: _Tally) -> None:
-    checksum, code = sums
+def _import_entry(entry: PluginEntry, pin: tuple[str, Snapshot], replaced: frozenset[str], tally: _Tally) -> None:
+    checksum, code = pin[0], pin[1].digest
     label = f"{entry.name} {entry.version}"
     plugin, plugin_created = Plugin.objects.get_or_create(name=entry.name, defaults=_plugin_fields(entry))
     version = plugin.versions.filter(version=entry.version).first()
@@ -220,20 +261,24 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
     """Validate ``path`` and bring the database in line with it, atomically.
 
     Raises :class:`ManifestError` for the first invalid entry; then nothing has changed.
+    An entry whose code does not load is left out and named in ``errors``.
     With ``dry_run`` the same work runs and is rolled back, so the report is exact.
     """
     roots = list(settings.PLUGIN_ROOTS if roots is None else roots)
     manifest = manifest_load(path=path)
-    checksums = _checksums(manifest, roots)
+    pins = _pins(manifest, roots)
+    errors = _code_errors(manifest, pins)
     tally = _Tally()
     with transaction.atomic():
         _check_dependencies(manifest)
         _check_command_owners(manifest)
-        _claim_default_handler(manifest)
-        # Dependents in the file are judged by their new entries, not their old versions.
-        replaced = frozenset(e.name for e in manifest.plugins)
+        _claim_default_handler(manifest, errors)
+        # Dependents in the file are judged by their new entries, not their old versions
+        # (those left out keep theirs).
+        replaced = frozenset(e.name for e in manifest.plugins if e.name not in errors)
         for entry in _order(manifest):
-            _import_entry(entry, checksums[entry.name], replaced, tally)
+            if entry.name not in errors:
+                _import_entry(entry, pins[entry.name], replaced, tally)
         if dry_run:
             transaction.set_rollback(True)
     if not dry_run:
@@ -244,5 +289,6 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
         unchanged=tuple(tally.unchanged),
         activated=tuple(tally.activated),
         warnings=tuple(tally.warnings),
+        errors=tuple(errors[e.name] for e in manifest.plugins if e.name in errors),
         dry_run=dry_run,
     )

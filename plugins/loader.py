@@ -16,8 +16,12 @@ class PluginLoadError(Exception):
     """The plugin's code could not be imported or is not a Plugin."""
 
 
-def plugin_class_load(*, entrypoint: str, roots: list[Path]) -> type[Plugin]:
-    """Import ``module:attr`` with the plugin roots on ``sys.path`` and return the class."""
+def plugin_class_load(*, entrypoint: str, roots: list[Path], confined: bool = False) -> type[Plugin]:
+    """Import ``module:attr`` with the plugin roots on ``sys.path`` and return the class.
+
+    ``confined``: the module must come from one of ``roots`` (a plugin host, whose only
+    root is the snapshot), not from wherever else the interpreter finds that name.
+    """
     module_name, _, attr = entrypoint.partition(":")
     for root in roots:
         if str(root) not in sys.path:
@@ -26,9 +30,17 @@ def plugin_class_load(*, entrypoint: str, roots: list[Path]) -> type[Plugin]:
     importlib.invalidate_caches()
     try:
         module = importlib.import_module(module_name)
-        cls = getattr(module, attr)
-    except Exception as exc:
-        raise PluginLoadError(f"{entrypoint}: {type(exc).__name__}: {exc}") from exc
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # any failure of plugin code is reported
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise PluginLoadError(f"cannot import {module_name}: {detail}") from exc
+    loaded = getattr(module, "__file__", None)
+    inside = loaded is not None and any(Path(loaded).resolve().is_relative_to(Path(r).resolve()) for r in roots)
+    if confined and not inside:
+        # A name the interpreter had already imported (a standard module) is not the plugin.
+        raise PluginLoadError(f"module {module_name} is already imported from {loaded}, outside the plugin roots")
+    cls = getattr(module, attr, None)
+    if cls is None:
+        raise PluginLoadError(f"module {module_name} has no attribute {attr}")
     if not (isinstance(cls, type) and issubclass(cls, Plugin)):
         raise PluginLoadError(f"{entrypoint} is not a subclass of plugins.api.Plugin")
     return cls

@@ -80,7 +80,8 @@ class Host:
         self.storage = Storage(Path.cwd() / "storage.sqlite3")
         self.logger = logging.getLogger(f"plugins.{self.name}")
         self.platform = Platform(channel.call)
-        cls = plugin_class_load(entrypoint=str(init["entrypoint"]), roots=[Path(p) for p in init["roots"]])
+        roots = [Path(p) for p in init["roots"]]
+        cls = plugin_class_load(entrypoint=str(init["entrypoint"]), roots=roots, confined=True)
         self.instance: Plugin = cls()
 
     def context(self, raw: dict[str, Any]) -> Context:
@@ -136,7 +137,8 @@ def main() -> None:
     except (PluginLoadError, MemoryError) as exc:
         channel.write({"op": "load_error", "error": str(exc) or type(exc).__name__})
         return
-    except Exception as exc:  # noqa: BLE001 - the plugin's constructor (or its command table) failed
+    # The plugin's constructor (or its command table) failed, or called sys.exit().
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # noqa: BLE001
         channel.write({"op": "load_error", "error": f"the plugin did not start: {type(exc).__name__}: {exc}"})
         return
     while True:

@@ -21,6 +21,7 @@ from typing import Any
 
 import psutil
 
+from plugins.sandbox.drain import OutputDrain
 from plugins.sandbox.privileges import HostUser, folder_give, process_protect
 from plugins.sandbox.protocol import ProtocolError, frame_read, frame_write
 from plugins.sandbox.runner import MEMORY, Outcome
@@ -99,6 +100,7 @@ class Host:
                 [spec.python or sys.executable, "-P", "-m", "plugins.sandbox.child"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,  # the plugin's prints and logging: see OutputDrain
                 cwd=spec.data_dir,
                 env=host_environment(os.environ, data_dir=spec.data_dir, extra_paths=spec.extra_paths),
                 # Its own session and process group: killing the group takes its children too,
@@ -110,6 +112,8 @@ class Host:
             raise HostLoadError(f"the plugin host did not start: {exc}") from None
         assert self.proc.stdin is not None
         assert self.proc.stdout is not None
+        assert self.proc.stderr is not None
+        self.output = OutputDrain(stream=self.proc.stderr, plugin=spec.plugin)
         self._w, self._r = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         self._start()
 
@@ -128,7 +132,10 @@ class Host:
         try:
             frame_write(self._w, init)
             answer = self._read(time.monotonic() + START_TIMEOUT)
-        except (ProtocolError, OSError, TimeoutError) as exc:
+        except TimeoutError:
+            self.close()
+            raise HostLoadError(f"the plugin did not load within {START_TIMEOUT:g} s") from None
+        except (ProtocolError, OSError) as exc:
             self.close()
             raise HostLoadError(f"the plugin host did not start: {exc}") from None
         if answer["op"] != "ready":
@@ -213,6 +220,7 @@ class Host:
         self._kill_group()
         self.proc.wait()
         self._close_pipes()
+        self.output.finish()
 
     def close(self) -> None:
         """Ask the host to exit; kill it if it does not within a second."""
@@ -226,6 +234,7 @@ class Host:
         self._kill_group(left)
         self.proc.wait()
         self._close_pipes()
+        self.output.finish()
 
     def _close_pipes(self) -> None:
         for pipe in (self.proc.stdin, self.proc.stdout):

@@ -25,6 +25,12 @@ class Command(BaseCommand):
             # One line naming file, entry, field and reason; nothing was changed.
             raise CommandError(f"{exc} (nothing imported)", returncode=1) from None
         self._print(report)
+        if report.errors:
+            # Each entry left out on a line of its own; exit 1 so that `make run` stops.
+            imported = report.created or report.updated or report.unchanged
+            tail = "(the other entries were imported)" if imported else "(nothing imported)"
+            lines = "\n".join(report.errors)
+            raise CommandError(f"{lines} {tail}", returncode=1)
 
     def _print(self, report: ImportReport) -> None:
         if report.dry_run:

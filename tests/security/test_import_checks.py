@@ -1,0 +1,190 @@
+"""importplugins checks plugin code in a plugin host: its top-level code never runs here.
+
+Importing a plugin's module runs whatever its top level says. ``importplugins`` did that
+in its own process, which holds the database and the secret key; now each new or changed
+entry is loaded in a plugin host (the same user, environment and limits as a serving
+host), and code that does not load leaves out its own entry only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import textwrap
+import uuid
+from collections.abc import Iterator
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from plugins.models import Plugin, PluginVersion
+from plugins.sandbox import host
+
+pytestmark = pytest.mark.django_db
+
+EVIDENCE = """
+import json, os, sys
+from pathlib import Path
+
+from plugins.api import Context, Plugin, Reply, command
+
+
+def _readable(path):
+    try:
+        Path(path).read_bytes()
+        return True
+    except OSError:
+        return False
+
+
+Path({folder!r}, f"evidence-{{os.getpid()}}.json").write_text(json.dumps({{
+    "pid": os.getpid(),
+    "database_url": os.environ.get("DATABASE_URL"),
+    "secret_key_env": os.environ.get("SECRET_KEY"),
+    "secret_key_file": _readable({secret!r}),
+    "django_loaded": "django" in sys.modules,
+}}))
+
+
+class Spy(Plugin):
+    @command("spy")
+    def spy(self, ctx: Context) -> Reply:
+        return Reply("ok")
+"""
+
+GOOD = """
+from plugins.api import Context, Plugin, Reply, command
+
+
+class Thing(Plugin):
+    @command("{command}")
+    def run(self, ctx: Context) -> Reply:
+        return Reply("ok")
+"""
+
+BAD = {
+    "raises": ('raise RuntimeError("boom at import")\n', "cannot import {module}: RuntimeError: boom at import"),
+    "exits": ("import sys\nsys.exit(3)\n", "cannot import {module}: SystemExit: 3"),
+    "notplugin": ("class Thing:\n    pass\n", "{module}:Thing is not a subclass of plugins.api.Plugin"),
+    "badinit": (
+        GOOD.format(command="badinit") + "\n    def __init__(self):\n        raise ValueError('no config')\n",
+        "the plugin did not start: ValueError: no config",
+    ),
+    "hog": ("HOG = bytearray(512 * 1024 * 1024)\n", "cannot import {module}: MemoryError"),
+    "loops": ("while True:\n    pass\n", "the plugin did not load within 3 s"),
+}
+
+
+@pytest.fixture
+def root(tmp_path: Path, settings) -> Path:
+    folder = tmp_path / "root"
+    folder.mkdir()
+    settings.PLUGIN_ROOTS = [folder]
+    return folder
+
+
+@pytest.fixture
+def evidence() -> Iterator[Path]:
+    # Writable by the plugin host's user too (``nobody`` when the tests run as root).
+    folder = Path(tempfile.mkdtemp(prefix="sb-evidence-"))
+    os.chmod(folder, 0o777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _module(root: Path, code: str) -> str:
+    name = f"ic_{uuid.uuid4().hex[:10]}"
+    (root / f"{name}.py").write_text(textwrap.dedent(code))
+    return name
+
+
+def _import(tmp_path: Path, entries: list[str]) -> str:
+    path = tmp_path / "plugins.yaml"
+    path.write_text("plugins:\n" + "".join(f"  - {e}\n" for e in entries))
+    out = StringIO()
+    call_command("importplugins", str(path), stdout=out, stderr=out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("isolation", ["host", "inline"])
+def test_a_plugins_top_level_code_runs_in_a_host_without_secrets(tmp_path, root, evidence, monkeypatch, isolation):
+    monkeypatch.setenv("DATABASE_URL", "postgres://sb:hunter2@db/sb")
+    monkeypatch.setenv("SECRET_KEY", "not-for-plugins")
+    code = EVIDENCE.format(folder=str(evidence), secret=str(Path(settings.DATA_DIR) / "secret_key"))
+    module = _module(root, code)
+    output = _import(tmp_path, [f"{{name: spy, version: '1', entrypoint: '{module}:Spy', isolation: {isolation}}}"])
+    assert "created: spy 1" in output
+    found = [json.loads(p.read_text()) for p in evidence.iterdir()]
+    assert found, "the plugin's module was never imported"
+    for seen in found:
+        assert seen["pid"] != os.getpid()
+        assert (seen["database_url"], seen["secret_key_env"], seen["django_loaded"]) == (None, None, False)
+        if os.geteuid() == 0:  # hosts run as PLUGIN_HOST_USER, who cannot read the key
+            assert seen["secret_key_file"] is False
+
+
+def test_code_that_does_not_load_leaves_out_its_entry_only(tmp_path, root, monkeypatch):
+    monkeypatch.setattr(host, "START_TIMEOUT", 3.0)
+    good = _module(root, GOOD.format(command="good"))
+    bad = {name: _module(root, code) for name, (code, _) in BAD.items()}
+    entries = [f"{{name: good, version: '1', entrypoint: '{good}:Thing'}}"]
+    entries += [
+        f"{{name: {name}, version: '1', entrypoint: '{module}:Thing', limits: {{memory_mb: 256}}}}"
+        for name, module in bad.items()
+    ]
+    with pytest.raises(CommandError) as caught:
+        _import(tmp_path, entries)
+    lines = str(caught.value).splitlines()
+    assert caught.value.returncode == 1
+    for index, (name, (_, reason)) in enumerate(BAD.items(), start=1):
+        expected = f"plugins.yaml: entry {index} (" + name + "): entrypoint: " + reason.format(module=bad[name])
+        assert any(expected in line for line in lines), (expected, lines)
+    assert lines[-1].endswith("(the other entries were imported)")
+    assert list(Plugin.objects.values_list("name", flat=True)) == ["good"]
+    assert Plugin.objects.get(name="good").active_version is not None
+
+
+def test_an_entry_left_out_keeps_its_installed_version_serving(tmp_path, root):
+    module = _module(root, GOOD.format(command="go"))
+    _import(tmp_path, [f"{{name: thing, version: '1', entrypoint: '{module}:Thing'}}"])
+    (root / f"{module}.py").write_text("raise RuntimeError('a bad edit')\n")
+    with pytest.raises(CommandError, match=r"entry 0 \(thing\): entrypoint: cannot import .*a bad edit"):
+        _import(tmp_path, [f"{{name: thing, version: '2', entrypoint: '{module}:Thing'}}"])
+    active = Plugin.objects.get(name="thing").active_version
+    assert active is not None
+    assert active.version == "1"
+    assert list(PluginVersion.objects.values_list("version", flat=True)) == ["1"]
+
+
+def test_an_unchanged_file_starts_no_plugin_host(tmp_path, root, monkeypatch):
+    entries = [
+        f"{{name: p{i}, version: '1', entrypoint: '{_module(root, GOOD.format(command=f'c{i}'))}:Thing'}}"
+        for i in range(3)
+    ]
+    _import(tmp_path, entries)
+
+    def no_host(spec):
+        raise AssertionError(f"a host was started for {spec.plugin}")
+
+    monkeypatch.setattr("plugins.codecheck.Host", no_host)
+    assert "plugins: 0 created, 0 updated, 3 unchanged" in _import(tmp_path, entries)
+
+
+def test_a_reload_loads_the_code_in_a_host_too(tmp_path, root, evidence, monkeypatch):
+    # manage.py plugins reload, the admin's reload action, the chat's /plugins reload and
+    # the DEBUG watcher all reload through plugin_reload.
+    monkeypatch.setenv("DATABASE_URL", "postgres://sb:hunter2@db/sb")
+    code = EVIDENCE.format(folder=str(evidence), secret=str(Path(settings.DATA_DIR) / "secret_key"))
+    module = _module(root, code)
+    _import(tmp_path, [f"{{name: spy, version: '1', entrypoint: '{module}:Spy', isolation: inline}}"])
+    for path in evidence.iterdir():
+        path.unlink()
+    call_command("plugins", "reload", "spy", stdout=StringIO())
+    found = [json.loads(p.read_text()) for p in evidence.iterdir()]
+    assert found
+    assert all(seen["pid"] != os.getpid() and seen["database_url"] is None for seen in found)
