@@ -31,6 +31,9 @@ MAX_ID_CHARS = 128
 MAX_NAME_CHARS = 100
 MAX_FILE_NAME_CHARS = 255
 MAX_CONTENT_TYPE_CHARS = 200
+# Base64 of the largest allowed file, and a little more; anything longer cannot decode to an
+# allowed size, and is not decoded.
+MAX_BASE64_CHARS = (MAX_ATTACHMENT_BYTES + 2) // 3 * 4 + 4
 MAX_TIMESTAMP = 2**63 - 1  # the database column is 64-bit; past it storing fails, not rejects
 
 SESSION_ID_RE = re.compile(r"05[0-9a-f]{64}")
@@ -206,8 +209,7 @@ def attachment_check(attachment: AttachmentFrame, index: int) -> str | None:
         return f"{where}.size is negative"
     if attachment.size > MAX_ATTACHMENT_BYTES:
         return f"{where} is larger than {MAX_ATTACHMENT_BYTES:,} bytes"
-    # Base64 of the largest allowed file; anything longer cannot decode to an allowed size.
-    if len(attachment.data_b64) > (MAX_ATTACHMENT_BYTES + 2) // 3 * 4 + 4:
+    if len(attachment.data_b64) > MAX_BASE64_CHARS:
         return f"{where} is larger than {MAX_ATTACHMENT_BYTES:,} bytes"
     try:
         data = base64.b64decode(attachment.data_b64, validate=True)
@@ -219,11 +221,9 @@ def attachment_check(attachment: AttachmentFrame, index: int) -> str | None:
 
 
 def _reply_to_check(reply_to: ReplyTo) -> str | None:
-    if _id_check(reply_to.id, "reply_to.id") is not None:
-        return "reply_to.id is not a message hash"
     if reply_to.author and not is_session_id(reply_to.author):
         return "reply_to.author is not a Session ID"
-    return None
+    return _id_check(reply_to.id, "reply_to.id")
 
 
 def message_check(message: Message, *, max_attachments: int) -> str | None:

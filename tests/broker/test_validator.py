@@ -7,8 +7,9 @@ import base64
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
-from broker.frames import Ack, AttachmentFrame, Failed, Hello, Message, ReplyTo, Sent, Status
+from broker.frames import Ack, AttachmentFrame, Error, Failed, Hello, Message, ReplyTo, Sent, Status
 from broker.validator import (
     FIELD_KINDS,
     MAX_TIMESTAMP,
@@ -83,7 +84,8 @@ def att(data: bytes = b"abc", **fields) -> AttachmentFrame:
         ({"timestamp": MAX_TIMESTAMP + 1}, "timestamp is too large to be milliseconds since 1970"),
         ({"reply_to": ReplyTo(id="q", author=USER, timestamp=1)}, None),
         ({"reply_to": ReplyTo(id="q", author="", timestamp=1)}, None),
-        ({"reply_to": ReplyTo(id="x" * 129, author=USER, timestamp=1)}, "reply_to.id is not a message hash"),
+        ({"reply_to": ReplyTo(id="x" * 129, author=USER, timestamp=1)}, "reply_to.id is longer than 128 characters"),
+        ({"reply_to": ReplyTo(id="", author="me", timestamp=1)}, "reply_to.author is not a Session ID"),
         ({"reply_to": ReplyTo(id="q\ud800", author=USER, timestamp=1)}, "reply_to.id contains a lone surrogate"),
         ({"reply_to": ReplyTo(id="q", author=USER + "\n", timestamp=1)}, "reply_to.author contains control characters"),
         ({"attachments": (att(name="a\ud800"),)}, "attachments[0].name contains a lone surrogate"),
@@ -98,11 +100,13 @@ def att(data: bytes = b"abc", **fields) -> AttachmentFrame:
         ({"attachments": (att(name="n" * 256),)}, "attachments[0].name is empty or longer than 255 characters"),
         ({"attachments": (att(content_type="t" * 201),)}, "attachments[0].content_type is longer than 200 characters"),
         ({"attachments": (att(data_b64="A" * 13_333_344),)}, "attachments[0] is larger than 10,000,000 bytes"),
+        ({"attachments": (att(data_b64="A" * 13_333_341),)}, "attachments[0] is larger than 10,000,000 bytes"),
+        ({"attachments": (att(data_b64="YW Jj"),)}, "attachments[0].data_b64 is not valid base64"),
         (
             {"attachments": (att(data_b64="A" * 13_333_340),)},  # the longest that is decoded
             "attachments[0].size says 3 bytes but data_b64 holds 10000005",
         ),
-        ({"reply_to": ReplyTo(id="", author=USER, timestamp=1)}, "reply_to.id is not a message hash"),
+        ({"reply_to": ReplyTo(id="", author=USER, timestamp=1)}, "reply_to.id is empty"),
         ({"reply_to": ReplyTo(id="q", author="me", timestamp=1)}, "reply_to.author is not a Session ID"),
         ({"attachments": (att(),) * 3}, "too many attachments (3; at most 2)"),
         ({"attachments": (att(name=""),)}, "attachments[0].name is empty or longer than 255 characters"),
@@ -199,6 +203,10 @@ def test_an_id_of_a_ten_megabyte_ascii_string_is_checked() -> None:
     assert string_problem("A" * 10_000_000 + "\x00", ID) == CONTROL
 
 
+class Tagged(BaseModel):
+    tags: tuple[str, ...]
+
+
 def hello(**fields) -> Hello:
     return Hello.model_validate({"protocol": 1, "bot_id": USER, "client": "tests/1", **fields})
 
@@ -233,6 +241,8 @@ def status(**fields) -> Status:
         (msg(text="tab\there"), None),
         (msg(**{"from": "05\x7f"}), "from contains control characters"),
         (msg(conversation="c\x00"), "conversation contains control characters"),
+        (Error(code="x", detail="\u200b"), "detail contains invisible format characters"),  # no kind: held to ID
+        (Tagged(tags=("a", "b\u200b")), "tags[1] contains invisible format characters"),
     ],
 )
 def test_fields_problem_names_the_field_on_the_wire(frame, problem) -> None:
