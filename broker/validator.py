@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -96,12 +97,23 @@ def string_problem(value: str, kind: Kind) -> str | None:
     return None
 
 
+@functools.cache
+def _fields_of(model: type[BaseModel]) -> tuple[tuple[str, str, Kind], ...]:
+    """``(attribute, name on the wire, kind)`` of each field of ``model``, worked out once."""
+    kinds = FIELD_KINDS.get(model, {})
+    return tuple((name, info.alias or name, kinds.get(name, Kind.ID)) for name, info in model.model_fields.items())
+
+
 def frame_strings(frame: BaseModel, prefix: str = "") -> Iterator[tuple[str, str, Kind]]:
     """Yield ``(wire path, string, kind)`` for every string in ``frame``, nested ones included."""
-    kinds = FIELD_KINDS.get(type(frame), {})
-    for name, info in type(frame).model_fields.items():
-        yield from _value_strings(getattr(frame, name), prefix + (info.alias or name), kinds.get(name, Kind.ID))
-    yield from _free_strings(frame.model_extra or {}, prefix)
+    for name, wire, kind in _fields_of(type(frame)):
+        value = getattr(frame, name)
+        if isinstance(value, str):  # most fields: no generator of their own
+            yield prefix + wire, value, kind
+        elif value is not None:
+            yield from _value_strings(value, prefix + wire, kind)
+    if frame.model_extra:
+        yield from _free_strings(frame.model_extra, prefix)
 
 
 def _value_strings(value: object, path: str, kind: Kind) -> Iterator[tuple[str, str, Kind]]:
