@@ -254,3 +254,17 @@ async def test_a_message_that_alone_could_not_be_stored_gets_internal_for_its_id
         answers[answer["id"]] = (answer["type"], answer.get("status") or answer.get("code"))
     await comm.disconnect()
     assert answers == {"before": ("ack", "accepted"), "unlucky": ("error", "internal"), "after": ("ack", "accepted")}
+
+
+async def test_a_message_whose_id_holds_a_lone_surrogate_gets_bad_frame_echoing_the_id_escaped(bridge) -> None:
+    await bridge.send_to(text_data=json.dumps(message("hi", mid="hash-\udc80")))
+    raw = await bridge.receive_from(timeout=20)
+    assert '"id":"hash-\\udc80"' in encodable(raw)  # the bridge reads back the id it sent
+    assert json.loads(raw) == {
+        "type": "error",
+        "code": "bad_frame",
+        "detail": "message: id contains a lone surrogate",
+        "id": "hash-\udc80",
+    }
+    await bridge.send_json_to(message("/ping", mid="after-surrogate-id"))
+    assert json.loads(await bridge.receive_from(timeout=20))["status"] == "accepted"
