@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
 from typing import Literal
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
+from redis.exceptions import RedisError
 
 from broker.dispatch import Routing, botusers_find, inbound_route
 from broker.frames import AttachmentFrame, Message
@@ -28,15 +30,23 @@ from broker.validator import message_check
 from sessionbot.dbbatch import rows_insert, writes_batched
 from sessionbot.dbretry import once_more_on_lost_connection
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class AcceptResult:
-    status: Literal["accepted", "duplicate", "rejected"]
+    # failed: this message alone could not be stored, for no fault of its data that is known
+    status: Literal["accepted", "duplicate", "rejected", "failed"]
     reason: str | None = None
 
 
 ACCEPTED = AcceptResult("accepted")
 DUPLICATE = AcceptResult("duplicate")
+FAILED = AcceptResult("failed")
+UNSTORABLE = AcceptResult("rejected", "the database cannot store one of its fields")
+# A database or Redis that cannot be reached fails the batch whole: every message of it is
+# answered "send it again later". Anything else is tried again one message at a time.
+INFRASTRUCTURE_ERRORS = (OperationalError, InterfaceError, RedisError, OSError)
 
 
 def _attachments_store(attachments: tuple[AttachmentFrame, ...]) -> list[dict[str, object]]:
@@ -101,18 +111,29 @@ def _accept_many(messages: list[Message], bot_id: str, *, careful: bool) -> list
     if todo:
         try:
             _store([messages[i] for i in todo], bot_id=bot_id, careful=careful, found=found, people=people)
-        except IntegrityError:
-            # Another connection stored one of them first, or a key clashed: one at a time, carefully.
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - logged by _store_failure when it is this message's own
+            # Another connection stored one of them first, a key clashed, or the database
+            # refused one message: one at a time, carefully, so that only that one fails.
             if not careful:
                 for i in todo:
                     results[i] = _accept_many([messages[i]], bot_id, careful=True)[0]
-            elif len(todo) == 1 and InboundMessage.objects.filter(message_id=messages[todo[0]].id).exists():
-                results[todo[0]] = DUPLICATE
             else:
-                raise
+                (i,) = todo  # careful is one message at a time
+                results[i] = _store_failure(messages[i], exc)
         for i in todo:
             results[i] = results[i] or ACCEPTED
     return [result or ACCEPTED for result in results]
+
+
+def _store_failure(message: Message, exc: Exception) -> AcceptResult:
+    """The answer for one message whose storing raised ``exc``."""
+    if isinstance(exc, IntegrityError) and InboundMessage.objects.filter(message_id=message.id).exists():
+        return DUPLICATE  # another connection stored it first
+    log.error("bridge message %r could not be stored", message.id[:40], exc_info=exc)
+    # A value the database refuses is refused again on every resend: final.
+    return UNSTORABLE if isinstance(exc, DataError | UnicodeError) else FAILED
 
 
 def _people(messages: list[Message], *, bot_id: str) -> dict[str, str]:

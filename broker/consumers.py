@@ -39,7 +39,7 @@ from broker.frames import (
 )
 from broker.models import OutboundMessage
 from broker.sendledger import SendLedger
-from broker.validator import hello_check
+from broker.validator import frame_fault
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ ACCEPT_BATCH = 64  # messages stored per transaction at most (SQLite's writer lo
 # Batches stored at once, each sender always in the same lane (so in order). A batch mostly
 # waits for database and Redis round trips; SQLite takes one writer at a time anyway.
 ACCEPT_LANES = 1 if settings.DATABASE_IS_SQLITE else 2
+STORE_FAILED = "the broker could not store this message; send it again later"
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_TOO_BIG = 1009
 
@@ -196,6 +197,9 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=frame_text(content))
 
     async def frame_handle(self, frame: Any) -> None:
+        fault = frame_fault(frame)  # every field of the frame, before anything is stored
+        if fault is not None:
+            raise FrameError(fault, frame_id=frame.id if isinstance(frame, Message) else None)
         if isinstance(frame, (Hello, Failed)):
             # Frames take effect after the confirms before them (a hello resends what is
             # pending). A message waits for them too, but in its batch (``accept_run``), not
@@ -243,9 +247,6 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             await self.confirms_done_changed.wait_for(lambda: self.confirms_done >= count)
 
     async def hello(self, frame: Hello) -> None:
-        reason = hello_check(frame)
-        if reason is not None:
-            raise FrameError(reason)
         recorded = await database_sync_to_async(bridges.bridge_connected)(bot_id=frame.bot_id, client=frame.client)
         if recorded.another_open and self.hello_at is None:
             log.warning(
@@ -269,7 +270,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         # Stored in batches: the messages that arrive while one batch is being stored make
         # the next one (one transaction each), so a busy bridge costs a few statements per
         # batch and a quiet one waits for nothing.
-        lane = zlib.crc32(frame.sender.encode()) % ACCEPT_LANES
+        # surrogatepass: a sender that holds a lone surrogate is rejected in its batch, not here.
+        lane = zlib.crc32(frame.sender.encode("utf-8", "surrogatepass")) % ACCEPT_LANES
         self.arrived[lane].append(frame)
         running = self.accepting[lane]
         if running is None or running.done():
@@ -296,12 +298,15 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             results = await accept(messages=batch, bot_id=bot_id)
         except Exception:
             log.exception("%d bridge message(s) could not be stored", len(batch))
-            detail = "the broker could not store this message; send it again later"
             for frame in batch:
-                await self.send_json(Error(code="internal", detail=detail, id=frame.id).dump())
+                await self.send_json(Error(code="internal", detail=STORE_FAILED, id=frame.id).dump())
             return
         for frame, result in zip(batch, results, strict=True):
-            await self.send_json(Ack(id=frame.id, status=result.status, reason=result.reason).dump())
+            if result.status == "failed":  # this message alone could not be stored
+                answer = Error(code="internal", detail=STORE_FAILED, id=frame.id).dump()
+            else:
+                answer = Ack(id=frame.id, status=result.status, reason=result.reason).dump()
+            await self.send_json(answer)
         if any(result.status == "accepted" for result in results):
             self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
             if not self.rung:

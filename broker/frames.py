@@ -8,6 +8,7 @@ Pure module: no Django import, shared by the broker's consumer and the bundled b
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError
@@ -26,9 +27,16 @@ class FrameError(Exception):
         self.frame_id = frame_id
 
 
+# A lone surrogate (which JSON's \u escapes can carry in) has no UTF-8 form: written as it
+# is, the frame could not be sent at all.
+_LONE_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
 def frame_text(content: dict[str, Any]) -> str:
-    """A frame as it goes on the wire: compact JSON, UTF-8 text left as it is."""
-    return json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+    """A frame as it goes on the wire: compact JSON, UTF-8 text left as it is, except that a
+    lone surrogate is written as its ``\\uXXXX`` escape, so every frame can be sent."""
+    text = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
+    return _LONE_SURROGATE_RE.sub(lambda found: f"\\u{ord(found[0]):04x}", text)
 
 
 class _Frame(BaseModel):

@@ -15,11 +15,11 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import override_settings
 
-from broker import dispatch
-from broker.accept import _attachments_store, inbound_accept_many
+from broker import accept, dispatch
+from broker.accept import ACCEPTED, UNSTORABLE, _attachments_store, inbound_accept_many
 from broker.frames import AttachmentFrame, Message
 from broker.models import InboundMessage, OutboundMessage
 from broker.ratelimit import Verdict, rate_limit_check, rate_limit_check_many
@@ -173,3 +173,53 @@ def test_the_same_file_stored_by_two_lanes_at_once_is_stored_whole_by_both(setti
         assert Path(path).read_bytes() == data
         assert stat.S_IMODE(Path(path).stat().st_mode) == 0o600
     assert not list((tmp_path / "attachments").glob("*.part"))  # no temporary file left behind
+
+
+def test_a_message_the_database_refuses_is_rejected_alone(
+    builtins: dict[str, Plugin], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The validator refuses such a name; past it (a rule missed), the database refuses it.
+    monkeypatch.setattr(accept, "message_check", lambda message, max_attachments: None)
+    results = inbound_accept_many(
+        messages=[
+            Message.model_validate(message(mid="before")),
+            Message.model_validate(message(mid="unstorable", author_name="Ana\ud800")),
+            Message.model_validate(message("/echo hi", mid="after")),
+        ],
+        bot_id=BOT,
+    )
+    assert results == [ACCEPTED, UNSTORABLE, ACCEPTED]
+    assert set(InboundMessage.objects.values_list("message_id", flat=True)) == {"before", "after"}
+    assert Invocation.objects.count() == 2
+
+
+def test_a_message_that_fails_for_a_reason_of_its_own_fails_alone(
+    builtins: dict[str, Plugin], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    route = dispatch.inbound_route
+
+    def route_failing_on_one(*, inbound: InboundMessage, **kwargs: Any) -> None:
+        if inbound.message_id == "unlucky":
+            raise RuntimeError("a bug that only this message meets")
+        route(inbound=inbound, **kwargs)
+
+    monkeypatch.setattr(accept, "inbound_route", route_failing_on_one)
+    results = batch(message(mid="first"), message(mid="unlucky"), message(mid="third"))
+    assert results == ["accepted", "failed", "accepted"]
+    assert set(InboundMessage.objects.values_list("message_id", flat=True)) == {"first", "third"}
+
+
+def test_a_database_that_cannot_be_reached_fails_the_whole_batch(
+    builtins: dict[str, Plugin], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tries: list[int] = []
+
+    def unreachable(**kwargs: Any) -> None:
+        tries.append(1)
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(accept, "rate_limit_check_many", unreachable)
+    with pytest.raises(OperationalError):
+        batch(message(mid="one"), message(mid="two"))
+    assert len(tries) == 1  # not tried again message by message
+    assert not InboundMessage.objects.exists()
