@@ -139,6 +139,7 @@ def _version_fields(entry: PluginEntry, checksum: str, code: str) -> dict[str, A
         "dependencies": entry.dependencies,
         "requirements": list(entry.requirements),
         "isolation": entry.isolation,
+        "network": entry.network,
         "timeout_seconds": entry.limits.timeout_seconds,
         "memory_mb": entry.limits.memory_mb,
         "cpu_seconds": entry.limits.cpu_seconds,

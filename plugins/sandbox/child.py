@@ -18,6 +18,8 @@ from typing import Any
 
 from plugins.api import Context, Platform, Plugin, PluginError, Storage
 from plugins.loader import PluginLoadError, plugin_class_load
+from plugins.sandbox.confine import Entry
+from plugins.sandbox.enter import host_enter
 from plugins.sandbox.privileges import child_subreaper, parent_death_kill, process_protect
 from plugins.sandbox.protocol import attachment_from_wire, frame_read, frame_write
 from plugins.sandbox.runner import MEMORY, Outcome, command_run, health_run, plugin_describe
@@ -119,11 +121,13 @@ def _guard(parent: int) -> None:
     parent_death_kill()
     process_protect()
     child_subreaper()
-    if os.getppid() != parent:
+    if parent and os.getppid() != parent:
         os._exit(0)  # the worker died before the guard was set
 
 
 def main() -> None:
+    if len(sys.argv) > 1:
+        host_enter(Entry.from_arg(sys.argv[1]))  # limits, cgroup, identity: before anything else
     channel = Channel()
     sys.meta_path.insert(0, _BlockPlatform())
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
