@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from plugins.api import Context, Platform, Plugin, Storage
 from plugins.loader import PluginLoadError
 from plugins.models import PluginVersion
-from plugins.sandbox.cgroups import cgroups_available
+from plugins.sandbox.cgroups import cgroups_available, cgroups_sweep
 from plugins.sandbox.codeload import LoadedCode, code_active, code_load
 from plugins.sandbox.confine import Sandbox
 from plugins.sandbox.firewall import firewall_install
@@ -78,7 +78,10 @@ _warned: set[str] = set()
 
 @functools.cache
 def _cgroups_problem() -> str:
-    return cgroups_available()
+    problem = cgroups_available()
+    if not problem:
+        cgroups_sweep()  # once per process: what workers killed before they cleaned up left
+    return problem
 
 
 def plugin_uid(*, version: PluginVersion) -> int:

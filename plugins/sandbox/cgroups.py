@@ -39,11 +39,34 @@ def _write(path: Path, value: str) -> None:
     path.write_text(value)
 
 
+def _hierarchies(root: Path) -> list[Path]:
+    if (root / "cgroup.controllers").is_file():
+        return [root / PARENT]
+    return [root / c / PARENT for c in V1]
+
+
+def cgroups_sweep(*, root: Path = ROOT) -> None:
+    """Remove the cgroups of workers that are gone (killed before they could clean up),
+    with whatever process of theirs is left. Named ``<plugin>-<worker pid>-<n>``."""
+    for parent in _hierarchies(root):
+        for folder in parent.glob("*-*-*"):
+            try:
+                os.kill(int(folder.name.rsplit("-", 2)[1]), 0)
+                continue  # its worker still runs
+            except ProcessLookupError:
+                pass
+            except (ValueError, PermissionError):
+                continue
+            HostCgroup([folder], v2=parent.parent == root).remove()
+
+
 class HostCgroup:
     def __init__(self, folders: list[Path], *, v2: bool) -> None:
         self.folders, self.v2 = folders, v2
-        usage = folders[0] / "cpu.stat" if v2 else folders[V1.index("cpuacct")] / "cpuacct.usage"
-        self._usage_fd = os.open(usage, os.O_RDONLY | os.O_CLOEXEC)
+        self._usage_fd = -1
+        if len(folders) == (1 if v2 else len(V1)):
+            usage = folders[0] / "cpu.stat" if v2 else folders[V1.index("cpuacct")] / "cpuacct.usage"
+            self._usage_fd = os.open(usage, os.O_RDONLY | os.O_CLOEXEC)
 
     @classmethod
     def create(cls, *, name: str, memory_bytes: int, pids: int, root: Path = ROOT) -> HostCgroup:
@@ -92,20 +115,21 @@ class HostCgroup:
         except (OSError, ValueError, IndexError):
             return False
 
-    def pids(self) -> list[int]:
+    def pids(self, folder: Path | None = None) -> list[int]:
         try:
-            return [int(p) for p in (self.folders[0] / "cgroup.procs").read_text().split()]
+            return [int(p) for p in ((folder or self.folders[0]) / "cgroup.procs").read_text().split()]
         except OSError:
             return []
 
     def remove(self) -> None:
         """Kill what is left in it, then remove it."""
-        with contextlib.suppress(OSError):
+        if self._usage_fd >= 0:
             os.close(self._usage_fd)
+            self._usage_fd = -1
         deadline = time.monotonic() + 2
         for folder in reversed(self.folders):
             while True:
-                for pid in self.pids():
+                for pid in self.pids(folder):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
                 try:

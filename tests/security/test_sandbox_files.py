@@ -9,6 +9,7 @@ SQLite database and the worker's ``/proc`` entries are not there to read.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_a_plugin_cannot_read_or_write_another_plugins_folder_but_uses_its_own(plugin_roots) -> None:
     sandbox_required()
     alpha = hostile("alpha")
+    shutil.rmtree(Path(settings.PLUGIN_DATA_DIR) / "beta", ignore_errors=True)
     install("beta", "fx_hostile:Neighbour", ["nmine"])
     beta = Plugin.objects.get(name="beta")
     assert ask_with("beta", "/nmine") == "1 beta"
