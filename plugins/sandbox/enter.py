@@ -1,9 +1,13 @@
 """The plugin host's first steps, before it reads a byte of plugin code. No Django.
 
-In this order: join the host's cgroup (so nothing it starts can leave it), make the
-resource limits hard (soft = hard: a plugin cannot raise them), then, when the worker is
-root, drop every capability and become the plugin's own uid and gid for good, with
-``no_new_privs`` so no setuid program can give them back.
+Make the resource limits hard (soft = hard: a plugin cannot raise them); when the worker
+is root, drop every capability and become the plugin's own uid and gid for good, with
+``no_new_privs`` so no setuid program can give them back; and join the host's cgroup, so
+nothing it starts can leave it. Joining a cgroup v1 hierarchy waits for an RCU grace
+period (several ms each on a busy machine, three hierarchies), so it runs in a thread
+while the host imports its modules; the host waits for it (:meth:`Joining.wait`) before
+it loads the plugin. The kernel checks the rights of whoever opened the ``cgroup.procs``
+files (the root worker), so the join works after the drop too.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
+import threading
 from pathlib import Path
 
 from plugins.sandbox.confine import Entry
@@ -23,17 +28,37 @@ class EnterError(Exception):
     """The host could not confine itself; it must not go on."""
 
 
-def host_enter(entry: Entry) -> None:
+class Joining:
+    """The host joining its cgroups, in a thread of its own."""
+
+    def __init__(self, fds: tuple[int, ...]) -> None:
+        self._fds, self._error = fds, ""
+        self._thread = threading.Thread(target=self._join, name="cgroup-join", daemon=True)
+        self._thread.start()
+
+    def _join(self) -> None:
+        for fd in self._fds:
+            try:
+                os.write(fd, b"0")  # 0: the writing process (all its threads) itself
+            except OSError as exc:
+                self._error = self._error or f"cannot join the host's cgroup: {exc.strerror}"
+            finally:
+                os.close(fd)
+
+    def wait(self) -> None:
+        """Return once the host is in its cgroups; EnterError if it could not join them."""
+        self._thread.join()
+        if self._error:
+            raise EnterError(self._error)
+
+
+def host_enter(entry: Entry) -> Joining | None:
     os.umask(0o077)  # what the plugin creates is its own only
-    for fd in entry.cgroup_fds:
-        try:
-            os.write(fd, b"0")  # 0: the writing process itself
-        finally:
-            os.close(fd)
     for name, value in entry.limits.items():
         resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), (value, value))
     if entry.uid is not None and entry.gid is not None:
         _identity_drop(entry.uid, entry.gid)
+    return Joining(tuple(entry.cgroup_fds)) if entry.cgroup_fds else None
 
 
 def _identity_drop(uid: int, gid: int) -> None:

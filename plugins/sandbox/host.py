@@ -6,6 +6,7 @@ No Django here either: the caller passes everything in (see ``plugins.execution`
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -89,6 +90,20 @@ def host_environment(base: Mapping[str, str], *, data_dir: Path) -> dict[str, st
 Caller = Callable[[str, dict[str, Any]], Any]
 
 
+@functools.cache
+def _bytecode_ready() -> None:
+    """Compile the modules every host imports, once per worker process.
+
+    Hosts run with PYTHONDONTWRITEBYTECODE (and, confined, cannot write to the project), so
+    without cached bytecode each host start compiled ``plugins.api`` and the sandbox modules
+    again: about a third of its start time. Skipped quietly where the project is read-only.
+    """
+    import compileall
+
+    with contextlib.suppress(OSError):
+        compileall.compile_dir(PROJECT_ROOT / "plugins", maxlevels=1, quiet=2)
+
+
 class Host:
     """One running plugin host process; used by one thread at a time."""
 
@@ -99,6 +114,7 @@ class Host:
         self._cpu_start = 0.0
         (spec.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
         process_protect()
+        _bytecode_ready()
         argv, fds = self._argv()
         try:
             self.proc = subprocess.Popen(
