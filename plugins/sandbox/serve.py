@@ -159,4 +159,3 @@ def main(joining: Joining | None = None) -> None:
         channel.write(outcome.to_wire())
         if outcome.status == MEMORY:
             return  # the heap may be in any state: the next invocation gets a fresh host
-
