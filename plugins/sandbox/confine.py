@@ -94,7 +94,9 @@ def bwrap_argv(box: Sandbox) -> list[str]:
     # Parents before children, so a folder inside another is mounted on top of it.
     for path in _depth_first(set(box.read_only)):
         argv += ["--ro-bind", path, path]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]  # noqa: S108 - a private tmpfs
+    # Private /tmp and /dev/shm, writable by the plugin's uid as on any system (sticky).
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]  # noqa: S108
+    argv += ["--perms", "1777", "--tmpfs", "/tmp"]  # noqa: S108 - a private tmpfs
     argv += ["--bind", box.writable, box.writable, "--chdir", box.writable, "--"]
     return argv
 

@@ -76,6 +76,14 @@ def _cpu_budget(seconds: float) -> None:
     _limit(resource.RLIMIT_CPU, math.ceil(used.ru_utime + used.ru_stime + seconds))
 
 
+def _worn() -> bool:
+    """Past half its hard (lifetime) CPU limit: better a fresh host for the next invocation
+    than one the kernel kills in the middle of it."""
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return hard != resource.RLIM_INFINITY and used.ru_utime + used.ru_stime > hard / 2
+
+
 class Host:
     def __init__(self, channel: Channel, init: dict[str, Any]) -> None:
         self.channel = channel
@@ -159,3 +167,5 @@ def main(joining: Joining | None = None) -> None:
         channel.write(outcome.to_wire())
         if outcome.status == MEMORY:
             return  # the heap may be in any state: the next invocation gets a fresh host
+        if _worn():
+            return

@@ -49,6 +49,13 @@ def test_only_the_plugins_own_folder_is_writable_and_the_project_root_is_not_bou
     assert {"/srv/bot/plugins", "/opt/py", "/srv/bot/data/plugin-code/x/abc", "/usr"} <= set(bound)
 
 
+def test_tmp_and_dev_shm_are_private_and_writable_by_the_plugin() -> None:
+    argv = bwrap_argv(BOX)
+    at = [i for i, a in enumerate(argv) if a == "--tmpfs"]
+    assert [argv[i + 1] for i in at] == ["/dev/shm", "/tmp"]
+    assert all(argv[i - 2 : i] == ["--perms", "1777"] for i in at)
+
+
 def test_symlinked_system_folders_stay_symlinks_and_missing_ones_are_left_out() -> None:
     argv = bwrap_argv(BOX)
     assert [argv[i + 1 : i + 3] for i, a in enumerate(argv) if a == "--symlink"] == [
