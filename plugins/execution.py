@@ -84,18 +84,22 @@ def _cgroups_problem() -> str:
     return problem
 
 
-def plugin_uid(*, version: PluginVersion) -> int:
-    """The plugin's own uid (and gid): one per plugin, from the reserved range."""
-    if version.plugin.pk >= settings.PLUGIN_UID_COUNT:
+def plugin_uid(*, plugin_id: int | None) -> int:
+    """The plugin's own uid (and gid): one per plugin, from the reserved range. Code checked
+    before its plugin has a row (``plugin_id`` None) runs as the range's last uid."""
+    last = settings.PLUGIN_UID_COUNT - 1
+    if plugin_id is None:
+        return int(settings.PLUGIN_UID_BASE + last)
+    if plugin_id >= last:
         raise HostLoadError(
             _("This plugin was not started: the range of plugin user ids (PLUGIN_UID_COUNT=%(count)s) is used up.")
             % {"count": settings.PLUGIN_UID_COUNT}
         )
-    return int(settings.PLUGIN_UID_BASE + version.plugin.pk)
+    return int(settings.PLUGIN_UID_BASE + plugin_id)
 
 
-def _network_allowed(version: PluginVersion) -> bool:
-    if not version.network:
+def _network_allowed(network: bool) -> bool:
+    if not network:
         return False
     problem = firewall_install(
         nft=tool_path(settings.PLUGIN_NFT),
@@ -116,9 +120,10 @@ def _network_allowed(version: PluginVersion) -> bool:
     return True
 
 
-def plugin_sandbox(*, version: PluginVersion, code: Snapshot) -> Sandbox | None:
-    """How a host of this version is confined: None when the worker is not root (hosts keep
-    its user), or when a root worker may not confine them and the operator opted in.
+def plugin_sandbox(*, plugin: str, plugin_id: int | None, network: bool, code: Snapshot) -> Sandbox | None:
+    """How a host of this plugin's ``code`` is confined: None when the worker is not root
+    (hosts keep its user), or when a root worker may not confine them and the operator
+    opted in.
 
     HostLoadError (the reason, for the chat, the admin and the CLI) when a root worker
     cannot confine the host: a plugin never runs as root unless the operator says so.
@@ -138,7 +143,7 @@ def plugin_sandbox(*, version: PluginVersion, code: Snapshot) -> Sandbox | None:
             )
             % {"reason": problem}
         )
-    uid = plugin_uid(version=version)
+    uid = plugin_uid(plugin_id=plugin_id)
     # Not mounted in the sandbox at all; owner-only all the same, should one leak in.
     secrets_hide(data_dir=Path(settings.DATA_DIR), secret_files=_secret_files(), public_dirs=[])
     links, present = system_layout()
@@ -146,9 +151,9 @@ def plugin_sandbox(*, version: PluginVersion, code: Snapshot) -> Sandbox | None:
         bwrap=tool_path(settings.PLUGIN_BWRAP),
         uid=uid,
         gid=uid,
-        network=_network_allowed(version),
+        network=_network_allowed(network),
         read_only=(*interpreter_paths(), str(PROJECT_ROOT / "plugins"), str(code.root)),
-        writable=str(plugin_data_dir(name=version.plugin.name)),
+        writable=str(plugin_data_dir(name=plugin)),
         links=links,
         present=present,
     )
@@ -182,7 +187,9 @@ def version_generation(*, version: PluginVersion, digest: str) -> str:
 
 
 def host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
-    sandbox = plugin_sandbox(version=version, code=code)
+    sandbox = plugin_sandbox(
+        plugin=version.plugin.name, plugin_id=version.plugin.pk, network=version.network, code=code
+    )
     return HostSpec(
         plugin=version.plugin.name,
         entrypoint=version.entrypoint,
