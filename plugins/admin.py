@@ -109,7 +109,7 @@ class VersionInline(admin.TabularInline):
     model = PluginVersion
     extra = 0
     show_change_link = True
-    readonly_fields = ["version", "entrypoint", "isolation", "checksum", "imported_at", "activated_at"]
+    readonly_fields = ["version", "entrypoint", "isolation", "network", "checksum", "imported_at", "activated_at"]
     fields = tuple(readonly_fields)
     can_delete = False
 
@@ -220,8 +220,8 @@ class CommandInline(admin.TabularInline):
 
 @admin.register(PluginVersion)
 class PluginVersionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "plugin", "version", "is_active", "entrypoint", "isolation", "imported_at"]
-    list_filter = ["isolation", "plugin"]
+    list_display = ["__str__", "plugin", "version", "is_active", "entrypoint", "isolation", "network", "imported_at"]
+    list_filter = ["isolation", "network", "plugin"]
     search_fields = ["plugin__name", "version", "entrypoint"]
     list_select_related = ["plugin"]
     readonly_fields = [
@@ -235,7 +235,12 @@ class PluginVersionAdmin(admin.ModelAdmin):
         "imported_at",
         "activated_at",
     ]
-    fields = [*readonly_fields[:6], "isolation", ("timeout_seconds", "memory_mb", "cpu_seconds"), *readonly_fields[6:]]
+    fields = [
+        *readonly_fields[:6],
+        ("isolation", "network"),
+        ("timeout_seconds", "memory_mb", "cpu_seconds"),
+        *readonly_fields[6:],
+    ]
     inlines = [CommandInline]
     actions = ["activate"]
 

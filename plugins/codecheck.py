@@ -9,9 +9,14 @@ its ``ready`` or ``load_error`` answer and close it. Several checks start side b
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
 
 from plugins.execution import host_spec
 from plugins.sandbox.host import Host, HostLoadError, HostSpec, Limits
@@ -29,6 +34,8 @@ class CodeCheck:
     entrypoint: str
     limits: Limits
     code: Snapshot
+    plugin_id: int | None = None  # None: a plugin not installed yet (the range's last uid)
+    network: bool = False
 
 
 def _load(spec: HostSpec) -> str:
@@ -36,15 +43,51 @@ def _load(spec: HostSpec) -> str:
         host = Host(spec)
     except HostLoadError as exc:
         return str(exc)
+    finally:
+        shutil.rmtree(spec.data_dir, ignore_errors=True)
     host.close()
     return ""
+
+
+def _scratch(plugin: str) -> Path:
+    # Its own folder, not the plugin's: a check never touches a serving version's data.
+    parent = Path(settings.DATA_DIR) / "plugin-checks"
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{plugin}-", dir=parent))
+
+
+def _spec(check: CodeCheck) -> HostSpec:
+    folder = _scratch(check.plugin)
+    try:
+        return host_spec(
+            plugin=check.plugin,
+            plugin_id=check.plugin_id,
+            network=check.network,
+            entrypoint=check.entrypoint,
+            limits=check.limits,
+            code=check.code,
+            data_dir=folder,
+        )
+    except HostLoadError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def codes_check(*, checks: Sequence[CodeCheck]) -> list[str]:
     """Why each check's code does not load ('' when it does), in the order given."""
     # The specs first, here: the first one may set up the host user and hide the secrets.
-    specs = [host_spec(plugin=c.plugin, entrypoint=c.entrypoint, limits=c.limits, code=c.code) for c in checks]
+    specs: list[HostSpec | str] = []
+    for check in checks:
+        try:
+            specs.append(_spec(check))
+        except HostLoadError as exc:  # the sandbox cannot be built: no host for this one
+            specs.append(str(exc))
+
     if len(specs) < 2:
-        return [_load(spec) for spec in specs]
+        return [_outcome(spec) for spec in specs]
     with ThreadPoolExecutor(max_workers=min(len(specs), PARALLEL), thread_name_prefix="plugin-check") as pool:
-        return list(pool.map(_load, specs))
+        return list(pool.map(_outcome, specs))
+
+
+def _outcome(spec: HostSpec | str) -> str:
+    return spec if isinstance(spec, str) else _load(spec)

@@ -12,24 +12,30 @@ from __future__ import annotations
 import atexit
 import functools
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from plugins.api import Context, Platform, Plugin, Storage
 from plugins.loader import PluginLoadError
 from plugins.models import PluginVersion
+from plugins.sandbox.cgroups import cgroups_available, cgroups_sweep
 from plugins.sandbox.codeload import LoadedCode, code_active, code_load
-from plugins.sandbox.host import UNAVAILABLE, Host, HostLoadError, HostSpec, Limits, platform_call
+from plugins.sandbox.confine import Sandbox
+from plugins.sandbox.firewall import firewall_install
+from plugins.sandbox.host import PROJECT_ROOT, UNAVAILABLE, Host, HostLoadError, HostSpec, Limits, platform_call
 from plugins.sandbox.pool import HostPool
-from plugins.sandbox.privileges import HostUser, folder_enterable, host_python, host_user, secrets_hide
+from plugins.sandbox.privileges import secrets_hide
 from plugins.sandbox.protocol import attachment_from_wire
 from plugins.sandbox.runner import Outcome, command_run, health_run
 from plugins.sandbox.snapshot import Snapshot, SnapshotError
-from plugins.snapshots import code_store, live_snapshot, version_code, version_code_record
+from plugins.sandbox.system import interpreter_paths, system_layout, tool_path, tool_problem
+from plugins.snapshots import live_snapshot, version_code, version_code_record
 
 log = logging.getLogger(__name__)
 Caller = Callable[[str, dict[str, Any]], Any]
@@ -60,27 +66,106 @@ def _secret_files() -> list[Path]:
     return files
 
 
+def _warn_once(message: str, *args: object) -> None:
+    key = message % args
+    if key not in _warned:
+        _warned.add(key)
+        log.warning(message, *args)
+
+
+_warned: set[str] = set()
+
+
 @functools.cache
-def plugin_host_user() -> tuple[HostUser | None, str, tuple[str, ...]]:
-    """The user hosts run as (None: this worker is not root, hosts run as its user), the
-    interpreter and the extra import paths they run with."""
-    user = host_user(name=settings.PLUGIN_HOST_USER)
-    if user is None:
-        return None, "", ()
-    data_dir = Path(settings.DATA_DIR)
-    python = host_python(user=user)
-    if python is None or not folder_enterable(path=data_dir, user=user):
-        # Better a working bot with a loud warning than hosts that cannot start at all.
-        log.error(
-            "plugin hosts run as root, not as %s: that user cannot %s; move the project (and "
-            "its Python) to folders other users may enter, such as /srv or /opt",
-            user.name,
-            "run this Python" if python is None else f"enter the folders above {data_dir}",
+def _cgroups_problem() -> str:
+    problem = cgroups_available()
+    if not problem:
+        cgroups_sweep()  # once per process: what workers killed before they cleaned up left
+    return problem
+
+
+def plugin_uid(*, plugin_id: int | None) -> int:
+    """The plugin's own uid (and gid): one per plugin, from the reserved range. Code checked
+    before its plugin has a row (``plugin_id`` None) runs as the range's last uid."""
+    last = settings.PLUGIN_UID_COUNT - 1
+    if plugin_id is None:
+        return int(settings.PLUGIN_UID_BASE + last)
+    if plugin_id >= last:
+        raise HostLoadError(
+            _("This plugin was not started: the range of plugin user ids (PLUGIN_UID_COUNT=%(count)s) is used up.")
+            % {"count": settings.PLUGIN_UID_COUNT}
         )
-        return None, "", ()
-    public = [code_store(), Path(settings.PLUGIN_DATA_DIR)]
-    secrets_hide(data_dir=data_dir, secret_files=_secret_files(), public_dirs=public)
-    return (user, *python)
+    return int(settings.PLUGIN_UID_BASE + plugin_id)
+
+
+def _network_allowed(network: bool) -> bool:
+    if not network:
+        return False
+    problem = firewall_install(
+        nft=tool_path(settings.PLUGIN_NFT),
+        first_uid=settings.PLUGIN_UID_BASE,
+        last_uid=settings.PLUGIN_UID_BASE + settings.PLUGIN_UID_COUNT - 1,
+    )
+    if problem and not settings.PLUGINS_NETWORK_WITHOUT_FIREWALL:
+        raise HostLoadError(
+            _(
+                "This plugin was not started: it asks for the network, and this machine's own "
+                "services could not be closed to it (%(reason)s). Install nftables, or set "
+                "PLUGINS_NETWORK_WITHOUT_FIREWALL=true to let it reach them."
+            )
+            % {"reason": problem}
+        )
+    if problem:
+        _warn_once("networked plugins can reach this machine's services: %s", problem)
+    return True
+
+
+def plugin_sandbox(*, plugin_id: int | None, network: bool, code: Snapshot, writable: Path) -> Sandbox | None:
+    """How a host of this plugin's ``code`` is confined: None when the worker is not root
+    (hosts keep its user), or when a root worker may not confine them and the operator
+    opted in.
+
+    HostLoadError (the reason, for the chat, the admin and the CLI) when a root worker
+    cannot confine the host: a plugin never runs as root unless the operator says so.
+    """
+    if os.geteuid() != 0:
+        return None
+    problem = tool_problem(settings.PLUGIN_BWRAP)
+    if problem:
+        if settings.PLUGINS_RUN_UNSANDBOXED_AS_ROOT:
+            _warn_once("PLUGINS RUN AS ROOT, UNCONFINED (PLUGINS_RUN_UNSANDBOXED_AS_ROOT): %s", problem)
+            return None
+        raise HostLoadError(
+            _(
+                "This plugin was not started: the worker runs as root and cannot confine plugin "
+                "code (%(reason)s). Install bubblewrap, or set PLUGINS_RUN_UNSANDBOXED_AS_ROOT=true "
+                "to run plugins as root anyway."
+            )
+            % {"reason": problem}
+        )
+    uid = plugin_uid(plugin_id=plugin_id)
+    # Not mounted in the sandbox at all; owner-only all the same, should one leak in.
+    secrets_hide(data_dir=Path(settings.DATA_DIR), secret_files=_secret_files(), public_dirs=[])
+    links, present = system_layout()
+    return Sandbox(
+        bwrap=tool_path(settings.PLUGIN_BWRAP),
+        uid=uid,
+        gid=uid,
+        network=_network_allowed(network),
+        read_only=(*interpreter_paths(), str(PROJECT_ROOT / "plugins"), str(code.root)),
+        writable=str(writable),
+        links=links,
+        present=present,
+    )
+
+
+def _cgroups_wanted(sandbox: Sandbox | None) -> bool:
+    if sandbox is None:
+        return False
+    problem = _cgroups_problem()
+    if problem:
+        _warn_once("plugin hosts get no cgroup (%s): rlimits and the PID namespace still bind", problem)
+    return not problem
 
 
 def limits_or_defaults(*, timeout_seconds: float | None, memory_mb: int | None, cpu_seconds: float | None) -> Limits:
@@ -104,29 +189,49 @@ def version_generation(*, version: PluginVersion, digest: str) -> str:
     """Changes whenever the plugin is reloaded (or edited), or the version's limits are
     (a host applies its memory limit at start): hosts of an older one retire."""
     limits = version_limits(version=version)
-    shape = f"{limits.timeout_seconds:g}/{limits.memory_mb}/{limits.cpu_seconds:g}"
+    shape = f"{limits.timeout_seconds:g}/{limits.memory_mb}/{limits.cpu_seconds:g}/net={version.network}"
     return f"{version.plugin.updated_at.timestamp():.6f}/{digest}/{shape}"
 
 
-def host_spec(*, plugin: str, entrypoint: str, limits: Limits, code: Snapshot) -> HostSpec:
-    """How to start a host for this code: every host, serving or checking, starts from here."""
-    user, python, extra_paths = plugin_host_user()
+def host_spec(
+    *,
+    plugin: str,
+    plugin_id: int | None,
+    network: bool,
+    entrypoint: str,
+    limits: Limits,
+    code: Snapshot,
+    data_dir: Path | None = None,
+) -> HostSpec:
+    """How to start a host for this code: every host, serving or checking, starts from here.
+
+    ``data_dir``: the host's writable folder, the plugin's own unless given (a code check
+    gets a throwaway one, so it never touches the data of a version that is serving).
+    """
+    folder = data_dir or plugin_data_dir(name=plugin)
+    sandbox = plugin_sandbox(plugin_id=plugin_id, network=network, code=code, writable=folder)
     return HostSpec(
         plugin=plugin,
         entrypoint=entrypoint,
         roots=(str(code.root),),
-        data_dir=plugin_data_dir(name=plugin),
+        data_dir=folder,
         limits=limits,
         prefix=settings.BOT_CONFIG.command_prefix,
-        user=user,
-        python=python,
-        extra_paths=extra_paths,
+        sandbox=sandbox,
+        max_processes=settings.PLUGIN_MAX_PROCESSES,
+        cgroups=_cgroups_wanted(sandbox),
     )
 
 
 def version_host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
-    limits = version_limits(version=version)
-    return host_spec(plugin=version.plugin.name, entrypoint=version.entrypoint, limits=limits, code=code)
+    return host_spec(
+        plugin=version.plugin.name,
+        plugin_id=version.plugin.pk,
+        network=version.network,
+        entrypoint=version.entrypoint,
+        limits=version_limits(version=version),
+        code=code,
+    )
 
 
 def _inline_instance(version: PluginVersion) -> tuple[LoadedCode, Plugin]:

@@ -99,12 +99,16 @@ def _code_errors(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> d
     """Load each new or changed entry's code in a plugin host; the entries that fail, and why."""
     unchanged = _unchanged(manifest, pins)
     entries = [e for e in manifest.plugins if e.name not in unchanged]
+    # An installed plugin's code is checked under its own uid; a new one's under the spare.
+    ids = dict(Plugin.objects.filter(name__in=[e.name for e in entries]).values_list("name", "pk"))
     checks = [
         CodeCheck(
             plugin=e.name,
             entrypoint=e.entrypoint,
             limits=limits_or_defaults(**e.limits.model_dump()),
             code=pins[e.name][1],
+            plugin_id=ids.get(e.name),
+            network=e.network,
         )
         for e in entries
     ]
@@ -180,6 +184,7 @@ def _version_fields(entry: PluginEntry, checksum: str, code: str) -> dict[str, A
         "dependencies": entry.dependencies,
         "requirements": list(entry.requirements),
         "isolation": entry.isolation,
+        "network": entry.network,
         "timeout_seconds": entry.limits.timeout_seconds,
         "memory_mb": entry.limits.memory_mb,
         "cpu_seconds": entry.limits.cpu_seconds,

@@ -148,6 +148,7 @@ class PluginEntry(_Model):
     default_handler: bool = False
     config: dict[str, Any] = Field(default_factory=dict)
     isolation: Literal["host", "inline"] = "host"
+    network: bool = False  # the host may reach the internet (never this machine's services)
     limits: Limits = Limits()
     health_check: HealthCheck | None = None
 

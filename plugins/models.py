@@ -167,6 +167,13 @@ class PluginVersion(models.Model):
         default=list, blank=True, validators=[validate_requirements], help_text=_("Python requirements (PEP 508)")
     )
     isolation = models.CharField(max_length=8, choices=Isolation.choices, default=Isolation.HOST)
+    network = models.BooleanField(
+        default=False,
+        help_text=_(
+            "May reach the internet from its host; never this machine's own services. "
+            "Off: its host has no network at all."
+        ),
+    )
     timeout_seconds = models.FloatField(null=True, blank=True)
     memory_mb = models.PositiveIntegerField(null=True, blank=True)
     cpu_seconds = models.FloatField(null=True, blank=True)

@@ -158,3 +158,28 @@ def plugin_host_user_check(raw: str, *, root: bool) -> str:
     if entry.pw_uid == 0 or entry.pw_gid == 0:
         raise EnvError("PLUGIN_HOST_USER", f"{raw!r} is root or in the root group; give an unprivileged user")
     return name
+
+
+UID_BASE, UID_COUNT = 200000, 65536
+
+
+def plugin_uid_range_check(raw_base: str, raw_count: str, *, users: list[int] | None = None) -> tuple[int, int]:
+    """The uids reserved for plugins (uid = gid = base + the plugin's id): above the
+    machine's own users and services, below 2**31, and given to no user of this machine."""
+    try:
+        base = int(raw_base.strip() or UID_BASE)
+    except ValueError:
+        raise EnvError("PLUGIN_UID_BASE", f"{raw_base!r} is not a number") from None
+    try:
+        count = int(raw_count.strip() or UID_COUNT)
+    except ValueError:
+        raise EnvError("PLUGIN_UID_COUNT", f"{raw_count!r} is not a number") from None
+    if base < 100000:
+        raise EnvError("PLUGIN_UID_BASE", f"{base} is below 100000 and could be a user's or a service's uid")
+    if count < 16 or base + count > 2**31 - 1:
+        raise EnvError("PLUGIN_UID_COUNT", f"{count} must be at least 16 and keep the range below 2147483647")
+    taken = [u.pw_uid for u in pwd.getpwall()] if users is None else users
+    clash = sorted(u for u in taken if base <= u < base + count)
+    if clash:
+        raise EnvError("PLUGIN_UID_BASE", f"uid {clash[0]} of the range {base}-{base + count - 1} belongs to a user")
+    return base, count

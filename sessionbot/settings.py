@@ -92,10 +92,29 @@ PLUGIN_ROOTS = [
     for p in env.list("PLUGIN_ROOTS", default=[str(BASE_DIR / "plugins" / "builtin"), str(BASE_DIR / "examples")])
 ]
 PLUGIN_DATA_DIR = DATA_DIR / "plugin-data"
-# When the worker runs as root, plugin hosts run as this unprivileged user instead.
+# Obsolete (each plugin now runs as a uid of its own); still accepted so old .env files load.
 PLUGIN_HOST_USER = _checked(
     envcheck.plugin_host_user_check, env.str("PLUGIN_HOST_USER", default=""), root=os.geteuid() == 0
 )
+if env.str("PLUGIN_HOST_USER", default=""):
+    logging.getLogger(__name__).warning(
+        "PLUGIN_HOST_USER is obsolete and ignored: each plugin runs as a uid of its own (PLUGIN_UID_BASE)"
+    )
+# The plugin sandbox of a root worker (docs/security.md, "Plugin sandbox").
+PLUGIN_UID_BASE, PLUGIN_UID_COUNT = _checked(
+    envcheck.plugin_uid_range_check,
+    env.str("PLUGIN_UID_BASE", default=""),
+    env.str("PLUGIN_UID_COUNT", default=""),
+)
+PLUGIN_MAX_PROCESSES = int(_number("PLUGIN_MAX_PROCESSES", 64, minimum=4))
+PLUGIN_BWRAP = env.str("PLUGIN_BWRAP", default="bwrap")
+PLUGIN_NFT = env.str("PLUGIN_NFT", default="nft")
+PLUGINS_RUN_UNSANDBOXED_AS_ROOT = _bool("PLUGINS_RUN_UNSANDBOXED_AS_ROOT", False)
+PLUGINS_NETWORK_WITHOUT_FIREWALL = _bool("PLUGINS_NETWORK_WITHOUT_FIREWALL", False)
+if PLUGINS_RUN_UNSANDBOXED_AS_ROOT and os.geteuid() == 0:
+    logging.getLogger(__name__).warning(
+        "PLUGINS_RUN_UNSANDBOXED_AS_ROOT is set: where the sandbox cannot be built, plugins run as root"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

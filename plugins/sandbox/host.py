@@ -6,6 +6,7 @@ No Django here either: the caller passes everything in (see ``plugins.execution`
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -21,6 +22,8 @@ from typing import Any
 
 import psutil
 
+from plugins.sandbox.cgroups import HostCgroup
+from plugins.sandbox.confine import Entry, Sandbox, bwrap_argv, hard_limits
 from plugins.sandbox.drain import OutputDrain
 from plugins.sandbox.privileges import HostUser, folder_give, process_protect
 from plugins.sandbox.protocol import ProtocolError, frame_read, frame_write
@@ -33,10 +36,17 @@ ENV_PASSED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 SECRET_LOOKING = re.compile(r"SECRET|TOKEN|PASS|KEY|MNEMONIC|DATABASE|REDIS|CREDENTIAL|AUTH|PRIVATE|SEED", re.I)
 TIMEOUT, CPU, CRASHED, UNAVAILABLE = "timeout", "cpu", "crashed", "unavailable"
 START_TIMEOUT = 30.0
+# While an invocation runs, the worker looks at the host's CPU time this often: the budget
+# holds even for a plugin that raised its own soft RLIMIT_CPU (up to the hard one).
+CPU_POLL = 0.05
 
 
 class HostLoadError(Exception):
     """The plugin's code did not load in its host; ``str(error)`` says why."""
+
+
+class CpuExceeded(Exception):
+    """The host's processes used more CPU time than the invocation's budget."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +66,12 @@ class HostSpec:
     data_dir: Path
     limits: Limits
     prefix: str = "/"
-    user: HostUser | None = None  # set when the worker is root: the host runs as this user
-    python: str = ""  # the interpreter (empty: the worker's)
-    extra_paths: tuple[str, ...] = ()  # site-packages to add when it is not the worker's
+    sandbox: Sandbox | None = None  # root worker: namespaces and the plugin's own uid
+    max_processes: int | None = None  # per plugin uid (RLIMIT_NPROC) and per host (pids.max)
+    cgroups: bool = False  # give each host a cgroup (memory, pids, CPU time)
 
 
-def host_environment(base: Mapping[str, str], *, data_dir: Path, extra_paths: tuple[str, ...] = ()) -> dict[str, str]:
+def host_environment(base: Mapping[str, str], *, data_dir: Path) -> dict[str, str]:
     """The plugin host's environment: a short allow-list, never a secret-looking name."""
     env = {k: v for k, v in base.items() if k in ENV_PASSED and not SECRET_LOOKING.search(k)}
     env.setdefault("PATH", "/usr/bin:/bin")
@@ -70,7 +80,7 @@ def host_environment(base: Mapping[str, str], *, data_dir: Path, extra_paths: tu
         {
             "HOME": str(data_dir),
             "TMPDIR": str(data_dir / "tmp"),
-            "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), *extra_paths]),
+            "PYTHONPATH": str(PROJECT_ROOT),
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
         }
@@ -81,41 +91,91 @@ def host_environment(base: Mapping[str, str], *, data_dir: Path, extra_paths: tu
 Caller = Callable[[str, dict[str, Any]], Any]
 
 
+@functools.cache
+def _bytecode_ready() -> None:
+    """Compile the modules every host imports, once per worker process.
+
+    Hosts run with PYTHONDONTWRITEBYTECODE (and, confined, cannot write to the project), so
+    without cached bytecode each host start compiled ``plugins.api`` and the sandbox modules
+    again: about a third of its start time. Skipped quietly where the project is read-only.
+    """
+    import compileall
+
+    with contextlib.suppress(OSError):
+        compileall.compile_dir(PROJECT_ROOT / "plugins", maxlevels=1, quiet=2)
+
+
 class Host:
     """One running plugin host process; used by one thread at a time."""
 
     def __init__(self, spec: HostSpec) -> None:
         self.spec = spec
         self.commands: list[dict[str, Any]] = []
+        self.cgroup: HostCgroup | None = None
+        self._cpu_start = 0.0
         (spec.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
         process_protect()
-        identity: dict[str, Any] = {}
-        if spec.user is not None:
-            folder_give(path=spec.data_dir, user=spec.user)
-            # Popen drops the groups, then the gid, then the uid, before Python starts.
-            identity = {"user": spec.user.uid, "group": spec.user.gid, "extra_groups": []}
+        _bytecode_ready()
+        argv, fds = self._argv()
         try:
             self.proc = subprocess.Popen(
-                # -P: the host's working folder (the plugin's own, writable) is not on sys.path.
-                [spec.python or sys.executable, "-P", "-m", "plugins.sandbox.child"],
+                argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,  # the plugin's prints and logging: see OutputDrain
                 cwd=spec.data_dir,
-                env=host_environment(os.environ, data_dir=spec.data_dir, extra_paths=spec.extra_paths),
+                env=host_environment(os.environ, data_dir=spec.data_dir),
+                pass_fds=fds,
                 # Its own session and process group: killing the group takes its children too,
                 # and a Ctrl-C to the worker is the worker's to handle.
                 start_new_session=True,
-                **identity,
             )
         except OSError as exc:
+            self._cgroup_remove()
             raise HostLoadError(f"the plugin host did not start: {exc}") from None
+        finally:
+            for fd in fds:
+                os.close(fd)
         assert self.proc.stdin is not None
         assert self.proc.stdout is not None
         assert self.proc.stderr is not None
         self.output = OutputDrain(stream=self.proc.stderr, plugin=spec.plugin)
         self._w, self._r = self.proc.stdin.fileno(), self.proc.stdout.fileno()
         self._start()
+
+    def _argv(self) -> tuple[list[str], list[int]]:
+        """The host's command line, and the cgroup files it joins through."""
+        spec, box = self.spec, self.spec.sandbox
+        limits = hard_limits(
+            memory_mb=spec.limits.memory_mb,
+            cpu_seconds=spec.limits.cpu_seconds,
+            processes=spec.max_processes if box is not None else None,
+        )
+        self.lifetime_cpu = limits["CPU"]
+        fds: list[int] = []
+        if spec.cgroups:
+            try:
+                self.cgroup = HostCgroup.create(
+                    name=spec.plugin, memory_bytes=limits["AS"], pids=spec.max_processes or 64
+                )
+                fds = self.cgroup.procs_fds()
+            except OSError as exc:
+                self._cgroup_remove()
+                raise HostLoadError(f"the plugin host's cgroup could not be made: {exc}") from None
+        # -P: the host's working folder (the plugin's own, writable) is not on sys.path; -s:
+        # nor its ~/.local site-packages (the host starts as root inside the sandbox).
+        argv = [sys.executable, "-s", "-P", "-m", "plugins.sandbox.child"]
+        entry = Entry(limits=limits, cgroup_fds=fds)
+        if box is not None:
+            folder_give(path=spec.data_dir, user=HostUser(spec.plugin, box.uid, box.gid))
+            entry = Entry(limits=limits, uid=box.uid, gid=box.gid, cgroup_fds=fds)
+            argv = [*bwrap_argv(box), *argv]
+        return [*argv, entry.to_arg()], fds
+
+    def _cgroup_remove(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
 
     def _start(self) -> None:
         limits = self.spec.limits
@@ -127,7 +187,8 @@ class Host:
             "memory_mb": limits.memory_mb,
             "cpu_seconds": limits.cpu_seconds,
             "prefix": self.spec.prefix,
-            "parent": os.getpid(),
+            # In its own PID namespace its parent is bubblewrap's init, not this worker.
+            "parent": 0 if self.spec.sandbox is not None else os.getpid(),
         }
         try:
             frame_write(self._w, init)
@@ -148,13 +209,20 @@ class Host:
         return self.proc.pid
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        """Running, and not near its lifetime CPU limit (then the pool starts a fresh one)."""
+        worn = self.cgroup is not None and self._cpu_start > self.lifetime_cpu / 2
+        return self.proc.poll() is None and not worn
 
-    def _read(self, deadline: float) -> dict[str, Any]:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([self._r], [], [], remaining)[0]:
-            raise TimeoutError("no answer in time")
-        return frame_read(self._r)
+    def _read(self, deadline: float, *, budget: float | None = None) -> dict[str, Any]:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no answer in time")
+            wait = min(remaining, CPU_POLL) if budget is not None and self.cgroup is not None else remaining
+            if select.select([self._r], [], [], wait)[0]:
+                return frame_read(self._r)
+            if budget is not None and self.cgroup is not None and self.cgroup.cpu_seconds() - self._cpu_start > budget:
+                raise CpuExceeded
 
     def request(self, message: dict[str, Any], *, on_call: Caller, timeout: float | None = None) -> Outcome:
         """Send ``run`` or ``health``; answer platform calls until the result comes back.
@@ -163,10 +231,12 @@ class Host:
         gives ``crashed``. Either way this host is done and the pool starts a new one.
         """
         deadline = time.monotonic() + (timeout or self.spec.limits.timeout_seconds)
+        if self.cgroup is not None:
+            self._cpu_start = self.cgroup.cpu_seconds()
         try:
             frame_write(self._w, message)
             while True:
-                answer = self._read(deadline)
+                answer = self._read(deadline, budget=self.spec.limits.cpu_seconds)
                 if answer["op"] == "result":
                     outcome = _outcome_read(answer)
                     if outcome.status == MEMORY:
@@ -177,11 +247,18 @@ class Host:
         except TimeoutError:
             self.kill()
             return Outcome(TIMEOUT, error=f"no answer within {self.spec.limits.timeout_seconds:g} s; host killed")
+        except CpuExceeded:
+            self.kill()
+            return self._cpu_outcome()
         except (ProtocolError, OSError, KeyError) as exc:
             # A host that breaks the protocol is out of step with us: it cannot be reused.
+            out_of_memory = self.cgroup is not None and self.cgroup.out_of_memory()
             self.kill()
-            if self.proc.returncode == -signal.SIGXCPU:
-                return Outcome(CPU, error=f"past the CPU limit of {self.spec.limits.cpu_seconds:g} s; host killed")
+            # bubblewrap passes on a signal that killed the host as 128 + its number.
+            if self.proc.returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
+                return self._cpu_outcome()
+            if out_of_memory:
+                return Outcome(MEMORY, error=f"past the memory limit of {self.spec.limits.memory_mb} MB; host killed")
             return Outcome(CRASHED, error=f"the plugin host stopped ({self._exit_reason()}): {exc}")
         except Exception as exc:
             # Anything else left the host waiting for an answer: given back to the pool, its
@@ -190,6 +267,9 @@ class Host:
             log.exception("the worker failed while serving the plugin host")
             self.kill()
             return Outcome(CRASHED, error=f"the worker failed while serving the plugin: {type(exc).__name__}")
+
+    def _cpu_outcome(self) -> Outcome:
+        return Outcome(CPU, error=f"past the CPU limit of {self.spec.limits.cpu_seconds:g} s; host killed")
 
     def _exit_reason(self) -> str:
         code = self.proc.poll()
@@ -220,6 +300,7 @@ class Host:
         self._kill_group()
         self.proc.wait()
         self._close_pipes()
+        self._cgroup_remove()
         self.output.finish()
 
     def close(self) -> None:
@@ -234,6 +315,7 @@ class Host:
         self._kill_group(left)
         self.proc.wait()
         self._close_pipes()
+        self._cgroup_remove()
         self.output.finish()
 
     def _close_pipes(self) -> None:

@@ -1,20 +1,16 @@
 """Operating-system protection around plugin hosts (Linux). Pure module (no Django).
 
-A worker running as root starts its plugin hosts as an unprivileged user (``nobody`` by
-default, ``PLUGIN_HOST_USER``), so a plugin can read neither the worker's memory or
-``/proc/<pid>/environ`` nor files only root may read. The data folder is made traversable
-but not listable for that user, and the files holding secrets are made readable by their
-owner only. A worker that is not root makes itself non-dumpable instead, which keeps a
-plugin running as the same user out of its ``/proc`` entries.
+A worker running as root confines each host (``plugins.sandbox.confine``) and gives the
+plugin's data folder to the plugin's own uid. A worker that is not root makes itself
+non-dumpable, which keeps a plugin running as the same user out of its ``/proc`` entries.
+Secret files are made owner-only in any case.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import pwd
 import signal
-import site
 import stat
 import sys
 from collections.abc import Iterable
@@ -33,54 +29,6 @@ class HostUser:
     name: str
     uid: int
     gid: int
-
-
-def host_user(*, name: str) -> HostUser | None:
-    """The user plugin hosts run as: ``name`` when this process is root, else None (stay)."""
-    if os.geteuid() != 0:
-        return None
-    entry = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
-    return HostUser(entry.pw_name, entry.pw_uid, entry.pw_gid)
-
-
-def folder_enterable(*, path: Path, user: HostUser) -> bool:
-    """Whether ``user`` may pass through every folder above ``path``."""
-    return _reachable(path.parent, user, bits=1)
-
-
-def _reachable(path: Path, user: HostUser, *, bits: int) -> bool:
-    """Whether ``user`` may enter every folder above ``path`` and has ``bits`` (r=4, x=1) on it."""
-    try:
-        chain = [*reversed(path.parents), path]
-        for index, item in enumerate(chain):
-            info = item.stat()
-            shift = 6 if info.st_uid == user.uid else 3 if info.st_gid == user.gid else 0
-            wanted = bits if index == len(chain) - 1 else 1
-            if (info.st_mode >> shift) & wanted != wanted:
-                return False
-    except OSError:
-        return False
-    return True
-
-
-def host_python(*, user: HostUser) -> tuple[str, tuple[str, ...]] | None:
-    """An interpreter ``user`` can run, and the site-packages to add so plugins find the
-    worker's distributions; None when it can run none.
-
-    The worker's own when it can (a venv over a system Python); else the system's Python
-    of the same version (a Python installed under /root, as pyenv does, is out of reach).
-    """
-    own = Path(sys.executable).resolve()
-    stdlib = Path(sys.base_prefix) / "lib"
-    if _reachable(own, user, bits=5) and _reachable(stdlib, user, bits=5):
-        return sys.executable, ()
-    name = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    for folder in ("/usr/local/bin", "/usr/bin", "/bin"):
-        candidate = Path(folder) / name
-        if candidate.is_file() and _reachable(candidate.resolve(), user, bits=5):
-            extra = tuple(p for p in site.getsitepackages() if _reachable(Path(p), user, bits=5))
-            return str(candidate), extra
-    return None
 
 
 def _prctl(option: int, value: int) -> bool:

@@ -11,7 +11,6 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from plugins.execution import plugin_host_user
 from plugins.lifecycle import plugin_reload
 from plugins.models import Invocation, Plugin
 from tests.conftest import wait_for
@@ -58,13 +57,11 @@ def test_a_failing_plugin_gets_a_clear_reply_and_the_next_invocation_works(
     assert ask_worker(text)[0] == reply  # the same plugin fails the same way, not worse
 
 
-def host_uid() -> int:
-    """The user plugin hosts run as: PLUGIN_HOST_USER for a root worker, else the worker's."""
-    user = plugin_host_user()[0]
-    if os.geteuid() == 0 and user is None:
-        # Only where the project lies in folders the host user cannot enter (logged loudly).
-        pytest.skip(f"{settings.PLUGIN_HOST_USER} cannot enter {settings.DATA_DIR}: hosts stay root here")
-    return user.uid if user is not None else os.geteuid()
+def host_uid(name: str = "good") -> int:
+    """The user plugin hosts run as: the plugin's own uid for a root worker, else the worker's."""
+    if os.geteuid() != 0:
+        return os.geteuid()
+    return int(settings.PLUGIN_UID_BASE + Plugin.objects.get(name=name).pk)
 
 
 def test_a_plugin_runs_in_its_own_process_without_django_in_its_own_folder(plugins_installed, celery_worker) -> None:
@@ -83,16 +80,15 @@ def snoop(files: list[str]) -> list[str]:
 
 
 def test_a_plugin_finds_no_secret_in_its_environment_or_the_workers_proc(plugins_installed, celery_worker) -> None:
-    host_uid()  # skips where a root worker cannot drop privileges
     seen = snoop([])
     for secret in ("SECRET_KEY", "DATABASE_URL", "BRIDGE_TOKEN", "SESSION_MNEMONIC", "REDIS_URL", "PLUGIN_ROOTS"):
         assert secret not in seen
     assert "IMPORTED-DJANGO" not in seen
-    # The worker is root (host dropped to PLUGIN_HOST_USER) or not dumpable (same user).
-    assert [line for line in seen if line.startswith("DENIED:/proc/")] == [
-        f"DENIED:/proc/{celery_worker.pid}/environ:PermissionError",
-        "DENIED:/proc/1/environ:PermissionError",
-    ]
+    # A root worker's host is in a PID namespace of its own, as another uid: its parent is
+    # bubblewrap's init (root). A worker that is not root is not dumpable (same user).
+    proc = [line for line in seen if line.startswith(("READ:/proc/", "DENIED:/proc/"))]
+    assert proc
+    assert all(line.startswith("DENIED:") and line.endswith(":PermissionError") for line in proc)
 
 
 @pytest.mark.skipif(
@@ -101,16 +97,15 @@ def test_a_plugin_finds_no_secret_in_its_environment_or_the_workers_proc(plugins
 def test_a_plugin_of_a_root_worker_reads_no_secret_file_and_cannot_edit_its_code(
     plugins_installed, celery_worker
 ) -> None:
-    host_uid()  # skips where a root worker cannot drop privileges
     data = Path(settings.DATA_DIR)
     files = [str(data / "secret_key"), str(data / "bridge_token")]
     if connection.vendor == "sqlite":
         files += [str(connection.settings_dict["NAME"]), f"{connection.settings_dict['NAME']}-wal"]
     seen = snoop(files)
     assert [line for line in seen if line.startswith("READ:")] == []
-    assert [line.rsplit(":", 1)[1] for line in seen if line.startswith("DENIED:")] == ["PermissionError"] * (
-        2 + len(files)
-    )
+    # Not even there: the host's mount namespace holds no data/ but its own folder.
+    denied = [line.rsplit(":", 1)[1] for line in seen if line.startswith("DENIED:")]
+    assert denied == ["PermissionError"] * 2 + ["FileNotFoundError"] * len(files)
     assert ask_worker("/tamper")[0] == "read-only"
     assert ask_worker("/count")[0] == "1"  # its own folder stays writable
 
@@ -122,13 +117,28 @@ def running(pid: int) -> bool:
         return False
 
 
+def seen_from_outside(pid: int, *, uid: int) -> int | None:
+    """The pid (as this test sees it) of the process of ``uid`` that a plugin knows as ``pid``
+    (a root worker's host has a PID namespace of its own)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            status = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
+        except (OSError, ValueError):
+            continue
+        if int(status["Uid"].split()[0]) == uid and int(status.get("NSpid", status["Pid"]).split()[-1]) == pid:
+            return int(entry.name)
+    return None
+
+
 def test_processes_and_threads_a_plugin_leaves_behind_end_with_its_host(plugins_installed, celery_worker) -> None:
     children = Path(settings.PLUGIN_DATA_DIR) / "forks" / "children"
+    uid = host_uid("forks")
     assert ask_worker("/spawnhang")[0] == "Sorry, /spawnhang took longer than 1.5 seconds and was stopped."
-    assert wait_for(lambda: not running(int(children.read_text())), timeout=10)
+    assert wait_for(lambda: seen_from_outside(int(children.read_text()), uid=uid) is None, timeout=10)
 
     assert ask_worker("/spawn")[0] == "spawned"
-    child, hosts = int(children.read_text()), hosts_of(celery_worker.pid)
+    child, hosts = seen_from_outside(int(children.read_text()), uid=uid), hosts_of(celery_worker.pid)
+    assert child is not None
     assert running(child)
     assert hosts
     plugin_reload(plugin=Plugin.objects.get(name="forks"))

@@ -65,6 +65,12 @@ def test_defaults_make_a_minimal_entry_usable() -> None:
     )
 
 
+@pytest.mark.parametrize(("line", "network"), [("", False), (", network: true", True), (", network: false", False)])
+def test_a_plugin_has_no_network_unless_its_entry_asks_for_it(line: str, network: bool) -> None:
+    text = "plugins:\n  - {name: a, version: '1', entrypoint: 'a:A'" + line + "}"
+    assert manifest_parse(text=text, file="p.yaml").plugins[0].network is network
+
+
 def test_an_empty_file_has_no_plugins() -> None:
     assert manifest_parse(text="", file="p.yaml").plugins == ()
 

@@ -15,6 +15,7 @@ from django.conf import settings
 
 from plugins.execution import pool_close
 from tests.plugins.conftest import ask, install, user
+from tests.plugins.test_isolation_worker import host_uid, seen_from_outside
 
 ESCAPE = """
 import os
@@ -52,7 +53,8 @@ def test_a_process_that_left_the_host_group_dies_with_the_host(plugin_roots: Pat
     pid_file.unlink(missing_ok=True)
     reply, _ = ask("/escape")
     assert reply == "ok"
-    pid = int(pid_file.read_text())
+    pid = seen_from_outside(int(pid_file.read_text()), uid=host_uid("escape"))
+    assert pid is not None
     pool_close()
     time.sleep(0.5)
     alive = _alive(pid)

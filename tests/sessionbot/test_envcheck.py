@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sessionbot import envcheck
@@ -82,3 +84,27 @@ def test_secrets_are_never_echoed() -> None:
 )
 def test_good_values_pass(call, expected) -> None:
     assert call() == expected
+
+
+@pytest.mark.parametrize(
+    ("base", "count", "expected"),
+    [("", "", (200000, 65536)), ("300000", "1000", (300000, 1000)), (" 400000 ", "", (400000, 65536))],
+)
+def test_the_plugin_uid_range_defaults_and_accepts_a_free_range(base, count, expected) -> None:
+    assert envcheck.plugin_uid_range_check(base, count, users=[0, 1000, 65534]) == expected
+
+
+@pytest.mark.parametrize(
+    ("base", "count", "users", "reason"),
+    [
+        ("x", "", [], "PLUGIN_UID_BASE: 'x' is not a number"),
+        ("", "many", [], "PLUGIN_UID_COUNT: 'many' is not a number"),
+        ("1000", "", [], "PLUGIN_UID_BASE: 1000 is below 100000"),
+        ("", "8", [], "PLUGIN_UID_COUNT: 8 must be at least 16"),
+        ("2147483000", "", [], "PLUGIN_UID_COUNT: 65536 must be at least 16 and keep the range below"),
+        ("", "", [200005], "PLUGIN_UID_BASE: uid 200005 of the range 200000-265535 belongs to a user"),
+    ],
+)
+def test_the_plugin_uid_range_refuses_what_could_be_someone_elses(base, count, users, reason) -> None:
+    with pytest.raises(envcheck.EnvError, match=f"^{re.escape(reason)}"):
+        envcheck.plugin_uid_range_check(base, count, users=users)

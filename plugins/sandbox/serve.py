@@ -1,0 +1,173 @@
+"""The plugin host's loop, started by ``plugins.sandbox.child`` once the host is confined.
+
+It never imports Django (a finder refuses it, so a plugin cannot reach the platform's
+settings or database through it). It reads frames on the pipe that was its stdin and
+writes frames on the pipe that was its stdout; what the plugin prints goes to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import resource
+import sys
+from pathlib import Path
+from typing import Any
+
+from plugins.api import Context, Platform, Plugin, PluginError, Storage
+from plugins.loader import PluginLoadError, plugin_class_load
+from plugins.sandbox.enter import EnterError, Joining
+from plugins.sandbox.privileges import child_subreaper, parent_death_kill, process_protect
+from plugins.sandbox.protocol import attachment_from_wire, frame_read, frame_write
+from plugins.sandbox.runner import MEMORY, Outcome, command_run, health_run, plugin_describe
+
+BLOCKED = ("django", "sessionbot", "broker")
+
+
+class _BlockPlatform:
+    """Refuse the platform's own packages inside the plugin host.
+
+    A meta path finder by shape (``find_spec``) rather than by subclassing
+    ``importlib.abc.MetaPathFinder``: importing ``importlib.abc`` pulls in
+    ``importlib.resources`` and took about a third of the host's start.
+    """
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> None:
+        if fullname.split(".")[0] in BLOCKED:
+            raise ImportError(f"{fullname} cannot be imported by a plugin; use plugins.api")
+        return None
+
+
+class Channel:
+    """The host's end of the pipes: protocol frames only, prints go elsewhere."""
+
+    def __init__(self) -> None:
+        self.rfd, self.wfd = os.dup(0), os.dup(1)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(2, 1)  # print() in a plugin must not corrupt the protocol
+
+    def read(self) -> dict[str, Any]:
+        return frame_read(self.rfd)
+
+    def write(self, message: dict[str, Any]) -> None:
+        frame_write(self.wfd, message)
+
+    def call(self, method: str, args: dict[str, Any]) -> Any:
+        """A platform call: ask the worker and wait for its answer."""
+        self.write({"op": "call", "method": method, "args": args})
+        answer = self.read()
+        if answer.get("op") == "raise":
+            raise PluginError(str(answer.get("error", "")))
+        return answer.get("value")
+
+
+def _limit(kind: int, value: int) -> None:
+    _, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(kind, (value, hard))
+
+
+def _cpu_budget(seconds: float) -> None:
+    # RLIMIT_CPU counts the whole life of the process: give each invocation its own budget.
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    _limit(resource.RLIMIT_CPU, math.ceil(used.ru_utime + used.ru_stime + seconds))
+
+
+def _worn() -> bool:
+    """Past half its hard (lifetime) CPU limit: better a fresh host for the next invocation
+    than one the kernel kills in the middle of it."""
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return hard != resource.RLIM_INFINITY and used.ru_utime + used.ru_stime > hard / 2
+
+
+class Host:
+    def __init__(self, channel: Channel, init: dict[str, Any]) -> None:
+        self.channel = channel
+        self.name = str(init["plugin"])
+        self.prefix = str(init.get("prefix", "/"))
+        self.cpu_seconds = float(init["cpu_seconds"])
+        self.storage = Storage(Path.cwd() / "storage.sqlite3")
+        self.logger = logging.getLogger(f"plugins.{self.name}")
+        self.platform = Platform(channel.call)
+        roots = [Path(p) for p in init["roots"]]
+        cls = plugin_class_load(entrypoint=str(init["entrypoint"]), roots=roots, confined=True)
+        self.instance: Plugin = cls()
+
+    def context(self, raw: dict[str, Any]) -> Context:
+        return Context(
+            user_id=raw["user_id"],
+            conversation=raw["conversation"],
+            conversation_type=raw["conversation_type"],
+            language=raw["language"],
+            command=raw["command"],
+            plugin=self.name,
+            config=raw["config"],
+            is_admin=raw["is_admin"],
+            groups=tuple(raw["groups"]),
+            attachments=tuple(attachment_from_wire(a) for a in raw["attachments"]),
+            storage=self.storage,
+            logger=self.logger,
+            platform=self.platform,
+        )
+
+    def handle(self, message: dict[str, Any]) -> Outcome:
+        _cpu_budget(self.cpu_seconds)
+        if message["op"] == "health":
+            return health_run(instance=self.instance, method=message.get("method"))
+        return command_run(
+            instance=self.instance,
+            command=message["command"],
+            arguments=message["arguments"],
+            ctx=self.context(message["ctx"]),
+            prefix=self.prefix,
+        )
+
+
+def _guard(parent: int) -> None:
+    # Die with the worker (no orphan left hanging) and keep other plugins' hosts, which may
+    # run as the same user, out of this one's memory and /proc entries.
+    parent_death_kill()
+    process_protect()
+    child_subreaper()
+    if parent and os.getppid() != parent:
+        os._exit(0)  # the worker died before the guard was set
+
+
+def main(joining: Joining | None = None) -> None:
+    """Serve the worker until it says exit or goes away; ``joining`` must finish (the host
+    is in its cgroups) before the plugin's code is loaded."""
+    channel = Channel()
+    sys.meta_path.insert(0, _BlockPlatform())
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    init = channel.read()
+    _guard(int(init.get("parent", os.getppid())))
+    _limit(resource.RLIMIT_AS, int(init["memory_mb"]) * 1024 * 1024)
+    try:
+        if joining is not None:
+            joining.wait()
+        host = Host(channel, init)
+        channel.write({"op": "ready", "commands": plugin_describe(instance=host.instance, prefix=host.prefix)})
+    except (PluginLoadError, MemoryError, EnterError) as exc:
+        channel.write({"op": "load_error", "error": str(exc) or type(exc).__name__})
+        return
+    # The plugin's constructor (or its command table) failed, or called sys.exit().
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # noqa: BLE001
+        channel.write({"op": "load_error", "error": f"the plugin did not start: {type(exc).__name__}: {exc}"})
+        return
+    while True:
+        try:
+            message = channel.read()
+        except Exception:  # noqa: BLE001 - the worker went away: nothing left to serve
+            return
+        if message["op"] == "exit":
+            return
+        outcome = host.handle(message)
+        channel.write(outcome.to_wire())
+        if outcome.status == MEMORY:
+            return  # the heap may be in any state: the next invocation gets a fresh host
+        if _worn():
+            return

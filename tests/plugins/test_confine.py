@@ -1,0 +1,109 @@
+"""The confinement command line and the hard limits (pure, no Django, no root)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from plugins.sandbox.confine import Entry, Sandbox, bwrap_argv, hard_limits
+from plugins.sandbox.firewall import ruleset
+
+BOX = Sandbox(
+    bwrap="/usr/bin/bwrap",
+    uid=200007,
+    gid=200007,
+    network=False,
+    read_only=("/srv/bot/plugins", "/opt/py", "/srv/bot/data/plugin-code/x/abc"),
+    writable="/srv/bot/data/plugin-data/x",
+    links={"/lib": "usr/lib", "/bin": "usr/bin"},
+    present=frozenset({"/usr", "/etc/localtime", "/etc/resolv.conf", "/etc/ssl"}),
+)
+
+
+def pairs(argv: list[str], flag: str) -> list[str]:
+    return [argv[i + 1] for i, a in enumerate(argv) if a == flag]
+
+
+def test_a_default_host_gets_every_namespace_and_no_network() -> None:
+    argv = bwrap_argv(BOX)
+    for flag in ("--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--die-with-parent"):
+        assert flag in argv
+    assert argv[-1] == "--"
+
+
+def test_a_networked_host_shares_the_network_and_gets_dns_and_tls_files() -> None:
+    argv = bwrap_argv(replace(BOX, network=True))
+    assert "--unshare-net" not in argv
+    assert {"/etc/resolv.conf", "/etc/ssl"} <= set(pairs(argv, "--ro-bind"))
+    assert "/etc/resolv.conf" not in pairs(bwrap_argv(BOX), "--ro-bind")
+
+
+def test_only_the_plugins_own_folder_is_writable_and_the_project_root_is_not_bound() -> None:
+    argv = bwrap_argv(BOX)
+    assert pairs(argv, "--bind") == ["/srv/bot/data/plugin-data/x"]
+    assert pairs(argv, "--chdir") == ["/srv/bot/data/plugin-data/x"]
+    bound = pairs(argv, "--ro-bind")
+    assert "/srv/bot" not in bound
+    assert "/srv/bot/data" not in bound
+    assert {"/srv/bot/plugins", "/opt/py", "/srv/bot/data/plugin-code/x/abc", "/usr"} <= set(bound)
+
+
+def test_tmp_and_dev_shm_are_private_and_writable_by_the_plugin() -> None:
+    argv = bwrap_argv(BOX)
+    at = [i for i, a in enumerate(argv) if a == "--tmpfs"]
+    assert [argv[i + 1] for i in at] == ["/dev/shm", "/tmp"]
+    assert all(argv[i - 2 : i] == ["--perms", "1777"] for i in at)
+
+
+def test_symlinked_system_folders_stay_symlinks_and_missing_ones_are_left_out() -> None:
+    argv = bwrap_argv(BOX)
+    assert [argv[i + 1 : i + 3] for i, a in enumerate(argv) if a == "--symlink"] == [
+        ["usr/bin", "/bin"],
+        ["usr/lib", "/lib"],
+    ]
+    assert "/lib64" not in argv
+
+
+def test_folders_above_the_binds_are_made_enterable_before_the_binds() -> None:
+    argv = bwrap_argv(BOX)
+    made = pairs(argv, "--dir")
+    assert made == [
+        "/opt",
+        "/srv",
+        "/srv/bot",
+        "/srv/bot/data",
+        "/srv/bot/data/plugin-code",
+        "/srv/bot/data/plugin-data",
+        "/srv/bot/data/plugin-code/x",
+    ]
+    assert max(argv.index(d) for d in made) < argv.index("/srv/bot/plugins")
+
+
+@pytest.mark.parametrize(
+    ("processes", "expected"),
+    [(64, {"AS": 128 << 20, "CPU": 600, "FSIZE": 1 << 30, "NOFILE": 1024, "CORE": 0, "NPROC": 64}), (None, None)],
+)
+def test_hard_limits_cap_memory_cpu_files_and_processes(processes, expected) -> None:
+    limits = hard_limits(memory_mb=128, cpu_seconds=2, processes=processes)
+    if expected is None:
+        assert "NPROC" not in limits  # hosts share the worker's uid: its own count is not ours
+    else:
+        assert limits == expected
+
+
+def test_a_long_cpu_budget_raises_the_lifetime_cpu_limit() -> None:
+    assert hard_limits(memory_mb=64, cpu_seconds=60, processes=None)["CPU"] == 3000
+
+
+def test_the_entry_survives_the_command_line() -> None:
+    entry = Entry(limits={"AS": 1, "NPROC": 2}, uid=200001, gid=200001, cgroup_fds=(5, 6))
+    assert Entry.from_arg(entry.to_arg()) == entry
+
+
+def test_the_firewall_rejects_local_addresses_for_the_plugin_uid_range_only() -> None:
+    rules = ruleset(first_uid=200000, last_uid=265535)
+    assert "meta skuid 200000-265535 fib daddr type local counter reject" in rules
+    assert "ip daddr 127.0.0.0/8" in rules
+    assert "ip6 daddr ::1" in rules
+    assert rules.startswith("table inet sessionbot {}\ndelete table inet sessionbot\n")  # idempotent
