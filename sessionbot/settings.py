@@ -162,6 +162,11 @@ if DATABASE_IS_SQLITE:
     )
     _db["TEST"] = {"NAME": str(DATA_DIR / "test-sessionbot.sqlite3")}
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+else:
+    # Values travel apart from the statement's text (psycopg binds on the client by default,
+    # in Django): PostgreSQL logs the text of a statement that fails, and must not log
+    # message text, Session IDs or arguments with it.
+    _db.setdefault("OPTIONS", {})["server_side_binding"] = True
 # Keep connections open between requests: one connection per request made inserts 3x slower
 # (on SQLite each new connection also re-runs the PRAGMAs above).
 _db["CONN_MAX_AGE"] = int(_number("CONN_MAX_AGE", 600))
