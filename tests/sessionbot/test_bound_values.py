@@ -65,7 +65,8 @@ def _logged_since(log: Path, offset: int, pid: int, wanted: str) -> str:
 
 def _clashing_batch(marker: str) -> None:
     with writes_batched(relaxed=False):
-        OutboundMessage.objects.bulk_create([OutboundMessage(ref="new", to=USER, text=f"{marker} stored first")])
+        stored_first = OutboundMessage(ref="new", to=USER, text=f"{marker} stored first")
+        OutboundMessage.objects.bulk_create([stored_first], ignore_conflicts=True)
         OutboundMessage.objects.filter(ref="other").update(ref="taken", text=f"{marker} clashing")  # ref is unique
 
 
