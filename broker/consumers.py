@@ -355,7 +355,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         """Push the pending sends among those the rings named (a lost one is the poll's)."""
         refs, self.rung_refs = list(self.rung_refs), {}
         read = self.ledger.read_begin()
-        rows = await database_sync_to_async(outbox.outbox_rung)(refs=refs)
+        # Off the thread the confirms and the poll share: a ring's read need not queue behind them.
+        rows = await database_sync_to_async(outbox.outbox_rung, thread_sensitive=False)(refs=refs)
         await self.rows_push(rows, read)
 
     async def pump_once(self) -> None:

@@ -206,3 +206,10 @@ def test_a_new_hello_starts_the_poll_from_the_first_id() -> None:
     assert ledger.inflight == set()
     assert ledger.high_id == 0
     assert ledger.lagging_id(5.0) == 0
+
+
+def test_without_a_lag_a_poll_starts_from_the_highest_id_seen() -> None:
+    ledger = SendLedger(lag_seconds=0.0)
+    ledger.lagging_id(0.0)
+    ledger.seen(5)
+    assert ledger.lagging_id(0.1) == 5
