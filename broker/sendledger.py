@@ -2,9 +2,10 @@
 
 The consumer pushes the pending sends that a read of the outbox finds: a read of the refs a
 doorbell named, or a poll. Reads wait their turn on the database while the bridge goes on
-answering, so a read may return a send that was pushed, answered and confirmed after the
-read began; its result is stale for that send. Each read therefore takes a ticket first
-(``read_begin``), and a send answered after its read began is not pushed by that read.
+answering, so a read may return a send as pending that was pushed, answered and confirmed
+meanwhile: its snapshot of the outbox may be older than the confirm's commit. Each read
+therefore takes a ticket first (``read_begin``), and a send whose answer was stored after
+its read began is not pushed by that read.
 The ledger also keeps the poll's cursor: ids are handed out at insert, not at commit, so
 with several workers a reply can commit after one with a higher id was pushed; each poll
 therefore starts from the highest id seen a while ago, and skips the refs already pushed.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import collections
 
-ANSWERS_KEPT = 10_000  # answered refs remembered, with when, for the reads still under way
+ANSWERS_KEPT = 10_000  # stored answers remembered, with when, for the reads still under way
 LAG_SECONDS = 1.0  # how far behind the highest id seen a poll starts
 
 
@@ -25,7 +26,7 @@ class SendLedger:
         # Answered, the answer not stored yet: the outbox still holds them as pending (a
         # ``failed`` with retry, its backoff not stored), and a read meanwhile must not push them.
         self._storing: set[str] = set()
-        self._answers = 0  # answers so far: a read's ticket
+        self._answers = 0  # answers stored so far: a read's ticket
         self._answered: collections.OrderedDict[str, int] = collections.OrderedDict()  # ref → its answer's number
         self._answers_kept = answers_kept
         self._lag = lag_seconds
@@ -39,10 +40,10 @@ class SendLedger:
     def take(self, ref: str, read: int) -> bool:
         """Whether to push ``ref``, which the read with ticket ``read`` found pending.
 
-        Not if it is being pushed, if its answer is being stored, or if it was answered
-        after the read began (the read saw it pending before the answer). A ref answered
-        before the read began and still pending is pushed again: the bridge asked for a
-        retry, or its confirm could not be stored.
+        Not if it is being pushed, if its answer is being stored, or if its answer was
+        stored after the read began (the read may have seen it before the answer's commit).
+        A ref whose answer was stored before the read began and which is still pending is
+        pushed again: the bridge asked for a retry, or its confirm could not be stored.
         """
         if ref in self.inflight or ref in self._storing or self._answered.get(ref, read) > read:
             return False
@@ -55,16 +56,17 @@ class SendLedger:
         the database (:meth:`answers_stored`)."""
         self.inflight.discard(ref)
         self.retry_refs.discard(ref)  # a failed-with-retry asks again (``retry_later``)
-        self._answers += 1
-        self._answered[ref] = self._answers
-        self._answered.move_to_end(ref)
-        if len(self._answered) > self._answers_kept:
-            self._answered.popitem(last=False)
         self._storing.add(ref)
 
     def answers_stored(self, refs: list[str]) -> None:
-        """The answers of ``refs`` were stored (or given up on: a read may push them again)."""
-        self._storing.difference_update(refs)
+        """The answers of ``refs`` were stored (or given up on: a later read may push them again)."""
+        for ref in refs:
+            self._storing.discard(ref)
+            self._answers += 1
+            self._answered[ref] = self._answers
+            self._answered.move_to_end(ref)
+            if len(self._answered) > self._answers_kept:
+                self._answered.popitem(last=False)
 
     def skip_refs(self) -> frozenset[str]:
         """Refs a poll need not read: being pushed, or their answer being stored."""

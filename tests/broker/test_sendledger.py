@@ -37,6 +37,14 @@ INTERLEAVINGS: dict[str, list[tuple[Any, ...]]] = {
         ("stored", "r1"),
         ("take", "poll", "r1", False),
     ],
+    "a read begun while the answer was being stored does not push it, though it returns after": [
+        ("begin", "ring"),
+        ("take", "ring", "r1", True),
+        ("answer", "r1"),
+        ("begin", "poll"),  # its snapshot may be older than the confirm's commit
+        ("stored", "r1"),
+        ("take", "poll", "r1", False),
+    ],
     "a send whose answer is being stored is not pushed by any read": [
         ("begin", "one"),
         ("take", "one", "r1", True),
