@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import secrets
@@ -111,6 +112,7 @@ class Bridge:
         self.acked: dict[str, float] = {}  # message → its ack, ms
         self.done = asyncio.Event()
         self.expect = 0
+        self.pushes: collections.Counter[str] = collections.Counter()  # sends per ref, the whole run
 
     async def reader(self) -> None:
         async for raw in self.ws:
@@ -119,6 +121,7 @@ class Bridge:
                 self.acked[frame["id"]] = (time.perf_counter() - self.sent_at[frame["id"]]) * 1000
             if frame["type"] != "send":
                 continue
+            self.pushes[frame["ref"]] += 1
             mid = (frame.get("reply_to") or {}).get("id", "")
             if mid in self.sent_at and mid not in self.latency:
                 self.latency[mid] = (time.perf_counter() - self.sent_at[mid]) * 1000
@@ -209,6 +212,8 @@ async def drive(
                 cpu_after = cpu_seconds(groups)
                 sustained["cpu_ms"] = {k: (cpu_after[k] - cpu_before[k]) * 1000 / count for k in cpu_after}
         reader.cancel()
+    # One connection, every send answered: a ref pushed twice is a double push.
+    sustained["twice"] = sum(1 for count in bridge.pushes.values() if count > 1)
     return {"paced": paced, "sustained": sustained}
 
 
@@ -324,7 +329,7 @@ def main() -> None:
             flush=True,
         )
         acks = f"message → ack p50 {p['ack_p50']:.1f} ms paced, {s['ack_p50']:.1f} ms sustained"
-        print(f"|   | {acks} | | | | | |", flush=True)
+        print(f"|   | {acks}; refs pushed twice: {s['twice']} | | | | | |", flush=True)
         cpu = ", ".join(f"{name} {ms:.2f}" for name, ms in s["cpu_ms"].items())
         print(f"|   | CPU ms per message (sustained): {cpu} | | | | | |", flush=True)
 

@@ -1,8 +1,10 @@
 """The bridge endpoint, ``/ws/bridge/``: protocol version 1 (shared/bridge-protocol.md).
 
 Thin: it checks the token, parses frames and calls one service per frame. A background
-task pushes pending sends: woken by the channel-layer doorbell, and polling the database as
-the safety net (the worker may be another process with no shared channel layer).
+task pushes pending sends: those the channel-layer doorbell names, read from the outbox,
+and those a poll of the outbox finds (the safety net: the worker may be another process
+with no shared channel layer). Only what the database holds as pending is pushed; the
+channel layer (Redis, which a plugin may reach) is trusted with nothing but the hint.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 
-from broker import bridges, outbox
+from broker import bridges, doorbell, outbox
 from broker.accept import inbound_accept_many
 from broker.frames import (
     MAX_FRAME_BYTES,
@@ -44,8 +46,8 @@ from broker.validator import frame_fault
 log = logging.getLogger(__name__)
 
 FAST_POLL_SECONDS = 0.01  # while messages flow: the worker's replies show up within ms
-# With a shared (Redis) channel layer every reply rings the doorbell, from any process, and
-# the ring carries the sends: the poll is only the safety net for a lost ring.
+# With a shared (Redis) channel layer every reply rings the doorbell, from any process, with
+# its refs: the poll is only the safety net for a lost ring.
 IDLE_POLL_SECONDS = 1.0
 ACTIVE_SECONDS = 10.0
 RESCAN_SECONDS = 5.0  # a full scan now and then catches what the lagging cursor missed
@@ -75,6 +77,36 @@ def send_frame_json(row: OutboundMessage) -> str:
 
 
 class BridgeConsumer(AsyncWebsocketConsumer):
+    @property
+    def channel_receive(self) -> Any:
+        return self._layer_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Any) -> None:
+        """Channels hands every event of the channel layer to ``dispatch``, beside the
+        WebSocket's own: an event typed ``websocket.receive`` would be taken for a frame
+        from the bridge. Anyone who reaches Redis can publish one; only rings get through."""
+
+        async def rings_only() -> dict[str, Any]:
+            while True:
+                event = await receive()
+                if isinstance(event, dict) and event.get("type") == doorbell.EVENT_TYPE:
+                    return event
+                self.foreign_event(event)
+
+        self._layer_receive = rings_only
+
+    def foreign_event(self, event: Any) -> None:
+        """Ignore an event on the channel layer that is not a ring of ours; say so once."""
+        if not getattr(self, "foreign_seen", False):
+            self.foreign_seen = True
+            kind = event.get("type") if isinstance(event, dict) else type(event).__name__
+            log.warning(
+                "ignored an event on the channel layer that is not an outbox ring (type %r); is "
+                "something else publishing on this Redis? (said once per connection)",
+                str(kind)[:60],
+            )
+
     async def connect(self) -> None:
         if not bearer_token_ok(self.scope.get("headers", []), settings.BRIDGE_TOKEN):
             log.warning("bridge connection refused: missing or wrong token")
@@ -90,6 +122,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.pump: asyncio.Task[None] | None = None
         # A shared (Redis) channel layer carries every process's rings, answers included.
         self.rung = self.channel_layer is not None and not isinstance(self.channel_layer, InMemoryChannelLayer)
+        self.rung_refs: dict[str, None] = {}  # named by rings, not read yet (in order)
+        self.poll_now = False  # a poll is due before the next interval
         self.arrived: list[list[Message]] = [[] for _ in range(ACCEPT_LANES)]
         self.accepting: list[asyncio.Task[None] | None] = [None] * ACCEPT_LANES
         # Batches begun and acked per lane: a send waits for the acks of the batches that were
@@ -97,7 +131,6 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.batches_begun = [0] * ACCEPT_LANES
         self.batches_acked = [0] * ACCEPT_LANES
         self.acks_sent = asyncio.Condition()
-        self.ring_pushes: set[asyncio.Task[None]] = set()
         self.confirms: list[tuple[str, str, int]] = []
         self.confirming: asyncio.Task[None] | None = None
         self.confirms_seen = 0  # sent frames received
@@ -111,8 +144,6 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         pump = getattr(self, "pump", None)
         if pump is not None:
             pump.cancel()
-        for push in list(getattr(self, "ring_pushes", ())):
-            push.cancel()  # their sends stay pending: the next hello sends them again
         if self.channel_layer is not None and hasattr(self, "wake"):
             await self.channel_layer.group_discard(outbox.DOORBELL_GROUP, self.channel_name)
         if hasattr(self, "confirms_done_changed"):
@@ -143,26 +174,15 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def outbox_ring(self, event: dict[str, Any]) -> None:
-        """A worker (or this process) committed sends: push those the ring carries, or poll."""
-        sends = event.get("sends") or []
-        if self.bot_id is None or event.get("poll") or not sends:
-            self.wake.set()  # before hello the pump's first query gets everything anyway
+        """Sends were committed: the pump reads the rows the ring names (or polls)."""
+        ring = doorbell.ring_parse(event)
+        if ring is None:
+            self.foreign_event(event)
             return
-        fresh = []
-        for frame in sends:
-            ref = frame.get("ref") if isinstance(frame, dict) else None
-            if isinstance(ref, str) and self.ledger.take_rung(ref):
-                fresh.append(frame_text(frame))
-        begun = list(self.batches_begun)
-        if self.acked_up_to(begun):
-            for text in fresh:
-                await self.send(text_data=text)
-            return
-        # Answers stored with a batch whose acks are not out yet (the ring can be faster):
-        # pushed once they are, without holding up the frames behind this event.
-        push = asyncio.create_task(self.push_after_acks(begun, fresh))
-        self.ring_pushes.add(push)
-        push.add_done_callback(self.ring_pushes.discard)
+        if self.bot_id is not None:  # before hello the pump's first poll gets everything anyway
+            self.rung_refs.update(dict.fromkeys(ring.refs))
+            self.poll_now = self.poll_now or ring.poll
+        self.wake.set()
 
     def acked_up_to(self, begun: list[int]) -> bool:
         return all(acked >= count for acked, count in zip(self.batches_acked, begun, strict=True))
@@ -171,11 +191,6 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         """Wait until the batches counted in ``begun`` (per lane) have sent their acks."""
         async with self.acks_sent:
             await self.acks_sent.wait_for(lambda: self.acked_up_to(begun))
-
-    async def push_after_acks(self, begun: list[int], texts: list[str]) -> None:
-        await self.acks_reach(begun)
-        for text in texts:
-            await self.send(text_data=text)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw: str | bytes = text_data if text_data is not None else (bytes_data or b"")
@@ -210,14 +225,17 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         elif isinstance(frame, Message):
             await self.message(frame)
         elif isinstance(frame, Sent):
-            self.ledger.sent(frame.ref)
+            self.ledger.answered(frame.ref)
             self.confirms.append((frame.ref, frame.hash, frame.timestamp))
             self.confirms_seen += 1
             if self.confirming is None or self.confirming.done():
                 self.confirming = asyncio.create_task(self.confirms_flush())
         elif isinstance(frame, Failed):
-            self.ledger.settle(frame.ref)
-            await database_sync_to_async(outbox.outbox_fail)(ref=frame.ref, reason=frame.reason, retry=frame.retry)
+            self.ledger.answered(frame.ref)
+            try:
+                await database_sync_to_async(outbox.outbox_fail)(ref=frame.ref, reason=frame.reason, retry=frame.retry)
+            finally:
+                self.ledger.answers_stored([frame.ref])
             if frame.retry:
                 self.ledger.retry_later(frame.ref)
         elif isinstance(frame, Status):
@@ -236,7 +254,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
                 # Unconfirmed sends stay pending: a reconnecting bridge gets them again and
                 # de-duplicates them by ref.
                 log.exception("%d sent confirmation(s) could not be stored", len(batch))
-            self.ledger.confirms_stored([ref for ref, _, _ in batch])
+            self.ledger.answers_stored([ref for ref, _, _ in batch])
             async with self.confirms_done_changed:
                 self.confirms_done += len(batch)
                 self.confirms_done_changed.notify_all()
@@ -315,29 +333,43 @@ class BridgeConsumer(AsyncWebsocketConsumer):
     async def pump_run(self) -> None:
         """Push pending sends until the connection ends; never let one failure stop it."""
         loop = asyncio.get_running_loop()
-        last_full = loop.time()
+        last_full = last_poll = loop.time()
         fast = IDLE_POLL_SECONDS if self.rung else FAST_POLL_SECONDS
         while True:
-            now = loop.time()
+            interval = fast if loop.time() < self.active_until else IDLE_POLL_SECONDS
             try:
-                if now - last_full > RESCAN_SECONDS:
-                    self.full_scan, last_full = True, now
-                await self.pump_once()
+                if self.rung_refs:
+                    await self.rung_push()
+                now = loop.time()
+                if self.poll_now or self.full_scan or self.after_hello or not self.rung or now - last_poll >= interval:
+                    if now - last_full > RESCAN_SECONDS:
+                        self.full_scan, last_full = True, now
+                    self.poll_now, last_poll = False, now
+                    await self.pump_once()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("pushing pending sends failed; retrying")
                 self.active_until = 0.0  # back off to the idle poll while the database is unwell
-            interval = fast if loop.time() < self.active_until else IDLE_POLL_SECONDS
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=interval)
+            if not self.rung_refs and not self.poll_now:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=max(0.0, last_poll + interval - loop.time()))
             self.wake.clear()
+
+    async def rung_push(self) -> None:
+        """Push the pending sends among those the rings named (a lost one is the poll's)."""
+        refs, self.rung_refs = list(self.rung_refs), {}
+        read = self.ledger.read_begin()
+        # Off the thread the confirms and the poll share: a ring's read need not queue behind them.
+        rows = await database_sync_to_async(outbox.outbox_rung, thread_sensitive=False)(refs=refs)
+        await self.rows_push(rows, read)
 
     async def pump_once(self) -> None:
         full, self.full_scan = self.full_scan, False
         after_hello, self.after_hello = self.after_hello, False
         ledger = self.ledger
         limit = 500 + len(ledger.inflight)  # pushed rows awaiting their confirm come back too
+        read = ledger.read_begin()
         try:
             due = await database_sync_to_async(outbox.outbox_due)(
                 after_id=0 if full else ledger.lagging_id(asyncio.get_running_loop().time()),
@@ -350,20 +382,24 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             # The next poll does what this one could not (a reconnect's sends in backoff too).
             self.full_scan, self.after_hello = self.full_scan or full, self.after_hello or after_hello
             raise
+        ledger.seen(due.high_id)
+        await self.rows_push(due.rows, read)
+        if due.more:
+            self.poll_now = True  # more than one batch is waiting
+
+    async def rows_push(self, rows: list[OutboundMessage], read: int) -> None:
+        """Push ``rows``, found pending by the read with ticket ``read``, unless the ledger
+        says they were pushed or answered meanwhile."""
         # Counted after the read: a row it read was committed by a batch begun by now. (Counted
         # before, a batch that began and committed while the read waited its turn was missed,
         # and its answer went out before its ack.)
         begun = list(self.batches_begun)
-        ledger.seen(due.high_id)
-        if due.rows and not self.acked_up_to(begun):
+        if rows and not self.acked_up_to(begun):
             await self.acks_reach(begun)  # an answer never overtakes its message's ack
         pushed = 0
-        for row in due.rows:
-            if not ledger.take_polled(row.ref):  # pushed by a ring meanwhile
-                continue
-            await self.send(text_data=send_frame_json(row))
-            pushed += 1
+        for row in rows:
+            if self.ledger.take(row.ref, read):
+                await self.send(text_data=send_frame_json(row))
+                pushed += 1
         if pushed:
             self.active_until = asyncio.get_running_loop().time() + ACTIVE_SECONDS
-        if due.more:
-            self.wake.set()  # more than one batch is waiting

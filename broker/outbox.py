@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from broker import doorbell
 from broker.chunker import chunk_text
 from broker.models import OutboundMessage
 from plugins.api import Reply
@@ -35,12 +36,6 @@ RETRY_BASE_SECONDS = 2.0
 RETRY_MAX_SECONDS = 300.0
 
 
-# A ring carries the new sends themselves, so a consumer pushes them without reading them
-# back; a reply larger than this (attachments) rings bare and is read from the database.
-RING_CARRY_MAX_BYTES = 64 * 1024
-RING_MAX_BYTES = 1024 * 1024  # sends coalesced into one ring, at most
-
-
 def send_frame(row: OutboundMessage) -> dict[str, Any]:
     """The protocol's ``send`` frame for an outbox row."""
     frame: dict[str, Any] = {"type": "send", "ref": row.ref, "to": row.to, "text": row.text}
@@ -51,39 +46,31 @@ def send_frame(row: OutboundMessage) -> dict[str, Any]:
     return frame
 
 
-def _frame_bytes(frame: dict[str, Any]) -> int:
-    """About the size of ``frame`` on the wire (text in UTF-8 at most 4 bytes a code point)."""
-    attachments = frame.get("attachments") or ()
-    return 256 + 4 * len(frame["text"]) + sum(len(str(a.get("data_b64", ""))) + 256 for a in attachments)
-
-
 class _Doorbell:
     """Rings the consumers from synchronous code through one event loop thread per process.
 
     The channel layer keeps its Redis connections per event loop: ringing through a fresh
     loop each time (``async_to_sync`` in a worker thread) opened a connection per ring.
-    A ring carries the committed sends (``send`` frames), so the consumers push them at once
-    instead of querying for them; sends too large to carry make it a bare ring ("read the
-    database"). Rings coalesce: the sends committed while one ring is on its way go out
-    together in the next.
+    A ring names the refs of the committed sends (never their content: see
+    ``broker.doorbell``); a consumer reads those rows from the outbox and pushes the ones
+    still pending. Rings coalesce: the sends committed while one ring is on its way go out
+    together in the next; past ``MAX_REFS`` the ring is bare ("poll the outbox").
     """
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._pending = False
-        self._sends: list[dict[str, Any]] = []
-        self._size = 0
+        self._refs: list[str] = []
         self._poll = False
 
-    def ring(self, layer: Any, sends: list[dict[str, Any]] | None, size: int) -> None:
-        """Ring with ``sends`` of about ``size`` bytes (None: bare, the consumers read the database)."""
+    def ring(self, layer: Any, refs: list[str]) -> None:
         with self._lock:
-            if sends is None or self._size + size > RING_MAX_BYTES:
+            if self._poll or len(self._refs) + len(refs) > doorbell.MAX_REFS:
                 self._poll = True
+                self._refs = []
             else:
-                self._sends.extend(sends)
-                self._size += size
+                self._refs.extend(refs)
             if self._pending:
                 return
             self._pending = True
@@ -99,8 +86,8 @@ class _Doorbell:
 
     async def _send(self, layer: Any) -> None:
         with self._lock:  # from now on a commit rings again
-            event = {"type": "outbox.ring", "sends": self._sends, "poll": self._poll}
-            self._sends, self._size, self._poll, self._pending = [], 0, False, False
+            event = doorbell.ring_event(refs=self._refs, poll=self._poll)
+            self._refs, self._poll, self._pending = [], False, False
         try:
             await layer.group_send(DOORBELL_GROUP, event)
         except Exception:
@@ -111,15 +98,13 @@ _doorbell = _Doorbell()
 
 
 def outbox_ring(rows: list[OutboundMessage]) -> None:
-    """Tell connected consumers that the sends ``rows`` were committed, carrying them when
-    they are small enough (best effort; the database is the record)."""
+    """Tell connected consumers that the sends ``rows`` were committed (best effort; the
+    database is the record, and the consumers read the sends from it)."""
     layer = get_channel_layer()
     if layer is None or isinstance(layer, InMemoryChannelLayer):
         # In-memory rings reach only this process, whose consumers poll anyway; skip the cost.
         return
-    frames = [send_frame(row) for row in rows]
-    size = sum(_frame_bytes(frame) for frame in frames)
-    _doorbell.ring(layer, frames if size <= RING_CARRY_MAX_BYTES else None, size)
+    _doorbell.ring(layer, [row.ref for row in rows])
 
 
 def _store_parts(
@@ -220,6 +205,16 @@ def outbox_due(
     ids = [pk for pk, ref in found if ref not in skip_refs]
     rows = list(OutboundMessage.objects.filter(id__in=ids, status=pending_status).order_by("id")) if ids else []
     return Due(rows=rows, high_id=max((pk for pk, _ in found), default=0), more=len(found) >= limit)
+
+
+def outbox_rung(*, refs: list[str]) -> list[OutboundMessage]:
+    """The sends of ``refs`` that are pending and due, oldest first (one query)."""
+    if not refs:
+        return []
+    pending = OutboundMessage.objects.filter(
+        ref__in=refs, status=OutboundMessage.Status.PENDING, next_attempt_at__lte=timezone.now()
+    )
+    return list(pending.order_by("id"))
 
 
 def outbox_confirm_many(*, confirms: list[tuple[str, str, int]]) -> None:

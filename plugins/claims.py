@@ -3,13 +3,14 @@
 A claim is a conditional UPDATE: a finished invocation is never claimed, and a running one
 only once its worker is past its limit (it died). The common case, a queued invocation,
 costs one round trip on PostgreSQL: the relaxed commit, the UPDATE and the read of
-everything the run needs (its version, plugin, user and the user's groups) travel as one
-simple-protocol query. The statements are written once per process from the models'
+everything the run needs (its version, plugin, user and the user's groups) travel
+together in a pipeline, the values as bound parameters. The statements are written once per process from the models'
 metadata, and rows are converted with the ORM's own converters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from django.utils import timezone
 from plugins.execution import version_limits
 from plugins.liveness import Thresholds, running_abandoned
 from plugins.models import BotGroup, BotUser, Invocation, Plugin, PluginVersion
-from sessionbot.dbbatch import Converter, commit_relaxed, field_converters, values_converted
+from sessionbot.dbbatch import Converter, commit_relaxed, field_converters, pipelined, values_converted
 
 Status = Invocation.Status
 
@@ -58,19 +59,20 @@ def _claim_queued(invocation_id: int) -> Claimed | None:
     sql = _sql()
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     params: list[Any] = [Status.RUNNING, now, invocation_id, Status.QUEUED]
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql" or not connection.get_autocommit():
+    if connection.vendor != "postgresql" or not connection.get_autocommit():
+        with connection.cursor() as cursor:
             cursor.execute(sql.update_returning, params)
             if cursor.fetchone() is None:
                 return None
-            return _load(invocation_id)
-        cursor.execute(f"BEGIN; SET LOCAL synchronous_commit TO OFF; {sql.claim_and_load}; COMMIT", params)
-        raw = cursor.cursor
-        # The results of BEGIN, SET, the claim and COMMIT: the claim's is the one with columns.
-        while (raw.pgresult is None or not raw.pgresult.nfields) and raw.nextset():
-            pass
-        row = raw.fetchone() if raw.pgresult is not None and raw.pgresult.nfields else None
-    return None if row is None else _from_row(row)
+        return _load(invocation_id)
+    relaxed = "SET LOCAL synchronous_commit TO OFF"
+    try:
+        _, _, rows, _ = pipelined([("BEGIN", None), (relaxed, None), (sql.claim_and_load, params), ("COMMIT", None)])
+    except Exception:
+        with contextlib.suppress(Exception):
+            connection.connection.execute("ROLLBACK")  # a failed statement leaves the transaction open
+        raise
+    return _from_row(rows[0]) if rows else None
 
 
 def _load(invocation_id: int) -> Claimed:

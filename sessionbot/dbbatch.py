@@ -2,8 +2,10 @@
 
 psycopg spends a round trip on its own ``BEGIN`` before a transaction's first statement,
 and one per statement after it; on PostgreSQL each costs about a millisecond here with the
-Python around it. These helpers send several statements as one simple-protocol query, with
-their values bound on the client (Django's psycopg cursor binds client-side). Elsewhere
+Python around it. These helpers send several statements in one round trip, in psycopg's
+pipeline mode. Every value travels as a bound parameter, apart from the statement's text
+(settings.py turns on server-side binding): PostgreSQL logs the text of a statement that
+fails, and a value bound on the client would land there, message text and all. Elsewhere
 (SQLite, in-process) they run the statements one by one, which costs nothing there.
 """
 
@@ -14,11 +16,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import psycopg
 from django.db import connection, transaction
 from django.db.models import Model
 
 M = TypeVar("M", bound=Model)
-Statement = tuple[str, Sequence[Any]]
+Statement = tuple[str, Sequence[Any] | None]  # SQL with %s placeholders, and their values
 
 
 def commit_relaxed() -> None:
@@ -62,8 +65,8 @@ def writes_batched(*, relaxed: bool = True) -> Iterator[None]:
     """A transaction that only writes: one round trip on PostgreSQL.
 
     The block's statements are not run as they are issued. They are gathered, with their
-    values bound client-side, and sent when the block ends as one simple-protocol query:
-    ``BEGIN``, the statements, ``COMMIT``. So the block must read nothing back: a statement
+    values, and sent when the block ends in one round trip (a pipeline): ``BEGIN``, the
+    statements, ``COMMIT``. So the block must read nothing back: a statement
     that would return rows raises :class:`ReadInWriteBatch`, and row counts are not known
     (``update()`` returns -1). ``on_commit`` callbacks run after the ``COMMIT``, as usual;
     an error rolls it all back. ``relaxed`` commits without waiting for the disk flush
@@ -82,13 +85,12 @@ def writes_batched(*, relaxed: bool = True) -> Iterator[None]:
         with _sqlite_synced(not relaxed and connection.vendor == "sqlite"), transaction.atomic():
             yield
         return
-    statements: list[str] = []
+    statements: list[Statement] = []
 
     def gather(execute: Any, sql: str, params: Any, many: bool, context: dict[str, Any]) -> None:
         if _reads(sql):
             raise ReadInWriteBatch(f"a statement that reads inside writes_batched(): {sql[:80]}")
-        cursor = context["cursor"].cursor  # psycopg's client-side binding cursor
-        statements.extend(cursor.mogrify(sql, one) for one in (params if many else [params]))
+        statements.extend((sql, one) for one in (params if many else [params]))
 
     with transaction.atomic():
         connection.ensure_connection()
@@ -96,19 +98,37 @@ def writes_batched(*, relaxed: bool = True) -> Iterator[None]:
             yield
         if not statements:
             return
-        head = ["BEGIN", "SET LOCAL synchronous_commit TO OFF"] if relaxed else ["BEGIN"]
-        batch = "; ".join([*head, *statements, "COMMIT"])
+        head: list[Statement] = [("BEGIN", None)]
+        if relaxed:
+            head.append(("SET LOCAL synchronous_commit TO OFF", None))
         raw = connection.connection
         raw.autocommit = True  # nothing ran yet: psycopg sends no BEGIN of its own
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(batch)
+            pipelined([*head, *statements, ("COMMIT", None)])
         except Exception:
             with contextlib.suppress(Exception):
                 raw.execute("ROLLBACK")  # a failed statement leaves the explicit transaction open
             raise
         finally:
             raw.autocommit = False  # as the atomic block expects; its commit finds nothing to do
+
+
+def pipelined(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
+    """Run ``statements`` in one round trip (PostgreSQL's pipeline), each with its values
+    bound; the rows of each (empty for those that return none)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    cursors = []
+    with connection.wrap_database_errors, raw.pipeline():
+        for sql, params in statements:
+            cursor = psycopg.Cursor(raw)  # server-side binding, whatever the connection's default
+            cursor.execute(sql, params)
+            cursors.append(cursor)
+    results = []
+    for cursor in cursors:  # their results are in: no more round trips
+        results.append(list(cursor.fetchall()) if cursor.pgresult is not None and cursor.pgresult.nfields else [])
+        cursor.close()
+    return results
 
 
 def reads_together(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
@@ -123,13 +143,7 @@ def reads_together(statements: Sequence[Statement]) -> list[list[tuple[Any, ...]
                 cursor.execute(sql, params)
                 results.append(list(cursor.fetchall()))
         return results
-    with connection.cursor() as cursor:
-        bound = cursor.cursor  # psycopg's client-side binding cursor
-        cursor.execute("; ".join(bound.mogrify(sql, params) for sql, params in statements))
-        results = [list(bound.fetchall())]
-        while bound.nextset():
-            results.append(list(bound.fetchall()))
-    return results
+    return pipelined(statements)
 
 
 def ids_next(models: Sequence[type[Model]], count: int) -> Statement | None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import ipaddress
 import pwd
 import re
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = {"1", "true", "yes", "on"}
@@ -103,6 +104,33 @@ def redis_url_check(raw: str) -> str:
     db = url.path.strip("/")
     if url.scheme != "unix" and db and not db.isdigit():
         raise EnvError("REDIS_URL", f"database {db!r} is not a number (redis://host:6379/0)")
+    return raw
+
+
+def redis_password_warning(raw: str, *, debug: bool) -> str | None:
+    """A warning for a ``REDIS_URL`` that gives no password, with DEBUG off (else None)."""
+    if not raw or debug:
+        return None
+    url = urlparse(raw)
+    if url.password or any(parse_qs(url.query).get("password", [])):
+        return None
+    return (
+        "REDIS_URL: gives no password, so anything that reaches this Redis (a plugin, say) can "
+        "read and add Celery tasks and publish on the channel layer; set a password on the server "
+        "(requirepass) and give it as redis://:PASSWORD@host:6379/0 (docs/redis.md)"
+    )
+
+
+def redis_tls_ca_check(raw: str, *, redis_url: str) -> str:
+    """Return ``raw`` (empty: the system's CAs) when it is a CA file for a rediss:// ``redis_url``."""
+    if not raw:
+        return raw
+    if not redis_url.startswith("rediss://"):
+        raise EnvError("REDIS_TLS_CA_FILE", "is set but REDIS_URL is not a rediss:// (TLS) URL")
+    if not Path(raw).is_file():
+        raise EnvError(
+            "REDIS_TLS_CA_FILE", f"{raw} is not a file (give the PEM file of the CA that signed Redis' certificate)"
+        )
     return raw
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +56,8 @@ DEBUG = _bool("DEBUG", False)
 # machine, one key. Scaled out (REDIS_URL set) with DEBUG off, every machine must be given
 # the same key, so it is required; with DEBUG off it must be at least 32 characters.
 REDIS_URL = _checked(envcheck.redis_url_check, env.str("REDIS_URL", default=""))
+# rediss:// verifies Redis' certificate: against this CA file when set, else the system's CAs.
+REDIS_TLS_CA_FILE = _checked(envcheck.redis_tls_ca_check, env.str("REDIS_TLS_CA_FILE", default=""), redis_url=REDIS_URL)
 SECRET_KEY = _checked(
     envcheck.secret_key_check, env.str("SECRET_KEY", default=""), debug=DEBUG, scaled_out=bool(REDIS_URL)
 )
@@ -181,6 +184,11 @@ if DATABASE_IS_SQLITE:
     )
     _db["TEST"] = {"NAME": str(DATA_DIR / "test-sessionbot.sqlite3")}
     Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+else:
+    # Values travel apart from the statement's text (psycopg binds on the client by default,
+    # in Django): PostgreSQL logs the text of a statement that fails, and must not log
+    # message text, Session IDs or arguments with it.
+    _db.setdefault("OPTIONS", {})["server_side_binding"] = True
 # Keep connections open between requests: one connection per request made inserts 3x slower
 # (on SQLite each new connection also re-runs the PRAGMAs above).
 _db["CONN_MAX_AGE"] = int(_number("CONN_MAX_AGE", 600))
@@ -194,13 +202,30 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- redis, channels, celery, cache -----------------------------------------------------
 EMBEDDED = not REDIS_URL
 
+# redis-py's connection options for TLS, for every client of REDIS_URL (docs/redis.md).
+REDIS_TLS_OPTIONS: dict[str, str] = {}
+if REDIS_URL.startswith("rediss://"):
+    REDIS_TLS_OPTIONS = {
+        "ssl_cert_reqs": "required",
+        **({"ssl_ca_certs": REDIS_TLS_CA_FILE} if REDIS_TLS_CA_FILE else {}),
+    }
+
 if REDIS_URL:
     # Pub/sub: a ring is one PUBLISH (the core layer takes several round trips per group send);
     # a ring lost while a consumer reconnects is caught by its poll.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, **REDIS_TLS_OPTIONS}]},
+        }
     }
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": dict(REDIS_TLS_OPTIONS),
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -229,6 +254,12 @@ elif CELERY_BROKER_URL.startswith("redis"):
     # record: the recovery sweep sends such an invocation again within a minute, and the
     # claim runs it once.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"ack_emulation": False}
+    if CELERY_BROKER_URL.startswith("rediss://"):
+        # Kombu speaks TLS to a rediss:// URL only with these options (the certificate verified).
+        CELERY_BROKER_USE_SSL = {
+            "ssl_cert_reqs": ssl.CERT_REQUIRED,
+            **({"ssl_ca_certs": REDIS_TLS_CA_FILE} if REDIS_TLS_CA_FILE else {}),
+        }
     if CELERY_BROKER_URL.startswith("redis://"):
         # One client object per channel, not one per command (rediss:// keeps kombu's own).
         CELERY_BROKER_TRANSPORT = "sessionbot.redisqueue:Transport"

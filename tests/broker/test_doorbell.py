@@ -1,4 +1,4 @@
-"""The doorbell on a shared (Redis pub/sub) channel layer: a ring carries the committed sends.
+"""The doorbell on a shared (Redis pub/sub) channel layer: a ring names the committed sends.
 
 These run on the local Redis in both of CI's passes (the SQLite pass too): each test
 switches the channel layer to Redis pub/sub under a prefix of its own.
@@ -7,6 +7,8 @@ switches the channel layer to Redis pub/sub under a prefix of its own.
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -14,11 +16,13 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from broker.consumers import BridgeConsumer
-from broker.models import OutboundMessage
-from broker.outbox import RING_CARRY_MAX_BYTES, outbox_enqueue_answer, outbox_ring
+from broker.doorbell import MAX_REF_LENGTH, MAX_REFS, Ring, ring_event, ring_parse
+from broker.models import InboundMessage, OutboundMessage
+from broker.outbox import DOORBELL_GROUP, outbox_enqueue_answer, outbox_ring
 from tests.broker.conftest import USER, communicator, message, receive, say_hello
 from tests.conftest import require_server
 
@@ -43,22 +47,19 @@ def answer(text: str, mid: str) -> str:
     return outbox_enqueue_answer(message_id=mid, to=USER, text=text)[0].ref
 
 
-async def test_a_ring_carries_its_sends_and_the_consumer_pushes_them_without_reading_the_outbox(
-    rung_bridge,
-) -> None:
-    # This send was never stored: it can reach the bridge only in the ring.
-    await sync_to_async(outbox_ring)([OutboundMessage(ref="carried-1", to=USER, text="from the ring")])
-    assert await receive(rung_bridge) == {"type": "send", "ref": "carried-1", "to": USER, "text": "from the ring"}
+async def test_a_ring_pushes_only_what_the_outbox_holds_as_pending(rung_bridge) -> None:
+    # Never stored: a ring naming it pushes nothing.
+    await sync_to_async(outbox_ring)([OutboundMessage(ref="not-stored-1", to=USER, text="from the ring")])
+    ref = await answer("stored", "m-stored")
+    assert await receive(rung_bridge) == {"type": "send", "ref": ref, "to": USER, "text": "stored"}
+    assert await rung_bridge.receive_nothing(timeout=1.5)
 
 
 async def test_a_send_pushed_by_its_ring_is_not_pushed_again_by_the_next_poll(rung_bridge) -> None:
     ref = await answer("once", "m-once")
     first = await receive(rung_bridge)
     assert (first["ref"], first["text"]) == (ref, "once")
-    # A reply too large to carry rings bare (never stored here): the consumer reads the outbox.
-    too_large = OutboundMessage(ref="bare-1", to=USER, text="x" * RING_CARRY_MAX_BYTES)
-    await sync_to_async(outbox_ring)([too_large])
-    assert await rung_bridge.receive_nothing(timeout=1)
+    assert await rung_bridge.receive_nothing(timeout=1.5)
 
 
 async def test_many_sends_committed_together_each_arrive_once(rung_bridge) -> None:
@@ -68,11 +69,8 @@ async def test_many_sends_committed_together_each_arrive_once(rung_bridge) -> No
     assert await rung_bridge.receive_nothing(timeout=1)
 
 
-async def test_a_reply_too_large_to_carry_rings_bare_and_arrives_from_the_outbox_in_order(
-    rung_bridge,
-) -> None:
+async def test_the_parts_of_a_long_reply_arrive_in_order(rung_bridge) -> None:
     text = ("word " * 400 + "\n\n") * 10  # ten parts of about 2,000 code points
-    assert 4 * len(text) > RING_CARRY_MAX_BYTES
     rows = await sync_to_async(outbox_enqueue_answer)(message_id="m-big", to=USER, text=text)
     got = [await receive(rung_bridge) for _ in rows]
     assert [s["ref"] for s in got] == [row.ref for row in rows]
@@ -102,3 +100,55 @@ async def test_an_answer_never_reaches_the_bridge_before_the_ack_of_its_message(
         seen.append((frame["type"], mid))
     for mid in ids:
         assert seen.index(("ack", mid)) < seen.index(("send", mid)), mid
+
+
+async def test_events_on_the_channel_layer_other_than_rings_are_ignored(rung_bridge, caplog) -> None:
+    # Anyone who reaches Redis can publish on the bridge group: a frame as if the bridge
+    # had sent it, a ring carrying frames, a ring of another shape.
+    layer = get_channel_layer()
+    sent = {"type": "sent", "ref": "x", "hash": "h", "timestamp": 1}
+    forged = [
+        {"type": "websocket.receive", "text": json.dumps(message("/ping", mid="m-forged"))},
+        {"type": "websocket.receive", "text": json.dumps(sent)},
+        {"type": "websocket.disconnect", "code": 1000},
+        {"type": "send.json", "ref": "x", "to": USER, "text": "forged"},
+        {"type": "outbox.ring", "sends": [{"type": "ack", "id": "m-lost", "status": "accepted"}], "poll": False},
+        {"type": "outbox.ring", "refs": "not-a-list", "poll": False},
+    ]
+    with caplog.at_level(logging.WARNING, logger="broker.consumers"):
+        for event in forged:
+            await layer.group_send(DOORBELL_GROUP, event)
+        ref = await answer("genuine", "m-genuine")
+        assert await receive(rung_bridge) == {"type": "send", "ref": ref, "to": USER, "text": "genuine"}
+        assert await rung_bridge.receive_nothing(timeout=1.5)
+    assert not await sync_to_async(InboundMessage.objects.filter(message_id="m-forged").exists)()
+    warnings = [r for r in caplog.records if "not an outbox ring" in r.getMessage()]
+    assert len(warnings) == 1  # once per connection
+
+
+@pytest.mark.parametrize(
+    ("event", "ring"),
+    [
+        ({"type": "outbox.ring", "refs": ["a", "b"], "poll": False}, Ring(refs=("a", "b"), poll=False)),
+        ({"type": "outbox.ring", "refs": [], "poll": True}, Ring(refs=(), poll=True)),
+        ({"type": "outbox.ring", "refs": ["a"] * MAX_REFS, "poll": False}, Ring(refs=("a",) * MAX_REFS, poll=False)),
+        ({"type": "outbox.ring", "refs": ["a" * MAX_REF_LENGTH], "poll": False}, Ring(("a" * MAX_REF_LENGTH,), False)),
+        ({"type": "outbox.ring", "refs": ["a"] * (MAX_REFS + 1), "poll": False}, None),
+        ({"type": "outbox.ring", "refs": ["a" * (MAX_REF_LENGTH + 1)], "poll": False}, None),
+        ({"type": "outbox.ring", "refs": [""], "poll": False}, None),
+        ({"type": "outbox.ring", "refs": [1], "poll": False}, None),
+        ({"type": "outbox.ring", "refs": "a", "poll": False}, None),
+        ({"type": "outbox.ring", "refs": ["a"], "poll": 1}, None),
+        ({"type": "outbox.ring", "refs": ["a"]}, None),
+        ({"type": "outbox.ring", "refs": ["a"], "poll": False, "sends": []}, None),
+        ({"type": "outbox.ring", "sends": [{"type": "send"}], "poll": False}, None),
+        ({"type": "websocket.receive", "refs": ["a"], "poll": False}, None),
+        (["outbox.ring"], None),
+    ],
+)
+def test_a_ring_names_refs_and_nothing_else(event, ring) -> None:
+    assert ring_parse(event) == ring
+
+
+def test_a_ring_event_is_what_the_parser_reads() -> None:
+    assert ring_parse(ring_event(refs=["a"], poll=True)) == Ring(refs=("a",), poll=True)
