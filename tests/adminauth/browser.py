@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -72,10 +75,15 @@ class Page:
 @contextmanager
 def chromium_page() -> Iterator[Page]:
     binary = chromium_or_skip()
-    with tempfile.TemporaryDirectory() as profile:
+    # ignore_cleanup_errors: a helper process Chromium forked may still flush its profile
+    # files while the folder goes; the whole process group is killed first all the same.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         argv = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0"]
+        argv += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
         argv += [f"--user-data-dir={profile}", "--no-first-run", "about:blank"]
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
         try:
             assert proc.stderr is not None
             browser_url = ""
@@ -94,3 +102,5 @@ def chromium_page() -> Iterator[Page]:
                 yield page
         finally:
             process_stop(proc, timeout=10)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)  # its renderers and helpers too
