@@ -1,0 +1,30 @@
+"""Start-up warnings about the plugin sandbox (Django's system checks: ``manage.py check``,
+``runbroker``), so an operator learns before the first chat that plugins will be refused."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+
+from plugins.sandbox.system import tool_problem
+
+
+def sandbox_check(**kwargs: Any) -> list[checks.CheckMessage]:
+    """A root worker without bubblewrap refuses every ``isolation: host`` plugin."""
+    if os.geteuid() != 0 or settings.PLUGINS_RUN_UNSANDBOXED_AS_ROOT:
+        return []
+    problem = tool_problem(settings.PLUGIN_BWRAP)
+    if not problem:
+        return []
+    return [
+        checks.Warning(
+            f"plugins with isolation: host will be refused: this process runs as root and cannot "
+            f"confine them ({problem})",
+            hint="Install bubblewrap (apt-get install bubblewrap), or run as another user; "
+            "PLUGINS_RUN_UNSANDBOXED_AS_ROOT=true runs them as root, unconfined.",
+            id="plugins.W001",
+        )
+    ]
