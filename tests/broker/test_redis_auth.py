@@ -139,9 +139,9 @@ def test_a_message_is_answered_through_redis_with_the_password(own_redis: OwnRed
     assert (frames[1]["type"], frames[1]["text"]) == ("send", "pong")
 
 
+@pytest.mark.parametrize("own_redis", ["tls"], indirect=True)
 def test_a_tls_url_without_the_ca_is_refused(own_redis: OwnRedis) -> None:
-    if own_redis.ca_file is None:
-        pytest.skip("TLS only")
+    assert own_redis.ca_file is not None
     env = {**_env(own_redis)}
     env.pop("REDIS_TLS_CA_FILE")  # the throwaway CA is not among the system's
     probe = subprocess.run(
