@@ -33,6 +33,8 @@ NETWORK_ETC = (
     "/etc/ca-certificates",
     "/etc/pki",
 )
+# Mounted fresh in every sandbox (a tmpfs, a new /proc, a minimal /dev): never a --dir.
+FRESH_MOUNTS = ("/tmp", "/proc", "/dev")  # noqa: S108
 FILE_MB = 1024  # the largest file a plugin may write (its storage included)
 OPEN_FILES = 1024
 LIFETIME_CPU_MIN = 600  # seconds; the hard CPU limit of a host's whole life (see hard_limits)
@@ -78,7 +80,8 @@ def _folders_above(box: Sandbox) -> list[str]:
         parts = path.strip("/").split("/")[:-1]
         for index in range(1, len(parts) + 1):
             folder = "/" + "/".join(parts[:index])
-            if not any(folder == c or folder.startswith(c.rstrip("/") + "/") for c in covered):
+            inside = any(folder == c or folder.startswith(c.rstrip("/") + "/") for c in covered)
+            if not inside and folder not in FRESH_MOUNTS:
                 above.add(folder)
     return _depth_first(above)
 
@@ -89,14 +92,16 @@ def bwrap_argv(box: Sandbox) -> list[str]:
     if not box.network:
         argv.append("--unshare-net")
     argv += _system_binds(box)
+    # Private /tmp and /dev/shm, writable by the plugin's uid as on any system (sticky).
+    # Mounted before the binds: a project (its venv, snapshots, data) may live under /tmp,
+    # and a tmpfs mounted later would hide what was bound below it.
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]  # noqa: S108
+    argv += ["--perms", "1777", "--tmpfs", "/tmp"]  # noqa: S108 - a private tmpfs
     for folder in _folders_above(box):
         argv += ["--dir", folder]
     # Parents before children, so a folder inside another is mounted on top of it.
     for path in _depth_first(set(box.read_only)):
         argv += ["--ro-bind", path, path]
-    # Private /tmp and /dev/shm, writable by the plugin's uid as on any system (sticky).
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]  # noqa: S108
-    argv += ["--perms", "1777", "--tmpfs", "/tmp"]  # noqa: S108 - a private tmpfs
     argv += ["--bind", box.writable, box.writable, "--chdir", box.writable, "--"]
     return argv
 

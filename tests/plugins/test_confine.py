@@ -80,6 +80,23 @@ def test_folders_above_the_binds_are_made_enterable_before_the_binds() -> None:
     assert max(argv.index(d) for d in made) < argv.index("/srv/bot/plugins")
 
 
+def test_a_project_under_tmp_is_bound_on_top_of_the_private_tmp_not_hidden_by_it() -> None:
+    box = replace(
+        BOX,
+        read_only=("/tmp/ci/checkout/plugins", "/tmp/ci/checkout/.venv", "/tmp/ci/data/plugin-code/x/abc"),
+        writable="/tmp/ci/data/plugin-data/x",
+    )
+    argv = bwrap_argv(box)
+    tmpfs = argv.index("/tmp", argv.index("--tmpfs") + 2)
+    assert argv[tmpfs - 1] == "--tmpfs"
+    for path in (*box.read_only, box.writable):
+        assert argv.index(path) > tmpfs, path
+    made = pairs(argv, "--dir")
+    assert "/tmp" not in made
+    assert made[:2] == ["/tmp/ci", "/tmp/ci/checkout"]
+    assert all(argv.index(d) > tmpfs for d in made)
+
+
 @pytest.mark.parametrize(
     ("processes", "expected"),
     [(64, {"AS": 128 << 20, "CPU": 600, "FSIZE": 1 << 30, "NOFILE": 1024, "CORE": 0, "NPROC": 64}), (None, None)],

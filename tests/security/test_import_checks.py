@@ -21,6 +21,7 @@ from django.core.management import CommandError, call_command
 
 from plugins.models import Plugin, PluginVersion
 from plugins.sandbox import host
+from tests.security.sandbox import sandbox_required
 
 pytestmark = pytest.mark.django_db
 
@@ -182,3 +183,14 @@ def test_a_reload_loads_the_code_in_a_host_too(tmp_path, root, monkeypatch):
     seen = json.loads(message.split("EVIDENCE", 1)[1].splitlines()[0].split("}", 1)[0] + "}")
     assert seen["pid"] != os.getpid()
     assert seen["database_url"] is None
+
+
+def test_a_project_whose_data_lives_under_tmp_loads_its_plugins_in_the_sandbox(tmp_path, root, settings):
+    # The sandbox mounts a private /tmp; the pinned code below it must still be there.
+    sandbox_required()
+    settings.DATA_DIR = tmp_path / "data"
+    settings.PLUGIN_DATA_DIR = settings.DATA_DIR / "plugin-data"
+    module = _module(root, GOOD.format(command="undertmp"))
+    output = _import(tmp_path, [f"{{name: undertmp, version: '1', entrypoint: '{module}:Thing'}}"])
+    assert str(tmp_path).startswith("/tmp/")
+    assert "created: undertmp 1" in output
