@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test lint typecheck pytest bench messages clean-venv
+.PHONY: run test lint contracts typecheck pytest bench messages clean-venv
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,20 +23,14 @@ PORT ?= 8000
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py importplugins data/plugins.yaml
-	@# Until `runbroker` exists, serve the admin alone on HOST_IP (from the environment or .env).
-	@if $(PY) manage.py help runbroker >/dev/null 2>&1; then \
-	  exec $(PY) manage.py runbroker $(ARGS); \
-	else \
-	  host=$$($(PY) manage.py shell --verbosity 0 -c 'from django.conf import settings; print(settings.HOST_IP)') || exit 1; \
-	  case $$host in *:*) url_host="[$$host]";; *) url_host=$$host;; esac; \
-	  echo "sessionbot admin: http://$$url_host:$(PORT)/admin/ (the broker is not installed: admin only)"; \
-	  echo "first login: $(PY) manage.py createsuperuser"; \
-	  exec $(VENV)/bin/uvicorn sessionbot.asgi:application --host $$host --port $(PORT) --log-level warning; \
-	fi
+	exec $(PY) manage.py runbroker $(ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+contracts: $(VENV)/.dev
+	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.dev
 	$(VENV)/bin/mypy .
@@ -44,7 +38,7 @@ typecheck: $(VENV)/.dev
 pytest: $(VENV)/.dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: lint contracts typecheck pytest
 
 bench: $(VENV)/.dev
 	$(PY) -m bench

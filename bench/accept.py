@@ -44,8 +44,8 @@ def main() -> None:
     import django
 
     django.setup()
+    from bridgeprotocol.frames import Message
     from broker.accept import inbound_accept_many
-    from broker.frames import Message
 
     def accept_one(index: int) -> float:
         sender = USERS[index % len(USERS)]

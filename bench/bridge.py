@@ -25,11 +25,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sessionbot.settings")
 
 from session_python import Session
 
-from broker.bridge.receiver import PollTiming
-from broker.bridge.runtime import Bridge, BridgeSettings
-from broker.sessionnet.account import SessionAccount
-from broker.sessionnet.network import network_build
-from broker.sessionnet.server import SessionTestnet
+from bridge.account import SessionAccount
+from bridge.network import network_build
+from bridge.receiver import PollTiming
+from bridge.runtime import Bridge, BridgeSettings
+from sessiontestnet.server import SessionTestnet
 from tests.bridge.peer import ProtocolPeer
 
 

@@ -1,7 +1,7 @@
 """Accept a bridge's messages: validate, store durably with their routing, then ack.
 
 Messages that arrive together are stored together: one transaction holds a batch's
-messages, their routing decisions (``broker.dispatch``) and any broker answers, so each
+messages, their routing decisions (``broker.message_routing``) and any broker answers, so each
 ``accepted`` ack still means "on disk", and a busy bridge costs a few statements per batch
 instead of a dozen per message. Within a batch messages are routed in
 arrival order (rate limits and user records see them as they came).
@@ -21,9 +21,9 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from redis.exceptions import RedisError
 
-from broker.dispatch import Routing, botusers_find, inbound_route
-from broker.frames import AttachmentFrame, Message
+from bridgeprotocol.frames import AttachmentFrame, Message
 from broker.lookup import Lookup, batch_lookup
+from broker.message_routing import Routing, botusers_find, inbound_route
 from broker.models import InboundMessage
 from broker.ratelimit import rate_limit_check_many
 from broker.validator import message_check

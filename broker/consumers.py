@@ -23,9 +23,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 
-from broker import bridges, doorbell, outbox
-from broker.accept import inbound_accept_many
-from broker.frames import (
+from bridgeprotocol.frames import (
     MAX_FRAME_BYTES,
     Ack,
     Error,
@@ -39,6 +37,8 @@ from broker.frames import (
     frame_text,
     parse_frame,
 )
+from broker import bridges, doorbell, outbox
+from broker.accept import inbound_accept_many
 from broker.models import OutboundMessage
 from broker.sendledger import SendLedger
 from broker.validator import frame_fault

@@ -18,12 +18,12 @@ from django.core.cache import cache
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
-from broker.dispatch import inbound_route
+from broker.message_routing import inbound_route
 from broker.models import InboundMessage
 from plugins.execution import version_limits
 from plugins.liveness import Thresholds, invocation_lost
 from plugins.models import Invocation
-from plugins.tasks import invocation_execute_task
+from plugins.services import invocations_enqueue
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,7 @@ def broker_recover(*, bot_id: str = "") -> int:
             status__in=[Invocation.Status.QUEUED, Invocation.Status.RUNNING], inbound_message__isnull=False
         ).values_list("pk", flat=True)
     )
-    for pk in pending:
-        invocation_execute_task.delay(pk)
+    invocations_enqueue(ids=pending)
     if pending:
         log.info("re-enqueued %d unfinished invocations after a restart", len(pending))
     return len(pending)
@@ -100,7 +99,7 @@ def recovery_sweep(*, now: datetime | None = None) -> int:
             _MARKER.format(inv.pk, inv.queued_at.timestamp()), 1, timeout=thresholds.queued_after_seconds
         ):
             continue
-        invocation_execute_task.delay(inv.pk)
+        invocations_enqueue(ids=[inv.pk])
         sent += 1
         log.warning("invocation %s was %s and its worker is gone: sent to the workers again", inv.pk, inv.status)
     return sent

@@ -24,7 +24,7 @@ from typing import Any
 import regex
 from pydantic import BaseModel
 
-from broker.frames import AttachmentFrame, Failed, Hello, Message, ReplyTo, Sent, Status
+from bridgeprotocol.frames import AttachmentFrame, Failed, Hello, Message, ReplyTo, Sent, Status
 
 MAX_TEXT_CODE_POINTS = 10_000
 MAX_ATTACHMENT_BYTES = 10_000_000

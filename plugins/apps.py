@@ -7,6 +7,9 @@ class PluginsConfig(AppConfig):
     verbose_name = "Plugins"
 
     def ready(self) -> None:
+        from plugins.celery_hooks import celery_hooks_connect
         from plugins.checks import sandbox_check
+
+        celery_hooks_connect()
 
         checks.register(sandbox_check)

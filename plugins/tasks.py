@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from plugins import worker  # noqa: F401 - connects the worker's start-up hooks
 from plugins.health import health_checks_run
 from plugins.services import invocation_execute
 from sessionbot.dbretry import once_more_on_lost_connection

@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from broker.router import command_parse
 from plugins.api import Attachment, Context, Platform, Plugin, Reply, Storage
+from plugins.commandline import command_parse
 from plugins.loader import plugin_class_load
 from plugins.sandbox import runner
 from plugins.sandbox.host import Host, HostSpec, Limits

@@ -365,7 +365,7 @@ CELERY_TASK_IGNORE_RESULT = True
 # with a killed worker is sent again by the recovery sweep).
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4 if CELERY_BROKER_URL.startswith("filesystem://") else 1
 # Celery's Django fix-up closes every database connection around every task; the worker
-# closes only broken or CONN_MAX_AGE-old ones instead (plugins.worker), as Django does per request.
+# closes only broken or CONN_MAX_AGE-old ones instead (plugins.celery_hooks), as Django does per request.
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

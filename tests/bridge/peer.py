@@ -18,7 +18,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from broker.frames import Ack, Error, Failed, Hello, Message, Send, Sent, Status, Welcome, parse_frame
+from bridgeprotocol.frames import Ack, Error, Failed, Hello, Message, Send, Sent, Status, Welcome, parse_frame
 
 
 class ProtocolPeer:

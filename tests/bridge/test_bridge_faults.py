@@ -13,14 +13,14 @@ import time
 
 import pytest
 
-from broker.bridge import receiver
-from broker.bridge.backoff import Backoff
-from broker.bridge.inbox import Fetched, Inbox
-from broker.bridge.receiver import MAX_DOWNLOAD_ROUNDS
-from broker.bridge.store import MAX_REFS, BridgeStore
-from broker.frames import AttachmentFrame
-from broker.sessionnet.account import OutFile
-from broker.sessionnet.storage import RpcError
+from bridge import receiver
+from bridge.account import OutFile
+from bridge.backoff import Backoff
+from bridge.inbox import Fetched, Inbox
+from bridge.receiver import MAX_DOWNLOAD_ROUNDS
+from bridge.store import MAX_REFS, BridgeStore
+from bridgeprotocol.frames import AttachmentFrame
+from sessiontestnet.storage import RpcError
 from tests.bridge.test_bridge_parts import msg
 from tests.bridge.test_bridge_protocol import harness, peer  # noqa: F401 - fixtures
 
@@ -121,7 +121,7 @@ async def test_a_message_the_broker_refuses_as_a_bad_frame_lets_the_cursor_move_
 
 
 def test_sent_refs_are_trimmed_while_the_bridge_runs(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("broker.bridge.store.os.fsync", lambda fd: None)
+    monkeypatch.setattr("bridge.store.os.fsync", lambda fd: None)
     store = BridgeStore(tmp_path)
     for i in range(2 * MAX_REFS + 10):
         store.sent_put(f"ref-{i}", "H", i)

@@ -8,11 +8,11 @@ import stat
 import pytest
 from session_python import Session
 
-from broker.bridge.backoff import Backoff
-from broker.bridge.identity import IdentityError, mnemonic_load, session_id_of
-from broker.bridge.inbox import Fetched, Inbox
-from broker.bridge.store import BridgeStore
-from broker.frames import Message
+from bridge.backoff import Backoff
+from bridge.identity import IdentityError, mnemonic_load, session_id_of
+from bridge.inbox import Fetched, Inbox
+from bridge.store import BridgeStore
+from bridgeprotocol.frames import Message
 
 
 def msg(h: str) -> Message:

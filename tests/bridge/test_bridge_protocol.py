@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from session_python import Session
 
-from broker.bridge.receiver import PollTiming
-from broker.bridge.runtime import Bridge, BridgeSettings
-from broker.sessionnet.account import SessionAccount
-from broker.sessionnet.local import LocalNetwork, MemoryNetwork
-from broker.sessionnet.messages import Incoming
-from broker.sessionnet.network import GuardedNetwork
+from bridge.account import SessionAccount
+from bridge.messages import Incoming
+from bridge.network import GuardedNetwork
+from bridge.receiver import PollTiming
+from bridge.runtime import Bridge, BridgeSettings
+from sessiontestnet.local import LocalNetwork, MemoryNetwork
 from tests.bridge.peer import ProtocolPeer
 
 TOKEN = "test-token-123"
@@ -143,7 +143,7 @@ async def test_a_message_the_broker_could_not_store_is_sent_again_on_the_same_li
 
 
 async def test_files_travel_both_ways(peer, harness):
-    from broker.sessionnet.account import OutFile
+    from bridge.account import OutFile
 
     harness.start(peer)
     photo = bytes(range(256)) * 4096
@@ -186,7 +186,7 @@ async def test_a_dropped_broker_link_loses_nothing_and_sends_nothing_twice(peer,
 
 
 async def test_without_the_session_network_it_says_so_once_and_recovers(peer, harness, caplog):
-    caplog.set_level(logging.WARNING, logger="broker.bridge.receiver")
+    caplog.set_level(logging.WARNING, logger="bridge.receiver")
     harness.net.faults.unreachable = True
     harness.start(peer)
     assert await peer.wait(lambda: any(s.model_dump().get("session_reachable") is False for s in peer.statuses))

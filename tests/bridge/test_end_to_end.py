@@ -23,11 +23,11 @@ from django.conf import settings
 from django.core.management import get_commands
 from session_python import Session
 
-from broker.bridge.identity import session_id_of
+from bridge.account import OutFile, SessionAccount
+from bridge.identity import session_id_of
+from bridge.messages import Incoming
+from bridge.network import network_build
 from broker.models import InboundMessage
-from broker.sessionnet.account import OutFile, SessionAccount
-from broker.sessionnet.messages import Incoming
-from broker.sessionnet.network import network_build
 from plugins.models import Plugin, PluginCommand, PluginVersion
 from tests.bridge.procs import Proc, proc_env, sessionnet_process
 from tests.conftest import require_server, wait_for, worker_env

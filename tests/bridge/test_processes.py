@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from session_python import Session
 
-from broker.bridge.identity import session_id_of
+from bridge.identity import session_id_of
 from tests.bridge.peer import ProtocolPeer
 from tests.bridge.procs import Proc, proc_env, sessionnet_process
 

@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from session_python.crypto import SessionKeys
 
-from broker.sessionnet.storage import MAX_DATA_BYTES, MAX_TTL_MS, SwarmStore, message_hash
+from sessiontestnet.storage import MAX_DATA_BYTES, MAX_TTL_MS, SwarmStore, message_hash
 
 NOW = 1_700_000_000_000
 ALICE = SessionKeys("11" * 32)

@@ -6,11 +6,11 @@ import pytest
 import session_python.network as sp_network
 from session_python import Poller, Session
 
-from broker.sessionnet.account import STORE_ATTEMPTS, OutFile, SessionAccount, SessionUnreachable
-from broker.sessionnet.local import LocalNetwork, MemoryNetwork
-from broker.sessionnet.messages import Incoming
-from broker.sessionnet.network import GuardedNetwork, network_build
-from broker.sessionnet.server import SessionTestnet
+from bridge.account import STORE_ATTEMPTS, OutFile, SessionAccount, SessionUnreachable
+from bridge.messages import Incoming
+from bridge.network import GuardedNetwork, network_build
+from sessiontestnet.local import LocalNetwork, MemoryNetwork
+from sessiontestnet.server import SessionTestnet
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 

@@ -11,7 +11,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
-from broker.dispatch import commands_cache_clear
+from broker.message_routing import commands_cache_clear
 from broker.models import InboundMessage
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion, Policy
 from sessionbot.asgi import application

@@ -18,9 +18,9 @@ from django.core.cache.backends.redis import RedisCache
 from django.db import OperationalError, connection
 from django.test import override_settings
 
-from broker import accept, dispatch
+from bridgeprotocol.frames import AttachmentFrame, Message
+from broker import accept, message_routing
 from broker.accept import ACCEPTED, UNSTORABLE, _attachments_store, inbound_accept_many
-from broker.frames import AttachmentFrame, Message
 from broker.models import InboundMessage, OutboundMessage
 from broker.ratelimit import Verdict, rate_limit_check, rate_limit_check_many
 from plugins.models import BotUser, Invocation, Plugin
@@ -112,7 +112,7 @@ def test_a_batch_from_known_users_is_read_once_and_written_once_on_postgresql(
 ) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("runs on PostgreSQL (set DATABASE_URL): SQLite has no round trips to save")
-    monkeypatch.setattr(dispatch, "_COMMANDS_TTL", 600.0)  # the command tables stay cached
+    monkeypatch.setattr(message_routing, "_COMMANDS_TTL", 600.0)  # the command tables stay cached
     warm = [message(mid="w1"), message("/echo", mid="w2"), message("/nosuch", sender=OTHER, mid="w3")]
     assert batch(*warm) == ["accepted"] * 3
     with queries_sent() as sent:
@@ -196,7 +196,7 @@ def test_a_message_the_database_refuses_is_rejected_alone(
 def test_a_message_that_fails_for_a_reason_of_its_own_fails_alone(
     builtins: dict[str, Plugin], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    route = dispatch.inbound_route
+    route = message_routing.inbound_route
 
     def route_failing_on_one(*, inbound: InboundMessage, **kwargs: Any) -> None:
         if inbound.message_id == "unlucky":

@@ -20,8 +20,8 @@ from asgiref.sync import async_to_sync
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bridgeprotocol.frames import AttachmentFrame, Failed, Hello, Message, ReplyTo, Sent, frame_text
 from broker import accept
-from broker.frames import AttachmentFrame, Failed, Hello, Message, ReplyTo, Sent, frame_text
 from broker.models import BridgeStatus, InboundMessage
 from tests.broker.conftest import BOT, USER, communicator, message, say_hello
 

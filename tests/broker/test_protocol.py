@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from broker.frames import MAX_FRAME_BYTES
+from bridgeprotocol.frames import MAX_FRAME_BYTES
 from broker.models import BridgeStatus, InboundMessage, OutboundMessage
 from plugins.models import Invocation
 from tests.broker.conftest import BOT, GROUP, USER, communicator, message, receive, receive_until, say_hello

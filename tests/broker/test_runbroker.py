@@ -10,7 +10,7 @@ import psutil
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from broker.frames import MAX_FRAME_BYTES
+from bridgeprotocol.frames import MAX_FRAME_BYTES
 from broker.models import OutboundMessage
 from plugins.models import Invocation
 from tests.broker.conftest import BOT, USER, message, stored

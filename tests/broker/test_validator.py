@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from broker.frames import Ack, AttachmentFrame, Error, Failed, Hello, Message, ReplyTo, Sent, Status
+from bridgeprotocol.frames import Ack, AttachmentFrame, Error, Failed, Hello, Message, ReplyTo, Sent, Status
 from broker.validator import (
     FIELD_KINDS,
     MAX_TIMESTAMP,

@@ -8,8 +8,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from broker.models import InboundMessage, OutboundMessage
-from broker.router import command_parse
 from plugins.api import Context, Plugin
+from plugins.commandline import command_parse
 from plugins.loader import plugin_class_load
 from plugins.models import Invocation
 from plugins.models import Plugin as PluginRow

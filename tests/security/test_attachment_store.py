@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from bridgeprotocol.frames import AttachmentFrame, Message
 from broker.accept import inbound_accept
-from broker.frames import AttachmentFrame, Message
 
 BOT = "05" + "b0" * 32
 USER = "05" + "ab" * 32

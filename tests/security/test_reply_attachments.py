@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bridgeprotocol.frames import MAX_FRAME_BYTES
 from broker.consumers import send_frame_json
-from broker.frames import MAX_FRAME_BYTES
 from broker.models import OutboundMessage
 from tests.plugins.conftest import ask, install, user
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from bridgeprotocol.frames import Message
 from broker.accept import inbound_accept
-from broker.frames import Message
 from broker.models import OutboundMessage
 from broker.outbox import outbox_confirm_many, outbox_enqueue_answer
 

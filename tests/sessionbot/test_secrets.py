@@ -6,7 +6,7 @@ import stat
 import threading
 from pathlib import Path
 
-from broker.bridge.identity import mnemonic_load
+from bridge.identity import mnemonic_load
 from sessionbot.secrets import private_file_create, secret_file_value
 
 

@@ -9,11 +9,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from broker.bridge.chat import ChatReceiver, chat_run
-from broker.bridge.identity import IdentityError, mnemonic_load
+from bridge.account import SESSION_ID_RE, SessionAccount
+from bridge.identity import IdentityError, mnemonic_load
+from bridge.network import network_build
+from broker.chatclient import ChatReceiver, chat_run
 from broker.models import BridgeStatus
-from broker.sessionnet.account import SESSION_ID_RE, SessionAccount
-from broker.sessionnet.network import network_build
 
 
 class Command(BaseCommand):

@@ -12,9 +12,9 @@ import segno
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from broker.bridge.identity import IdentityError, mnemonic_load
-from broker.bridge.receiver import PollTiming
-from broker.bridge.runtime import Bridge, BridgeSettings
+from bridge.identity import IdentityError, mnemonic_load
+from bridge.receiver import PollTiming
+from bridge.runtime import Bridge, BridgeSettings
 
 
 def broker_url_default() -> str:

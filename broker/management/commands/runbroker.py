@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandParser
 
-from broker.frames import MAX_FRAME_BYTES
+from bridgeprotocol.frames import MAX_FRAME_BYTES
 from broker.httpguard import header_timeout_protocol
 from broker.recovery import broker_recover, recovery_sweep_tick
 from broker.supervisor import ChildSpec, Periodic, Supervisor

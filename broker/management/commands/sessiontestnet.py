@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from broker.sessionnet.server import SessionTestnet
+from sessiontestnet.server import SessionTestnet
 
 
 class Command(BaseCommand):

@@ -20,10 +20,11 @@ from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from broker.command_rules import MessageMeta, filters_match
 from broker.models import InboundMessage
 from broker.outbox import outbox_enqueue_answer
 from broker.ratelimit import Verdict, rate_limit_check
-from broker.router import MessageMeta, ParsedCommand, command_parse, filters_match
+from plugins.commandline import ParsedCommand, command_parse
 from plugins.models import BotUser, Invocation, PermissionGrant, Plugin, PluginCommand, PluginVersion, Policy
 from plugins.permissions import permission_check
 from plugins.services import invocations_enqueue

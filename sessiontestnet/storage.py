@@ -18,8 +18,8 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
-MAX_DATA_BYTES = 76_800
-MAX_TTL_MS = 14 * 24 * 3600 * 1000
+from bridge.account import MAX_DATA_BYTES, MAX_TTL_MS
+
 SIGNATURE_WINDOW_MS = 60_000
 PAGE_MESSAGES = 100
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from broker.frames import Message
+from bridgeprotocol.frames import Message
 
 SETTLED_KEPT = 10_000
 

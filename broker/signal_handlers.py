@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from broker.dispatch import commands_cache_clear
+from broker.message_routing import commands_cache_clear
 from broker.outbox import outbox_enqueue_reply
 from plugins.api import Reply
 from plugins.models import Invocation, PermissionGrant, Plugin, PluginCommand, PluginVersion

@@ -6,10 +6,10 @@ import base64
 import binascii
 import logging
 
-from broker.bridge.store import BridgeStore
-from broker.frames import Failed, Send, Sent
-from broker.sessionnet.account import OutFile, SendRejected, SessionAccount, SessionUnreachable
-from broker.sessionnet.messages import Quote
+from bridge.account import OutFile, SendRejected, SessionAccount, SessionUnreachable
+from bridge.messages import Quote
+from bridge.store import BridgeStore
+from bridgeprotocol.frames import Failed, Send, Sent
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from broker.sessionnet.local import LocalNetwork
-from broker.sessionnet.storage import RpcError
+from sessiontestnet.local import LocalNetwork
+from sessiontestnet.storage import RpcError
 
 log = logging.getLogger(__name__)
 

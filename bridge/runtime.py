@@ -18,12 +18,14 @@ import session_python
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-from broker.bridge.backoff import Backoff
-from broker.bridge.inbox import Fetched, Inbox
-from broker.bridge.outgoing import send_handle
-from broker.bridge.receiver import MAX_BACKLOG, MAX_BACKLOG_BYTES, PollTiming, Receiver
-from broker.bridge.store import BridgeStore
-from broker.frames import (
+from bridge.account import SessionAccount, SessionUnreachable
+from bridge.backoff import Backoff
+from bridge.inbox import Fetched, Inbox
+from bridge.network import NetworkLike, network_build
+from bridge.receiver import MAX_BACKLOG, MAX_BACKLOG_BYTES, PollTiming, Receiver
+from bridge.sender import send_handle
+from bridge.store import BridgeStore
+from bridgeprotocol.frames import (
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
     Ack,
@@ -38,8 +40,6 @@ from broker.frames import (
     Welcome,
     parse_frame,
 )
-from broker.sessionnet.account import SessionAccount, SessionUnreachable
-from broker.sessionnet.network import NetworkLike, network_build
 
 log = logging.getLogger(__name__)
 

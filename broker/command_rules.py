@@ -1,21 +1,12 @@
-"""Pure routing rules: what a message's text asks for and whether a command's filters fit.
+"""Pure routing rules: whether a command's filters fit a message.
 
-No Django import; :mod:`broker.dispatch` applies these rules to the database.
+No Django import; :mod:`broker.message_routing` applies these rules to the database.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedCommand:
-    name: str
-    arguments: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,23 +17,6 @@ class MessageMeta:
     has_attachments: bool
     language: str
     groups: frozenset[str]
-
-
-def command_parse(text: str, *, prefix: str) -> ParsedCommand | None:
-    """Return the command ``text`` starts with, or ``None`` for plain text.
-
-    ``/Echo  hello`` gives ``echo`` and ``hello``: the name is case-insensitive and the
-    arguments keep everything after the whitespace that follows the name.
-    """
-    if not text.startswith(prefix):
-        return None
-    m = _NAME_RE.match(text, len(prefix))
-    if m is None:
-        return None
-    rest = text[m.end() :]
-    if rest and not rest[0].isspace():
-        return None  # "/ping!" or "/a/b" is not a command
-    return ParsedCommand(name=m.group(0).lower(), arguments=rest.lstrip())
 
 
 def _as_set(value: object) -> set[str] | None:

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from django.utils.translation import gettext as _
 
-from broker.sessionnet.account import (
+from bridge.account import (
     OutFile,
     SendRejected,
     SessionAccount,
     SessionUnreachable,
 )
-from broker.sessionnet.messages import Incoming
+from bridge.messages import Incoming
 
 Printer = Callable[[str], None]
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from broker.sessionnet.account import Prepared
+from bridge.account import Prepared
 
 MAX_REFS = 20_000
 # On a first start, messages sent this long before it still count as new.

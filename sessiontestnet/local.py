@@ -15,7 +15,7 @@ from typing import Any
 
 from session_python.network import NetworkError, SnodeFetchError, SnodeRPCError
 
-from broker.sessionnet.storage import FileStore, RpcError, SwarmStore
+from sessiontestnet.storage import FileStore, RpcError, SwarmStore
 
 SNODE_COUNT = 3
 

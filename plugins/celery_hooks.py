@@ -29,7 +29,6 @@ def _health_ticker() -> None:
             log.exception("could not enqueue the health checks")
 
 
-@worker_ready.connect
 def _on_worker_ready(**_: Any) -> None:
     threading.Thread(target=_health_ticker, name="plugin-health", daemon=True).start()
     if settings.DEBUG:
@@ -38,7 +37,6 @@ def _on_worker_ready(**_: Any) -> None:
         watcher_start()
 
 
-@worker_process_shutdown.connect
 def _on_shutdown(**_: Any) -> None:
     from plugins.execution import pool_close
 
@@ -46,8 +44,14 @@ def _on_shutdown(**_: Any) -> None:
     pool_close()
 
 
-@task_prerun.connect
-@task_postrun.connect
 def _connections_tidy(**_: Any) -> None:
     # Keep healthy connections between tasks (CELERY_DB_REUSE_MAX); drop broken or old ones.
     close_old_connections()
+
+
+def celery_hooks_connect() -> None:
+    """Connect the hooks to Celery's signals (from ``PluginsConfig.ready``; repeat-safe)."""
+    worker_ready.connect(_on_worker_ready, weak=False, dispatch_uid="plugins.health_ticker")
+    worker_process_shutdown.connect(_on_shutdown, weak=False, dispatch_uid="plugins.pool_close")
+    task_prerun.connect(_connections_tidy, weak=False, dispatch_uid="plugins.tidy_before")
+    task_postrun.connect(_connections_tidy, weak=False, dispatch_uid="plugins.tidy_after")

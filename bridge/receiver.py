@@ -1,7 +1,7 @@
 """The polling thread: fetch, decrypt, sort out, download attachments, hand over.
 
 It keeps its own fetch position in memory (starting at the persisted cursor); the persisted
-cursor itself moves only on the broker's ack (see :mod:`broker.bridge.inbox`).
+cursor itself moves only on the broker's ack (see :mod:`bridge.inbox`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from broker.bridge.backoff import Backoff
-from broker.bridge.inbox import Fetched
-from broker.frames import AttachmentFrame, Message, ReplyTo
-from broker.sessionnet.account import Broken, SessionAccount, SessionUnreachable
-from broker.sessionnet.messages import Incoming
+from bridge.account import Broken, SessionAccount, SessionUnreachable
+from bridge.backoff import Backoff
+from bridge.inbox import Fetched
+from bridge.messages import Incoming
+from bridgeprotocol.frames import AttachmentFrame, Message, ReplyTo
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from session_python.crypto import decrypt_attachment, encrypt_attachment
 from session_python.network import NetworkError
 from session_python.polling import get_snode_signature_params
 
-from broker.sessionnet.messages import (
+from bridge.messages import (
     AttachmentPointer,
     Incoming,
     Quote,
@@ -29,12 +29,13 @@ from broker.sessionnet.messages import (
     envelope_encode,
     message_decode,
 )
-from broker.sessionnet.network import NetworkLike
-from broker.sessionnet.storage import MAX_DATA_BYTES, MAX_TTL_MS
+from bridge.network import NetworkLike
 
 log = logging.getLogger(__name__)
 
 SESSION_ID_RE = re.compile(r"^05[0-9a-f]{64}$")
+MAX_DATA_BYTES = 76_800  # a storage node's limit on one message
+MAX_TTL_MS = 14 * 24 * 3600 * 1000  # and on its time to live
 MAX_ATTACHMENT_BYTES = 10_000_000
 STORE_ATTEMPTS = 3
 TYPING_TTL_MS = 20_000
