@@ -18,8 +18,6 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $(VENV)/.runtime $@
 
-PORT ?= 8000
-
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py importplugins data/plugins.yaml
@@ -41,7 +39,8 @@ pytest: $(VENV)/.dev
 test: lint contracts typecheck pytest
 
 bench: $(VENV)/.dev
-	$(PY) -m bench
+	$(PY) -m bench.broker
+	$(PY) -m bench.plugin_host
 
 messages: $(VENV)/.dev
 	$(PY) manage.py makemessages -l es -l zh_Hans --ignore=.venv --ignore=bench

@@ -1,4 +1,4 @@
-"""Wire frames of the bridge protocol, version 1 (``shared/bridge-protocol.md``).
+"""Wire frames of the bridge protocol, version 1 (``docs/bridge-protocol.md``).
 
 One frozen pydantic model per ``type``; unknown extra fields are ignored, as the protocol
 requires. :func:`parse_frame` is the one entry point and raises only :class:`FrameError`.

@@ -28,14 +28,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from plugins.codecheck import CodeCheck, codes_check
-from plugins.constraints import constraint_problem, dependency_order
+from plugins.constraints import constraint_problem, dependency_order, version_equal
 from plugins.entrypoints import EntrypointError, entrypoint_file, source_checksum
 from plugins.execution import limits_or_defaults
 from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load
 from plugins.models import Plugin, PluginCommand, PluginDoc, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_retire, snapshot_take
 from plugins.snapshots import SNAPSHOT_KEY, code_store, snapshots_clean, version_digest
-from plugins.versions import ActivationError, version_activate
+from plugins.versions import ActivationError, version_activate, version_find
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +85,10 @@ def _pins(manifest: Manifest, roots: Sequence[Path]) -> dict[str, tuple[str, Sna
 def _unchanged(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> set[str]:
     """The entries whose version is installed with the same checksum and code."""
     rows = PluginVersion.objects.filter(plugin__name__in=[e.name for e in manifest.plugins])
-    installed = {(r.plugin.name, r.version): r for r in rows.select_related("plugin")}
+    installed = list(rows.select_related("plugin"))
     same = set()
     for entry in manifest.plugins:
-        row = installed.get((entry.name, entry.version))
+        row = next((r for r in installed if r.plugin.name == entry.name and version_equal(r.version, entry.version)), None)
         checksum, code = pins[entry.name]
         if row is not None and row.checksum == checksum and version_digest(version=row) == code.digest:
             same.add(entry.name)
@@ -235,7 +235,7 @@ def _import_entry(entry: PluginEntry, pin: tuple[str, Snapshot], replaced: froze
     checksum, code = pin[0], pin[1].digest
     label = f"{entry.name} {entry.version}"
     plugin, plugin_created = Plugin.objects.get_or_create(name=entry.name, defaults=_plugin_fields(entry))
-    version = plugin.versions.filter(version=entry.version).first()
+    version = version_find(plugin=plugin, version=entry.version)
     # The checksum covers the entry and the entrypoint's own files; the code digest, every
     # file of its top package: a changed helper module beside the entrypoint is a change.
     if version is not None and version.checksum == checksum and version_digest(version=version) == code:

@@ -87,7 +87,7 @@ def plugin_enabled_set(*, plugin: Plugin, enabled: bool) -> str:
 
 def plugin_version_activate(*, plugin: Plugin, version: str) -> str:
     """Make ``version`` active; unmet dependencies or requirements refuse, naming them."""
-    found = PluginVersion.objects.select_related("plugin").filter(plugin=plugin, version=version).first()
+    found = versions.version_find(plugin=plugin, version=version) if version else None
     if found is None:
         raise LifecycleError(
             _("%(name)s has no version %(version)s.") % {"name": plugin.name, "version": version or "?"}
@@ -96,7 +96,7 @@ def plugin_version_activate(*, plugin: Plugin, version: str) -> str:
         versions.version_activate(version=found)
     except ActivationError as exc:
         raise LifecycleError(str(exc)) from None
-    return _("%(name)s %(version)s is active.") % {"name": plugin.name, "version": version}
+    return _("%(name)s %(version)s is active.") % {"name": plugin.name, "version": found.version}
 
 
 def plugin_action(*, action: str, name: str, version: str = "") -> str:

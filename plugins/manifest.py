@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from plugins.constraints import VersionError, constraint_parse, requirement_parse, version_parse
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 COMMAND_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -164,9 +163,9 @@ class PluginEntry(_Model):
     @classmethod
     def _version(cls, value: str) -> str:
         try:
-            Version(value)
-        except InvalidVersion:
-            raise ValueError(f"{value!r} is not a PEP 440 version such as 1.0.0") from None
+            version_parse(value)
+        except VersionError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("docs")
@@ -182,9 +181,9 @@ class PluginEntry(_Model):
             if not re.match(SLUG, plugin):
                 raise ValueError(f"{plugin!r} is not a plugin name")
             try:
-                SpecifierSet(constraint)
-            except InvalidSpecifier:
-                raise ValueError(f"{plugin}: {constraint!r} is not a version constraint such as >=1.0,<2") from None
+                constraint_parse(constraint)
+            except VersionError as exc:
+                raise ValueError(f"{plugin}: {exc}") from None
         return value
 
     @field_validator("requirements")
@@ -192,9 +191,9 @@ class PluginEntry(_Model):
     def _requirements(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for line in value:
             try:
-                Requirement(line)
-            except InvalidRequirement:
-                raise ValueError(f"{line!r} is not a PEP 508 requirement such as requests>=2.31") from None
+                requirement_parse(line)
+            except VersionError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @model_validator(mode="after")

@@ -1,6 +1,6 @@
 """A small real broker-side protocol peer (websockets server) for testing the bridge alone.
 
-It speaks the broker's half of ``shared/bridge-protocol.md``: checks the bearer token,
+It speaks the broker's half of ``docs/bridge-protocol.md``: checks the bearer token,
 answers ``hello`` with ``welcome`` and the pending sends, acks messages (or holds the acks),
 and keeps sends pending until ``sent`` or ``failed`` with ``retry`` false.
 """
