@@ -127,15 +127,18 @@ class BrokerLink:
         settled: tuple[str, ...] = (),
         typing: bool = True,
         rng: random.Random | None = None,
+        max_backlog: int = MAX_BACKLOG,
+        max_backlog_bytes: int = MAX_BACKLOG_BYTES,
     ) -> None:
         self.bot_id, self.client, self.typing = bot_id, client, typing
+        self.max_backlog, self.max_backlog_bytes = max_backlog, max_backlog_bytes
         self.inbox = Inbox(cursor=cursor, settled=settled)
         self.errors = {"broker": 0, "send": 0}
         self.link = 0  # the number of the latest link opened
         self.up = False  # welcomed: frames may go out
         self._rng = rng or random.Random()  # noqa: S311 - jitter for the delays, not a secret
         self._reconnects = Backoff(base=0.5, cap=30.0, rng=self._rng)
-        self._retries: dict[str, Backoff] = {}  # messages the broker could not store, by id
+        self.retries: dict[str, Backoff] = {}  # messages the broker could not store, by id
         self._queued_refs: set[str] = set()  # sends queued and not answered yet
         self._writing = False  # a cursor write is under way
         self._write_again = False  # the cursor moved during it
@@ -199,7 +202,7 @@ class BrokerLink:
         if not error.id or self.inbox.frame(error.id) is None:
             return effects
         if error.code == "internal":
-            backoff = self._retries.setdefault(error.id, Backoff(base=1.0, cap=60.0, rng=self._rng))
+            backoff = self.retries.setdefault(error.id, Backoff(base=1.0, cap=60.0, rng=self._rng))
             effects.append(RetryLater(error.id, backoff.next(), self.link))
         elif error.code == "bad_frame":
             text = f"the broker refused message {error.id[:12]} as a bad frame; dropped: {error.detail}"
@@ -233,10 +236,10 @@ class BrokerLink:
 
     def backlog_full(self) -> bool:
         """Whether the poller should stop fetching until the broker acks."""
-        return len(self.inbox) >= MAX_BACKLOG or self.inbox.waiting_bytes >= MAX_BACKLOG_BYTES
+        return len(self.inbox) >= self.max_backlog or self.inbox.waiting_bytes >= self.max_backlog_bytes
 
     def _settle(self, message_id: str) -> list[Effect]:
-        self._retries.pop(message_id, None)
+        self.retries.pop(message_id, None)
         return self._cursor_moved() if self.inbox.settle(message_id) else []
 
     def _cursor_moved(self) -> list[Effect]:
