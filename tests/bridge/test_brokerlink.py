@@ -380,6 +380,8 @@ def test_links_are_numbered_from_one_and_the_welcome_makes_a_link_up() -> None:
     assert (link.link, link.up) == (1, False)
     feed(link, "welcome")
     assert (link.link, link.up) == (1, True)
+    link.link_lost()
+    assert link.up is False
     link.link_opened()  # a new socket: a new hello, a new welcome
     assert (link.link, link.up) == (2, False)
 
@@ -416,6 +418,7 @@ def test_the_cursor_is_saved_with_the_latest_settled_hashes() -> None:
 
 def test_a_message_the_cursor_passed_before_a_restart_is_not_forwarded_again() -> None:
     link = BrokerLink(bot_id=BOT, client="c", cursor="m1", settled=("m1",))
+    assert link.inbox.cursor == "m1"  # the stored cursor, until an ack moves it
     feed(link, "open")
     feed(link, "welcome")
     assert feed(link, "fetch m1") == []
