@@ -152,7 +152,7 @@ class Bridge:
         """Persist the cursor off the event loop: an fsync must not hold up the broker link."""
         try:
             await asyncio.to_thread(self.store.cursor_save, save.cursor, save.recent)
-        except OSError:
+        except Exception:  # kept in memory and written with the next move; never stop writing
             log.exception("the poll cursor could not be saved")
         self._perform(self.link.cursor_written())
 
@@ -214,6 +214,8 @@ class Bridge:
             for effect in self.link.link_lost():
                 if isinstance(effect, Reconnect):
                     await asyncio.sleep(effect.delay)
+                else:
+                    self._perform([effect])
 
     async def _converse(self, ws: ClientConnection) -> None:
         outgoing: asyncio.Queue[str] = asyncio.Queue()
