@@ -22,10 +22,6 @@ from bridgeprotocol.frames import AttachmentFrame, Message, ReplyTo
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_ATTACHMENT_BYTES = 11_500_000  # keeps a message frame under the 16 MiB limit
-# Messages fetched and not yet acked, at most (the broker down): in number, and in bytes,
-# since one message may carry 11.5 MB of files.
-MAX_BACKLOG = 500
-MAX_BACKLOG_BYTES = 200_000_000
 # A message whose files cannot be fetched (the file server failing, not gone) holds back
 # every message after it: after this many poll rounds (about three minutes with the
 # backoff) it goes on without them.

@@ -1,8 +1,10 @@
 """The bridge process: one broker connection (asyncio), one poller thread, one sender thread.
 
-Ordering and delivery rules (``shared/bridge-protocol.md``): a fetched message is forwarded
-until the broker acks it, and the persisted cursor passes it only then; sends are handled one
-at a time in arrival order, so the parts of a long reply go out in order.
+The protocol's decisions are :class:`bridge.brokerlink.BrokerLink`'s (``docs/bridge-protocol.md``);
+this module performs the effects it returns: it writes frames through one writer per link, in
+the order decided, persists the cursor off the event loop, runs the retry timers and hands
+sends to the sender thread. Sends are handled one at a time in arrival order, so the parts of
+a long reply go out in order.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,33 +22,30 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from bridge.account import SessionAccount, SessionUnreachable
-from bridge.backoff import Backoff
-from bridge.inbox import Fetched, Inbox
+from bridge.brokerlink import (
+    BrokerLink,
+    Effect,
+    Emit,
+    EmitStatus,
+    Hangup,
+    Note,
+    Reconnect,
+    RetryLater,
+    SaveCursor,
+    ShowTyping,
+    StartSend,
+)
+from bridge.inbox import Fetched
 from bridge.network import NetworkLike, network_build
-from bridge.receiver import MAX_BACKLOG, MAX_BACKLOG_BYTES, PollTiming, Receiver
+from bridge.receiver import PollTiming, Receiver
 from bridge.sender import send_handle
 from bridge.store import BridgeStore
-from bridgeprotocol.frames import (
-    MAX_FRAME_BYTES,
-    PROTOCOL_VERSION,
-    Ack,
-    Error,
-    Failed,
-    FrameError,
-    Hello,
-    Message,
-    Send,
-    Sent,
-    Status,
-    Welcome,
-    parse_frame,
-)
+from bridgeprotocol.frames import MAX_FRAME_BYTES, Failed, FrameError, Send, Sent, Status
 
 log = logging.getLogger(__name__)
 
 CLIENT = f"sessionbot-bridge session-python/{getattr(session_python, '__version__', '1.0.5')}"
 WELCOME_TIMEOUT = 15.0
-RECENT_KEPT = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +61,10 @@ class BridgeSettings:
     typing: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class _Typing:
-    to: str
-
-
 class Bridge:
     def __init__(self, cfg: BridgeSettings, *, network: NetworkLike | None = None) -> None:
         self.cfg = cfg
         self.store = BridgeStore(cfg.state_dir)
-        self.inbox = Inbox(cursor=self.store.cursor, settled=self.store.recent)
         accounts = [
             SessionAccount(
                 mnemonic=cfg.mnemonic,
@@ -81,20 +75,16 @@ class Bridge:
         ]
         self.poll_account, self.send_account = accounts
         self.bot_id = self.poll_account.session_id
-        self.errors = {"broker": 0, "send": 0}
-        self.ws: ClientConnection | None = None
+        self.link = BrokerLink(
+            bot_id=self.bot_id, client=CLIENT, cursor=self.store.cursor, settled=self.store.recent, typing=cfg.typing
+        )
+        self.inbox = self.link.inbox
         self._sender_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-sender")
         self._stop = asyncio.Event()
-        self._queue: asyncio.Queue[Send | _Typing] = asyncio.Queue()
-        # Refs queued and not yet handled: a broker that resends every pending send at each
-        # hello (a flapping link) would otherwise queue each again, and while the Session
-        # network is down every copy takes its full round of tries.
-        self._queued_refs: set[str] = set()
-        self._cursor_dirty = False
+        self._queue: asyncio.Queue[Send | ShowTyping] = asyncio.Queue()
+        self._outgoing: asyncio.Queue[str] | None = None  # the open link's frames, for its writer
         self._cursor_writer: asyncio.Task[None] | None = None
         self.receiver: Receiver | None = None
-        self._tasks: set[asyncio.Task[bool]] = set()
-        self._retries: dict[str, Backoff] = {}  # messages the broker could not store, by id
 
     def stop(self) -> None:
         self._stop.set()
@@ -106,7 +96,7 @@ class Bridge:
             cursor=self.store.cursor,
             since_ms=self.store.since_ms,
             deliver=lambda items: self._from_thread(loop, items),
-            backlog_full=self._backlog_full,
+            backlog_full=self.link.backlog_full,
             timing=self.cfg.timing,
             known=self.inbox.known,
         )
@@ -118,60 +108,56 @@ class Bridge:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if self._cursor_writer is not None:
-                await asyncio.gather(self._cursor_writer, return_exceptions=True)  # the latest cursor is kept
+            while self._cursor_writer is not None and not self._cursor_writer.done():
+                # the latest cursor is kept: a write may start the next one as it ends
+                await asyncio.gather(self._cursor_writer, return_exceptions=True)
             self.receiver.stop()
             await asyncio.to_thread(self.receiver.join, 15)
             self._sender_pool.shutdown(wait=False, cancel_futures=True)
 
-    # --- Session → broker --------------------------------------------------------------
+    def _perform(self, effects: Iterable[Effect]) -> None:
+        """Carry out the link's effects in order. :class:`Reconnect` is the connect loop's."""
+        for effect in effects:
+            if isinstance(effect, Emit):
+                self._write(effect.frame.to_json())
+            elif isinstance(effect, EmitStatus):
+                self._write(self.status().to_json())
+            elif isinstance(effect, SaveCursor):
+                self._cursor_writer = asyncio.create_task(self._cursor_write(effect))
+            elif isinstance(effect, RetryLater):
+                asyncio.get_running_loop().call_later(effect.delay, self._retry_due, effect)
+            elif isinstance(effect, StartSend):
+                self._queue.put_nowait(effect.frame)
+            elif isinstance(effect, ShowTyping):
+                self._queue.put_nowait(effect)
+            elif isinstance(effect, Note):
+                log.log(effect.level, "%s", effect.text)
+            elif isinstance(effect, Hangup):
+                raise FrameError(effect.reason)  # ends the link; the connect loop reconnects
 
-    def _backlog_full(self) -> bool:
-        """Whether to stop fetching until the broker acks: asked from the poller's thread."""
-        return len(self.inbox) >= MAX_BACKLOG or self.inbox.waiting_bytes >= MAX_BACKLOG_BYTES
+    def _write(self, text: str) -> None:
+        if self._outgoing is not None:  # none while no link is open: the link decides what goes again
+            self._outgoing.put_nowait(text)
+
+    # --- Session → broker --------------------------------------------------------------
 
     def _from_thread(self, loop: asyncio.AbstractEventLoop, items: list[Fetched]) -> None:
         if not self._stop.is_set():  # after a stop, the loop may be gone; the cursor re-delivers
             loop.call_soon_threadsafe(self._on_fetched, items)
 
     def _on_fetched(self, items: list[Fetched]) -> None:
-        before = self.inbox.cursor
-        for item in items:
-            if self.inbox.add(item) and item.frame is not None and self.ws is not None:
-                # tasks start in FIFO order and each writes at once, so frames keep their order
-                task = asyncio.create_task(self._emit(item.frame))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-        if self.inbox.cursor != before:
-            self._cursor_save()
+        self._perform(self.link.fetched(items))
 
-    def _cursor_save(self) -> None:
-        """Persist the cursor soon, off the event loop: one write (with its fsync) for a burst
-        of acks instead of one each, and none of them holding up the broker link."""
-        self._cursor_dirty = True
-        if self._cursor_writer is None or self._cursor_writer.done():
-            self._cursor_writer = asyncio.create_task(self._cursor_write())
+    async def _cursor_write(self, save: SaveCursor) -> None:
+        """Persist the cursor off the event loop: an fsync must not hold up the broker link."""
+        try:
+            await asyncio.to_thread(self.store.cursor_save, save.cursor, save.recent)
+        except Exception:  # kept in memory and written with the next move; never stop writing
+            log.exception("the poll cursor could not be saved")
+        self._perform(self.link.cursor_written())
 
-    async def _cursor_write(self) -> None:
-        while self._cursor_dirty:
-            self._cursor_dirty = False
-            cursor, recent = self.inbox.cursor, self.inbox.settled_recent(RECENT_KEPT)
-            try:
-                await asyncio.to_thread(self.store.cursor_save, cursor, recent)
-            except OSError:
-                # Kept in memory; the next ack writes it again. A crash meanwhile re-delivers
-                # messages the broker acks as duplicates.
-                log.exception("the poll cursor could not be saved")
-
-    def _on_ack(self, ack: Ack) -> None:
-        frame = self.inbox.frame(ack.id)
-        if ack.status == "rejected":
-            log.warning("broker rejected message %s: %s", ack.id[:12], ack.reason)
-        self._retries.pop(ack.id, None)
-        if self.inbox.settle(ack.id):
-            self._cursor_save()
-        if ack.status == "accepted" and frame is not None and self.cfg.typing:
-            self._queue.put_nowait(_Typing(frame.conversation))
+    def _retry_due(self, retry: RetryLater) -> None:
+        self._perform(self.link.retry_due(retry.message_id, retry.link))
 
     # --- broker → Session --------------------------------------------------------------
 
@@ -179,22 +165,19 @@ class Bridge:
         loop = asyncio.get_running_loop()
         while True:
             item = await self._queue.get()
-            if isinstance(item, _Typing):
+            if isinstance(item, ShowTyping):
                 await loop.run_in_executor(self._sender_pool, self._typing, item.to)
                 continue
             try:
                 result = await loop.run_in_executor(self._sender_pool, self._send, item)
             except Exception as exc:  # send_handle answers for its own failures; never stop sending
                 log.exception("send %s failed unexpectedly", item.ref)
-                reason = f"the bridge failed on this send ({type(exc).__name__})"
-                result = Failed(ref=item.ref, reason=reason, retry=True)
-            finally:
-                self._queued_refs.discard(item.ref)
-            if isinstance(result, Failed):
-                self.errors["send"] += 1
+                effects = self.link.send_crashed(item.ref, type(exc).__name__)
+            else:
+                effects = self.link.send_done(result)
             if self.receiver is not None:
                 self.receiver.touch()
-            await self._emit(result)  # lost if the link is down: the broker resends, we answer from disk
+            self._perform(effects)
 
     def _send(self, frame: Send) -> Sent | Failed:
         return send_handle(account=self.send_account, store=self.store, frame=frame)
@@ -209,18 +192,7 @@ class Bridge:
 
     # --- the broker link ---------------------------------------------------------------
 
-    async def _emit(self, frame: Message | Sent | Failed | Status | Hello) -> bool:
-        ws = self.ws
-        if ws is None:
-            return False
-        try:
-            await ws.send(frame.to_json())
-        except ConnectionClosed:
-            return False
-        return True
-
     async def _connect_loop(self) -> None:
-        backoff = Backoff(base=0.5, cap=30.0)
         while not self._stop.is_set():
             try:
                 async with connect(
@@ -234,79 +206,49 @@ class Bridge:
                     # small frame cost CPU on both ends per message and saved nothing.
                     compression=None,
                 ) as ws:
-                    await self._converse(ws, backoff)
+                    await self._converse(ws)
             except InvalidStatus as exc:
                 log.error("the broker refused the bridge (HTTP %s): check BRIDGE_TOKEN", exc.response.status_code)
             except (OSError, WebSocketException, TimeoutError, FrameError) as exc:
                 log.warning("broker connection lost (%s: %s); reconnecting", type(exc).__name__, exc)
-            finally:
-                self.ws = None
-            self.errors["broker"] += 1
-            await asyncio.sleep(backoff.next())
+            for effect in self.link.link_lost():
+                if isinstance(effect, Reconnect):
+                    await asyncio.sleep(effect.delay)
+                else:
+                    self._perform([effect])
 
-    async def _converse(self, ws: ClientConnection, backoff: Backoff) -> None:
-        await ws.send(Hello(protocol=PROTOCOL_VERSION, bot_id=self.bot_id, client=CLIENT).to_json())
-        first = parse_frame(await asyncio.wait_for(ws.recv(), WELCOME_TIMEOUT))
-        if not isinstance(first, Welcome):
-            raise FrameError(f"expected welcome, got {first.type}")
-        backoff.reset()
-        log.info("connected to the broker at %s", self.cfg.broker_url)
-        resent: set[str] = set()
-        while batch := [m for m in self.inbox.waiting() if m.id not in resent]:
-            for msg in batch:
-                await ws.send(msg.to_json())
-                resent.add(msg.id)
-        self.ws = ws  # no await since the last check: nothing fetched meanwhile is missed
-        await self._emit(self.status())
-        async for raw in ws:
-            self._dispatch(raw)
+    async def _converse(self, ws: ClientConnection) -> None:
+        outgoing: asyncio.Queue[str] = asyncio.Queue()
+        writer = asyncio.create_task(self._write_loop(ws, outgoing))
+        self._outgoing = outgoing
+        try:
+            self._perform(self.link.link_opened())
+            while not self.link.up:
+                self._perform(self.link.received(await asyncio.wait_for(ws.recv(), WELCOME_TIMEOUT)))
+            log.info("connected to the broker at %s", self.cfg.broker_url)
+            async for raw in ws:
+                self._perform(self.link.received(raw))
+        finally:
+            self._outgoing = None
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
         if ws.close_code == 4401:
             log.error("the broker closed the link with 4401: BRIDGE_TOKEN is wrong")
 
-    def _dispatch(self, raw: str | bytes) -> None:
-        try:
-            frame = parse_frame(raw)
-        except FrameError as exc:
-            log.warning("ignored a frame from the broker: %s", exc.detail)
-            return
-        if isinstance(frame, Ack):
-            self._on_ack(frame)
-        elif isinstance(frame, Send):
-            if frame.ref not in self._queued_refs:
-                self._queued_refs.add(frame.ref)
-                self._queue.put_nowait(frame)
-        elif isinstance(frame, Error):
-            log.warning("broker error %s: %s", frame.code, frame.detail)
-            if frame.code == "internal" and frame.id:
-                self._retry_later(frame.id)
-            elif frame.code == "bad_frame" and frame.id and self.inbox.frame(frame.id) is not None:
-                # The broker will never take this frame (a bridge bug): waiting for its ack
-                # would hold the cursor here for good. Drop it, loudly.
-                log.error("the broker refused message %s as a bad frame; dropped: %s", frame.id[:12], frame.detail)
-                self._retries.pop(frame.id, None)
-                if self.inbox.settle(frame.id):
-                    self._cursor_save()
-
-    def _retry_later(self, message_id: str) -> None:
-        """The broker could not store a message (its database or Redis is down): send it
-        again after a growing delay, on this connection; a reconnect sends it anyway."""
-        if self.inbox.frame(message_id) is None:
-            return
-        backoff = self._retries.setdefault(message_id, Backoff(base=1.0, cap=60.0))
-        asyncio.get_running_loop().call_later(backoff.next(), self._resend, self.ws, message_id)
-
-    def _resend(self, ws: ClientConnection | None, message_id: str) -> None:
-        frame = self.inbox.frame(message_id)
-        if frame is None or ws is None or self.ws is not ws:
-            return  # acked meanwhile, or the connection changed (its hello sent every waiting message)
-        task = asyncio.create_task(self._emit(frame))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    @staticmethod
+    async def _write_loop(ws: ClientConnection, outgoing: asyncio.Queue[str]) -> None:
+        """Write the link's frames one by one, in the order they were decided."""
+        while True:
+            text = await outgoing.get()
+            try:
+                await ws.send(text)
+            except ConnectionClosed:
+                return  # the reader sees the close too; what was lost goes again after the next hello
 
     async def _status_loop(self) -> None:
         while True:
             await asyncio.sleep(self.cfg.status_interval)
-            await self._emit(self.status())
+            self._perform(self.link.status_due())
 
     def status(self) -> Status:
         health = self.receiver.health if self.receiver is not None else None
@@ -318,6 +260,6 @@ class Bridge:
             session_reachable=bool(health and health.reachable),
             awaiting_ack=len(self.inbox),
             queued_sends=self._queue.qsize(),
-            errors={**(health.errors if health else {}), **self.errors},
+            errors={**(health.errors if health else {}), **self.link.errors},
             network="local test network" if self.cfg.network_url else "Session",
         )
