@@ -43,6 +43,7 @@ def test_this_tree_keeps_every_contract() -> None:
         ("sessionbot/dbretry.py", "import plugins.models", "core imports no app", "sessionbot.dbretry -> plugins"),
         ("broker/chunker.py", "import django.utils", "Pure cores import no Django", "broker.chunker -> django"),
         ("bridge/runtime.py", "import sessiontestnet.local", "test network", "bridge.runtime -> sessiontestnet"),
+        ("bridge/brokerlink.py", "import asyncio", "protocol core does no I/O", "bridge.brokerlink -> asyncio"),
     ],
 )
 def test_a_wrong_way_import_fails_with_the_import_named(
