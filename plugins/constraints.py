@@ -14,6 +14,50 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 
+class VersionError(ValueError):
+    """Text that is not a version, constraint or requirement; ``str()`` says why in one line."""
+
+
+def version_parse(text: str) -> Version:
+    """Return ``text`` as a PEP 440 version; refuse text not written in its normal form.
+
+    ``v1`` and ``1.0.0-rc1`` are PEP 440 versions, but spelled otherwise than they compare
+    (``1`` and ``1.0.0rc1``): the operator is asked to write the normal form, so that one
+    version never shows under two names.
+    """
+    try:
+        version = Version(text)
+    except InvalidVersion:
+        raise VersionError(f"{text!r} is not a PEP 440 version such as 1.0.0") from None
+    if str(version) != text:
+        raise VersionError(f"{text!r} is not written as PEP 440 normalizes it: write {str(version)!r}")
+    return version
+
+
+def version_equal(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` are the same version by PEP 440 (``1`` equals ``1.0.0``)."""
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def constraint_parse(text: str) -> SpecifierSet:
+    """Return ``text`` as a PEP 440 version constraint (``>=1.0,<2``)."""
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        raise VersionError(f"{text!r} is not a version constraint such as >=1.0,<2") from None
+
+
+def requirement_parse(text: str) -> Requirement:
+    """Return ``text`` as a PEP 508 requirement (``requests>=2.31``)."""
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        raise VersionError(f"{text!r} is not a PEP 508 requirement such as requests>=2.31") from None
+
+
 def _satisfies(spec: SpecifierSet, version: str) -> bool:
     try:
         # An operator who installs 2.0rc1 and asks for >=2.0rc1 means it; allow pre-releases.

@@ -28,14 +28,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from plugins.codecheck import CodeCheck, codes_check
-from plugins.constraints import constraint_problem, dependency_order
+from plugins.constraints import constraint_problem, dependency_order, version_equal
 from plugins.entrypoints import EntrypointError, entrypoint_file, source_checksum
 from plugins.execution import limits_or_defaults
+from plugins.health import LOADED, UNKNOWN
 from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load
 from plugins.models import Plugin, PluginCommand, PluginDoc, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_retire, snapshot_take
 from plugins.snapshots import SNAPSHOT_KEY, code_store, snapshots_clean, version_digest
-from plugins.versions import ActivationError, version_activate
+from plugins.versions import ActivationError, version_activate, version_find
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +86,11 @@ def _pins(manifest: Manifest, roots: Sequence[Path]) -> dict[str, tuple[str, Sna
 def _unchanged(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> set[str]:
     """The entries whose version is installed with the same checksum and code."""
     rows = PluginVersion.objects.filter(plugin__name__in=[e.name for e in manifest.plugins])
-    installed = {(r.plugin.name, r.version): r for r in rows.select_related("plugin")}
+    installed = list(rows.select_related("plugin"))
     same = set()
     for entry in manifest.plugins:
-        row = installed.get((entry.name, entry.version))
+        named = (r for r in installed if r.plugin.name == entry.name)
+        row = next((r for r in named if version_equal(r.version, entry.version)), None)
         checksum, code = pins[entry.name]
         if row is not None and row.checksum == checksum and version_digest(version=row) == code.digest:
             same.add(entry.name)
@@ -235,11 +237,13 @@ def _import_entry(entry: PluginEntry, pin: tuple[str, Snapshot], replaced: froze
     checksum, code = pin[0], pin[1].digest
     label = f"{entry.name} {entry.version}"
     plugin, plugin_created = Plugin.objects.get_or_create(name=entry.name, defaults=_plugin_fields(entry))
-    version = plugin.versions.filter(version=entry.version).first()
+    version = version_find(plugin=plugin, version=entry.version)
     # The checksum covers the entry and the entrypoint's own files; the code digest, every
     # file of its top package: a changed helper module beside the entrypoint is a change.
     if version is not None and version.checksum == checksum and version_digest(version=version) == code:
         tally.unchanged.append(label)
+        # Its code loaded when it was imported: a plugin not yet run is loaded, not unknown.
+        Plugin.objects.filter(pk=plugin.pk, load_state=UNKNOWN).update(load_state=LOADED)
         blocked = plugin.active_version_id != version.pk and version.activated_at is None  # not rolled back from
         if blocked and _activate(version, label, replaced, tally):
             # Blocked last time (say, a missing requirement), met now: with its settings.
@@ -258,8 +262,11 @@ def _import_entry(entry: PluginEntry, pin: tuple[str, Snapshot], replaced: froze
         tally.updated.append(label)
     _write_children(plugin, version, entry)
     # An edited entry is the operator's instruction: the version it names becomes active.
-    if _activate(version, label, replaced, tally) and not plugin_created:
-        _settings_apply(plugin, entry)
+    if _activate(version, label, replaced, tally):
+        # The code check loaded this code in a plugin host: it is what serves now.
+        Plugin.objects.filter(pk=plugin.pk).update(load_state=LOADED)
+        if not plugin_created:
+            _settings_apply(plugin, entry)
 
 
 def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: bool = False) -> ImportReport:

@@ -72,6 +72,8 @@ def plugin_reload(*, plugin: Plugin) -> str:
     with transaction.atomic():
         version_code_record(version=version, digest=code.digest)
         _commands_sync(version, described)
+        # A failed reload's error is settled by this one; an invocation's last error stays.
+        Plugin.objects.filter(pk=plugin.pk, load_state=RELOAD_FAILED).update(last_error="", last_error_at=None)
         # updated_at is the reload generation every worker compares before each invocation.
         Plugin.objects.filter(pk=plugin.pk).update(updated_at=timezone.now(), load_state="loaded")
     log.info("plugin %s reloaded (code %s)", plugin.name, code.digest[:12])
@@ -87,7 +89,7 @@ def plugin_enabled_set(*, plugin: Plugin, enabled: bool) -> str:
 
 def plugin_version_activate(*, plugin: Plugin, version: str) -> str:
     """Make ``version`` active; unmet dependencies or requirements refuse, naming them."""
-    found = PluginVersion.objects.select_related("plugin").filter(plugin=plugin, version=version).first()
+    found = versions.version_find(plugin=plugin, version=version) if version else None
     if found is None:
         raise LifecycleError(
             _("%(name)s has no version %(version)s.") % {"name": plugin.name, "version": version or "?"}
@@ -96,7 +98,7 @@ def plugin_version_activate(*, plugin: Plugin, version: str) -> str:
         versions.version_activate(version=found)
     except ActivationError as exc:
         raise LifecycleError(str(exc)) from None
-    return _("%(name)s %(version)s is active.") % {"name": plugin.name, "version": version}
+    return _("%(name)s %(version)s is active.") % {"name": plugin.name, "version": found.version}
 
 
 def plugin_action(*, action: str, name: str, version: str = "") -> str:

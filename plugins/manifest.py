@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from plugins.constraints import VersionError, constraint_parse, requirement_parse, version_parse
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 COMMAND_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
@@ -28,7 +27,10 @@ Policy = Literal["everyone", "listed", "admins"]
 
 
 class ManifestError(Exception):
-    """An invalid plugins file; ``str()`` is one line: file, entry, field and reason."""
+    """An invalid plugins file; ``str()`` is one line: file, entry, field and reason.
+
+    ``index`` is the entry's position in the list (from 0); the line counts from 1.
+    """
 
     def __init__(self, *, file: str, reason: str, index: int | None = None, name: str = "", field: str = "") -> None:
         self.file, self.index, self.name, self.field, self.reason = file, index, name, field, reason
@@ -37,7 +39,8 @@ class ManifestError(Exception):
     def line(self) -> str:
         parts = [self.file]
         if self.index is not None:
-            parts.append(f"entry {self.index}" + (f" ({self.name})" if self.name else ""))
+            # Entries count from 1, as a reader of the file counts them.
+            parts.append(f"entry {self.index + 1}" + (f" ({self.name})" if self.name else ""))
         if self.field:
             parts.append(self.field)
         return ": ".join([*parts, self.reason])
@@ -164,9 +167,9 @@ class PluginEntry(_Model):
     @classmethod
     def _version(cls, value: str) -> str:
         try:
-            Version(value)
-        except InvalidVersion:
-            raise ValueError(f"{value!r} is not a PEP 440 version such as 1.0.0") from None
+            version_parse(value)
+        except VersionError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @field_validator("docs")
@@ -182,9 +185,9 @@ class PluginEntry(_Model):
             if not re.match(SLUG, plugin):
                 raise ValueError(f"{plugin!r} is not a plugin name")
             try:
-                SpecifierSet(constraint)
-            except InvalidSpecifier:
-                raise ValueError(f"{plugin}: {constraint!r} is not a version constraint such as >=1.0,<2") from None
+                constraint_parse(constraint)
+            except VersionError as exc:
+                raise ValueError(f"{plugin}: {exc}") from None
         return value
 
     @field_validator("requirements")
@@ -192,9 +195,9 @@ class PluginEntry(_Model):
     def _requirements(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for line in value:
             try:
-                Requirement(line)
-            except InvalidRequirement:
-                raise ValueError(f"{line!r} is not a PEP 508 requirement such as requests>=2.31") from None
+                requirement_parse(line)
+            except VersionError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @model_validator(mode="after")
@@ -265,7 +268,7 @@ def manifest_parse(*, text: str, file: str) -> Manifest:
         except ValidationError as exc:
             raise _entry_error(file, index, raw, exc) from None
         if entry.name in seen:
-            reason = f"duplicate name: entry {seen[entry.name]} is also {entry.name!r}"
+            reason = f"duplicate name: entry {seen[entry.name] + 1} is also {entry.name!r}"
             raise ManifestError(file=file, index=index, name=entry.name, field="name", reason=reason)
         seen[entry.name] = index
         if entry.default_handler:
@@ -276,7 +279,7 @@ def manifest_parse(*, text: str, file: str) -> Manifest:
         for cindex, cmd in enumerate(entry.commands):
             if cmd.name in owners:
                 other_index, other = owners[cmd.name]
-                reason = f"command {cmd.name!r} is also declared by {other} (entry {other_index})"
+                reason = f"command {cmd.name!r} is also declared by {other} (entry {other_index + 1})"
                 field = f"commands[{cindex}].name"
                 raise ManifestError(file=file, index=index, name=entry.name, field=field, reason=reason)
             owners[cmd.name] = (index, entry.name)

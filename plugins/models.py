@@ -8,9 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
+
+from plugins.constraints import VersionError, constraint_parse, requirement_parse, version_equal, version_parse
 
 validate_session_id = RegexValidator(
     regex=r"^05[0-9a-f]{64}\Z",
@@ -20,13 +19,11 @@ validate_session_id = RegexValidator(
 
 
 def validate_version(value: str) -> None:
-    """Accept PEP 440 versions only (``1.2.0``, ``2.0rc1``)."""
+    """Accept PEP 440 versions in their normal form only (``1.2.0``, ``2.0rc1``; not ``v1``)."""
     try:
-        Version(value)
-    except InvalidVersion:
-        raise ValidationError(
-            _("%(value)s is not a PEP 440 version, such as 1.0.0."), code="invalid_version", params={"value": value}
-        ) from None
+        version_parse(value)
+    except VersionError as exc:
+        raise ValidationError(str(exc), code="invalid_version") from None
 
 
 validate_language = RegexValidator(
@@ -48,13 +45,9 @@ def validate_dependencies(value: object) -> None:
         raise ValidationError(_("Dependencies are a mapping of plugin name to version constraint."))
     for name, constraint in value.items():
         try:
-            SpecifierSet(str(constraint))
-        except InvalidSpecifier:
-            raise ValidationError(
-                _("%(name)s: %(constraint)s is not a version constraint such as >=1.0,<2."),
-                code="invalid_constraint",
-                params={"name": name, "constraint": constraint},
-            ) from None
+            constraint_parse(str(constraint))
+        except VersionError as exc:
+            raise ValidationError(f"{name}: {exc}", code="invalid_constraint") from None
 
 
 def validate_requirements(value: object) -> None:
@@ -63,13 +56,9 @@ def validate_requirements(value: object) -> None:
         raise ValidationError(_("Requirements are a list of PEP 508 strings."))
     for line in value:
         try:
-            Requirement(str(line))
-        except InvalidRequirement:
-            raise ValidationError(
-                _("%(line)s is not a PEP 508 requirement such as requests>=2.31."),
-                code="invalid_requirement",
-                params={"line": line},
-            ) from None
+            requirement_parse(str(line))
+        except VersionError as exc:
+            raise ValidationError(str(exc), code="invalid_requirement") from None
 
 
 class Policy(models.TextChoices):
@@ -188,6 +177,17 @@ class PluginVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plugin.name} {self.version}"
+
+    def clean(self) -> None:
+        """Refuse a second version of the plugin equal to this one by PEP 440 (``1`` is ``1.0.0``)."""
+        super().clean()
+        if not self.plugin_id:
+            return
+        others = PluginVersion.objects.filter(plugin_id=self.plugin_id).exclude(pk=self.pk)
+        same = next((v for v in others.values_list("version", flat=True) if version_equal(v, self.version)), None)
+        if same is not None:
+            message = _("%(version)s is the installed version %(same)s.") % {"version": self.version, "same": same}
+            raise ValidationError({"version": message})
 
 
 class PluginCommand(models.Model):

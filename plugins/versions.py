@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from plugins.constraints import active_constraint_problem, constraint_problem, requirement_problem
+from plugins.constraints import active_constraint_problem, constraint_problem, requirement_problem, version_equal
 from plugins.models import Plugin, PluginVersion
 
 
@@ -28,6 +28,13 @@ class DependencyError(ActivationError):
 
 class RequirementError(ActivationError):
     """A Python requirement (PEP 508) is not met by the installed distributions."""
+
+
+def version_find(*, plugin: Plugin, version: str) -> PluginVersion | None:
+    """The installed version of ``plugin`` equal to ``version`` by PEP 440 (``1`` finds ``1.0.0``)."""
+    rows = list(plugin.versions.select_related("plugin")) if plugin.pk else []
+    exact = next((row for row in rows if row.version == version), None)
+    return exact or next((row for row in rows if version_equal(row.version, version)), None)
 
 
 def version_dependencies_check(*, version: PluginVersion) -> None:

@@ -59,11 +59,18 @@ def test_help_for_one_command_shows_its_localized_doc() -> None:
     assert ask("/help /echo")[0] == "Echo\n\nRepeats you.\n\nUsage: /echo <text…>"
 
 
-def test_whoami_tells_session_id_language_and_groups() -> None:
+def test_whoami_tells_session_id_language_role_and_groups() -> None:
     BotGroup.objects.create(name="staff").members.add(user(USER))
     BotGroup.objects.create(name="admins").members.add(user(USER))
     BotGroup.objects.create(name="others").members.add(user("05" + "ee" * 32))
-    assert ask("/whoami")[0] == f"Session ID: {USER}\nLanguage: en\nGroups: admins, staff"
+    expected = f"Session ID: {USER}\nLanguage: en\nRole: user (not an admin)\nGroups: admins, staff"
+    assert ask("/whoami")[0] == expected
+
+
+def test_whoami_tells_an_admin_that_they_are_one() -> None:
+    assert ask("/whoami", sender=ADMIN, language="es")[0] == (
+        f"ID de Session: {ADMIN}\nIdioma: es\nRol: administrador\nGrupos: ninguno"
+    )
 
 
 def test_lang_sets_the_users_language() -> None:

@@ -151,6 +151,22 @@ def test_a_version_bump_adds_and_activates_a_version_and_keeps_the_old_one(tmp_p
     assert PluginCommand.objects.filter(version__version="1.0.0").exists()
 
 
+def test_a_version_equal_by_pep_440_is_the_installed_one_not_a_new_one(tmp_path, plugin_root) -> None:
+    entrypoint = plugin_root.module()
+    _run(_write(tmp_path, _weather(entrypoint, version="1.0.0")))
+    _run(_write(tmp_path, _weather(entrypoint, version="1.0.0").replace("units: metric", "units: imperial")))
+    output = _run(_write(tmp_path, _weather(entrypoint, version="1")))
+    assert "updated: weather 1" in output
+    plugin = Plugin.objects.get(name="weather")
+    assert list(plugin.versions.values_list("version", flat=True)) == ["1.0.0"]
+
+
+def test_a_version_written_v1_is_refused(tmp_path, plugin_root) -> None:
+    with pytest.raises(CommandError, match="version: 'v1' is not written as PEP 440 normalizes it: write '1'"):
+        _run(_write(tmp_path, _weather(plugin_root.module(), version="v1")))
+    assert not Plugin.objects.exists()
+
+
 def test_a_dry_run_reports_what_would_happen_and_changes_nothing(tmp_path, plugin_root) -> None:
     output = _run(_write(tmp_path, _weather(plugin_root.module())), "--dry-run")
     assert "dry run: nothing was changed" in output
@@ -204,6 +220,7 @@ def test_the_shipped_plugins_file_imports_and_activates_every_plugin(settings) -
     settings.PLUGIN_ROOTS = [ROOT / "plugins" / "builtin"]
     assert f"plugins: {len(names)} created, 0 updated, 0 unchanged" in _run(shipped)
     assert set(Plugin.objects.exclude(active_version=None).values_list("name", flat=True)) == names
+    assert set(Plugin.objects.values_list("load_state", flat=True)) == {"loaded"}  # its code loaded on import
     assert f"plugins: 0 created, 0 updated, {len(names)} unchanged" in _run(shipped)
 
 
@@ -211,23 +228,23 @@ BAD_FILES = {
     "broken YAML": ("plugins: [\n  - name: a\n", "plugins.yaml: line 2: not valid YAML"),
     "missing field": (
         "plugins:\n  - {name: a, entrypoint: 'EP'}\n",
-        "plugins.yaml: entry 0 (a): version: this field is required",
+        "plugins.yaml: entry 1 (a): version: this field is required",
     ),
     "bad version": (
         "plugins:\n  - {name: a, version: 'v-one', entrypoint: 'EP'}\n",
-        "plugins.yaml: entry 0 (a): version: 'v-one' is not a PEP 440 version",
+        "plugins.yaml: entry 1 (a): version: 'v-one' is not a PEP 440 version",
     ),
     "entrypoint outside the plugin roots": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'os.path:join'}\n",
-        "plugins.yaml: entry 0 (a): entrypoint: module os is not found in the plugin roots",
+        "plugins.yaml: entry 1 (a): entrypoint: module os is not found in the plugin roots",
     ),
     "entrypoint through a symlink out of the roots": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'linked:Thing'}\n",
-        "plugins.yaml: entry 0 (a): entrypoint: module linked resolves to",
+        "plugins.yaml: entry 1 (a): entrypoint: module linked resolves to",
     ),
     "entrypoint that fails to import": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'BROKEN:Thing'}\n",
-        "plugins.yaml: entry 0 (a): entrypoint: cannot import BROKEN: ZeroDivisionError: division by zero",
+        "plugins.yaml: entry 1 (a): entrypoint: cannot import BROKEN: ZeroDivisionError: division by zero",
     ),
     "entrypoint without the class": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'EPMODULE:Missing'}\n",
@@ -235,16 +252,16 @@ BAD_FILES = {
     ),
     "unknown dependency": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'EP', dependencies: {ghost: '>=1'}}\n",
-        "plugins.yaml: entry 0 (a): dependencies.ghost: a depends on plugin 'ghost', which is not installed",
+        "plugins.yaml: entry 1 (a): dependencies.ghost: a depends on plugin 'ghost', which is not installed",
     ),
     "unsatisfiable constraint": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'EP', dependencies: {b: '>=2'}}\n"
         "  - {name: b, version: '1.5', entrypoint: 'EP2'}\n",
-        "plugins.yaml: entry 0 (a): dependencies.b: a needs b>=2, but only b 1.5 is installed",
+        "plugins.yaml: entry 1 (a): dependencies.b: a needs b>=2, but only b 1.5 is installed",
     ),
     "duplicate names": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'EP'}\n  - {name: a, version: '2', entrypoint: 'EP2'}\n",
-        "plugins.yaml: entry 1 (a): name: duplicate name: entry 0 is also 'a'",
+        "plugins.yaml: entry 2 (a): name: duplicate name: entry 1 is also 'a'",
     ),
     "dependency cycle": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'EP', dependencies: {b: '>=1'}}\n"
@@ -303,7 +320,7 @@ def test_the_command_exits_1_with_one_line_on_stderr(tmp_path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        f"CommandError: {path}: entry 0 (a): version: 'x.y' is not a PEP 440 version such as 1.0.0 (nothing imported)"
+        f"CommandError: {path}: entry 1 (a): version: 'x.y' is not a PEP 440 version such as 1.0.0 (nothing imported)"
     )
     assert "Traceback" not in result.stderr
 

@@ -57,15 +57,32 @@ def test_a_session_id_is_unique() -> None:
         BotUser.objects.create(session_id=GOOD_ID)
 
 
-@pytest.mark.parametrize(("version", "ok"), [("1.0.0", True), ("2.0rc1", True), ("1!2.0", True), ("v-one", False)])
-def test_plugin_versions_are_pep_440(version, ok) -> None:
+@pytest.mark.parametrize(
+    ("version", "problem"),
+    [
+        ("1.0.0", ""),
+        ("2.0rc1", ""),
+        ("1!2.0", ""),
+        ("v-one", "is not a PEP 440 version"),
+        ("v1", "write '1'"),
+        ("1.0.0-RC1", "write '1.0.0rc1'"),
+    ],
+)
+def test_plugin_versions_are_pep_440_in_normal_form(version, problem) -> None:
     plugin = Plugin.objects.create(name="p")
     candidate = PluginVersion(plugin=plugin, version=version, entrypoint="p:P")
-    if ok:
+    if not problem:
         candidate.full_clean()
     else:
-        with pytest.raises(ValidationError, match="is not a PEP 440 version"):
+        with pytest.raises(ValidationError, match=problem):
             candidate.full_clean()
+
+
+def test_a_version_equal_by_pep_440_to_an_installed_one_is_refused() -> None:
+    plugin = Plugin.objects.create(name="p")
+    PluginVersion.objects.create(plugin=plugin, version="1.0.0", entrypoint="p:P")
+    with pytest.raises(ValidationError, match=r"1 is the installed version 1\.0\.0"):
+        PluginVersion(plugin=plugin, version="1", entrypoint="p:P").full_clean()
 
 
 @pytest.mark.parametrize(

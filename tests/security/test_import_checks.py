@@ -143,7 +143,7 @@ def test_an_entry_left_out_keeps_its_installed_version_serving(tmp_path, root):
     module = _module(root, GOOD.format(command="go"))
     _import(tmp_path, [f"{{name: thing, version: '1', entrypoint: '{module}:Thing'}}"])
     (root / f"{module}.py").write_text("raise RuntimeError('a bad edit')\n")
-    with pytest.raises(CommandError, match=r"entry 0 \(thing\): entrypoint: cannot import .*a bad edit"):
+    with pytest.raises(CommandError, match=r"entry 1 \(thing\): entrypoint: cannot import .*a bad edit"):
         _import(tmp_path, [f"{{name: thing, version: '2', entrypoint: '{module}:Thing'}}"])
     active = Plugin.objects.get(name="thing").active_version
     assert active is not None
