@@ -56,20 +56,6 @@ def _check_languages(value: Mapping[str, Any]) -> None:
             raise ValueError(f"{lang!r} is not a language code such as en, es or zh-hans")
 
 
-class DocText(_Model):
-    """A localized title and body (Markdown-free plain text)."""
-
-    title: str = Field(min_length=1, max_length=200)
-    body: str = ""
-
-
-class ArgSpec(_Model):
-    name: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,31}$")
-    type: Literal["str", "int", "float", "bool", "rest"] = "str"
-    required: bool = True
-    help: str = ""
-
-
 class CommandFilters(_Model):
     """Route a command only to messages that match every filter given."""
 
@@ -86,32 +72,20 @@ class CommandFilters(_Model):
 
 
 class CommandSpec(_Model):
+    """What the operator decides about one command: who may run it and on which messages.
+
+    The command itself (name, arguments, summary, help) is declared by the plugin's code;
+    ``name`` here only picks which of its commands these settings are for.
+    """
+
     name: str = Field(pattern=COMMAND_NAME)
-    summary: str = Field("", max_length=200)
-    args: tuple[ArgSpec, ...] = ()
     filters: CommandFilters = CommandFilters()
     policy: Policy | None = None
-    docs: dict[str, DocText] = Field(default_factory=dict)
-
-    @field_validator("docs")
-    @classmethod
-    def _docs(cls, value: dict[str, DocText]) -> dict[str, DocText]:
-        _check_languages(value)
-        return value
-
-    @model_validator(mode="after")
-    def _args_consistent(self) -> CommandSpec:
-        names = [a.name for a in self.args]
-        if len(set(names)) != len(names):
-            raise ValueError("argument names must be unique")
-        if any(a.type == "rest" for a in self.args[:-1]):
-            raise ValueError("only the last argument may have type rest")
-        seen_optional = False
-        for arg in self.args:
-            if arg.required and seen_optional:
-                raise ValueError(f"required argument {arg.name!r} follows an optional one")
-            seen_optional = seen_optional or not arg.required
-        return self
+    # Declared by the code now: still read, so that older files load, then ignored with a
+    # notice (see manifest_notices). Left out of the entry's dump and checksum.
+    summary: Any = Field(None, exclude=True)
+    args: Any = Field(None, exclude=True)
+    docs: Any = Field(None, exclude=True)
 
 
 class Limits(_Model):
@@ -143,7 +117,7 @@ class PluginEntry(_Model):
     version: str
     entrypoint: str = Field(pattern=ENTRYPOINT)
     commands: tuple[CommandSpec, ...] = ()
-    docs: dict[str, DocText] = Field(default_factory=dict)
+    docs: Any = Field(None, exclude=True)  # supplied by the code now; ignored with a notice
     dependencies: dict[str, str] = Field(default_factory=dict)
     requirements: tuple[str, ...] = ()
     enabled: bool = True
@@ -170,12 +144,6 @@ class PluginEntry(_Model):
             version_parse(value)
         except VersionError as exc:
             raise ValueError(str(exc)) from None
-        return value
-
-    @field_validator("docs")
-    @classmethod
-    def _docs(cls, value: dict[str, DocText]) -> dict[str, DocText]:
-        _check_languages(value)
         return value
 
     @field_validator("dependencies")
@@ -208,8 +176,6 @@ class PluginEntry(_Model):
             raise ValueError(f"command {dupes[0]!r} is declared twice")
         if self.name in self.dependencies:
             raise ValueError("a plugin cannot depend on itself")
-        if self.health_check and self.health_check.command and self.health_check.command not in names:
-            raise ValueError(f"health_check.command {self.health_check.command!r} is not one of its commands")
         return self
 
 
@@ -285,6 +251,25 @@ def manifest_parse(*, text: str, file: str) -> Manifest:
             owners[cmd.name] = (index, entry.name)
         entries.append(entry)
     return Manifest(file=file, plugins=tuple(entries))
+
+
+CODE_FIELDS = ("summary", "args", "docs")
+
+
+def manifest_notices(manifest: Manifest) -> tuple[str, ...]:
+    """One line for each field of the file that the plugin's code supplies now (ignored)."""
+    lines = []
+    for index, entry in enumerate(manifest.plugins):
+        where = f"{manifest.file}: entry {index + 1} ({entry.name})"
+        if entry.docs is not None:
+            lines.append(f"{where}: docs: ignored, the plugin's code and its catalog supply the docs")
+        for cmd in entry.commands:
+            lines.extend(
+                f"{where}: commands.{cmd.name}.{field}: ignored, the plugin's code supplies it"
+                for field in CODE_FIELDS
+                if getattr(cmd, field) is not None
+            )
+    return tuple(lines)
 
 
 def manifest_load(*, path: Path) -> Manifest:

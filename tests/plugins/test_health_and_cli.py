@@ -86,7 +86,9 @@ def test_a_reload_keeps_an_invocations_last_error() -> None:
 def test_the_cli_activates_a_version_by_pep_440_equality() -> None:
     install("good", "fx_good:Good", [], version="2.0.0")
     assert cli("activate", "good", "1").strip() == "good 1.0.0 is active."
-    assert Plugin.objects.get(name="good").active_version.version == "1.0.0"
+    active = Plugin.objects.get(name="good").active_version
+    assert active is not None
+    assert active.version == "1.0.0"
 
 
 def test_the_cli_names_a_plugin_that_does_not_exist() -> None:

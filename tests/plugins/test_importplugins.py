@@ -9,12 +9,13 @@ import textwrap
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from plugins.models import Plugin, PluginCommand, PluginDoc, PluginVersion
+from plugins.models import Plugin, PluginCommand, PluginVersion
 from plugins.snapshots import version_digest
 from tests.conftest import ROOT
 
@@ -25,8 +26,9 @@ from plugins.api import Context, Plugin, Reply, command
 
 
 class {cls}(Plugin):
-    @command("{command}")
-    def run(self, ctx: Context, rest: str = "") -> Reply:
+    @command("{command}", summary="{summary}")
+    def run(self, ctx: Context, city: str = "") -> Reply:
+        \"\"\"{help}\"\"\"
         return Reply("{answer}")
 """
 
@@ -38,10 +40,24 @@ class PluginRoot:
     path: Path
     write_file: Callable[..., str]
 
-    def module(self, *, command: str = "go", answer: str = "ok", cls: str = "Thing") -> str:
-        """Write a new uniquely named plugin module; return its entrypoint ``module:Class``."""
-        name = f"tp_{uuid.uuid4().hex[:10]}"
-        code = PLUGIN_CODE.format(cls=cls, command=command, answer=answer)
+    def module(
+        self,
+        *,
+        command: str = "go",
+        answer: str = "ok",
+        cls: str = "Thing",
+        summary: str = "Weather now",
+        catalog: str = "",
+        name: str = "",
+    ) -> str:
+        """Write a plugin module (new and uniquely named unless ``name``); return ``module:Class``.
+
+        ``catalog`` is the text of its translations file, ``<module>.docs.json``.
+        """
+        name = name or f"tp_{uuid.uuid4().hex[:10]}"
+        code = PLUGIN_CODE.format(cls=cls, command=command, answer=answer, summary=summary, help="The sky over CITY.")
+        if catalog:
+            (self.path / f"{name}.docs.json").write_text(catalog)
         return self.write_file(name, code) + f":{cls}"
 
 
@@ -81,20 +97,31 @@ def _weather(entrypoint: str, version: str = "1.0.0", requirements: str = "[]") 
         requirements: {requirements}
         default_policy: listed
         config: {{units: metric}}
-        docs:
-          en: {{title: Weather, body: Weather for a city}}
-          es: {{title: Tiempo, body: El tiempo}}
         commands:
           - name: go
-            summary: Weather now
-            args: [{{name: city, type: rest}}]
-            docs:
-              zh-hans: {{title: 天气}}
+            filters: {{conversation_type: private}}
     """
 
 
-def test_a_first_import_creates_plugin_version_commands_and_docs(tmp_path, plugin_root) -> None:
-    entrypoint = plugin_root.module(command="go")
+LEGACY = """
+plugins:
+  - name: weather
+    version: "1.0.0"
+    entrypoint: EP
+    docs:
+      en: {title: Weather, body: Weather for a city}
+    commands:
+      - name: go
+        summary: What the file says
+        args: [{name: rest, type: rest, required: false}]
+        docs:
+          es: {title: Tiempo, body: El tiempo}
+"""
+
+
+def test_a_first_import_creates_plugin_version_and_the_commands_its_code_declares(tmp_path, plugin_root) -> None:
+    catalog = '{"es": {"go": {"summary": "El tiempo ahora", "help": "El cielo sobre CIUDAD."}}}'
+    entrypoint = plugin_root.module(command="go", catalog=catalog)
     output = _run(_write(tmp_path, _weather(entrypoint)))
     assert "created: weather 1.0.0" in output
     assert "plugins: 1 created, 0 updated, 0 unchanged" in output
@@ -105,10 +132,55 @@ def test_a_first_import_creates_plugin_version_commands_and_docs(tmp_path, plugi
     assert plugin.config == {"units": "metric"}
     assert len(plugin.active_version.checksum) == 64
     command = PluginCommand.objects.get(version=plugin.active_version)
-    assert (command.name, command.summary) == ("go", "Weather now")
-    assert command.args == [{"name": "city", "type": "rest", "required": True, "help": ""}]
-    docs = set(PluginDoc.objects.filter(plugin=plugin).values_list("command", "language", "title"))
-    assert docs == {("", "en", "Weather"), ("", "es", "Tiempo"), ("go", "zh-hans", "天气")}
+    assert (command.name, command.summary, command.help) == ("go", "Weather now", "The sky over CITY.")
+    assert command.args == [{"name": "city", "type": "str", "required": False, "rest": True}]
+    assert command.docs == {"es": {"summary": "El tiempo ahora", "help": "El cielo sobre CIUDAD."}}
+    assert (command.filters, command.policy) == ({"conversation_type": "private"}, "")
+
+
+def test_a_file_in_the_older_format_imports_with_one_notice_per_field_the_code_supplies(tmp_path, plugin_root) -> None:
+    path = _write(tmp_path, LEGACY.replace("EP", plugin_root.module(command="go")))
+    output = _run(path)
+    assert "created: weather 1.0.0" in output
+    notices = [line for line in output.splitlines() if line.startswith("notice: ")]
+    assert notices == [
+        f"notice: {path}: entry 1 (weather): docs: ignored, the plugin's code and its catalog supply the docs",
+        f"notice: {path}: entry 1 (weather): commands.go.summary: ignored, the plugin's code supplies it",
+        f"notice: {path}: entry 1 (weather): commands.go.args: ignored, the plugin's code supplies it",
+        f"notice: {path}: entry 1 (weather): commands.go.docs: ignored, the plugin's code supplies it",
+    ]
+    command = PluginCommand.objects.get()
+    assert (command.summary, command.docs) == ("Weather now", {})  # the code's, not the file's
+    assert command.args == [{"name": "city", "type": "str", "required": False, "rest": True}]
+
+
+def test_a_command_the_code_does_not_declare_is_refused(tmp_path, plugin_root) -> None:
+    text = _weather(plugin_root.module(command="go")).replace("- name: go", "- name: gone")
+    with pytest.raises(
+        CommandError, match=r"commands.gone: the plugin's code declares no command 'gone' \(it has: go\)"
+    ):
+        _run(_write(tmp_path, text))
+    assert not Plugin.objects.exists()
+
+
+def test_a_health_check_command_must_be_one_the_code_declares(tmp_path, plugin_root) -> None:
+    text = _weather(plugin_root.module(command="go")).rstrip() + "\n        health_check: {command: nope}\n"
+    with pytest.raises(
+        CommandError, match=r"health_check\.command: 'nope' is not one of the commands its code declares"
+    ):
+        _run(_write(tmp_path, text))
+
+
+def test_a_reload_derives_the_commands_from_the_new_code(tmp_path, plugin_root) -> None:
+    entrypoint = plugin_root.module(command="go")
+    _run(_write(tmp_path, _weather(entrypoint)))
+    module = entrypoint.split(":")[0]
+    plugin_root.module(command="now", summary="Weather at once", name=module)
+    call_command("plugins", "reload", "weather", stdout=StringIO())
+    version = Plugin.objects.get(name="weather").active_version
+    assert list(PluginCommand.objects.filter(version=version).values_list("name", "summary")) == [
+        ("now", "Weather at once")
+    ]
 
 
 def test_a_second_import_of_the_same_file_changes_nothing(tmp_path, plugin_root) -> None:
@@ -132,10 +204,10 @@ def test_admin_changes_survive_a_reimport_of_an_unchanged_entry(tmp_path, plugin
 def test_editing_an_entry_without_a_new_version_updates_it_in_place(tmp_path, plugin_root) -> None:
     entrypoint = plugin_root.module()
     _run(_write(tmp_path, _weather(entrypoint)))
-    output = _run(_write(tmp_path, _weather(entrypoint).replace("Weather now", "The weather now")))
+    output = _run(_write(tmp_path, _weather(entrypoint).replace("{conversation_type: private}", "{}")))
     assert "updated: weather 1.0.0" in output
     assert PluginVersion.objects.count() == 1
-    assert PluginCommand.objects.get().summary == "The weather now"
+    assert PluginCommand.objects.get().filters == {}
 
 
 def test_a_version_bump_adds_and_activates_a_version_and_keeps_the_old_one(tmp_path, plugin_root) -> None:
@@ -301,7 +373,7 @@ def test_a_bad_file_changes_nothing_and_names_file_entry_field_and_reason(case, 
 def test_a_command_served_by_another_installed_plugin_is_refused(tmp_path, plugin_root) -> None:
     _run(_write(tmp_path, _weather(plugin_root.module(command="go"))))
     other = "plugins:\n  - {name: other, version: '1', entrypoint: 'EP', commands: [{name: go}]}\n"
-    with pytest.raises(CommandError, match="command 'go' is already served by installed plugin 'weather'"):
+    with pytest.raises(CommandError, match="its code declares command 'go', which plugin 'weather' serves too"):
         _run(_write(tmp_path, other.replace("EP", plugin_root.module(command="go"))))
 
 
@@ -363,7 +435,9 @@ def test_a_changed_helper_module_of_the_plugin_is_an_update_too(tmp_path, plugin
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "helper.py").write_text('ANSWER = "one"\n')
-    (package / "main.py").write_text(PLUGIN_CODE.format(cls="Thing", command="go", answer="ok"))
+    (package / "main.py").write_text(
+        PLUGIN_CODE.format(cls="Thing", command="go", answer="ok", summary="Weather now", help="")
+    )
     path = _write(tmp_path, _weather(f"{package.name}.main:Thing"))
     _run(path)
     before = version_digest(version=PluginVersion.objects.get())

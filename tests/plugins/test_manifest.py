@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from plugins.manifest import ManifestError, manifest_load, manifest_parse
+from plugins.manifest import ManifestError, manifest_load, manifest_notices, manifest_parse
 
 GOOD = """
 plugins:
@@ -47,11 +47,27 @@ def test_it_reads_every_field_of_a_full_entry() -> None:
     assert entry.health_check is not None
     assert entry.health_check.method == "healthy"
     assert entry.dependencies == {"geocode": ">=1.0,<2"}
-    assert entry.docs["zh-hans"].title == "天气"
     cmd = entry.commands[0]
-    assert [a.type for a in cmd.args] == ["int", "rest"]
+    assert (cmd.name, cmd.policy) == ("weather", "everyone")
     assert cmd.filters.languages == ("en",)
-    assert cmd.docs["es"].body == "El tiempo"
+
+
+def test_fields_the_code_supplies_are_read_then_named_in_one_notice_each() -> None:
+    manifest = manifest_parse(text=GOOD, file="p.yaml")
+    assert manifest_notices(manifest) == (
+        "p.yaml: entry 1 (weather): docs: ignored, the plugin's code and its catalog supply the docs",
+        "p.yaml: entry 1 (weather): commands.weather.summary: ignored, the plugin's code supplies it",
+        "p.yaml: entry 1 (weather): commands.weather.args: ignored, the plugin's code supplies it",
+        "p.yaml: entry 1 (weather): commands.weather.docs: ignored, the plugin's code supplies it",
+    )
+    dumped = manifest.plugins[0].model_dump(mode="json")
+    assert "docs" not in dumped
+    assert set(dumped["commands"][0]) == {"name", "filters", "policy"}
+
+
+def test_an_entry_without_them_has_no_notice() -> None:
+    manifest = manifest_parse(text=_entry(commands="[{name: x, policy: admins}]"), file="p.yaml")
+    assert manifest_notices(manifest) == ()
 
 
 def test_defaults_make_a_minimal_entry_usable() -> None:
@@ -99,19 +115,10 @@ BAD = [
     (_entry(dependencies="{b: '=>1'}"), "p.yaml: entry 1 (a): dependencies: b: '=>1' is not a version constraint"),
     (_entry(dependencies="{a: '>=1'}"), "p.yaml: entry 1 (a): (entry): a plugin cannot depend on itself"),
     (_entry(requirements="['requests >>= 2']"), "requirements: 'requests >>= 2' is not a PEP 508 requirement"),
-    (_entry(docs="{English: {title: x}}"), "docs: 'English' is not a language code"),
-    (_entry(docs="{en: {body: x}}"), "p.yaml: entry 1 (a): docs.en.title: this field is required"),
     (_entry(limits="{timeout_seconds: 0}"), "limits.timeout_seconds: Input should be greater than 0"),
     (_entry(health_check="{interval_seconds: 60}"), "health_check: give exactly one of command or method"),
-    (_entry(health_check="{command: nope}"), "health_check.command 'nope' is not one of its commands"),
     (_entry(commands="[{name: x}, {name: x}]"), "p.yaml: entry 1 (a): (entry): command 'x' is declared twice"),
-    (_entry(commands="[{name: x, args: [{name: t, type: rest}, {name: u}]}]"), "only the last argument may"),
-    (_entry(commands="[{name: x, args: [{name: t, type: blob}]}]"), "commands[0].args[0].type: Input should be"),
     (_entry(commands="[{name: x, filters: {conversation_type: room}}]"), "filters.conversation_type: Input should"),
-    (
-        _entry(commands="[{name: x, args: [{name: t, required: false}, {name: u}]}]"),
-        "required argument 'u' follows an optional one",
-    ),
 ]
 
 

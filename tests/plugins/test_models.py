@@ -13,7 +13,6 @@ from plugins.models import (
     PermissionGrant,
     Plugin,
     PluginCommand,
-    PluginDoc,
     PluginVersion,
 )
 
@@ -120,17 +119,23 @@ def test_a_command_name_is_lowercase() -> None:
         PluginCommand(version=version, name="Go Now").full_clean()
 
 
-def test_a_plugin_has_one_doc_per_command_and_language() -> None:
-    plugin = Plugin.objects.create(name="p")
-    PluginDoc.objects.create(plugin=plugin, language="es", title="Hola")
-    PluginDoc.objects.create(plugin=plugin, language="es", command="go", title="Ir")
-    with pytest.raises(IntegrityError):
-        PluginDoc.objects.create(plugin=plugin, language="es", title="Otra")
-
-
-def test_a_doc_language_is_a_language_code() -> None:
-    with pytest.raises(ValidationError, match="A language code is lowercase"):
-        PluginDoc(plugin=Plugin.objects.create(name="p"), language="Spanish", title="x").full_clean()
+@pytest.mark.parametrize(
+    ("languages", "expected"),
+    [
+        (("es", "en", "en"), ("Tiempo", "El tiempo")),
+        (("zh-hans", "en", "en"), ("天气", "/weather CITY")),  # no help in Chinese: English
+        (("fr", "es", "en"), ("Tiempo", "El tiempo")),  # the bot's default language next
+        (("fr", "en", "en"), ("Weather", "/weather CITY")),
+    ],
+)
+def test_a_command_is_shown_in_the_first_language_that_has_it(languages, expected) -> None:
+    command = PluginCommand(
+        name="weather",
+        summary="Weather",
+        help="/weather CITY",
+        docs={"es": {"summary": "Tiempo", "help": "El tiempo"}, "zh-hans": {"summary": "天气"}},
+    )
+    assert command.localized(*languages) == expected
 
 
 def test_only_one_plugin_is_the_default_handler() -> None:
