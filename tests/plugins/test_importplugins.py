@@ -154,6 +154,13 @@ def test_a_file_in_the_older_format_imports_with_one_notice_per_field_the_code_s
     assert command.args == [{"name": "city", "type": "str", "required": False, "rest": True}]
 
 
+def test_a_catalog_that_names_a_missing_command_leaves_the_entry_out(tmp_path, plugin_root) -> None:
+    entrypoint = plugin_root.module(command="go", catalog='{"es": {"rain": {"summary": "Lluvia"}}}')
+    with pytest.raises(CommandError, match=r"\.docs\.json: es\.rain: the plugin has no command 'rain'"):
+        _run(_write(tmp_path, _weather(entrypoint)))
+    assert not Plugin.objects.exists()
+
+
 def test_a_command_the_code_does_not_declare_is_refused(tmp_path, plugin_root) -> None:
     text = _weather(plugin_root.module(command="go")).replace("- name: go", "- name: gone")
     with pytest.raises(
