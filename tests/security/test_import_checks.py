@@ -131,7 +131,7 @@ def test_code_that_does_not_load_leaves_out_its_entry_only(tmp_path, root, monke
         _import(tmp_path, entries)
     lines = str(caught.value).splitlines()
     assert caught.value.returncode == 1
-    for index, (name, (_, reason)) in enumerate(BAD.items(), start=1):
+    for index, (name, (_, reason)) in enumerate(BAD.items(), start=2):
         expected = f"plugins.yaml: entry {index} (" + name + "): entrypoint: " + reason.format(module=bad[name])
         assert any(expected in line for line in lines), (expected, lines)
     assert lines[-1].endswith("(the other entries were imported)")
