@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from plugins.commands import command_usage
 from plugins.lifecycle import LifecycleError, plugin_action
 from plugins.models import (
     BotGroup,
@@ -19,7 +20,6 @@ from plugins.models import (
     PermissionGrant,
     Plugin,
     PluginCommand,
-    PluginDoc,
     PluginVersion,
 )
 from plugins.operations import botusers_block, plugins_enable, versions_activate
@@ -117,13 +117,6 @@ class VersionInline(admin.TabularInline):
         return False  # Versions come from importplugins, which checks their code.
 
 
-class DocInline(admin.StackedInline):
-    model = PluginDoc
-    extra = 0
-    fields = ["language", "command", "title", "body"]
-    verbose_name_plural = _("localized docs")
-
-
 class PluginForm(forms.ModelForm):
     class Meta:
         model = Plugin
@@ -161,7 +154,7 @@ class PluginAdmin(admin.ModelAdmin):
         "last_error_at",
     ]
     list_filter = ["enabled", "default_policy", "default_handler", "load_state", "health_status"]
-    search_fields = ["name", "docs__title"]
+    search_fields = ["name"]
     list_select_related = ["active_version"]
     readonly_fields = [
         "load_state",
@@ -178,7 +171,7 @@ class PluginAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "enabled", "active_version", "default_policy", "default_handler", "config"]}),
         (_("Health"), {"fields": tuple(readonly_fields)}),
     ]
-    inlines = [VersionInline, DocInline, PluginGrantInline]
+    inlines = [VersionInline, PluginGrantInline]
     actions = ["enable", "disable", "rollback", reload_plugins]
 
     def save_model(self, request: HttpRequest, obj: Plugin, form: Any, change: bool) -> None:
@@ -213,9 +206,27 @@ class PluginAdmin(admin.ModelAdmin):
 
 
 class CommandInline(admin.TabularInline):
+    """A version's commands as its code declares them: read-only (a reload rewrites them)."""
+
     model = PluginCommand
     extra = 0
-    fields = ["name", "summary", "policy", "args", "filters"]
+    fields = ["name", "usage", "summary", "translations", "policy", "filters"]
+    readonly_fields = ["name", "usage", "summary", "translations", "policy", "filters"]
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("usage"))
+    def usage(self, obj: PluginCommand) -> str:
+        return command_usage(command=obj)
+
+    @admin.display(description=_("translations"))
+    def translations(self, obj: PluginCommand) -> str:
+        return ", ".join(sorted(obj.docs)) if isinstance(obj.docs, dict) else ""
 
 
 @admin.register(PluginVersion)
@@ -261,19 +272,19 @@ class PluginVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(PluginCommand)
-class PluginCommandAdmin(admin.ModelAdmin):
-    list_display = ["name", "version", "summary", "policy"]
+class PluginCommandAdmin(ReadOnlyAdmin):
+    """Commands are derived from the plugins' code at import and reload; read-only here."""
+
+    list_display = ["name", "usage", "version", "summary", "policy"]
     list_filter = ["policy", "version__plugin"]
     search_fields = ["name", "summary", "version__plugin__name"]
     list_select_related = ["version__plugin"]
+    fields = ["version", "name", "usage", "summary", "help", "docs", "policy", "filters"]
+    readonly_fields = ["version", "name", "usage", "summary", "help", "docs", "policy", "filters"]
 
-
-@admin.register(PluginDoc)
-class PluginDocAdmin(admin.ModelAdmin):
-    list_display = ["plugin", "command", "language", "title"]
-    list_filter = ["language", "plugin"]
-    search_fields = ["title", "body", "plugin__name", "command"]
-    list_select_related = ["plugin"]
+    @admin.display(description=_("usage"))
+    def usage(self, obj: PluginCommand) -> str:
+        return command_usage(command=obj)
 
 
 @admin.register(PermissionGrant)

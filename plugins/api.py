@@ -15,8 +15,15 @@ text unchanged::
                 raise PluginError("No weather under the sea.")
             return Reply(f"Sunny in {city}")
 
-Text that does not fit the arguments gets the user a usage line (``/weather <city…>``).
-The handler's docstring is the command's help when no localized doc is installed.
+Text that does not fit the arguments gets the user a usage line (``/weather <city…>``),
+the same line ``/help weather`` and the admin show.
+
+The code is the one description of a command: its name and ``summary`` (what ``/help``
+lists), its arguments (the signature) and its English help (the handler's docstring,
+shown by ``/help weather``). Translations go in ``<module>.docs.json`` beside the module
+(see ``plugins.catalog``)::
+
+    {"es": {"weather": {"summary": "El tiempo de una ciudad", "help": "/weather CIUDAD"}}}
 
 Plain text (a message that is not a command) goes to one plugin at most: the one the
 operator marks as the default handler. That plugin answers it in :meth:`Plugin.on_text`::
@@ -146,7 +153,10 @@ class CommandInfo:
 
 @dataclass(frozen=True, slots=True)
 class CommandDoc:
-    """A command's manual page in the user's language (or the bot's default language)."""
+    """A command's manual page in the user's language (else the bot's default, else English).
+
+    ``title`` is the command's summary, ``body`` its help, ``usage`` its usage line.
+    """
 
     name: str
     title: str
@@ -246,7 +256,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def command(name: str, *, summary: str = "") -> Callable[[F], F]:
     """Mark a method of a :class:`Plugin` as the handler of chat command ``name``.
 
-    ``summary`` is the one line ``/help`` shows; the docstring is the longer help.
+    ``summary`` is the one line ``/help`` lists; the handler's docstring is the help that
+    ``/help NAME`` shows. Both are English; translations go in the plugin's catalog.
     """
 
     def mark(func: F) -> F:

@@ -35,6 +35,13 @@ class ArgumentError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ArgSpec:
+    """One argument of a command, as its handler's signature declares it.
+
+    The one description of an argument: the plugin host reads it from the code, the
+    database keeps it as :meth:`as_dict` in ``PluginCommand.args``, and
+    :func:`usage_format` shows it the same way wherever a usage line appears.
+    """
+
     name: str
     type: str
     required: bool
@@ -43,6 +50,14 @@ class ArgSpec:
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.type, "required": self.required, "rest": self.rest}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ArgSpec:
+        """The spec :meth:`as_dict` wrote (the default value is not kept)."""
+        kind = str(raw.get("type", "str"))
+        return cls(
+            str(raw.get("name", "")), kind if kind in TYPES else "str", bool(raw.get("required")), bool(raw.get("rest"))
+        )
 
 
 _specs: weakref.WeakKeyDictionary[Callable[..., Any], tuple[ArgSpec, ...]] = weakref.WeakKeyDictionary()

@@ -4,7 +4,8 @@ Importing a plugin's module runs its top-level code. ``importplugins`` and every
 privileged process (the broker, the worker, management commands) hold the database and
 the secrets, so they never import a plugin to check it: they start a plugin host for the
 pinned code, with the limits, user and sandbox a serving host gets (``host_spec``), read
-its ``ready`` or ``load_error`` answer and close it. Several checks start side by side.
+its ``ready`` answer (with the commands the code declares) or its ``load_error``, and
+close it. Several checks start side by side.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -38,15 +40,24 @@ class CodeCheck:
     network: bool = False
 
 
-def _load(spec: HostSpec) -> str:
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """Why the code does not load ('' when it does), and the commands it declares when it does."""
+
+    error: str = ""
+    commands: tuple[dict[str, Any], ...] = ()
+
+
+def _load(spec: HostSpec) -> CheckResult:
     try:
         host = Host(spec)
     except HostLoadError as exc:
-        return str(exc)
+        return CheckResult(error=str(exc))
     finally:
         shutil.rmtree(spec.data_dir, ignore_errors=True)
+    commands = tuple(host.commands)
     host.close()
-    return ""
+    return CheckResult(commands=commands)
 
 
 def _scratch(plugin: str) -> Path:
@@ -73,8 +84,8 @@ def _spec(check: CodeCheck) -> HostSpec:
         raise
 
 
-def codes_check(*, checks: Sequence[CodeCheck]) -> list[str]:
-    """Why each check's code does not load ('' when it does), in the order given."""
+def codes_check(*, checks: Sequence[CodeCheck]) -> list[CheckResult]:
+    """How each check's code loaded, in the order given: its error or its commands."""
     # The specs first, here: the first one may set up the host user and hide the secrets.
     specs: list[HostSpec | str] = []
     for check in checks:
@@ -89,5 +100,5 @@ def codes_check(*, checks: Sequence[CodeCheck]) -> list[str]:
         return list(pool.map(_outcome, specs))
 
 
-def _outcome(spec: HostSpec | str) -> str:
-    return spec if isinstance(spec, str) else _load(spec)
+def _outcome(spec: HostSpec | str) -> CheckResult:
+    return CheckResult(error=spec) if isinstance(spec, str) else _load(spec)

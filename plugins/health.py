@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 ERROR_RATE_WINDOW = timedelta(hours=1)
 HEALTH_INTERVAL_SECONDS = 300.0
+UNKNOWN = "unknown"  # not loaded or run since it was installed
+LOADED = "loaded"
 # The last reload failed and the previous code serves; stays until a reload works.
 RELOAD_FAILED = "reload-failed"
 # Statuses that count against a plugin; ``error`` is a PluginError meant for the user.

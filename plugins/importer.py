@@ -10,6 +10,11 @@ The code of each new or changed entry is pinned and loaded in a plugin host
 out, with its error in the report, and the others are imported; a version it replaces
 keeps serving.
 
+A plugin's commands (names, arguments, summaries, help and translations) are what that
+host reports its code declares (``plugins.commands``); the entry adds only each command's
+policy and filters. ``summary``, ``args`` and ``docs`` in an older file are read, ignored
+and named in the report's notices.
+
 An entry whose text and code are unchanged since the last import is left alone entirely
 (no host is started for it), so settings an operator changed in the admin (enabled,
 policy, config) survive ``make run``.
@@ -17,6 +22,7 @@ policy, config) survive ``make run``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +34,18 @@ from django.db.models import F
 from django.utils import timezone
 
 from plugins.codecheck import CodeCheck, codes_check
+from plugins.commands import commands_derive
 from plugins.constraints import constraint_problem, dependency_order, version_equal
 from plugins.entrypoints import EntrypointError, entrypoint_file, source_checksum
 from plugins.execution import limits_or_defaults
-from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load
-from plugins.models import Plugin, PluginCommand, PluginDoc, PluginVersion
+from plugins.health import LOADED, UNKNOWN
+from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load, manifest_notices
+from plugins.models import Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_retire, snapshot_take
 from plugins.snapshots import SNAPSHOT_KEY, code_store, snapshots_clean, version_digest
 from plugins.versions import ActivationError, version_activate, version_find
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +58,7 @@ class ImportReport:
     activated: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()  # entries left out, one line each: their code does not load
+    notices: tuple[str, ...] = ()  # fields of the file that the code supplies now, ignored
     dry_run: bool = False
 
 
@@ -88,15 +99,22 @@ def _unchanged(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> set
     installed = list(rows.select_related("plugin"))
     same = set()
     for entry in manifest.plugins:
-        row = next((r for r in installed if r.plugin.name == entry.name and version_equal(r.version, entry.version)), None)
+        named = (r for r in installed if r.plugin.name == entry.name)
+        row = next((r for r in named if version_equal(r.version, entry.version)), None)
         checksum, code = pins[entry.name]
         if row is not None and row.checksum == checksum and version_digest(version=row) == code.digest:
             same.add(entry.name)
     return same
 
 
-def _code_errors(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> dict[str, str]:
-    """Load each new or changed entry's code in a plugin host; the entries that fail, and why."""
+Described = dict[str, tuple[dict[str, Any], ...]]  # plugin name -> the commands its code declares
+
+
+def _code_checks(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> tuple[dict[str, str], Described]:
+    """Load each new or changed entry's code in a plugin host.
+
+    Returns the entries that fail, and why, and the commands each loaded one declares.
+    """
     unchanged = _unchanged(manifest, pins)
     entries = [e for e in manifest.plugins if e.name not in unchanged]
     # An installed plugin's code is checked under its own uid; a new one's under the spare.
@@ -112,8 +130,47 @@ def _code_errors(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> d
         )
         for e in entries
     ]
-    reasons = codes_check(checks=checks)
-    return {e.name: str(_error(manifest, e, "entrypoint", r)) for e, r in zip(entries, reasons, strict=True) if r}
+    results = codes_check(checks=checks)
+    errors = {
+        e.name: str(_error(manifest, e, "entrypoint", r.error))
+        for e, r in zip(entries, results, strict=True)
+        if r.error
+    }
+    described = {e.name: r.commands for e, r in zip(entries, results, strict=True) if not r.error}
+    return errors, described
+
+
+def _command_names(manifest: Manifest, described: Described) -> dict[str, list[str]]:
+    """Per entry, the commands its code declares (for an unchanged entry: its installed rows)."""
+    names = {name: [str(c["name"]) for c in commands] for name, commands in described.items()}
+    for entry in manifest.plugins:
+        if entry.name not in names:
+            version = next(
+                (
+                    v
+                    for v in PluginVersion.objects.filter(plugin__name=entry.name)
+                    if version_equal(v.version, entry.version)
+                ),
+                None,
+            )
+            names[entry.name] = list(version.commands.values_list("name", flat=True)) if version else []
+    return names
+
+
+def _check_command_settings(manifest: Manifest, names: dict[str, list[str]], left_out: Collection[str]) -> None:
+    """The commands the file configures (policy, filters, health check) must be in the code."""
+    for entry in manifest.plugins:
+        if entry.name in left_out:
+            continue
+        declared = names[entry.name]
+        for cmd in entry.commands:
+            if cmd.name not in declared:
+                reason = f"the plugin's code declares no command {cmd.name!r} (it has: {', '.join(declared) or 'none'})"
+                raise _error(manifest, entry, f"commands.{cmd.name}", reason)
+        check = entry.health_check
+        if check is not None and check.command and check.command not in declared:
+            reason = f"{check.command!r} is not one of the commands its code declares"
+            raise _error(manifest, entry, "health_check.command", reason)
 
 
 def _check_dependencies(manifest: Manifest) -> None:
@@ -127,19 +184,22 @@ def _check_dependencies(manifest: Manifest) -> None:
                 raise _error(manifest, entry, f"dependencies.{dep}", problem)
 
 
-def _check_command_owners(manifest: Manifest) -> None:
+def _check_command_owners(manifest: Manifest, names: dict[str, list[str]], left_out: Collection[str]) -> None:
     """A command name must belong to one plugin, counting active plugins not in the file."""
-    names = {e.name for e in manifest.plugins}
-    taken = dict(
+    in_file = {e.name for e in manifest.plugins}
+    owners = dict(
         PluginCommand.objects.filter(version__plugin__active_version=F("version"))
-        .exclude(version__plugin__name__in=names)
+        .exclude(version__plugin__name__in=in_file)
         .values_list("name", "version__plugin__name")
     )
     for entry in manifest.plugins:
-        for index, cmd in enumerate(entry.commands):
-            if cmd.name in taken:
-                reason = f"command {cmd.name!r} is already served by installed plugin {taken[cmd.name]!r}"
-                raise _error(manifest, entry, f"commands[{index}].name", reason)
+        if entry.name in left_out:
+            continue
+        for command in names[entry.name]:
+            other = owners.setdefault(command, entry.name)
+            if other != entry.name:
+                reason = f"its code declares command {command!r}, which plugin {other!r} serves too"
+                raise _error(manifest, entry, "entrypoint", reason)
 
 
 def _claim_default_handler(manifest: Manifest, left_out: Collection[str]) -> None:
@@ -192,26 +252,9 @@ def _version_fields(entry: PluginEntry, checksum: str, code: str) -> dict[str, A
     }
 
 
-def _write_children(plugin: Plugin, version: PluginVersion, entry: PluginEntry) -> None:
-    version.commands.all().delete()
-    PluginCommand.objects.bulk_create(
-        PluginCommand(
-            version=version,
-            name=cmd.name,
-            summary=cmd.summary,
-            args=[a.model_dump(mode="json") for a in cmd.args],
-            filters=cmd.filters.model_dump(mode="json", exclude_defaults=True),
-            policy=cmd.policy or "",
-        )
-        for cmd in entry.commands
-    )
-    docs = [("", lang, doc) for lang, doc in entry.docs.items()]
-    docs += [(cmd.name, lang, doc) for cmd in entry.commands for lang, doc in cmd.docs.items()]
-    for command, lang, doc in docs:
-        # Upsert: docs added in the admin for other languages stay.
-        PluginDoc.objects.update_or_create(
-            plugin=plugin, command=command, language=lang, defaults={"title": doc.title, "body": doc.body}
-        )
+def _commands_write(version: PluginVersion, described: tuple[dict[str, Any], ...]) -> None:
+    version.refresh_from_db(fields=["manifest"])  # the entry's command settings, just written
+    commands_derive(version=version, described=described)
 
 
 def _activate(version: PluginVersion, label: str, replaced: frozenset[str], tally: _Tally) -> bool:
@@ -231,7 +274,13 @@ def _settings_apply(plugin: Plugin, entry: PluginEntry) -> None:
     Plugin.objects.filter(pk=plugin.pk).update(**_plugin_fields(entry), updated_at=timezone.now())
 
 
-def _import_entry(entry: PluginEntry, pin: tuple[str, Snapshot], replaced: frozenset[str], tally: _Tally) -> None:
+def _import_entry(
+    entry: PluginEntry,
+    pin: tuple[str, Snapshot],
+    described: tuple[dict[str, Any], ...],
+    replaced: frozenset[str],
+    tally: _Tally,
+) -> None:
     checksum, code = pin[0], pin[1].digest
     label = f"{entry.name} {entry.version}"
     plugin, plugin_created = Plugin.objects.get_or_create(name=entry.name, defaults=_plugin_fields(entry))
@@ -240,6 +289,8 @@ def _import_entry(entry: PluginEntry, pin: tuple[str, Snapshot], replaced: froze
     # file of its top package: a changed helper module beside the entrypoint is a change.
     if version is not None and version.checksum == checksum and version_digest(version=version) == code:
         tally.unchanged.append(label)
+        # Its code loaded when it was imported: a plugin not yet run is loaded, not unknown.
+        Plugin.objects.filter(pk=plugin.pk, load_state=UNKNOWN).update(load_state=LOADED)
         blocked = plugin.active_version_id != version.pk and version.activated_at is None  # not rolled back from
         if blocked and _activate(version, label, replaced, tally):
             # Blocked last time (say, a missing requirement), met now: with its settings.
@@ -256,10 +307,13 @@ def _import_entry(entry: PluginEntry, pin: tuple[str, Snapshot], replaced: froze
         if old and old != code:
             snapshot_retire(store=code_store(), plugin=entry.name, digest=old)
         tally.updated.append(label)
-    _write_children(plugin, version, entry)
+    _commands_write(version, described)
     # An edited entry is the operator's instruction: the version it names becomes active.
-    if _activate(version, label, replaced, tally) and not plugin_created:
-        _settings_apply(plugin, entry)
+    if _activate(version, label, replaced, tally):
+        # The code check loaded this code in a plugin host: it is what serves now.
+        Plugin.objects.filter(pk=plugin.pk).update(load_state=LOADED)
+        if not plugin_created:
+            _settings_apply(plugin, entry)
 
 
 def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: bool = False) -> ImportReport:
@@ -271,19 +325,23 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
     """
     roots = list(settings.PLUGIN_ROOTS if roots is None else roots)
     manifest = manifest_load(path=path)
+    for notice in manifest_notices(manifest):
+        log.info("%s", notice)
     pins = _pins(manifest, roots)
-    errors = _code_errors(manifest, pins)
+    errors, described = _code_checks(manifest, pins)
     tally = _Tally()
     with transaction.atomic():
         _check_dependencies(manifest)
-        _check_command_owners(manifest)
+        names = _command_names(manifest, described)
+        _check_command_settings(manifest, names, errors)
+        _check_command_owners(manifest, names, errors)
         _claim_default_handler(manifest, errors)
         # Dependents in the file are judged by their new entries, not their old versions
         # (those left out keep theirs).
         replaced = frozenset(e.name for e in manifest.plugins if e.name not in errors)
         for entry in _order(manifest):
             if entry.name not in errors:
-                _import_entry(entry, pins[entry.name], replaced, tally)
+                _import_entry(entry, pins[entry.name], described.get(entry.name, ()), replaced, tally)
         if dry_run:
             transaction.set_rollback(True)
     if not dry_run:
@@ -295,5 +353,6 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
         activated=tuple(tally.activated),
         warnings=tuple(tally.warnings),
         errors=tuple(errors[e.name] for e in manifest.plugins if e.name in errors),
+        notices=manifest_notices(manifest),
         dry_run=dry_run,
     )

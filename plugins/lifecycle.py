@@ -15,9 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from plugins import versions
+from plugins.commands import commands_derive
 from plugins.execution import version_code_try
 from plugins.health import RELOAD_FAILED, plugin_error_rate
-from plugins.models import Plugin, PluginCommand, PluginVersion
+from plugins.models import Plugin
 from plugins.sandbox.host import HostLoadError
 from plugins.sandbox.snapshot import SnapshotError
 from plugins.snapshots import version_code_record
@@ -35,16 +36,6 @@ def plugin_get(*, name: str) -> Plugin:
     if plugin is None:
         raise LifecycleError(_("There is no plugin named %(name)s.") % {"name": name})
     return plugin
-
-
-def _commands_sync(version: PluginVersion, described: list[dict[str, Any]]) -> None:
-    """Record the argument spec the code declares; add commands a reload brought in."""
-    for item in described:
-        row, created = PluginCommand.objects.get_or_create(
-            version=version, name=item["name"], defaults={"summary": item["summary"][:200], "args": item["args"]}
-        )
-        if not created and row.args != item["args"]:
-            PluginCommand.objects.filter(pk=row.pk).update(args=item["args"])
 
 
 def plugin_reload(*, plugin: Plugin) -> str:
@@ -71,7 +62,9 @@ def plugin_reload(*, plugin: Plugin) -> str:
         ) from None
     with transaction.atomic():
         version_code_record(version=version, digest=code.digest)
-        _commands_sync(version, described)
+        commands_derive(version=version, described=described)
+        # A failed reload's error is settled by this one; an invocation's last error stays.
+        Plugin.objects.filter(pk=plugin.pk, load_state=RELOAD_FAILED).update(last_error="", last_error_at=None)
         # updated_at is the reload generation every worker compares before each invocation.
         Plugin.objects.filter(pk=plugin.pk).update(updated_at=timezone.now(), load_state="loaded")
     log.info("plugin %s reloaded (code %s)", plugin.name, code.digest[:12])

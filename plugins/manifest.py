@@ -27,7 +27,10 @@ Policy = Literal["everyone", "listed", "admins"]
 
 
 class ManifestError(Exception):
-    """An invalid plugins file; ``str()`` is one line: file, entry, field and reason."""
+    """An invalid plugins file; ``str()`` is one line: file, entry, field and reason.
+
+    ``index`` is the entry's position in the list (from 0); the line counts from 1.
+    """
 
     def __init__(self, *, file: str, reason: str, index: int | None = None, name: str = "", field: str = "") -> None:
         self.file, self.index, self.name, self.field, self.reason = file, index, name, field, reason
@@ -36,7 +39,8 @@ class ManifestError(Exception):
     def line(self) -> str:
         parts = [self.file]
         if self.index is not None:
-            parts.append(f"entry {self.index}" + (f" ({self.name})" if self.name else ""))
+            # Entries count from 1, as a reader of the file counts them.
+            parts.append(f"entry {self.index + 1}" + (f" ({self.name})" if self.name else ""))
         if self.field:
             parts.append(self.field)
         return ": ".join([*parts, self.reason])
@@ -50,20 +54,6 @@ def _check_languages(value: Mapping[str, Any]) -> None:
     for lang in value:
         if not LANGUAGE.match(lang):
             raise ValueError(f"{lang!r} is not a language code such as en, es or zh-hans")
-
-
-class DocText(_Model):
-    """A localized title and body (Markdown-free plain text)."""
-
-    title: str = Field(min_length=1, max_length=200)
-    body: str = ""
-
-
-class ArgSpec(_Model):
-    name: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,31}$")
-    type: Literal["str", "int", "float", "bool", "rest"] = "str"
-    required: bool = True
-    help: str = ""
 
 
 class CommandFilters(_Model):
@@ -82,32 +72,20 @@ class CommandFilters(_Model):
 
 
 class CommandSpec(_Model):
+    """What the operator decides about one command: who may run it and on which messages.
+
+    The command itself (name, arguments, summary, help) is declared by the plugin's code;
+    ``name`` here only picks which of its commands these settings are for.
+    """
+
     name: str = Field(pattern=COMMAND_NAME)
-    summary: str = Field("", max_length=200)
-    args: tuple[ArgSpec, ...] = ()
     filters: CommandFilters = CommandFilters()
     policy: Policy | None = None
-    docs: dict[str, DocText] = Field(default_factory=dict)
-
-    @field_validator("docs")
-    @classmethod
-    def _docs(cls, value: dict[str, DocText]) -> dict[str, DocText]:
-        _check_languages(value)
-        return value
-
-    @model_validator(mode="after")
-    def _args_consistent(self) -> CommandSpec:
-        names = [a.name for a in self.args]
-        if len(set(names)) != len(names):
-            raise ValueError("argument names must be unique")
-        if any(a.type == "rest" for a in self.args[:-1]):
-            raise ValueError("only the last argument may have type rest")
-        seen_optional = False
-        for arg in self.args:
-            if arg.required and seen_optional:
-                raise ValueError(f"required argument {arg.name!r} follows an optional one")
-            seen_optional = seen_optional or not arg.required
-        return self
+    # Declared by the code now: still read, so that older files load, then ignored with a
+    # notice (see manifest_notices). Left out of the entry's dump and checksum.
+    summary: Any = Field(None, exclude=True)
+    args: Any = Field(None, exclude=True)
+    docs: Any = Field(None, exclude=True)
 
 
 class Limits(_Model):
@@ -139,7 +117,7 @@ class PluginEntry(_Model):
     version: str
     entrypoint: str = Field(pattern=ENTRYPOINT)
     commands: tuple[CommandSpec, ...] = ()
-    docs: dict[str, DocText] = Field(default_factory=dict)
+    docs: Any = Field(None, exclude=True)  # supplied by the code now; ignored with a notice
     dependencies: dict[str, str] = Field(default_factory=dict)
     requirements: tuple[str, ...] = ()
     enabled: bool = True
@@ -166,12 +144,6 @@ class PluginEntry(_Model):
             version_parse(value)
         except VersionError as exc:
             raise ValueError(str(exc)) from None
-        return value
-
-    @field_validator("docs")
-    @classmethod
-    def _docs(cls, value: dict[str, DocText]) -> dict[str, DocText]:
-        _check_languages(value)
         return value
 
     @field_validator("dependencies")
@@ -204,8 +176,6 @@ class PluginEntry(_Model):
             raise ValueError(f"command {dupes[0]!r} is declared twice")
         if self.name in self.dependencies:
             raise ValueError("a plugin cannot depend on itself")
-        if self.health_check and self.health_check.command and self.health_check.command not in names:
-            raise ValueError(f"health_check.command {self.health_check.command!r} is not one of its commands")
         return self
 
 
@@ -264,7 +234,7 @@ def manifest_parse(*, text: str, file: str) -> Manifest:
         except ValidationError as exc:
             raise _entry_error(file, index, raw, exc) from None
         if entry.name in seen:
-            reason = f"duplicate name: entry {seen[entry.name]} is also {entry.name!r}"
+            reason = f"duplicate name: entry {seen[entry.name] + 1} is also {entry.name!r}"
             raise ManifestError(file=file, index=index, name=entry.name, field="name", reason=reason)
         seen[entry.name] = index
         if entry.default_handler:
@@ -275,12 +245,31 @@ def manifest_parse(*, text: str, file: str) -> Manifest:
         for cindex, cmd in enumerate(entry.commands):
             if cmd.name in owners:
                 other_index, other = owners[cmd.name]
-                reason = f"command {cmd.name!r} is also declared by {other} (entry {other_index})"
+                reason = f"command {cmd.name!r} is also declared by {other} (entry {other_index + 1})"
                 field = f"commands[{cindex}].name"
                 raise ManifestError(file=file, index=index, name=entry.name, field=field, reason=reason)
             owners[cmd.name] = (index, entry.name)
         entries.append(entry)
     return Manifest(file=file, plugins=tuple(entries))
+
+
+CODE_FIELDS = ("summary", "args", "docs")
+
+
+def manifest_notices(manifest: Manifest) -> tuple[str, ...]:
+    """One line for each field of the file that the plugin's code supplies now (ignored)."""
+    lines = []
+    for index, entry in enumerate(manifest.plugins):
+        where = f"{manifest.file}: entry {index + 1} ({entry.name})"
+        if entry.docs is not None:
+            lines.append(f"{where}: docs: ignored, the plugin's code and its catalog supply the docs")
+        for cmd in entry.commands:
+            lines.extend(
+                f"{where}: commands.{cmd.name}.{field}: ignored, the plugin's code supplies it"
+                for field in CODE_FIELDS
+                if getattr(cmd, field) is not None
+            )
+    return tuple(lines)
 
 
 def manifest_load(*, path: Path) -> Manifest:

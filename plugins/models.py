@@ -1,4 +1,4 @@
-"""Bot users, groups, plugins, their versions, commands, docs, grants and invocations."""
+"""Bot users, groups, plugins, their versions and commands, grants and invocations."""
 
 from __future__ import annotations
 
@@ -186,16 +186,26 @@ class PluginVersion(models.Model):
         others = PluginVersion.objects.filter(plugin_id=self.plugin_id).exclude(pk=self.pk)
         same = next((v for v in others.values_list("version", flat=True) if version_equal(v, self.version)), None)
         if same is not None:
-            raise ValidationError(
-                {"version": _("%(version)s is the installed version %(same)s.") % {"version": self.version, "same": same}}
-            )
+            message = _("%(version)s is the installed version %(same)s.") % {"version": self.version, "same": same}
+            raise ValidationError({"version": message})
 
 
 class PluginCommand(models.Model):
+    """A command of a plugin version, derived from its code at import and at reload.
+
+    Name, summary, help, arguments and translations are what the code declares (see
+    ``plugins.commands``); only ``filters`` and ``policy`` come from the operator's
+    plugins.yaml entry. Nobody edits these rows by hand: the next reload would undo it.
+    """
+
     version = models.ForeignKey(PluginVersion, on_delete=models.CASCADE, related_name="commands")
     name = models.CharField(max_length=64, validators=[validate_command_name])
-    summary = models.CharField(max_length=200, blank=True)
-    args = models.JSONField(default=list, blank=True, help_text=_("argument spec: [{name, type, required}]"))
+    summary = models.CharField(max_length=200, blank=True, help_text=_("English, from the code's @command."))
+    help = models.TextField(blank=True, help_text=_("English, from the handler's docstring."))
+    args = models.JSONField(default=list, blank=True, help_text=_("from the handler's signature"))
+    docs = models.JSONField(
+        default=dict, blank=True, help_text=_("translations from the plugin's catalog: language → summary, help")
+    )
     filters = models.JSONField(default=dict, blank=True, help_text=_("metadata filters for routing"))
     policy = models.CharField(
         max_length=16, choices=Policy.choices, blank=True, help_text=_("Empty means the plugin's policy.")
@@ -208,23 +218,13 @@ class PluginCommand(models.Model):
     def __str__(self) -> str:
         return self.name
 
-
-class PluginDoc(models.Model):
-    plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="docs")
-    language = models.CharField(max_length=16, validators=[validate_language])
-    command = models.CharField(max_length=64, blank=True, help_text=_("Empty: the plugin's own doc."))
-    title = models.CharField(max_length=200)
-    body = models.TextField(blank=True)
-
-    class Meta:
-        verbose_name = _("localized doc")
-        ordering = ["plugin__name", "command", "language"]
-        constraints = [
-            models.UniqueConstraint(fields=["plugin", "command", "language"], name="unique_doc_per_language")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.plugin.name}/{self.command or '*'} [{self.language}]"
+    def localized(self, *languages: str) -> tuple[str, str]:
+        """Summary and help in the first of ``languages`` that has them, else English."""
+        docs = self.docs if isinstance(self.docs, dict) else {}
+        found = [docs[lang] for lang in languages if isinstance(docs.get(lang), dict)]
+        summary = next((d["summary"] for d in found if d.get("summary")), self.summary)
+        help_text = next((d["help"] for d in found if d.get("help")), self.help)
+        return summary, help_text
 
 
 class PermissionGrant(models.Model):

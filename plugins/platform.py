@@ -16,25 +16,16 @@ from django.utils.translation import gettext as _
 
 from plugins import lifecycle
 from plugins.api import PluginError
-from plugins.arguments import ArgSpec, usage_format
-from plugins.models import BotUser, PluginCommand, PluginDoc, PluginVersion
+from plugins.commands import command_usage
+from plugins.models import BotUser, PluginCommand, PluginVersion
 from plugins.permissions import permission_check, user_is_admin
 
 BUILTIN_PACKAGE = "sessionbot_builtin"
 
 
-def _usage(command: PluginCommand) -> str:
-    specs = tuple(
-        ArgSpec(str(a.get("name", "")), str(a.get("type", "str")), bool(a.get("required")), bool(a.get("rest")))
-        for a in command.args
-        if isinstance(a, dict)
-    )
-    return usage_format(prefix=settings.BOT_CONFIG.command_prefix, command=command.name, specs=specs)
-
-
-def _doc(command: PluginCommand, language: str) -> PluginDoc | None:
-    docs = {d.language: d for d in PluginDoc.objects.filter(plugin_id=command.version.plugin_id, command=command.name)}
-    return docs.get(language) or docs.get(settings.BOT_CONFIG.default_language) or docs.get("en")
+def _languages(language: str) -> tuple[str, ...]:
+    """Where a user's text comes from: their language, the bot's default, English."""
+    return (language, settings.BOT_CONFIG.default_language, "en")
 
 
 @dataclass
@@ -61,19 +52,19 @@ class PlatformServices:
     def call_commands(self) -> list[dict[str, Any]]:
         rows = []
         for command in sorted(self._runnable(), key=lambda c: c.name):
-            doc = _doc(command, self.language)
-            summary = doc.title if doc is not None else command.summary
+            summary, _help = command.localized(*_languages(self.language))
             plugin = command.version.plugin.name
-            rows.append({"name": command.name, "summary": summary, "plugin": plugin, "usage": _usage(command)})
+            rows.append(
+                {"name": command.name, "summary": summary, "plugin": plugin, "usage": command_usage(command=command)}
+            )
         return rows
 
     def call_command_doc(self, name: str) -> dict[str, Any] | None:
         found = next((c for c in self._runnable() if c.name == name), None)
         if found is None:
             return None
-        doc = _doc(found, self.language)
-        title = doc.title if doc is not None else found.summary
-        return {"name": name, "title": title, "body": doc.body if doc is not None else "", "usage": _usage(found)}
+        summary, body = found.localized(*_languages(self.language))
+        return {"name": name, "title": summary, "body": body, "usage": command_usage(command=found)}
 
     def call_languages(self) -> list[str]:
         return list(settings.BOT_CONFIG.languages)

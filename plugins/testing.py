@@ -13,6 +13,10 @@ The command runs like in the bot: arguments parsed from the text (plain text wit
 the reply, bad arguments give the usage line. A bug in the plugin fails the test with
 its traceback. ``isolated=True`` runs the plugin in a real plugin host process, with its
 limits. No database is needed.
+
+``plugin_runner.describe("weather")`` returns what the bot learns from the code, by
+command: ``summary``, ``help`` (the docstring), ``usage``, ``args`` and the catalog's
+translations in ``docs``; a malformed catalog fails there, as it would stop the import.
 """
 
 from __future__ import annotations
@@ -128,6 +132,11 @@ class PluginRunner:
             outcome = runner.command_run(instance=cls(), command=command, arguments=arguments, ctx=ctx)
         self.last = outcome
         return self._reply(outcome)
+
+    def describe(self, plugin: str | type[Plugin]) -> dict[str, dict[str, Any]]:
+        """The commands of ``plugin`` as the import records them, by name (see the module doc)."""
+        cls = self._resolve(plugin)[0]
+        return {item["name"]: item for item in runner.plugin_describe(instance=cls())}
 
     def _isolated(
         self, entrypoint: str, roots: list[Path], raw: dict[str, Any], arguments: str, platform: Any, limits: Limits

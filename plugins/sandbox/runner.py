@@ -7,6 +7,7 @@ worker turns that into the user's reply and the invocation's status.
 
 from __future__ import annotations
 
+import inspect
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 
 from plugins.api import Context, Plugin, PluginError, Reply
 from plugins.arguments import ArgumentError, argspec_read, arguments_parse, usage_format
+from plugins.catalog import catalog_read
 from plugins.sandbox.protocol import reply_from_wire, reply_to_wire
 
 # Outcome statuses; the worker adds "timeout", "crashed" and "unavailable".
@@ -40,18 +42,26 @@ class Outcome:
 
 
 def plugin_describe(*, instance: Plugin, prefix: str = "/") -> list[dict[str, Any]]:
-    """The commands of ``instance`` as plain data: name, summary, doc, usage and argument spec."""
+    """The commands of ``instance`` as plain data, everything the code declares about them.
+
+    Name, English summary (the decorator's) and help (the handler's docstring), the
+    argument spec and its usage line, and the translations of the plugin's catalog
+    (``plugins.catalog``) by language. The database's command rows are made from this.
+    """
+    handlers = sorted(instance.commands().items())
+    translations = catalog_read(plugin_class=type(instance), commands=[name for name, _ in handlers])
     described = []
-    for name, handler in sorted(instance.commands().items()):
+    for name, handler in handlers:
         _, summary = getattr(handler, "__sessionbot_command__")  # noqa: B009
         specs = argspec_read(handler)
         described.append(
             {
                 "name": name,
                 "summary": summary,
-                "doc": (handler.__doc__ or "").strip(),
+                "help": inspect.cleandoc(handler.__doc__ or ""),
                 "usage": usage_format(prefix=prefix, command=name, specs=specs),
                 "args": [s.as_dict() for s in specs],
+                "docs": translations.get(name, {}),
             }
         )
     return described

@@ -57,7 +57,9 @@ def top_source(*, entrypoint: str, roots: Sequence[Path]) -> tuple[Path, Path]:
 def _files(source: Path) -> list[tuple[str, Path]]:
     """(relative path, file) pairs to pin, sorted; links leading outside the source are left out."""
     if source.is_file():
-        return [(source.name, source)]
+        # A one-module plugin's translations (plugins.catalog) are pinned with it.
+        catalog = source.with_suffix(".docs.json")
+        return [(p.name, p) for p in (source, catalog) if p.is_file()]
     inside = source.resolve()
     found = []
     for folder, dirs, names in os.walk(source):

@@ -11,8 +11,11 @@ import pytest
 from django.conf import settings
 
 from broker.models import OutboundMessage
+from plugins.commands import commands_derive
 from plugins.execution import pool_close
+from plugins.loader import plugin_class_load
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion
+from plugins.sandbox.runner import plugin_describe
 from plugins.services import command_resolve, invocation_create, invocation_execute
 from tests.conftest import wait_for
 
@@ -42,6 +45,17 @@ def install(name: str, entrypoint: str, commands: list[str], *, version: str = "
         PluginCommand.objects.create(version=pv, name=command)
     Plugin.objects.filter(pk=plugin.pk).update(active_version=pv)
     return pv
+
+
+def derive(version: PluginVersion) -> PluginVersion:
+    """Write ``version``'s command rows from its code, as an import or a reload would.
+
+    The code is described in this process (the import does it in a plugin host), which
+    is quicker for tests that run many commands of the same plugins.
+    """
+    cls = plugin_class_load(entrypoint=version.entrypoint, roots=list(settings.PLUGIN_ROOTS))
+    commands_derive(version=version, described=plugin_describe(instance=cls()))
+    return version
 
 
 def user(session_id: str = USER, **fields: Any) -> BotUser:

@@ -16,7 +16,6 @@ from plugins.models import (
     PermissionGrant,
     Plugin,
     PluginCommand,
-    PluginDoc,
     PluginVersion,
 )
 from plugins.versions import version_activate
@@ -36,8 +35,14 @@ def objects() -> dict[str, object]:
     v1 = PluginVersion.objects.create(plugin=plugin, version="1.0.0", entrypoint="weather:W")
     v2 = PluginVersion.objects.create(plugin=plugin, version="2.0.0", entrypoint="weather:W")
     version_activate(version=v1)
-    command = PluginCommand.objects.create(version=v1, name="weather", summary="Weather")
-    doc = PluginDoc.objects.create(plugin=plugin, language="es", title="Tiempo", body="El tiempo")
+    command = PluginCommand.objects.create(
+        version=v1,
+        name="weather",
+        summary="Weather",
+        help="/weather CITY: the sky.",
+        args=[{"name": "city", "type": "str", "required": True, "rest": True}],
+        docs={"es": {"summary": "Tiempo", "help": "El tiempo"}},
+    )
     grant = PermissionGrant.objects.create(plugin=plugin, user=user)
     invocation = Invocation.objects.create(key="k1", user=user, plugin_version=v1, command="weather", conversation=USER)
     inbound = InboundMessage.objects.create(
@@ -52,7 +57,6 @@ def objects() -> dict[str, object]:
         "v1": v1,
         "v2": v2,
         "command": command,
-        "doc": doc,
         "grant": grant,
         "invocation": invocation,
         "inbound": inbound,
@@ -67,7 +71,7 @@ def _url(model: Any, page: str, *args: object) -> str:
 
 def test_every_model_of_the_project_is_in_the_admin() -> None:
     registered = {m for m in admin.site._registry if m._meta.app_label in {"plugins", "broker"}}
-    expected = {BotUser, BotGroup, Plugin, PluginVersion, PluginCommand, PluginDoc, PermissionGrant, Invocation}
+    expected = {BotUser, BotGroup, Plugin, PluginVersion, PluginCommand, PermissionGrant, Invocation}
     assert registered == expected | {InboundMessage, OutboundMessage, BridgeStatus}
 
 
@@ -79,12 +83,14 @@ def test_every_changelist_and_change_form_opens(admin_client, objects) -> None:
         assert admin_client.get(_url(model, "change", obj.pk)).status_code == 200, model
 
 
-@pytest.mark.parametrize("model", [BotUser, BotGroup, Plugin, PluginDoc, PermissionGrant, PluginCommand])
+@pytest.mark.parametrize("model", [BotUser, BotGroup, Plugin, PermissionGrant])
 def test_add_forms_open_for_what_an_operator_creates(admin_client, model) -> None:
     assert admin_client.get(_url(model, "add")).status_code == 200
 
 
-@pytest.mark.parametrize("model", [Invocation, InboundMessage, OutboundMessage, BridgeStatus, PluginVersion])
+@pytest.mark.parametrize(
+    "model", [Invocation, InboundMessage, OutboundMessage, BridgeStatus, PluginVersion, PluginCommand]
+)
 def test_records_written_by_the_bot_cannot_be_added_by_hand(admin_client, model) -> None:
     assert admin_client.get(_url(model, "add")).status_code == 403
 
@@ -98,11 +104,22 @@ def test_telemetry_and_messages_are_read_only(admin_client, objects) -> None:
     assert InboundMessage.objects.count() == 1
 
 
-def test_the_plugin_page_shows_docs_versions_and_health(admin_client, objects) -> None:
+def test_the_plugin_page_shows_versions_and_health(admin_client, objects) -> None:
     page = admin_client.get(_url(Plugin, "change", objects["plugin"].pk)).content.decode()
-    assert "Tiempo" in page
     assert "2.0.0" in page
     assert "boom" in page  # last_error
+
+
+def test_commands_show_the_bots_usage_line_and_cannot_be_edited(admin_client, objects) -> None:
+    command = objects["command"]
+    version_page = admin_client.get(_url(PluginVersion, "change", objects["v1"].pk)).content.decode()
+    assert "/weather &lt;city…&gt;" in version_page
+    assert "es" in version_page  # its translations
+    page = admin_client.get(_url(PluginCommand, "change", command.pk)).content.decode()
+    assert "/weather &lt;city…&gt;" in page
+    assert 'name="_save"' not in page
+    assert admin_client.post(_url(PluginCommand, "change", command.pk), {"name": "x"}).status_code == 403
+    assert admin_client.post(_url(PluginCommand, "delete", command.pk), {"post": "yes"}).status_code == 403
 
 
 def _action(client, model: type, action: str, objs) -> str:

@@ -1,11 +1,12 @@
+# ruff: noqa: RUF001 - full-width punctuation is correct in Chinese text
 """The built-in plugins, each in its own plugin host, answer what a chat user expects."""
 
 from __future__ import annotations
 
 import pytest
 
-from plugins.models import BotGroup, BotUser, Invocation, Plugin, PluginDoc
-from tests.plugins.conftest import ADMIN, USER, ask, install, ran, user
+from plugins.models import BotGroup, BotUser, Invocation, Plugin, PluginCommand
+from tests.plugins.conftest import ADMIN, USER, ask, derive, install, ran, user
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ def builtins(plugin_roots) -> None:
         ("lang", "sessionbot_builtin.lang:Lang", ["lang"]),
         ("plugins", "sessionbot_builtin.admin:PluginsAdmin", ["plugins"]),
     ]:
-        install(name, entrypoint, commands)
+        derive(install(name, entrypoint, commands))
     Plugin.objects.filter(name="plugins").update(default_policy="admins")
     user(ADMIN, is_admin=True)
 
@@ -41,29 +42,63 @@ def test_echo_without_text_gets_the_usage_line() -> None:
     assert inv.status == Invocation.Status.ERROR
 
 
-def test_help_lists_the_commands_this_user_may_run_with_localized_summaries() -> None:
-    ping = Plugin.objects.get(name="ping")
-    PluginDoc.objects.create(plugin=ping, language="es", command="ping", title="Comprueba el bot")
+def test_help_lists_the_commands_this_user_may_run_with_their_summaries() -> None:
+    reply, _ = ask("/help")
+    assert reply.splitlines() == [
+        "Commands you can use:",
+        "/echo — Repeat your text",
+        "/help — List the commands you may use, or explain one",
+        "/lang — Show or choose the language the bot answers you in",
+        "/ping — Check that the bot answers",
+        "/whoami — Show your Session ID, language, role and groups",
+        "Send /help COMMAND for details.",
+    ]  # /plugins is for admins only
+
+
+def test_help_lists_summaries_in_the_users_language_from_the_plugins_catalog() -> None:
     reply, _ = ask("/help", language="es")
     assert reply.startswith("Comandos que puedes usar:")
-    assert "/ping — Comprueba el bot" in reply
-    assert "/plugins" not in reply  # admins only
+    assert "/ping — Comprueba que el bot responde" in reply
+    assert "/echo — Repite tu texto" in reply
 
 
-def test_help_for_one_command_shows_its_localized_doc() -> None:
-    plugin = Plugin.objects.get(name="echo")
-    PluginDoc.objects.create(plugin=plugin, language="en", command="echo", title="Echo", body="Repeats you.")
-    PluginDoc.objects.create(plugin=plugin, language="es", command="echo", title="Eco", body="Repite tu texto.")
-    ask("/plugins reload echo", sender=ADMIN)  # records the argument spec the code declares
-    assert ask("/help echo", language="es")[0] == "Eco\n\nRepite tu texto.\n\nUso: /echo <text…>"
-    assert ask("/help /echo")[0] == "Echo\n\nRepeats you.\n\nUsage: /echo <text…>"
+def test_help_for_one_command_shows_the_summary_the_docstring_and_the_usage_line() -> None:
+    assert ask("/help /echo")[0] == (
+        "Repeat your text\n\n"
+        "/echo TEXT answers TEXT exactly as written, however long: spaces, new lines and all.\n\n"
+        "Usage: /echo <text…>"
+    )
+    assert ask("/help echo", language="zh-hans")[0] == (
+        "重复你的文字\n\n/echo 文本：原样回复文本，无论多长，空格和换行都保留。\n\n用法：/echo <text…>"
+    )
 
 
-def test_whoami_tells_session_id_language_and_groups() -> None:
+def test_help_and_the_error_of_a_bare_command_show_the_same_usage_line() -> None:
+    usage = ask("/echo")[0]
+    assert usage == "Usage: /echo <text…>"
+    assert ask("/help echo")[0].endswith("\n\n" + usage)
+
+
+def test_a_reload_rederives_the_rows_that_someone_changed_in_the_database() -> None:
+    PluginCommand.objects.filter(name="echo").update(summary="Something else", args=[])
+    ask("/plugins reload echo", sender=ADMIN)
+    echo = PluginCommand.objects.get(name="echo")
+    assert echo.summary == "Repeat your text"
+    assert echo.args == [{"name": "text", "type": "str", "required": True, "rest": True}]
+
+
+def test_whoami_tells_session_id_language_role_and_groups() -> None:
     BotGroup.objects.create(name="staff").members.add(user(USER))
     BotGroup.objects.create(name="admins").members.add(user(USER))
     BotGroup.objects.create(name="others").members.add(user("05" + "ee" * 32))
-    assert ask("/whoami")[0] == f"Session ID: {USER}\nLanguage: en\nGroups: admins, staff"
+    expected = f"Session ID: {USER}\nLanguage: en\nRole: user (not an admin)\nGroups: admins, staff"
+    assert ask("/whoami")[0] == expected
+
+
+def test_whoami_tells_an_admin_that_they_are_one() -> None:
+    assert ask("/whoami", sender=ADMIN, language="es")[0] == (
+        f"ID de Session: {ADMIN}\nIdioma: es\nRol: administrador\nGrupos: ninguno"
+    )
 
 
 def test_lang_sets_the_users_language() -> None:
@@ -98,8 +133,8 @@ def test_an_admin_disables_and_enables_a_plugin_from_the_chat() -> None:
 
 
 def test_a_new_version_changes_the_reply_and_an_admin_rolls_it_back_from_the_chat() -> None:
-    install("greeter", "fx_greeter_v1:Greeter", ["greet"], version="1.0.0")
-    install("greeter", "fx_greeter_v2:Greeter", ["greet"], version="2.0.0")
+    derive(install("greeter", "fx_greeter_v1:Greeter", ["greet"], version="1.0.0"))
+    derive(install("greeter", "fx_greeter_v2:Greeter", ["greet"], version="2.0.0"))
     reply, inv = ask("/greet Ana")
     assert (reply, ran(inv)) == ("Bonjour, Ana!", "2.0.0")
     assert ask("/plugins rollback greeter", sender=ADMIN)[0] == "greeter 1.0.0 is active."

@@ -45,7 +45,8 @@ def test_the_error_rate_counts_failures_but_not_refusals() -> None:
     ask("/refuse")
     assert Invocation.objects.filter(command="boom").get().status == Invocation.Status.FAILED
     listing = cli("list")
-    assert "raises           1.0.0      yes      loaded   50%" in listing
+    row = next(line for line in listing.splitlines() if line.startswith("raises "))
+    assert row.split()[:5] == ["raises", "1.0.0", "yes", "loaded", "50%"]
     assert "last error: ZeroDivisionError: division by zero" in listing
     assert Plugin.objects.get(name="raises").last_success_at is not None
 
@@ -56,6 +57,38 @@ def test_the_cli_reloads_disables_and_enables() -> None:
     assert command_resolve(name="good") is None
     assert cli("enable", "good").strip() == "good enabled."
     assert ask("/good")[0] == "ok"
+
+
+def test_the_list_keeps_its_columns_aligned_on_a_long_state() -> None:
+    Plugin.objects.filter(name="good").update(load_state="reload-failed", last_error="SyntaxError: bad")
+    lines = [line for line in cli("list").splitlines() if not line.lstrip().startswith("last error")]
+    assert [line.split()[0] for line in lines] == ["plugin", "good", "plugins", "raises"]
+    assert [line.split()[-1] for line in lines] == ["health", "-", "-", "-"]
+    assert len({line.rindex(" ") for line in lines}) == 1  # the last column starts at one place
+
+
+def test_a_successful_reload_clears_the_failed_reloads_error_everywhere() -> None:
+    Plugin.objects.filter(name="good").update(load_state="reload-failed", last_error="SyntaxError: bad edit")
+    assert "last error: SyntaxError: bad edit" in cli("list")
+    cli("reload", "good")
+    good = Plugin.objects.get(name="good")
+    assert (good.load_state, good.last_error, good.last_error_at) == ("loaded", "", None)
+    assert "last error" not in cli("list")
+    assert "good 1.0.0 (enabled, loaded)" in ask("/plugins", sender=ADMIN)[0]
+
+
+def test_a_reload_keeps_an_invocations_last_error() -> None:
+    ask("/boom")
+    cli("reload", "raises")
+    assert "ZeroDivisionError" in Plugin.objects.get(name="raises").last_error
+
+
+def test_the_cli_activates_a_version_by_pep_440_equality() -> None:
+    install("good", "fx_good:Good", [], version="2.0.0")
+    assert cli("activate", "good", "1").strip() == "good 1.0.0 is active."
+    active = Plugin.objects.get(name="good").active_version
+    assert active is not None
+    assert active.version == "1.0.0"
 
 
 def test_the_cli_names_a_plugin_that_does_not_exist() -> None:

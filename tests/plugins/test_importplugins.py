@@ -9,12 +9,13 @@ import textwrap
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from plugins.models import Plugin, PluginCommand, PluginDoc, PluginVersion
+from plugins.models import Plugin, PluginCommand, PluginVersion
 from plugins.snapshots import version_digest
 from tests.conftest import ROOT
 
@@ -25,8 +26,9 @@ from plugins.api import Context, Plugin, Reply, command
 
 
 class {cls}(Plugin):
-    @command("{command}")
-    def run(self, ctx: Context, rest: str = "") -> Reply:
+    @command("{command}", summary="{summary}")
+    def run(self, ctx: Context, city: str = "") -> Reply:
+        \"\"\"{help}\"\"\"
         return Reply("{answer}")
 """
 
@@ -38,10 +40,24 @@ class PluginRoot:
     path: Path
     write_file: Callable[..., str]
 
-    def module(self, *, command: str = "go", answer: str = "ok", cls: str = "Thing") -> str:
-        """Write a new uniquely named plugin module; return its entrypoint ``module:Class``."""
-        name = f"tp_{uuid.uuid4().hex[:10]}"
-        code = PLUGIN_CODE.format(cls=cls, command=command, answer=answer)
+    def module(
+        self,
+        *,
+        command: str = "go",
+        answer: str = "ok",
+        cls: str = "Thing",
+        summary: str = "Weather now",
+        catalog: str = "",
+        name: str = "",
+    ) -> str:
+        """Write a plugin module (new and uniquely named unless ``name``); return ``module:Class``.
+
+        ``catalog`` is the text of its translations file, ``<module>.docs.json``.
+        """
+        name = name or f"tp_{uuid.uuid4().hex[:10]}"
+        code = PLUGIN_CODE.format(cls=cls, command=command, answer=answer, summary=summary, help="The sky over CITY.")
+        if catalog:
+            (self.path / f"{name}.docs.json").write_text(catalog)
         return self.write_file(name, code) + f":{cls}"
 
 
@@ -81,20 +97,31 @@ def _weather(entrypoint: str, version: str = "1.0.0", requirements: str = "[]") 
         requirements: {requirements}
         default_policy: listed
         config: {{units: metric}}
-        docs:
-          en: {{title: Weather, body: Weather for a city}}
-          es: {{title: Tiempo, body: El tiempo}}
         commands:
           - name: go
-            summary: Weather now
-            args: [{{name: city, type: rest}}]
-            docs:
-              zh-hans: {{title: 天气}}
+            filters: {{conversation_type: private}}
     """
 
 
-def test_a_first_import_creates_plugin_version_commands_and_docs(tmp_path, plugin_root) -> None:
-    entrypoint = plugin_root.module(command="go")
+LEGACY = """
+plugins:
+  - name: weather
+    version: "1.0.0"
+    entrypoint: EP
+    docs:
+      en: {title: Weather, body: Weather for a city}
+    commands:
+      - name: go
+        summary: What the file says
+        args: [{name: rest, type: rest, required: false}]
+        docs:
+          es: {title: Tiempo, body: El tiempo}
+"""
+
+
+def test_a_first_import_creates_plugin_version_and_the_commands_its_code_declares(tmp_path, plugin_root) -> None:
+    catalog = '{"es": {"go": {"summary": "El tiempo ahora", "help": "El cielo sobre CIUDAD."}}}'
+    entrypoint = plugin_root.module(command="go", catalog=catalog)
     output = _run(_write(tmp_path, _weather(entrypoint)))
     assert "created: weather 1.0.0" in output
     assert "plugins: 1 created, 0 updated, 0 unchanged" in output
@@ -105,10 +132,62 @@ def test_a_first_import_creates_plugin_version_commands_and_docs(tmp_path, plugi
     assert plugin.config == {"units": "metric"}
     assert len(plugin.active_version.checksum) == 64
     command = PluginCommand.objects.get(version=plugin.active_version)
-    assert (command.name, command.summary) == ("go", "Weather now")
-    assert command.args == [{"name": "city", "type": "rest", "required": True, "help": ""}]
-    docs = set(PluginDoc.objects.filter(plugin=plugin).values_list("command", "language", "title"))
-    assert docs == {("", "en", "Weather"), ("", "es", "Tiempo"), ("go", "zh-hans", "天气")}
+    assert (command.name, command.summary, command.help) == ("go", "Weather now", "The sky over CITY.")
+    assert command.args == [{"name": "city", "type": "str", "required": False, "rest": True}]
+    assert command.docs == {"es": {"summary": "El tiempo ahora", "help": "El cielo sobre CIUDAD."}}
+    assert (command.filters, command.policy) == ({"conversation_type": "private"}, "")
+
+
+def test_a_file_in_the_older_format_imports_with_one_notice_per_field_the_code_supplies(tmp_path, plugin_root) -> None:
+    path = _write(tmp_path, LEGACY.replace("EP", plugin_root.module(command="go")))
+    output = _run(path)
+    assert "created: weather 1.0.0" in output
+    notices = [line for line in output.splitlines() if line.startswith("notice: ")]
+    assert notices == [
+        f"notice: {path}: entry 1 (weather): docs: ignored, the plugin's code and its catalog supply the docs",
+        f"notice: {path}: entry 1 (weather): commands.go.summary: ignored, the plugin's code supplies it",
+        f"notice: {path}: entry 1 (weather): commands.go.args: ignored, the plugin's code supplies it",
+        f"notice: {path}: entry 1 (weather): commands.go.docs: ignored, the plugin's code supplies it",
+    ]
+    command = PluginCommand.objects.get()
+    assert (command.summary, command.docs) == ("Weather now", {})  # the code's, not the file's
+    assert command.args == [{"name": "city", "type": "str", "required": False, "rest": True}]
+
+
+def test_a_catalog_that_names_a_missing_command_leaves_the_entry_out(tmp_path, plugin_root) -> None:
+    entrypoint = plugin_root.module(command="go", catalog='{"es": {"rain": {"summary": "Lluvia"}}}')
+    with pytest.raises(CommandError, match=r"\.docs\.json: es\.rain: the plugin has no command 'rain'"):
+        _run(_write(tmp_path, _weather(entrypoint)))
+    assert not Plugin.objects.exists()
+
+
+def test_a_command_the_code_does_not_declare_is_refused(tmp_path, plugin_root) -> None:
+    text = _weather(plugin_root.module(command="go")).replace("- name: go", "- name: gone")
+    with pytest.raises(
+        CommandError, match=r"commands.gone: the plugin's code declares no command 'gone' \(it has: go\)"
+    ):
+        _run(_write(tmp_path, text))
+    assert not Plugin.objects.exists()
+
+
+def test_a_health_check_command_must_be_one_the_code_declares(tmp_path, plugin_root) -> None:
+    text = _weather(plugin_root.module(command="go")).rstrip() + "\n        health_check: {command: nope}\n"
+    with pytest.raises(
+        CommandError, match=r"health_check\.command: 'nope' is not one of the commands its code declares"
+    ):
+        _run(_write(tmp_path, text))
+
+
+def test_a_reload_derives_the_commands_from_the_new_code(tmp_path, plugin_root) -> None:
+    entrypoint = plugin_root.module(command="go")
+    _run(_write(tmp_path, _weather(entrypoint)))
+    module = entrypoint.split(":")[0]
+    plugin_root.module(command="now", summary="Weather at once", name=module)
+    call_command("plugins", "reload", "weather", stdout=StringIO())
+    version = Plugin.objects.get(name="weather").active_version
+    assert list(PluginCommand.objects.filter(version=version).values_list("name", "summary")) == [
+        ("now", "Weather at once")
+    ]
 
 
 def test_a_second_import_of_the_same_file_changes_nothing(tmp_path, plugin_root) -> None:
@@ -132,10 +211,10 @@ def test_admin_changes_survive_a_reimport_of_an_unchanged_entry(tmp_path, plugin
 def test_editing_an_entry_without_a_new_version_updates_it_in_place(tmp_path, plugin_root) -> None:
     entrypoint = plugin_root.module()
     _run(_write(tmp_path, _weather(entrypoint)))
-    output = _run(_write(tmp_path, _weather(entrypoint).replace("Weather now", "The weather now")))
+    output = _run(_write(tmp_path, _weather(entrypoint).replace("{conversation_type: private}", "{}")))
     assert "updated: weather 1.0.0" in output
     assert PluginVersion.objects.count() == 1
-    assert PluginCommand.objects.get().summary == "The weather now"
+    assert PluginCommand.objects.get().filters == {}
 
 
 def test_a_version_bump_adds_and_activates_a_version_and_keeps_the_old_one(tmp_path, plugin_root) -> None:
@@ -149,6 +228,22 @@ def test_a_version_bump_adds_and_activates_a_version_and_keeps_the_old_one(tmp_p
     assert plugin.active_version is not None
     assert plugin.active_version.version == "1.1.0"
     assert PluginCommand.objects.filter(version__version="1.0.0").exists()
+
+
+def test_a_version_equal_by_pep_440_is_the_installed_one_not_a_new_one(tmp_path, plugin_root) -> None:
+    entrypoint = plugin_root.module()
+    _run(_write(tmp_path, _weather(entrypoint, version="1.0.0")))
+    _run(_write(tmp_path, _weather(entrypoint, version="1.0.0").replace("units: metric", "units: imperial")))
+    output = _run(_write(tmp_path, _weather(entrypoint, version="1")))
+    assert "updated: weather 1" in output
+    plugin = Plugin.objects.get(name="weather")
+    assert list(plugin.versions.values_list("version", flat=True)) == ["1.0.0"]
+
+
+def test_a_version_written_v1_is_refused(tmp_path, plugin_root) -> None:
+    with pytest.raises(CommandError, match="version: 'v1' is not written as PEP 440 normalizes it: write '1'"):
+        _run(_write(tmp_path, _weather(plugin_root.module(), version="v1")))
+    assert not Plugin.objects.exists()
 
 
 def test_a_dry_run_reports_what_would_happen_and_changes_nothing(tmp_path, plugin_root) -> None:
@@ -204,6 +299,7 @@ def test_the_shipped_plugins_file_imports_and_activates_every_plugin(settings) -
     settings.PLUGIN_ROOTS = [ROOT / "plugins" / "builtin"]
     assert f"plugins: {len(names)} created, 0 updated, 0 unchanged" in _run(shipped)
     assert set(Plugin.objects.exclude(active_version=None).values_list("name", flat=True)) == names
+    assert set(Plugin.objects.values_list("load_state", flat=True)) == {"loaded"}  # its code loaded on import
     assert f"plugins: 0 created, 0 updated, {len(names)} unchanged" in _run(shipped)
 
 
@@ -211,23 +307,23 @@ BAD_FILES = {
     "broken YAML": ("plugins: [\n  - name: a\n", "plugins.yaml: line 2: not valid YAML"),
     "missing field": (
         "plugins:\n  - {name: a, entrypoint: 'EP'}\n",
-        "plugins.yaml: entry 0 (a): version: this field is required",
+        "plugins.yaml: entry 1 (a): version: this field is required",
     ),
     "bad version": (
         "plugins:\n  - {name: a, version: 'v-one', entrypoint: 'EP'}\n",
-        "plugins.yaml: entry 0 (a): version: 'v-one' is not a PEP 440 version",
+        "plugins.yaml: entry 1 (a): version: 'v-one' is not a PEP 440 version",
     ),
     "entrypoint outside the plugin roots": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'os.path:join'}\n",
-        "plugins.yaml: entry 0 (a): entrypoint: module os is not found in the plugin roots",
+        "plugins.yaml: entry 1 (a): entrypoint: module os is not found in the plugin roots",
     ),
     "entrypoint through a symlink out of the roots": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'linked:Thing'}\n",
-        "plugins.yaml: entry 0 (a): entrypoint: module linked resolves to",
+        "plugins.yaml: entry 1 (a): entrypoint: module linked resolves to",
     ),
     "entrypoint that fails to import": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'BROKEN:Thing'}\n",
-        "plugins.yaml: entry 0 (a): entrypoint: cannot import BROKEN: ZeroDivisionError: division by zero",
+        "plugins.yaml: entry 1 (a): entrypoint: cannot import BROKEN: ZeroDivisionError: division by zero",
     ),
     "entrypoint without the class": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'EPMODULE:Missing'}\n",
@@ -235,16 +331,16 @@ BAD_FILES = {
     ),
     "unknown dependency": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'EP', dependencies: {ghost: '>=1'}}\n",
-        "plugins.yaml: entry 0 (a): dependencies.ghost: a depends on plugin 'ghost', which is not installed",
+        "plugins.yaml: entry 1 (a): dependencies.ghost: a depends on plugin 'ghost', which is not installed",
     ),
     "unsatisfiable constraint": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'EP', dependencies: {b: '>=2'}}\n"
         "  - {name: b, version: '1.5', entrypoint: 'EP2'}\n",
-        "plugins.yaml: entry 0 (a): dependencies.b: a needs b>=2, but only b 1.5 is installed",
+        "plugins.yaml: entry 1 (a): dependencies.b: a needs b>=2, but only b 1.5 is installed",
     ),
     "duplicate names": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'EP'}\n  - {name: a, version: '2', entrypoint: 'EP2'}\n",
-        "plugins.yaml: entry 1 (a): name: duplicate name: entry 0 is also 'a'",
+        "plugins.yaml: entry 2 (a): name: duplicate name: entry 1 is also 'a'",
     ),
     "dependency cycle": (
         "plugins:\n  - {name: a, version: '1', entrypoint: 'EP', dependencies: {b: '>=1'}}\n"
@@ -284,7 +380,7 @@ def test_a_bad_file_changes_nothing_and_names_file_entry_field_and_reason(case, 
 def test_a_command_served_by_another_installed_plugin_is_refused(tmp_path, plugin_root) -> None:
     _run(_write(tmp_path, _weather(plugin_root.module(command="go"))))
     other = "plugins:\n  - {name: other, version: '1', entrypoint: 'EP', commands: [{name: go}]}\n"
-    with pytest.raises(CommandError, match="command 'go' is already served by installed plugin 'weather'"):
+    with pytest.raises(CommandError, match="its code declares command 'go', which plugin 'weather' serves too"):
         _run(_write(tmp_path, other.replace("EP", plugin_root.module(command="go"))))
 
 
@@ -303,7 +399,7 @@ def test_the_command_exits_1_with_one_line_on_stderr(tmp_path) -> None:
     )
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        f"CommandError: {path}: entry 0 (a): version: 'x.y' is not a PEP 440 version such as 1.0.0 (nothing imported)"
+        f"CommandError: {path}: entry 1 (a): version: 'x.y' is not a PEP 440 version such as 1.0.0 (nothing imported)"
     )
     assert "Traceback" not in result.stderr
 
@@ -346,7 +442,9 @@ def test_a_changed_helper_module_of_the_plugin_is_an_update_too(tmp_path, plugin
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "helper.py").write_text('ANSWER = "one"\n')
-    (package / "main.py").write_text(PLUGIN_CODE.format(cls="Thing", command="go", answer="ok"))
+    (package / "main.py").write_text(
+        PLUGIN_CODE.format(cls="Thing", command="go", answer="ok", summary="Weather now", help="")
+    )
     path = _write(tmp_path, _weather(f"{package.name}.main:Thing"))
     _run(path)
     before = version_digest(version=PluginVersion.objects.get())

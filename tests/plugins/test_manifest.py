@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from plugins.manifest import ManifestError, manifest_load, manifest_parse
+from plugins.manifest import ManifestError, manifest_load, manifest_notices, manifest_parse
 
 GOOD = """
 plugins:
@@ -47,11 +47,27 @@ def test_it_reads_every_field_of_a_full_entry() -> None:
     assert entry.health_check is not None
     assert entry.health_check.method == "healthy"
     assert entry.dependencies == {"geocode": ">=1.0,<2"}
-    assert entry.docs["zh-hans"].title == "天气"
     cmd = entry.commands[0]
-    assert [a.type for a in cmd.args] == ["int", "rest"]
+    assert (cmd.name, cmd.policy) == ("weather", "everyone")
     assert cmd.filters.languages == ("en",)
-    assert cmd.docs["es"].body == "El tiempo"
+
+
+def test_fields_the_code_supplies_are_read_then_named_in_one_notice_each() -> None:
+    manifest = manifest_parse(text=GOOD, file="p.yaml")
+    assert manifest_notices(manifest) == (
+        "p.yaml: entry 1 (weather): docs: ignored, the plugin's code and its catalog supply the docs",
+        "p.yaml: entry 1 (weather): commands.weather.summary: ignored, the plugin's code supplies it",
+        "p.yaml: entry 1 (weather): commands.weather.args: ignored, the plugin's code supplies it",
+        "p.yaml: entry 1 (weather): commands.weather.docs: ignored, the plugin's code supplies it",
+    )
+    dumped = manifest.plugins[0].model_dump(mode="json")
+    assert "docs" not in dumped
+    assert set(dumped["commands"][0]) == {"name", "filters", "policy"}
+
+
+def test_an_entry_without_them_has_no_notice() -> None:
+    manifest = manifest_parse(text=_entry(commands="[{name: x, policy: admins}]"), file="p.yaml")
+    assert manifest_notices(manifest) == ()
 
 
 def test_defaults_make_a_minimal_entry_usable() -> None:
@@ -86,31 +102,23 @@ BAD = [
     ("plugins: [", "p.yaml: line 1: not valid YAML"),
     ("- a\n- b", "p.yaml: the top level must be a mapping with one key, plugins"),
     ("plugins: {a: 1}", "p.yaml: plugins: must be a list of plugin entries"),
-    ("plugins: [3]", "p.yaml: entry 0: an entry must be a mapping of fields"),
-    (_entry(entrypoint="DROP"), "p.yaml: entry 0 (a): entrypoint: this field is required"),
-    (_entry(version="one"), "p.yaml: entry 0 (a): version: 'one' is not a PEP 440 version"),
-    (_entry(version="1.10"), 'p.yaml: entry 0 (a): version: write the version in quotes, such as "1.1"'),
-    (_entry(name="Bad Name"), "p.yaml: entry 0 (Bad Name): name: String should match pattern"),
-    (_entry(entrypoint="a.b"), "p.yaml: entry 0 (a): entrypoint: String should match pattern"),
-    (_entry(colour="red"), "p.yaml: entry 0 (a): colour: unknown field (check the spelling)"),
-    (_entry(default_policy="friends"), "p.yaml: entry 0 (a): default_policy: Input should be 'everyone'"),
-    (_entry(isolation="docker"), "p.yaml: entry 0 (a): isolation: Input should be 'host' or 'inline'"),
-    (_entry(dependencies="{b: '=>1'}"), "p.yaml: entry 0 (a): dependencies: b: '=>1' is not a version constraint"),
-    (_entry(dependencies="{a: '>=1'}"), "p.yaml: entry 0 (a): (entry): a plugin cannot depend on itself"),
+    ("plugins: [3]", "p.yaml: entry 1: an entry must be a mapping of fields"),
+    (_entry(entrypoint="DROP"), "p.yaml: entry 1 (a): entrypoint: this field is required"),
+    (_entry(version="one"), "p.yaml: entry 1 (a): version: 'one' is not a PEP 440 version"),
+    (_entry(version="v1"), "p.yaml: entry 1 (a): version: 'v1' is not written as PEP 440 normalizes it: write '1'"),
+    (_entry(version="1.10"), 'p.yaml: entry 1 (a): version: write the version in quotes, such as "1.1"'),
+    (_entry(name="Bad Name"), "p.yaml: entry 1 (Bad Name): name: String should match pattern"),
+    (_entry(entrypoint="a.b"), "p.yaml: entry 1 (a): entrypoint: String should match pattern"),
+    (_entry(colour="red"), "p.yaml: entry 1 (a): colour: unknown field (check the spelling)"),
+    (_entry(default_policy="friends"), "p.yaml: entry 1 (a): default_policy: Input should be 'everyone'"),
+    (_entry(isolation="docker"), "p.yaml: entry 1 (a): isolation: Input should be 'host' or 'inline'"),
+    (_entry(dependencies="{b: '=>1'}"), "p.yaml: entry 1 (a): dependencies: b: '=>1' is not a version constraint"),
+    (_entry(dependencies="{a: '>=1'}"), "p.yaml: entry 1 (a): (entry): a plugin cannot depend on itself"),
     (_entry(requirements="['requests >>= 2']"), "requirements: 'requests >>= 2' is not a PEP 508 requirement"),
-    (_entry(docs="{English: {title: x}}"), "docs: 'English' is not a language code"),
-    (_entry(docs="{en: {body: x}}"), "p.yaml: entry 0 (a): docs.en.title: this field is required"),
     (_entry(limits="{timeout_seconds: 0}"), "limits.timeout_seconds: Input should be greater than 0"),
     (_entry(health_check="{interval_seconds: 60}"), "health_check: give exactly one of command or method"),
-    (_entry(health_check="{command: nope}"), "health_check.command 'nope' is not one of its commands"),
-    (_entry(commands="[{name: x}, {name: x}]"), "p.yaml: entry 0 (a): (entry): command 'x' is declared twice"),
-    (_entry(commands="[{name: x, args: [{name: t, type: rest}, {name: u}]}]"), "only the last argument may"),
-    (_entry(commands="[{name: x, args: [{name: t, type: blob}]}]"), "commands[0].args[0].type: Input should be"),
+    (_entry(commands="[{name: x}, {name: x}]"), "p.yaml: entry 1 (a): (entry): command 'x' is declared twice"),
     (_entry(commands="[{name: x, filters: {conversation_type: room}}]"), "filters.conversation_type: Input should"),
-    (
-        _entry(commands="[{name: x, args: [{name: t, required: false}, {name: u}]}]"),
-        "required argument 'u' follows an optional one",
-    ),
 ]
 
 
@@ -125,7 +133,7 @@ def test_a_bad_file_is_reported_in_one_line_with_file_entry_and_field(text: str,
 
 def test_duplicate_plugin_names_name_both_entries() -> None:
     text = "plugins:\n  - {name: a, version: '1', entrypoint: 'a:A'}\n  - {name: a, version: '2', entrypoint: 'b:B'}"
-    with pytest.raises(ManifestError, match=r"p.yaml: entry 1 \(a\): name: duplicate name: entry 0 is also 'a'"):
+    with pytest.raises(ManifestError, match=r"p.yaml: entry 2 \(a\): name: duplicate name: entry 1 is also 'a'"):
         manifest_parse(text=text, file="p.yaml")
 
 
@@ -137,7 +145,7 @@ def test_one_command_name_cannot_belong_to_two_plugins() -> None:
           - {name: b, version: '1', entrypoint: 'b:B', commands: [{name: go}]}
         """
     )
-    with pytest.raises(ManifestError, match=r"entry 1 \(b\): commands\[0\].name: command 'go' is also declared by a"):
+    with pytest.raises(ManifestError, match=r"entry 2 \(b\): commands\[0\].name: command 'go' is also declared by a"):
         manifest_parse(text=text, file="p.yaml")
 
 
@@ -149,7 +157,7 @@ def test_only_one_plugin_may_be_the_default_handler() -> None:
           - {name: b, version: '1', entrypoint: 'b:B', default_handler: true}
         """
     )
-    with pytest.raises(ManifestError, match=r"entry 1 \(b\): default_handler: only one plugin may be"):
+    with pytest.raises(ManifestError, match=r"entry 2 \(b\): default_handler: only one plugin may be"):
         manifest_parse(text=text, file="p.yaml")
 
 

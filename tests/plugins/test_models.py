@@ -13,7 +13,6 @@ from plugins.models import (
     PermissionGrant,
     Plugin,
     PluginCommand,
-    PluginDoc,
     PluginVersion,
 )
 
@@ -57,15 +56,32 @@ def test_a_session_id_is_unique() -> None:
         BotUser.objects.create(session_id=GOOD_ID)
 
 
-@pytest.mark.parametrize(("version", "ok"), [("1.0.0", True), ("2.0rc1", True), ("1!2.0", True), ("v-one", False)])
-def test_plugin_versions_are_pep_440(version, ok) -> None:
+@pytest.mark.parametrize(
+    ("version", "problem"),
+    [
+        ("1.0.0", ""),
+        ("2.0rc1", ""),
+        ("1!2.0", ""),
+        ("v-one", "is not a PEP 440 version"),
+        ("v1", "write '1'"),
+        ("1.0.0-RC1", "write '1.0.0rc1'"),
+    ],
+)
+def test_plugin_versions_are_pep_440_in_normal_form(version, problem) -> None:
     plugin = Plugin.objects.create(name="p")
     candidate = PluginVersion(plugin=plugin, version=version, entrypoint="p:P")
-    if ok:
+    if not problem:
         candidate.full_clean()
     else:
-        with pytest.raises(ValidationError, match="is not a PEP 440 version"):
+        with pytest.raises(ValidationError, match=problem):
             candidate.full_clean()
+
+
+def test_a_version_equal_by_pep_440_to_an_installed_one_is_refused() -> None:
+    plugin = Plugin.objects.create(name="p")
+    PluginVersion.objects.create(plugin=plugin, version="1.0.0", entrypoint="p:P")
+    with pytest.raises(ValidationError, match=r"1 is the installed version 1\.0\.0"):
+        PluginVersion(plugin=plugin, version="1", entrypoint="p:P").full_clean()
 
 
 @pytest.mark.parametrize(
@@ -103,17 +119,23 @@ def test_a_command_name_is_lowercase() -> None:
         PluginCommand(version=version, name="Go Now").full_clean()
 
 
-def test_a_plugin_has_one_doc_per_command_and_language() -> None:
-    plugin = Plugin.objects.create(name="p")
-    PluginDoc.objects.create(plugin=plugin, language="es", title="Hola")
-    PluginDoc.objects.create(plugin=plugin, language="es", command="go", title="Ir")
-    with pytest.raises(IntegrityError):
-        PluginDoc.objects.create(plugin=plugin, language="es", title="Otra")
-
-
-def test_a_doc_language_is_a_language_code() -> None:
-    with pytest.raises(ValidationError, match="A language code is lowercase"):
-        PluginDoc(plugin=Plugin.objects.create(name="p"), language="Spanish", title="x").full_clean()
+@pytest.mark.parametrize(
+    ("languages", "expected"),
+    [
+        (("es", "en", "en"), ("Tiempo", "El tiempo")),
+        (("zh-hans", "en", "en"), ("天气", "/weather CITY")),  # no help in Chinese: English
+        (("fr", "es", "en"), ("Tiempo", "El tiempo")),  # the bot's default language next
+        (("fr", "en", "en"), ("Weather", "/weather CITY")),
+    ],
+)
+def test_a_command_is_shown_in_the_first_language_that_has_it(languages, expected) -> None:
+    command = PluginCommand(
+        name="weather",
+        summary="Weather",
+        help="/weather CITY",
+        docs={"es": {"summary": "Tiempo", "help": "El tiempo"}, "zh-hans": {"summary": "天气"}},
+    )
+    assert command.localized(*languages) == expected
 
 
 def test_only_one_plugin_is_the_default_handler() -> None:

@@ -131,7 +131,7 @@ def test_code_that_does_not_load_leaves_out_its_entry_only(tmp_path, root, monke
         _import(tmp_path, entries)
     lines = str(caught.value).splitlines()
     assert caught.value.returncode == 1
-    for index, (name, (_, reason)) in enumerate(BAD.items(), start=1):
+    for index, (name, (_, reason)) in enumerate(BAD.items(), start=2):
         expected = f"plugins.yaml: entry {index} (" + name + "): entrypoint: " + reason.format(module=bad[name])
         assert any(expected in line for line in lines), (expected, lines)
     assert lines[-1].endswith("(the other entries were imported)")
@@ -143,7 +143,7 @@ def test_an_entry_left_out_keeps_its_installed_version_serving(tmp_path, root):
     module = _module(root, GOOD.format(command="go"))
     _import(tmp_path, [f"{{name: thing, version: '1', entrypoint: '{module}:Thing'}}"])
     (root / f"{module}.py").write_text("raise RuntimeError('a bad edit')\n")
-    with pytest.raises(CommandError, match=r"entry 0 \(thing\): entrypoint: cannot import .*a bad edit"):
+    with pytest.raises(CommandError, match=r"entry 1 \(thing\): entrypoint: cannot import .*a bad edit"):
         _import(tmp_path, [f"{{name: thing, version: '2', entrypoint: '{module}:Thing'}}"])
     active = Plugin.objects.get(name="thing").active_version
     assert active is not None

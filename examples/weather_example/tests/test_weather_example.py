@@ -44,3 +44,12 @@ def test_forecast(plugin_runner: PluginRunner, text: str, reply: str) -> None:
 
 def test_it_runs_the_same_in_an_isolated_plugin_host(plugin_runner: PluginRunner) -> None:
     assert plugin_runner("weather", "/weather Paris", isolated=True).text == "Paris: sunny, 21 °C"
+
+
+def test_every_command_has_help_and_is_translated(plugin_runner: PluginRunner) -> None:
+    commands = plugin_runner.describe("weather")
+    assert commands["forecast"]["usage"] == "/forecast <days:int> <city…>"
+    for command in commands.values():
+        assert command["summary"]
+        assert command["help"]
+        assert set(command["docs"]) == {"es", "zh-hans"}

@@ -9,9 +9,10 @@ class PluginsAdmin(Plugin):
 
     @command("plugins", summary="List and manage plugins (admins)")
     def plugins(self, ctx: Context, action: str = "", name: str = "", version: str = "") -> Reply:
-        """/plugins lists plugins with version and health; /plugins reload NAME reloads one.
+        """/plugins lists plugins with version, state and health (admins only).
 
-        Also: enable NAME, disable NAME, activate NAME VERSION, rollback NAME.
+        /plugins reload NAME, /plugins enable NAME, /plugins disable NAME,
+        /plugins activate NAME VERSION and /plugins rollback NAME manage them.
         """
         if not action:
             return Reply(self._list(ctx))

@@ -6,5 +6,5 @@ class Echo(Plugin):
 
     @command("echo", summary="Repeat your text")
     def echo(self, ctx: Context, text: str) -> Reply:
-        """Sends TEXT back exactly as written: spaces, new lines and all."""
+        """/echo TEXT answers TEXT exactly as written, however long: spaces, new lines and all."""
         return Reply(text)

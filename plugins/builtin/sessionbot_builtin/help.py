@@ -5,9 +5,9 @@ from sessionbot_builtin.messages import t
 class Help(Plugin):
     """List the commands this user may run, or show one command's manual."""
 
-    @command("help", summary="List the commands, or explain one")
+    @command("help", summary="List the commands you may use, or explain one")
     def help(self, ctx: Context, name: str = "") -> Reply:
-        """/help lists your commands; /help COMMAND explains one."""
+        """/help lists the commands you may use with their summaries; /help COMMAND explains one."""
         prefix = "/"
         name = name.strip()
         if name:

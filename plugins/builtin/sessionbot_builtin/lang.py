@@ -5,7 +5,7 @@ from sessionbot_builtin.messages import t
 class Lang(Plugin):
     """Let users choose the language the bot answers them in."""
 
-    @command("lang", summary="Show or set your language")
+    @command("lang", summary="Show or choose the language the bot answers you in")
     def lang(self, ctx: Context, language: str = "") -> Reply:
         """/lang shows your language; /lang es switches to Spanish."""
         if not language.strip():

@@ -7,5 +7,5 @@ class Ping(Plugin):
 
     @command("ping", summary="Check that the bot answers")
     def ping(self, ctx: Context, rest: str = "") -> Reply:
-        """Answers pong. Anything after /ping is ignored."""
+        """Answers pong: the quickest way to see the bot is alive. Anything after /ping is ignored."""
         return Reply(t(ctx.language, "pong"))

@@ -43,6 +43,8 @@ class Command(BaseCommand):
         ):
             if names:
                 self.stdout.write(f"{label}: {', '.join(names)}")
+        for notice in report.notices:
+            self.stderr.write(f"notice: {notice}")
         for warning in report.warnings:
             self.stderr.write(self.style.WARNING(f"warning: {warning}"))
         counts = f"{len(report.created)} created, {len(report.updated)} updated, {len(report.unchanged)} unchanged"

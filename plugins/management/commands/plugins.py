@@ -45,12 +45,24 @@ class Command(BaseCommand):
 
     def _list(self) -> None:
         rows = lifecycle.plugins_overview()
-        header = f"{'plugin':<16} {'version':<10} {'enabled':<8} {'state':<8} {'errors/h':<9} health"
-        self.stdout.write(header)
-        for row in rows:
-            self.stdout.write(
-                f"{row['name']:<16} {row['version'] or '-':<10} {'yes' if row['enabled'] else 'no':<8} "
-                f"{row['load_state']:<8} {row['error_rate']:<9.0%} {row['health']}"
+        # Each column as wide as its widest cell, so a long state (reload-failed) keeps them aligned.
+        table = [("plugin", "version", "enabled", "state", "errors/h", "health")]
+        table += [
+            (
+                row["name"],
+                row["version"] or "-",
+                "yes" if row["enabled"] else "no",
+                row["load_state"],
+                f"{row['error_rate']:.0%}",
+                row["health"],
             )
-            if row["last_error"]:
-                self.stdout.write(f"{'':<16} last error: {row['last_error']}")
+            for row in rows
+        ]
+        widths = [max(len(cells[i]) for cells in table) for i in range(5)]
+        errors = [""] + [row["last_error"] for row in rows]
+        for cells, error in zip(table, errors, strict=True):
+            self.stdout.write(
+                " ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=False)) + " " + cells[5]
+            )
+            if error:
+                self.stdout.write(f"{'':<{widths[0]}} last error: {error}")
