@@ -10,6 +10,9 @@ def main() -> None:
     from django.conf import settings
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+    from django.db import Error as DatabaseError
+
+    from sessionbot.dbconnect import EXIT_UNREACHABLE, connect_failed, connect_failure_line
 
     try:
         settings.INSTALLED_APPS  # noqa: B018 - load settings now, to report a bad one cleanly
@@ -18,6 +21,12 @@ def main() -> None:
         # A bad setting stops start-up with one line naming it, not a traceback.
         print(f"sessionbot: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except DatabaseError as exc:
+        # So does a database that cannot be reached; any other database error keeps its traceback.
+        if not connect_failed(exc):
+            raise
+        print(connect_failure_line(settings.DATABASES["default"], exc), file=sys.stderr)
+        sys.exit(EXIT_UNREACHABLE)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,23 @@
 """The bot's behaviour, read from ``data/config.yaml`` into typed models.
 
 Pure module: no Django import. A bad file raises :class:`ConfigError` whose message names
-the file, the key and the reason in one line.
+the file, the key and the reason in one line. The language codes a file may use are given
+by the caller (settings pass Django's), so this module needs no Django to check them.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 SESSION_ID_RE = re.compile(r"^05[0-9a-f]{64}$")
+# A plugin's name, as data/plugins.yaml allows it (plugins.manifest.SLUG).
+PLUGIN_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 Policy = Literal["everyone", "listed", "admins"]
 
@@ -55,8 +59,9 @@ class Recovery(_Model):
 
 class BotConfig(_Model):
     command_prefix: str = Field("/", min_length=1, max_length=3)
-    default_language: str = "en"
+    # Before default_language, which is checked against it.
     languages: tuple[str, ...] = ("en", "es", "zh-hans")
+    default_language: str = Field("en", validate_default=True)
     admins: tuple[str, ...] = ()
     default_policy: Policy = "everyone"
     default_handler: str | None = None
@@ -76,13 +81,51 @@ class BotConfig(_Model):
                 raise ValueError(f"{sid!r} is not a Session ID (66 hex characters starting 05)")
         return value
 
+    @field_validator("languages")
+    @classmethod
+    def _languages_are_known(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("list at least one language")
+        known: Mapping[str, str] | None = (info.context or {}).get("languages")
+        for code in value:
+            # /lang compares the user's choice, lower-cased with "-", to these codes.
+            written = code.strip().lower().replace("_", "-")
+            if known is not None and written not in known:
+                raise ValueError(f"{code!r} is not a language code (such as en, es, zh-hans)")
+            canonical = known[written] if known is not None else written
+            if code != canonical:
+                raise ValueError(f"write {code!r} as {canonical!r}")
+        duplicates = sorted({code for code in value if value.count(code) > 1})
+        if duplicates:
+            raise ValueError(f"{duplicates[0]!r} is listed twice")
+        return value
+
+    @field_validator("default_language")
+    @classmethod
+    def _default_language_is_listed(cls, value: str, info: ValidationInfo) -> str:
+        languages = info.data.get("languages")
+        if languages is not None and value not in languages:
+            raise ValueError(f"{value!r} is not one of languages ({', '.join(languages)})")
+        return value
+
+    @field_validator("default_handler")
+    @classmethod
+    def _default_handler_is_a_plugin_name(cls, value: str | None) -> str | None:
+        if value is not None and not PLUGIN_NAME_RE.match(value):
+            raise ValueError(f"{value!r} is not a plugin name (lower-case letters, digits, - and _)")
+        return value
+
 
 def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def config_load(*, path: Path) -> BotConfig:
-    """Read and validate ``path``; a missing file gives the defaults."""
+def config_load(*, path: Path, languages: Mapping[str, str] | None = None) -> BotConfig:
+    """Read and validate ``path``; a missing file gives the defaults.
+
+    ``languages`` maps every language code a file may name to the code to write for it
+    (itself, or the code an alias such as ``zh-cn`` stands for); None checks the form only.
+    """
     try:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -100,7 +143,9 @@ def config_load(*, path: Path) -> BotConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys")
     try:
-        return BotConfig.model_validate(data)
+        return BotConfig.model_validate(data, context={"languages": languages})
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(f"{path}: {_location(err['loc'])}: {err['msg']}") from None
+        # A validator's own reason, without pydantic's "Value error, " before it.
+        reason = str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"]
+        raise ConfigError(f"{path}: {_location(err['loc'])}: {reason}") from None

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from celery import Celery
+from celery.signals import celeryd_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sessionbot.settings")
 
@@ -55,3 +56,15 @@ def _celery_key(name: str) -> str:
 app = Celery("sessionbot")
 app.config_from_object(DjangoCelerySettings())
 app.autodiscover_tasks()
+
+
+@celeryd_init.connect
+def _database_reachable(**_: Any) -> None:
+    """A worker whose database cannot be reached stops at its start, with one line naming
+    DATABASE_URL, instead of failing every task it takes."""
+    from django.db import connection
+
+    from sessionbot.dbconnect import database_connect_check
+
+    database_connect_check()
+    connection.close()

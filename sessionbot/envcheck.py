@@ -88,6 +88,19 @@ def database_check(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def sqlite_folder_check(name: str) -> str:
+    """Return the SQLite file ``name`` when its folder exists.
+
+    SQLite creates the file but not its folder; creating missing folders would turn a typo
+    in ``DATABASE_URL`` into a new tree (under ``/`` for a root process). The default file
+    lies in ``DATA_DIR``, which settings create before this check.
+    """
+    folder = Path(name).parent
+    if not folder.is_dir():
+        raise EnvError("DATABASE_URL", f"the folder {folder} of the SQLite file does not exist; create it first")
+    return name
+
+
 def redis_url_check(raw: str) -> str:
     """Return ``raw`` (empty: embedded mode) when it is a usable Redis URL."""
     if not raw:

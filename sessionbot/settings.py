@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import environ
+from django.conf.locale import LANG_INFO
 from django.core.exceptions import ImproperlyConfigured
 
 from sessionbot import envcheck
@@ -85,8 +86,11 @@ SESSIONBOT_CONFIG = Path(env.str("SESSIONBOT_CONFIG", default=str(BASE_DIR / "da
 if env.str("SESSIONBOT_CONFIG", default="") and not SESSIONBOT_CONFIG.is_file():
     # The default file may be absent (defaults apply); a path the operator gave must exist.
     raise ImproperlyConfigured(f"SESSIONBOT_CONFIG: {SESSIONBOT_CONFIG} does not exist")
+# The codes config.yaml may list: those Django knows (its aliases, like zh-cn, named by the
+# code to write instead); the bot's own messages exist in LANGUAGES, others fall back to English.
+_LANGUAGE_CODES = {code: info.get("fallback", [code])[0] for code, info in LANG_INFO.items()}
 try:
-    BOT_CONFIG: BotConfig = config_load(path=SESSIONBOT_CONFIG)
+    BOT_CONFIG: BotConfig = config_load(path=SESSIONBOT_CONFIG, languages=_LANGUAGE_CODES)
 except ConfigError as exc:
     raise ImproperlyConfigured(f"SESSIONBOT_CONFIG {exc}") from None
 
@@ -183,7 +187,7 @@ if DATABASE_IS_SQLITE:
         }
     )
     _db["TEST"] = {"NAME": str(DATA_DIR / "test-sessionbot.sqlite3")}
-    Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    _checked(envcheck.sqlite_folder_check, _db["NAME"])
 else:
     # Values travel apart from the statement's text (psycopg binds on the client by default,
     # in Django): PostgreSQL logs the text of a statement that fails, and must not log

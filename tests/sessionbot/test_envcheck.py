@@ -62,6 +62,14 @@ def test_a_bad_value_names_the_variable_and_the_reason(call, message) -> None:
     assert _message(call).startswith(message)
 
 
+def test_a_sqlite_file_in_a_missing_folder_is_refused(tmp_path) -> None:
+    message = _message(lambda: envcheck.sqlite_folder_check(str(tmp_path / "missing" / "bot.sqlite3")))
+    assert (
+        message == f"DATABASE_URL: the folder {tmp_path / 'missing'} of the SQLite file does not exist; create it first"
+    )
+    assert envcheck.sqlite_folder_check(str(tmp_path / "bot.sqlite3")) == str(tmp_path / "bot.sqlite3")
+
+
 def test_secrets_are_never_echoed() -> None:
     assert "hunter2" not in _message(lambda: envcheck.bridge_token_check("hunter2"))
     assert "hunter2" not in _message(lambda: envcheck.secret_key_check("hunter2", debug=False, scaled_out=False))

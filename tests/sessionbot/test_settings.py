@@ -61,6 +61,40 @@ def test_a_bad_key_in_config_yaml_is_named(tmp_path) -> None:
     assert "rate_limit.messages" in _one_line(result)
 
 
+def test_a_sqlite_file_in_a_missing_folder_is_refused_and_no_folder_made(tmp_path) -> None:
+    missing = tmp_path / "no" / "such" / "folder"
+    result = _check(tmp_path, DATABASE_URL=f"sqlite:///{missing}/bot.sqlite3")
+    assert result.returncode == 2
+    assert _one_line(result) == (
+        f"sessionbot: configuration error: DATABASE_URL: the folder {missing} of the SQLite file does not exist;"
+        " create it first"
+    )
+    assert not (tmp_path / "no").exists()
+
+
+def test_the_default_data_folder_is_still_made(tmp_path) -> None:
+    result = _check(tmp_path, DATA_DIR=str(tmp_path / "new" / "data"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "new" / "data" / "secret_key").is_file()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("languages: [en, xx]\n", "languages: 'xx' is not a language code (such as en, es, zh-hans)"),
+        ("languages: [en, zh_Hans]\n", "languages: write 'zh_Hans' as 'zh-hans'"),
+        ("default_language: fr\n", "default_language: 'fr' is not one of languages (en, es, zh-hans)"),
+        ("default_handler: Echo Bot\n", "default_handler: 'Echo Bot' is not a plugin name"),
+    ],
+)
+def test_a_bad_value_in_config_yaml_names_the_file_and_the_field(tmp_path, text, message) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    result = _check(tmp_path, SESSIONBOT_CONFIG=str(config))
+    assert result.returncode == 2
+    assert _one_line(result).startswith(f"sessionbot: configuration error: SESSIONBOT_CONFIG {config}: {message}")
+
+
 def test_embedded_mode_generates_a_private_secret_key_once(tmp_path) -> None:
     assert _check(tmp_path).returncode == 0
     key_file = tmp_path / "data" / "secret_key"

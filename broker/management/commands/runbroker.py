@@ -20,6 +20,15 @@ from broker.supervisor import ChildSpec, Periodic, Supervisor
 
 log = logging.getLogger("broker.runbroker")
 GRACEFUL_SHUTDOWN_SECONDS = 20
+# Worker threads mostly wait on the database; SQLite takes one writer at a time, so more
+# threads than this only queue for it.
+WORKERS_DEFAULT = 8
+WORKERS_DEFAULT_SQLITE = 4
+
+
+def workers_default() -> int:
+    """The worker threads ``--workers`` gives by default, for the configured database."""
+    return WORKERS_DEFAULT_SQLITE if settings.DATABASE_IS_SQLITE else WORKERS_DEFAULT
 
 
 def _ignore_signal(signum: int, frame: Any) -> None:
@@ -37,9 +46,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            # Worker threads mostly wait on the database; SQLite serializes writers, so more only queue.
-            default=4 if settings.DATABASE_IS_SQLITE else 8,
-            help="worker threads running plugins (default 8; 4 on SQLite, which takes one writer at a time)",
+            default=workers_default(),
+            help=(
+                f"worker threads running plugins (default here %(default)s: {WORKERS_DEFAULT} on PostgreSQL, "
+                f"{WORKERS_DEFAULT_SQLITE} on SQLite, which takes one writer at a time)"
+            ),
         )
         parser.add_argument("--debug", action="store_true", help="log message text (never in production)")
 
