@@ -316,6 +316,14 @@ def _import_entry(
             _settings_apply(plugin, entry)
 
 
+def _configured_handler_missing() -> list[str]:
+    """A warning when ``config.yaml``'s ``default_handler`` names no installed plugin."""
+    name = settings.BOT_CONFIG.default_handler
+    if not name or Plugin.objects.filter(name=name).exists():
+        return []
+    return [f"config.yaml: default_handler: no plugin named {name!r} is installed; plain text goes unanswered"]
+
+
 def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: bool = False) -> ImportReport:
     """Validate ``path`` and bring the database in line with it, atomically.
 
@@ -342,6 +350,7 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
         for entry in _order(manifest):
             if entry.name not in errors:
                 _import_entry(entry, pins[entry.name], described.get(entry.name, ()), replaced, tally)
+        tally.warnings.extend(_configured_handler_missing())
         if dry_run:
             transaction.set_rollback(True)
     if not dry_run:

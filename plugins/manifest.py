@@ -16,8 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from plugins.constraints import VersionError, constraint_parse, requirement_parse, version_parse
+from sessionbot.botconfig import PLUGIN_NAME_RE
 
-SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+SLUG = PLUGIN_NAME_RE.pattern
 COMMAND_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 # Dotted Python module path, a colon, and an attribute name.

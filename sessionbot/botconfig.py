@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 SESSION_ID_RE = re.compile(r"^05[0-9a-f]{64}$")
-# A plugin's name, as data/plugins.yaml allows it (plugins.manifest.SLUG).
+# A plugin's name, in config.yaml and in data/plugins.yaml (plugins.manifest uses it too).
 PLUGIN_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 Policy = Literal["everyone", "listed", "admins"]

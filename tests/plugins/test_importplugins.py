@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from plugins.models import Plugin, PluginCommand, PluginVersion
 from plugins.snapshots import version_digest
@@ -188,6 +189,17 @@ def test_a_reload_derives_the_commands_from_the_new_code(tmp_path, plugin_root) 
     assert list(PluginCommand.objects.filter(version=version).values_list("name", "summary")) == [
         ("now", "Weather at once")
     ]
+
+
+@pytest.mark.parametrize(("configured", "warned"), [("weather", False), ("nosuch", True), (None, False)])
+def test_a_configured_default_handler_that_is_not_installed_is_named(tmp_path, plugin_root, configured, warned) -> None:
+    from sessionbot.botconfig import BotConfig
+
+    entrypoint = plugin_root.module(command="go")
+    with override_settings(BOT_CONFIG=BotConfig(default_handler=configured)):
+        output = _run(_write(tmp_path, _weather(entrypoint)))
+    line = "warning: config.yaml: default_handler: no plugin named 'nosuch' is installed; plain text goes unanswered"
+    assert (line in output) is warned, output
 
 
 def test_a_second_import_of_the_same_file_changes_nothing(tmp_path, plugin_root) -> None:
