@@ -15,7 +15,14 @@ from packaging.version import InvalidVersion, Version
 
 
 class VersionError(ValueError):
-    """Text that is not a version, constraint or requirement; ``str()`` says why in one line."""
+    """Text that is not a version, constraint or requirement; ``str()`` says why in one line.
+
+    ``normal`` is the normal form to write instead, when the text is a version spelled otherwise.
+    """
+
+    def __init__(self, message: str, *, normal: str = "") -> None:
+        super().__init__(message)
+        self.normal = normal
 
 
 def version_parse(text: str) -> Version:
@@ -30,7 +37,9 @@ def version_parse(text: str) -> Version:
     except InvalidVersion:
         raise VersionError(f"{text!r} is not a PEP 440 version such as 1.0.0") from None
     if str(version) != text:
-        raise VersionError(f"{text!r} is not written as PEP 440 normalizes it: write {str(version)!r}")
+        raise VersionError(
+            f"{text!r} is not written as PEP 440 normalizes it: write {str(version)!r}", normal=str(version)
+        )
     return version
 
 

@@ -23,7 +23,11 @@ def validate_version(value: str) -> None:
     try:
         version_parse(value)
     except VersionError as exc:
-        raise ValidationError(str(exc), code="invalid_version") from None
+        if exc.normal:
+            message = _("%(value)s is not written as PEP 440 normalizes it: write %(normal)s.")
+            raise ValidationError(message % {"value": value, "normal": exc.normal}, code="invalid_version") from None
+        message = _("%(value)s is not a PEP 440 version, such as 1.0.0.")
+        raise ValidationError(message % {"value": value}, code="invalid_version") from None
 
 
 validate_language = RegexValidator(
@@ -46,8 +50,11 @@ def validate_dependencies(value: object) -> None:
     for name, constraint in value.items():
         try:
             constraint_parse(str(constraint))
-        except VersionError as exc:
-            raise ValidationError(f"{name}: {exc}", code="invalid_constraint") from None
+        except VersionError:
+            message = _("%(name)s: %(constraint)s is not a version constraint such as >=1.0,<2.")
+            raise ValidationError(
+                message % {"name": name, "constraint": constraint}, code="invalid_constraint"
+            ) from None
 
 
 def validate_requirements(value: object) -> None:
@@ -57,8 +64,9 @@ def validate_requirements(value: object) -> None:
     for line in value:
         try:
             requirement_parse(str(line))
-        except VersionError as exc:
-            raise ValidationError(str(exc), code="invalid_requirement") from None
+        except VersionError:
+            message = _("%(line)s is not a PEP 508 requirement such as requests>=2.31.")
+            raise ValidationError(message % {"line": line}, code="invalid_requirement") from None
 
 
 class Policy(models.TextChoices):
