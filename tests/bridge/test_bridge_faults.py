@@ -177,7 +177,7 @@ async def test_the_cursor_is_saved_off_the_event_loop(peer, harness) -> None:  #
     assert await peer.wait(lambda: sent in peer.accepted)
     await asyncio.sleep(0.3)
     assert threads
-    assert not any(threads)  # an fsync per ack no longer holds up the broker link
+    assert not any(threads)  # an fsync per ack never holds up the broker link
     assert bridge.store.cursor == sent
 
 
