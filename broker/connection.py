@@ -117,6 +117,8 @@ class Connection:
 
     def frame_received(self, raw: str | bytes, *, now: float) -> list[Effect]:
         """A WebSocket frame from the bridge (``bytes``: a binary frame)."""
+        if self.closed:
+            return []
         self._frames.append(_frame_parse(raw))
         return self._frames_take(now)
 
