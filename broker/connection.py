@@ -79,7 +79,7 @@ def frame_failed(frame_id: str | None = None, detail: str = FRAME_FAILED) -> Wri
 class Connection:
     """The protocol state of one bridge connection; every method returns effects to perform."""
 
-    def __init__(self, *, lanes: int = 1, rung: bool = False) -> None:
+    def __init__(self, *, lanes: int, rung: bool) -> None:
         self.rung = rung  # a shared channel layer rings every committed send by ref
         self.bot_id: str | None = None
         self.hello_at: datetime | None = None  # when this connection's hello was recorded
@@ -100,27 +100,23 @@ class Connection:
         self._confirms_seen = 0
         self._confirms_done = 0  # stored or given up on
         # The send pump.
-        self._pumping = False
-        self._reading: ReadRung | ReadDue | None = None
-        self._read_ticket = 0
-        self._read_kinds = (False, False)  # the poll under way: (full scan, after hello)
+        # The read under way: the job, its ledger ticket, and a poll's kind (full scan, after hello).
+        self._reading: tuple[ReadRung | ReadDue, int, bool, bool] | None = None
         self._held: tuple[list[dict[str, Any]], list[int]] | None = None  # read, waiting for acks
         self.rung_refs: dict[str, None] = {}  # named by rings, not read yet (in order)
-        self.poll_now = False
-        self.full_scan = True
-        self.after_hello = False
+        self.poll_now = self.full_scan = self.after_hello = False  # set by each hello
         self.active_until = 0.0
-        self._last_poll = 0.0
+        self._last_poll: float | None = None  # none before the first hello: no pump yet
         self._last_full = 0.0
 
     # --- inputs ---------------------------------------------------------------------------
 
-    def frame_received(self, raw: str | bytes, *, now: float) -> list[Effect]:
+    def frame_received(self, raw: str | bytes) -> list[Effect]:
         """A WebSocket frame from the bridge (``bytes``: a binary frame)."""
         if self.closed:
             return []
         self._frames.append(_frame_parse(raw))
-        return self._frames_take(now)
+        return self._frames_take()
 
     def ring(self, refs: tuple[str, ...], *, poll: bool, now: float) -> list[Effect]:
         """A doorbell ring: sends ``refs`` were committed (``poll``: others too, unnamed)."""
@@ -135,7 +131,7 @@ class Connection:
 
     def deadline(self, *, now: float) -> float | None:
         """When the next poll is due, unless a read is under way or there is no pump."""
-        if self.closed or not self._pumping or self._reading is not None:
+        if self.closed or self._last_poll is None or self._reading is not None:
             return None
         return self._last_poll + self._interval(now)
 
@@ -152,7 +148,6 @@ class Connection:
         for arrived in self._arrived:
             arrived.clear()
         self.rung_refs.clear()
-        self._held = None
         return self._close_check()
 
     def job_done(self, job: Job, result: Any, *, now: float) -> list[Effect]:
@@ -161,7 +156,7 @@ class Connection:
             case AcceptMany():
                 return self._accepted(job, result, now)
             case ConfirmMany():
-                return self._confirmed(job, now)
+                return self._confirmed(job)
             case ReadRung() | ReadDue():
                 return self._found(job, result, now)
             case StoreHello():
@@ -170,9 +165,9 @@ class Connection:
                 self.ledger.answers_stored([job.ref])
                 if job.retry:
                     self.ledger.retry_later(job.ref)
-                return self._frame_job_done(now)
+                return self._frame_job_done()
             case StatusStore():
-                return self._frame_job_done(now)
+                return self._frame_job_done()
         return []
 
     def job_failed(self, job: Job, *, now: float) -> list[Effect]:
@@ -183,19 +178,19 @@ class Connection:
             case ConfirmMany():
                 # Unconfirmed sends stay pending: a reconnecting bridge gets them again and
                 # de-duplicates them by ref.
-                return self._confirmed(job, now)
+                return self._confirmed(job)
             case ReadRung() | ReadDue():
-                return self._read_failed(job, now)
+                return self._read_failed(now)
             case StoreHello() | FailStore() | StatusStore():
                 if isinstance(job, FailStore):
                     self.ledger.answers_stored([job.ref])
                 effects: list[Effect] = [] if self.closed else [frame_failed()]
-                return effects + self._frame_job_done(now)
+                return effects + self._frame_job_done()
         return []
 
     # --- frames ---------------------------------------------------------------------------
 
-    def _frames_take(self, now: float) -> list[Effect]:
+    def _frames_take(self) -> list[Effect]:
         effects: list[Effect] = []
         while self._frames and not self._frame_job:
             frame = self._frames[0]
@@ -206,12 +201,12 @@ class Connection:
                 effects.append(frame)
                 continue
             try:
-                effects += self._frame_handle(frame, now)
+                effects += self._frame_handle(frame)
             except FrameError as exc:
                 effects.append(_frame_error(exc))
         return effects
 
-    def _frame_handle(self, frame: Any, now: float) -> list[Effect]:
+    def _frame_handle(self, frame: Any) -> list[Effect]:
         if isinstance(frame, Message):
             return self._message(frame)
         if isinstance(frame, Sent):
@@ -233,9 +228,9 @@ class Connection:
             return [StatusStore(bot_id=self.bot_id, fields=frame.dump())]
         raise FrameError(f"a bridge does not send {frame.type!r} frames")
 
-    def _frame_job_done(self, now: float) -> list[Effect]:
+    def _frame_job_done(self) -> list[Effect]:
         self._frame_job = False
-        return self._frames_take(now) + self._close_check()
+        return self._frames_take() + self._close_check()
 
     def _hello_stored(self, job: StoreHello, result: Any, now: float) -> list[Effect]:
         effects: list[Effect] = []
@@ -249,14 +244,13 @@ class Connection:
         self.bot_id, self.hello_at = job.bot_id, result.connected_at
         effects.append(Note(logging.INFO, f"bridge said hello: protocol {job.protocol}, client {job.client[:60]}"))
         if self.closed:
-            return effects + self._frame_job_done(now)
+            return effects + self._frame_job_done()
         effects.append(Write(Welcome().dump()))
         self.ledger.restart()
         self.full_scan = self.after_hello = self.poll_now = True
-        if not self._pumping:
-            self._pumping = True
+        if self._last_poll is None:
             self._last_poll = self._last_full = now
-        return effects + self._pump(now) + self._frame_job_done(now)
+        return effects + self._pump(now) + self._frame_job_done()
 
     # --- messages -------------------------------------------------------------------------
 
@@ -316,11 +310,11 @@ class Connection:
         self._confirming = len(batch)
         return [ConfirmMany(confirms=batch)]
 
-    def _confirmed(self, job: ConfirmMany, now: float) -> list[Effect]:
+    def _confirmed(self, job: ConfirmMany) -> list[Effect]:
         self.ledger.answers_stored([ref for ref, _, _ in job.confirms])
         self._confirms_done += self._confirming
         self._confirming = 0
-        effects = self._confirm_next() + self._frames_take(now)
+        effects = self._confirm_next() + self._frames_take()
         for lane in range(len(self._arrived)):
             effects += self._batch_next(lane)
         return effects + self._close_check()
@@ -333,20 +327,21 @@ class Connection:
 
     def _pump(self, now: float) -> list[Effect]:
         """Begin the next read, if none is under way: the rung refs, or a poll when due."""
-        if self.closed or not self._pumping or self._reading is not None:
+        if self.closed or self._last_poll is None or self._reading is not None:
             return []
+        job: ReadRung | ReadDue
+        full = after_hello = False
         if self.rung_refs:
-            refs, self.rung_refs = tuple(self.rung_refs), {}
-            self._reading = ReadRung(refs=refs)
+            job = ReadRung(refs=tuple(self.rung_refs))
+            self.rung_refs = {}
         elif self.poll_now or now - self._last_poll >= self._interval(now):
             if now - self._last_full > RESCAN_SECONDS:
                 self.full_scan, self._last_full = True, now
             self.poll_now, self._last_poll = False, now
             full, after_hello = self.full_scan, self.after_hello
             self.full_scan = self.after_hello = False
-            self._read_kinds = (full, after_hello)
             ledger = self.ledger
-            self._reading = ReadDue(
+            job = ReadDue(
                 after_id=0 if full else ledger.lagging_id(now),
                 retry_refs=frozenset(ledger.retry_refs),
                 limit=POLL_LIMIT + len(ledger.inflight),  # pushed rows awaiting their confirm come back too
@@ -355,8 +350,8 @@ class Connection:
             )
         else:
             return []
-        self._read_ticket = self.ledger.read_begin()
-        return [self._reading]
+        self._reading = (job, self.ledger.read_begin(), full, after_hello)
+        return [job]
 
     def _found(self, job: ReadRung | ReadDue, found: Found, now: float) -> list[Effect]:
         if self.closed:
@@ -376,21 +371,23 @@ class Connection:
         if self._held is None:
             return []
         sends, begun = self._held
-        if sends and any(acked < count for acked, count in zip(self._acked, begun, strict=True)):
+        if sends and any(self._acked[lane] < count for lane, count in enumerate(begun)):
             return []
         self._held = None
+        assert self._reading is not None
+        ticket = self._reading[1]
         self._reading = None
-        effects: list[Effect] = [Write(send) for send in sends if self.ledger.take(send["ref"], self._read_ticket)]
+        effects: list[Effect] = [Write(send) for send in sends if self.ledger.take(send["ref"], ticket)]
         if effects:
             self.active_until = now + ACTIVE_SECONDS
         return effects + self._pump(now)
 
-    def _read_failed(self, job: ReadRung | ReadDue, now: float) -> list[Effect]:
+    def _read_failed(self, now: float) -> list[Effect]:
+        assert self._reading is not None
+        _, _, full, after_hello = self._reading
         self._reading = None
-        if isinstance(job, ReadDue):
-            # The next poll does what this one could not (a reconnect's sends in backoff too).
-            full, after_hello = self._read_kinds
-            self.full_scan, self.after_hello = self.full_scan or full, self.after_hello or after_hello
+        # The next poll does what this one could not (a reconnect's sends in backoff too).
+        self.full_scan, self.after_hello = self.full_scan or full, self.after_hello or after_hello
         self.active_until = 0.0  # back off to the idle poll while the database is unwell
         return self._pump(now)
 

@@ -196,7 +196,7 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         assert self.core is not None  # frames come only on an accepted connection
         raw: str | bytes = text_data if text_data is not None else (bytes_data or b"")
         try:
-            self.start(self.core.frame_received(raw, now=self.loop.time()))
+            self.start(self.core.frame_received(raw))
         except Exception:
             log.exception("bridge frame could not be handled")
             self.writes.append(frame_failed())
