@@ -91,7 +91,6 @@ def test_with_debug_an_edit_of_a_data_file_is_live_too(
     (pkg / "word.txt").write_text("first\n")
     install("reads", "datapkg:Reads", ["reads"])
     assert ask_worker("/reads")[0] == "first"
-    before = Plugin.objects.get(name="reads").updated_at
-    (pkg / "word.txt").write_text("second\n")  # not Python: the watcher once looked at .py files only
-    assert wait_for(lambda: Plugin.objects.get(name="reads").updated_at != before, timeout=30)
-    assert ask_worker("/reads")[0] == "second"
+    (pkg / "word.txt").write_text("second\n")  # not a Python file: the watcher reloads for it too
+    # The watcher may still be settling the install's own writes: wait for the edit's reload.
+    assert wait_for(lambda: ask_worker("/reads")[0] == "second", timeout=45)
