@@ -148,6 +148,24 @@ class Plugin(models.Model):
         return self.name
 
 
+class SourceKind(models.TextChoices):
+    FOLDER = "folder", _("folder in a plugin root")
+    GIT = "git", _("git repository")
+    INDEX = "index", _("package index")
+    ARCHIVE = "archive", _("archive")
+
+
+class PluginApi(models.TextChoices):
+    SESSIONBOT = "sessionbot", _("sessionbot plugin")
+    LEGACY = "legacy", _("older bot's plugin")
+
+
+class BuildState(models.TextChoices):
+    BUILDING = "building", _("building")
+    READY = "ready", _("ready")
+    FAILED = "failed", _("failed")
+
+
 class PluginVersion(models.Model):
     class Isolation(models.TextChoices):
         HOST = "host", _("own process (isolated)")
@@ -175,6 +193,24 @@ class PluginVersion(models.Model):
     memory_mb = models.PositiveIntegerField(null=True, blank=True)
     cpu_seconds = models.FloatField(null=True, blank=True)
     checksum = models.CharField(max_length=64, blank=True)
+    # Where the code comes from (see plugins.sources): a folder in a plugin root (the
+    # default), a git repository, a package index requirement or an archive.
+    source_kind = models.CharField(max_length=8, choices=SourceKind.choices, default=SourceKind.FOLDER)
+    source = models.CharField(max_length=1000, blank=True, help_text=_("URL, requirement or archive, as given"))
+    ref = models.CharField(max_length=200, blank=True, help_text=_("git tag, branch or commit asked for"))
+    resolved = models.CharField(
+        max_length=200, blank=True, help_text=_("what the source resolved to: a commit, or an archive's SHA-256")
+    )
+    api = models.CharField(max_length=10, choices=PluginApi.choices, default=PluginApi.SESSIONBOT)
+    # The environment the version runs in: its pinned requirements (with hashes) and the
+    # digest naming the environment built from them; empty: the bot's own interpreter.
+    pins = models.TextField(blank=True, help_text=_("pinned requirements with hashes"))
+    environment = models.CharField(max_length=64, blank=True)
+    build_state = models.CharField(max_length=8, choices=BuildState.choices, default=BuildState.READY)
+    build_error = models.TextField(blank=True)
+    queue = models.CharField(
+        max_length=64, blank=True, help_text=_("Celery queue its commands run on; empty: the default queue")
+    )
     imported_at = models.DateTimeField(default=timezone.now)
     # The latest activation: rollback returns to the version activated before the current one.
     activated_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -213,6 +249,11 @@ class PluginCommand(models.Model):
     args = models.JSONField(default=list, blank=True, help_text=_("from the handler's signature"))
     docs = models.JSONField(
         default=dict, blank=True, help_text=_("translations from the plugin's catalog: language → summary, help")
+    )
+    prefix = models.CharField(
+        max_length=4,
+        blank=True,
+        help_text=_("the command's own prefix (an older bot's plugin: !); empty: the bot's prefix"),
     )
     filters = models.JSONField(default=dict, blank=True, help_text=_("metadata filters for routing"))
     policy = models.CharField(
@@ -299,3 +340,69 @@ class Invocation(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.command} [{self.status}]"
+
+
+class PluginSecret(models.Model):
+    """A secret of one plugin (an API key), given to that plugin's hosts only.
+
+    ``ciphertext`` is the value encrypted (see ``plugins.secrets``): neither the admin nor
+    the logs show it after entry, and exports leave it out unless asked.
+    """
+
+    plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="secrets")
+    key = models.CharField(max_length=128)
+    ciphertext = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("plugin secret")
+        ordering = ["plugin__name", "key"]
+        constraints = [models.UniqueConstraint(fields=["plugin", "key"], name="unique_secret_per_plugin")]
+
+    def __str__(self) -> str:
+        return f"{self.plugin.name}: {self.key}"
+
+
+class InstallJob(models.Model):
+    """One install or upgrade of a plugin from a source, run in the background."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+
+    source = models.CharField(max_length=1000, blank=True)
+    ref = models.CharField(max_length=200, blank=True)
+    name = models.CharField(max_length=64, blank=True, help_text=_("the plugin, once known"))
+    upload = models.CharField(max_length=500, blank=True, help_text=_("path of an uploaded archive"))
+    activate = models.BooleanField(default=True)
+    state = models.CharField(max_length=9, choices=State.choices, default=State.QUEUED, db_index=True)
+    step = models.CharField(max_length=32, blank=True, help_text=_("clone, resolve, download, build, check"))
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    version = models.ForeignKey(PluginVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("plugin install")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.name or self.source or self.upload} [{self.state}]"
+
+
+class QueueWorker(models.Model):
+    """A Celery worker serving a queue, as last seen: a plugin on a queue nobody serves is unavailable."""
+
+    queue = models.CharField(max_length=64)
+    worker = models.CharField(max_length=200)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("queue worker")
+        constraints = [models.UniqueConstraint(fields=["queue", "worker"], name="unique_queue_worker")]
+
+    def __str__(self) -> str:
+        return f"{self.worker} on {self.queue}"

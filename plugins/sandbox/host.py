@@ -69,6 +69,9 @@ class HostSpec:
     sandbox: Sandbox | None = None  # root worker: namespaces and the plugin's own uid
     max_processes: int | None = None  # per plugin uid (RLIMIT_NPROC) and per host (pids.max)
     cgroups: bool = False  # give each host a cgroup (memory, pids, CPU time)
+    python: str = ""  # the interpreter of the version's own environment; empty: this one
+    env: tuple[tuple[str, str], ...] = ()  # the plugin's own variables (its secrets, env:)
+    api: str = "sessionbot"  # "legacy": an older bot's plugin, run through its adapter
 
 
 def host_environment(base: Mapping[str, str], *, data_dir: Path) -> dict[str, str]:
