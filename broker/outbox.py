@@ -141,6 +141,21 @@ def _store_parts(
 
 def outbox_enqueue_reply(*, invocation: Invocation, reply: Reply) -> list[OutboundMessage]:
     """Store a plugin's ``reply`` as pending sends; idempotent per invocation (rows unsaved on a repeat)."""
+    return _store_reply(ref_base=f"inv{invocation.pk}", invocation=invocation, reply=reply, reply_to=invocation.reply_to)
+
+
+def outbox_enqueue_interim(*, invocation: Invocation, reply: Reply, sequence: int) -> list[OutboundMessage]:
+    """Store message number ``sequence`` that a running invocation sends before its answer.
+
+    Idempotent per invocation and sequence: a re-run's first messages find theirs stored.
+    Their rows come before the answer's, so they go out before it, in order.
+    """
+    return _store_reply(ref_base=f"inv{invocation.pk}m{sequence}", invocation=invocation, reply=reply, reply_to=None)
+
+
+def _store_reply(
+    *, ref_base: str, invocation: Invocation, reply: Reply, reply_to: dict[str, object] | None
+) -> list[OutboundMessage]:
     if not reply.text and not reply.attachments:
         return []
     attachments: list[dict[str, object]] = [
@@ -153,11 +168,11 @@ def outbox_enqueue_reply(*, invocation: Invocation, reply: Reply) -> list[Outbou
         for a in reply.attachments
     ]
     return _store_parts(
-        ref_base=f"inv{invocation.pk}",
+        ref_base=ref_base,
         to=invocation.conversation,
         text=reply.text,
         attachments=attachments,
-        reply_to=invocation.reply_to,
+        reply_to=reply_to,
         invocation=invocation,
     )
 

@@ -8,15 +8,20 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from broker.message_routing import commands_cache_clear
-from broker.outbox import outbox_enqueue_reply
+from broker.outbox import outbox_enqueue_interim, outbox_enqueue_reply
 from plugins.api import Reply
 from plugins.models import Invocation, PermissionGrant, Plugin, PluginCommand, PluginVersion
-from plugins.signals import invocation_replied
+from plugins.signals import invocation_replied, invocation_sent
 
 
 @receiver(invocation_replied)
 def _reply_to_outbox(sender: Any, *, invocation: Invocation, reply: Reply, **_: Any) -> None:
     outbox_enqueue_reply(invocation=invocation, reply=reply)
+
+
+@receiver(invocation_sent)
+def _interim_to_outbox(sender: Any, *, invocation: Invocation, reply: Reply, sequence: int, **_: Any) -> None:
+    outbox_enqueue_interim(invocation=invocation, reply=reply, sequence=sequence)
 
 
 @receiver([post_save, post_delete], sender=Plugin)

@@ -32,6 +32,16 @@ operator marks as the default handler. That plugin answers it in :meth:`Plugin.o
         def on_text(self, ctx: Context, text: str) -> Reply:
             return Reply(f"You said {len(text)} characters. Try /help.")
 
+A command that works for a while can tell the user how it goes with :meth:`Context.send`,
+and a handler may be ``async def`` (it runs on an event loop of its own)::
+
+    class Slow(Plugin):
+        @command("think", summary="Think hard")
+        async def think(self, ctx: Context, question: str) -> str:
+            ctx.send("Thinking…")
+            answer = await ask_the_model(question)
+            return answer
+
 This module knows nothing of Django, the broker or the database: plugins run in a plugin
 host process that has none of them. Everything platform-specific reaches a plugin through
 the :class:`Context`.
@@ -39,6 +49,7 @@ the :class:`Context`.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import sqlite3
@@ -217,6 +228,14 @@ class Platform:
         """Every installed plugin with its active version and health (admins only)."""
         return tuple(PluginInfo(**{**row, "versions": tuple(row["versions"])}) for row in self._call("plugins", {}))
 
+    def send(self, reply: Reply) -> None:
+        """Send ``reply`` now, before the command's answer: see :meth:`Context.send`."""
+        files = [
+            {"name": a.name, "content_type": a.content_type, "data": base64.b64encode(a.data).decode("ascii")}
+            for a in reply.attachments
+        ]
+        self._call("send", {"text": reply.text, "attachments": files})
+
     def plugin_manage(self, action: str, name: str, version: str = "") -> str:
         """Run ``action`` (reload, enable, disable, activate, rollback) on plugin ``name``.
 
@@ -249,6 +268,26 @@ class Context:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("plugins.user"))
     platform: Platform = field(default_factory=Platform)
 
+    def send(self, message: Reply | str) -> None:
+        """Send ``message`` to the conversation now, while the command goes on working.
+
+        For a command that takes a while ("Searching…", partial results). Each message is
+        stored in the bot's outbox before this returns: it is delivered exactly once, split
+        like any reply when long, and in the order sent, before the command's own answer.
+        Call it any number of times (up to 100 per invocation), from the handler or from
+        code it calls, plain or ``async``, while the command runs; after the handler has
+        returned it raises :class:`PluginError`. Should the worker die while the command
+        runs, the invocation runs again: its messages are numbered per invocation, so the
+        first N messages of the new run, already delivered, are not sent a second time.
+        A ``str`` is sent as ``Reply(text)``.
+        """
+        if isinstance(message, str):
+            message = Reply(message)
+        if not isinstance(message, Reply):
+            raise TypeError(f"send() takes a Reply or a str, not {type(message).__name__}")
+        if message.text or message.attachments:
+            self.platform.send(message)
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -258,6 +297,8 @@ def command(name: str, *, summary: str = "") -> Callable[[F], F]:
 
     ``summary`` is the one line ``/help`` lists; the handler's docstring is the help that
     ``/help NAME`` shows. Both are English; translations go in the plugin's catalog.
+    The handler may be ``async def``: it then runs to completion on an event loop of its
+    own (``asyncio.run``), within the plugin's limits like any other.
     """
 
     def mark(func: F) -> F:
@@ -278,8 +319,11 @@ class Plugin:
         """Return the command handlers of this plugin by command name."""
         return {name: getattr(self, attr) for name, attr in _command_attributes(type(self)).items()}
 
-    def on_text(self, ctx: Context, text: str) -> Reply | str | None:
+    def on_text(self, ctx: Context, text: str) -> Any:
         """Override to answer plain text: ``text`` is the whole message, unchanged.
+
+        Like a command handler it returns a :class:`Reply`, a ``str`` or None, and may be
+        ``async def``.
 
         Only the plugin marked as the default handler (in the admin, or ``default_handler``
         in config.yaml) receives plain text; ``ctx.command`` is ``""``. It runs with the

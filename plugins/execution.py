@@ -9,6 +9,7 @@ Both load the version's pinned code (``plugins.snapshots``), never the live plug
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import functools
 import logging
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.utils.translation import gettext as _
 
 from plugins.api import Context, Platform, Plugin, Storage
@@ -275,8 +277,33 @@ def _inline_context(version: PluginVersion, raw: dict[str, Any], on_call: Caller
         attachments=tuple(attachment_from_wire(a) for a in raw["attachments"]),
         storage=Storage(plugin_data_dir(name=version.plugin.name) / "storage.sqlite3"),
         logger=logging.getLogger(f"plugins.{version.plugin.name}"),
-        platform=Platform(functools.partial(platform_call, on_call)),
+        platform=Platform(functools.partial(_off_loop, functools.partial(platform_call, on_call))),
     )
+
+
+def _off_loop(call: Caller, method: str, args: dict[str, Any]) -> Any:
+    """``call(method, args)``; from an ``async def`` handler's event loop, on a thread of its
+    own (Django refuses database access from a thread that runs an event loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return call(method, args)
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call(method, args)
+        except BaseException as exc:  # noqa: BLE001 - handed over to the plugin's thread
+            box["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, name="plugin-platform-call")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
 
 
 def _inline_request(version: PluginVersion, message: dict[str, Any], on_call: Caller) -> Outcome:

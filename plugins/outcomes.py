@@ -81,9 +81,12 @@ def attachments_capped(attachments: tuple[Attachment, ...]) -> tuple[Attachment,
 
 
 def _capped(reply: Reply | None) -> Reply | None:
-    # A runaway plugin must not flood the chat: config.yaml's plugin_limits.max_reply_chars.
-    if reply is None:
-        return None
+    return None if reply is None else reply_capped(reply)
+
+
+def reply_capped(reply: Reply) -> Reply:
+    """``reply`` as it may be sent: text storable and at most ``max_reply_chars`` (a runaway
+    plugin must not flood the chat), files within the limits of one send."""
     limit = settings.BOT_CONFIG.plugin_limits.max_reply_chars
     text = text_clean(reply.text)
     return Reply(text if len(text) <= limit else text[: limit - 1] + "…", attachments_capped(reply.attachments))

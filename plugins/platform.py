@@ -7,20 +7,25 @@ manage plugins even when an admin runs it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from plugins import lifecycle
-from plugins.api import PluginError
+from plugins import lifecycle, signals
+from plugins.api import Attachment, PluginError, Reply
 from plugins.commands import command_usage
-from plugins.models import BotUser, PluginCommand, PluginVersion
+from plugins.models import BotUser, Invocation, PluginCommand, PluginVersion
+from plugins.outcomes import reply_capped
 from plugins.permissions import permission_check, user_is_admin
 
 BUILTIN_PACKAGE = "sessionbot_builtin"
+MAX_SENDS = 100  # messages one invocation may send before its answer (Context.send)
 
 
 def _languages(language: str) -> tuple[str, ...]:
@@ -33,6 +38,9 @@ class PlatformServices:
     user: BotUser | None
     version: PluginVersion
     language: str
+    invocation: Invocation | None = None
+    sent: int = 0  # messages sent so far by this run (Context.send)
+    finished: bool = False  # the run has answered: no more messages
 
     def dispatch(self, method: str, args: dict[str, Any]) -> Any:
         """Answer one platform call; PluginError carries a message for the user."""
@@ -81,6 +89,27 @@ class PlatformServices:
         BotUser.objects.filter(pk=self.user.pk).update(language=code)
         return code
 
+    def call_send(self, text: str, attachments: list[dict[str, Any]]) -> None:
+        """Store one message of the running command in the outbox, committed before it returns.
+
+        Numbered per run here, not by the plugin: a plugin cannot pick the number another
+        message of its invocation would use, and a re-run numbers its messages the same way.
+        """
+        inv = self.invocation
+        if inv is None or self.finished:
+            raise PluginError(_("This command has finished; it can no longer send messages."))
+        if not isinstance(text, str) or not isinstance(attachments, list):
+            raise TypeError("send takes text and a list of attachments")
+        if self.sent >= MAX_SENDS:
+            raise PluginError(
+                _("A command may send at most %(count)s messages before its answer.") % {"count": MAX_SENDS}
+            )
+        files = tuple(_attachment(item) for item in attachments)
+        reply = reply_capped(Reply(text, files))
+        self.sent += 1
+        with transaction.atomic():
+            signals.invocation_sent.send(sender=Invocation, invocation=inv, reply=reply, sequence=self.sent)
+
     def _admin(self) -> None:
         if self.user is None or not user_is_admin(user=self.user):
             raise PluginError(_("Only the bot's admins may do that."))
@@ -97,3 +126,13 @@ class PlatformServices:
             return lifecycle.plugin_action(action=action, name=name, version=version)
         except lifecycle.LifecycleError as exc:
             raise PluginError(str(exc)) from None
+
+
+def _attachment(item: Any) -> Attachment:
+    if not isinstance(item, dict):
+        raise TypeError("an attachment must be an object")
+    try:
+        data = base64.b64decode(str(item.get("data", "")), validate=True)
+    except (binascii.Error, ValueError):
+        raise TypeError("an attachment's data must be base64") from None
+    return Attachment(str(item.get("name", "")), str(item.get("content_type", "")), data)

@@ -126,9 +126,11 @@ def _outcome(claimed: Claimed) -> Outcome:
         return Outcome(CRASHED, error=f"given up after {inv.attempts - 1} attempts")
     if not version.plugin.enabled:
         return Outcome(UNAVAILABLE, error="the plugin is disabled")
-    return version_request(
-        version=version, message=_run_message(inv, groups=claimed.groups), on_call=_platform_for(inv).dispatch
-    )
+    platform = _platform_for(inv)
+    try:
+        return version_request(version=version, message=_run_message(inv, groups=claimed.groups), on_call=platform.dispatch)
+    finally:
+        platform.finished = True  # its messages come before the answer, never after
 
 
 def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, outcome: Outcome, started: float) -> None:
@@ -199,5 +201,8 @@ def _run_message(inv: Invocation, *, groups: tuple[str, ...]) -> dict[str, Any]:
 def _platform_for(inv: Invocation) -> PlatformServices:
     assert inv.plugin_version is not None
     return PlatformServices(
-        user=inv.user, version=inv.plugin_version, language=inv.language or settings.BOT_CONFIG.default_language
+        user=inv.user,
+        version=inv.plugin_version,
+        language=inv.language or settings.BOT_CONFIG.default_language,
+        invocation=inv,
     )

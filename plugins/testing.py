@@ -14,6 +14,9 @@ the reply, bad arguments give the usage line. A bug in the plugin fails the test
 its traceback. ``isolated=True`` runs the plugin in a real plugin host process, with its
 limits. No database is needed.
 
+Messages a command sends before its answer (``ctx.send``) are in ``plugin_runner.sent``,
+in order, for the last command run.
+
 ``plugin_runner.describe("weather")`` returns what the bot learns from the code, by
 command: ``summary``, ``help`` (the docstring), ``usage``, ``args`` and the catalog's
 translations in ``docs``; a malformed catalog fails there, as it would stop the import.
@@ -21,6 +24,7 @@ translations in ``docs``; a malformed catalog fails there, as it would stop the 
 
 from __future__ import annotations
 
+import base64
 import inspect
 import logging
 from collections.abc import Callable
@@ -76,6 +80,7 @@ class PluginRunner:
         self.data_dir = data_dir
         self.start = start
         self.last: runner.Outcome | None = None
+        self.sent: list[Reply] = []  # what the last command sent before its answer (ctx.send)
         self._hosts: list[Host] = []
 
     def _resolve(self, plugin: str | type[Plugin]) -> tuple[type[Plugin], str, dict[str, Any], list[Path]]:
@@ -106,6 +111,8 @@ class PluginRunner:
     ) -> Reply:
         cls, entrypoint, default_config, roots = self._resolve(plugin)
         command, arguments = command_split(text)
+        self.sent = []
+        platform = self._recording(platform)
         raw: dict[str, Any] = {
             "user_id": user_id,
             "conversation": user_id,
@@ -127,7 +134,7 @@ class PluginRunner:
                 attachments=attachments,
                 storage=Storage(self.data_dir / "storage.sqlite3"),
                 logger=logging.getLogger(f"plugins.{cls.__name__.lower()}"),
-                platform=Platform(platform) if platform else Platform(),
+                platform=Platform(platform),
             )
             outcome = runner.command_run(instance=cls(), command=command, arguments=arguments, ctx=ctx)
         self.last = outcome
@@ -146,7 +153,22 @@ class PluginRunner:
         host = Host(spec)
         self._hosts.append(host)
         message = {"op": "run", "command": raw["command"], "arguments": arguments, "ctx": raw}
-        return host.request(message, on_call=platform or (lambda m, a: Platform()._call(m, a)))
+        return host.request(message, on_call=platform)
+
+    def _recording(self, platform: Callable[[str, dict[str, Any]], Any] | None) -> Callable[[str, dict[str, Any]], Any]:
+        """The platform calls as given, except ``send``, which this runner records."""
+        fallback = platform or (lambda method, args: Platform()._call(method, args))
+
+        def call(method: str, args: dict[str, Any]) -> Any:
+            if method != "send":
+                return fallback(method, args)
+            files = tuple(
+                Attachment(a["name"], a["content_type"], base64.b64decode(a["data"])) for a in args["attachments"]
+            )
+            self.sent.append(Reply(args["text"], files))
+            return None
+
+        return call
 
     @staticmethod
     def _reply(outcome: runner.Outcome) -> Reply:

@@ -7,7 +7,9 @@ worker turns that into the user's reply and the invocation's status.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +69,38 @@ def plugin_describe(*, instance: Plugin, prefix: str = "/") -> list[dict[str, An
     return described
 
 
+def awaited(result: Any) -> Any:
+    """``result``, or what it gives once awaited when it is a coroutine (an ``async def``).
+
+    It runs on an event loop of its own; where this thread already runs a loop, on a
+    thread of its own (``asyncio.run`` cannot nest).
+    """
+    if not inspect.isawaitable(result):
+        return result
+
+    async def wait() -> Any:
+        return await result
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = asyncio.run(wait())
+        except BaseException as exc:  # noqa: BLE001 - handed over to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="plugin-async")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
 def _as_reply(result: object) -> Reply | None:
     if result is None or isinstance(result, Reply):
         return result
@@ -95,7 +129,7 @@ def command_run(*, instance: Plugin, command: str, arguments: str, ctx: Context,
 
 def _outcome_of(call: Callable[[], object]) -> Outcome:
     try:
-        return Outcome(OK, _as_reply(call()))
+        return Outcome(OK, _as_reply(awaited(call())))
     except PluginError as exc:
         return Outcome(ERROR, Reply(str(exc)), error=str(exc))
     except MemoryError:
@@ -119,7 +153,7 @@ def health_run(*, instance: Plugin, method: str | None = None) -> Outcome:
     else:
         return Outcome(NONE)
     try:
-        detail = check()
+        detail = awaited(check())
     except MemoryError:
         return Outcome(MEMORY, error="MemoryError during the health check")
     except Exception as exc:  # noqa: BLE001 - an unwell plugin is reported, not raised

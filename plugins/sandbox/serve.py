@@ -12,7 +12,9 @@ import math
 import os
 import resource
 import sys
+import threading
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from plugins.api import Context, Platform, Plugin, PluginError, Storage
@@ -44,6 +46,9 @@ class Channel:
 
     def __init__(self) -> None:
         self.rfd, self.wfd = os.dup(0), os.dup(1)
+        # A plugin may call the platform from threads of its own: one call on the pipe at a
+        # time, and never in the middle of the result frame.
+        self.lock = threading.RLock()
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.dup2(2, 1)  # print() in a plugin must not corrupt the protocol
@@ -56,8 +61,9 @@ class Channel:
 
     def call(self, method: str, args: dict[str, Any]) -> Any:
         """A platform call: ask the worker and wait for its answer."""
-        self.write({"op": "call", "method": method, "args": args})
-        answer = self.read()
+        with self.lock:
+            self.write({"op": "call", "method": method, "args": args})
+            answer = self.read()
         if answer.get("op") == "raise":
             raise PluginError(str(answer.get("error", "")))
         return answer.get("value")
@@ -92,7 +98,8 @@ class Host:
         self.cpu_seconds = float(init["cpu_seconds"])
         self.storage = Storage(Path.cwd() / "storage.sqlite3")
         self.logger = logging.getLogger(f"plugins.{self.name}")
-        self.platform = Platform(channel.call)
+        self.running = 0  # the number of the invocation under way; 0: none
+        self._runs = 0
         roots = [Path(p) for p in init["roots"]]
         cls = plugin_class_load(entrypoint=str(init["entrypoint"]), roots=roots, confined=True)
         self.instance: Plugin = cls()
@@ -111,13 +118,27 @@ class Host:
             attachments=tuple(attachment_from_wire(a) for a in raw["attachments"]),
             storage=self.storage,
             logger=self.logger,
-            platform=self.platform,
+            platform=Platform(self._transport(self.running)),
         )
+
+    def _transport(self, run: int) -> Callable[[str, dict[str, Any]], Any]:
+        """Platform calls for invocation ``run`` only: once it has answered, a call (from a
+        thread the plugin left behind) would be read as the next invocation's, another user's."""
+
+        def call(method: str, args: dict[str, Any]) -> Any:
+            with self.channel.lock:
+                if run != self.running:
+                    raise PluginError("This command has finished; it can no longer use the platform.")
+                return self.channel.call(method, args)
+
+        return call
 
     def handle(self, message: dict[str, Any]) -> Outcome:
         _cpu_budget(self.cpu_seconds)
         if message["op"] == "health":
             return health_run(instance=self.instance, method=message.get("method"))
+        self._runs += 1
+        self.running = self._runs
         return command_run(
             instance=self.instance,
             command=message["command"],
@@ -166,7 +187,9 @@ def main(joining: Joining | None = None) -> None:
         if message["op"] == "exit":
             return
         outcome = host.handle(message)
-        channel.write(outcome.to_wire())
+        with channel.lock:  # a platform call from a thread the run left goes first, or not at all
+            host.running = 0
+            channel.write(outcome.to_wire())
         if outcome.status == MEMORY:
             return  # the heap may be in any state: the next invocation gets a fresh host
         if _worn():
