@@ -14,6 +14,8 @@ a timer fired) and performs the effects it gets back, in order. The rules kept h
 - ``error`` ``internal`` about a waiting message: send it again on the same link after a
   growing delay. ``bad_frame`` about one: the broker will never take it, and waiting for its
   ack would hold the cursor for good, so it is dropped.
+- ``typing`` (asked for in the hello): show the typing indicator again; the broker repeats
+  it while a command works, since Session shows one for 20 s only.
 - A ``send`` is queued once while it waits (a flapping link's every hello brings all pending
   sends again). Its answer goes out on a live link only: after the next hello the broker
   sends it again and the bridge answers from its sent-ref store.
@@ -30,6 +32,7 @@ from bridge.backoff import Backoff
 from bridge.inbox import Fetched, Inbox
 from bridgeprotocol.frames import (
     PROTOCOL_VERSION,
+    TYPING,
     Ack,
     Error,
     Failed,
@@ -38,6 +41,7 @@ from bridgeprotocol.frames import (
     Message,
     Send,
     Sent,
+    Typing,
     Welcome,
     parse_frame,
 )
@@ -149,7 +153,9 @@ class BrokerLink:
         """A new WebSocket is open: say hello and wait for the welcome."""
         self.link += 1
         self.up = False
-        return [Emit(Hello(protocol=PROTOCOL_VERSION, bot_id=self.bot_id, client=self.client))]
+        # Listing "typing" asks the broker to keep the indicator up while a command works.
+        features = (TYPING,) if self.typing else None
+        return [Emit(Hello(protocol=PROTOCOL_VERSION, bot_id=self.bot_id, client=self.client, features=features))]
 
     def link_lost(self) -> list[Effect]:
         """The link closed or could not be opened: try again after a growing delay."""
@@ -178,6 +184,8 @@ class BrokerLink:
             return [StartSend(frame)]
         if isinstance(frame, Error):
             return self._refused(frame)
+        if isinstance(frame, Typing):
+            return [ShowTyping(frame.to)] if self.typing else []
         return []  # a second welcome: nothing to do
 
     def _welcomed(self) -> list[Effect]:

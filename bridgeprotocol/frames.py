@@ -71,6 +71,9 @@ class Hello(_Frame):
     protocol: StrictInt
     bot_id: StrictStr
     client: StrictStr = ""
+    # Optional frames the bridge takes (an addition: older brokers ignore the field and
+    # send none of them). "typing": the broker's ``typing`` frames.
+    features: tuple[StrictStr, ...] | None = None
 
 
 class Message(_Frame):
@@ -129,6 +132,21 @@ class Send(_Frame):
     reply_to: ReplyTo | None = None
 
 
+class Typing(_Frame):
+    """Show the typing indicator in ``to``: a command of its user is still being worked on.
+
+    Sent only to a bridge whose ``hello`` listed the ``typing`` feature, again every
+    ``TYPING_REFRESH_SECONDS`` while the work goes on (Session shows an indicator for 20 s).
+    """
+
+    type: Literal["typing"] = "typing"
+    to: StrictStr
+
+
+TYPING = "typing"  # the feature a bridge lists in its hello to get Typing frames
+TYPING_REFRESH_SECONDS = 12.0
+
+
 class Error(_Frame):
     type: Literal["error"] = "error"
     code: StrictStr
@@ -137,11 +155,11 @@ class Error(_Frame):
 
 
 Frame = Annotated[
-    Hello | Message | Sent | Failed | Status | Welcome | Ack | Send | Error,
+    Hello | Message | Sent | Failed | Status | Welcome | Ack | Send | Typing | Error,
     Field(discriminator="type"),
 ]
 _FRAME_ADAPTER: TypeAdapter[Frame] = TypeAdapter(Frame)
-KNOWN_TYPES = frozenset({"hello", "message", "sent", "failed", "status", "welcome", "ack", "send", "error"})
+KNOWN_TYPES = frozenset({"hello", "message", "sent", "failed", "status", "welcome", "ack", "send", "typing", "error"})
 
 
 def parse_frame(raw: str | bytes) -> Frame:

@@ -16,6 +16,9 @@ that ordering serves:
   the acks of every batch begun when the read returned.
 - Which sends a read may push, and where a poll starts, is the ``SendLedger``'s.
 - Reads go one at a time: the refs rings named first, then a poll when one is due.
+- A bridge that lists the ``typing`` feature in its hello gets a ``typing`` frame for every
+  conversation whose command is still being worked on, every ``TYPING_REFRESH_SECONDS``
+  (Session shows a typing indicator for 20 s): the user sees the bot typing until it answers.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from typing import Any
 
 from bridgeprotocol.frames import (
     MAX_FRAME_BYTES,
+    TYPING,
+    TYPING_REFRESH_SECONDS,
     Ack,
     Error,
     Failed,
@@ -36,6 +41,7 @@ from bridgeprotocol.frames import (
     Message,
     Sent,
     Status,
+    Typing,
     Welcome,
     parse_frame,
 )
@@ -50,6 +56,7 @@ from broker.connection_jobs import (
     Note,
     ReadDue,
     ReadRung,
+    ReadWorking,
     StatusStore,
     StoreClose,
     StoreHello,
@@ -108,6 +115,10 @@ class Connection:
         self.active_until = 0.0
         self._last_poll: float | None = None  # none before the first hello: no pump yet
         self._last_full = 0.0
+        # Typing indicators: wanted by the bridge (its hello), when the next read is due.
+        self.typing = False
+        self._typing_at: float | None = None
+        self._typing_reading = False
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -127,13 +138,19 @@ class Connection:
 
     def tick(self, *, now: float) -> list[Effect]:
         """The clock reached :meth:`deadline`."""
-        return self._pump(now)
+        return self._pump(now) + self._typing_due(now)
 
     def deadline(self, *, now: float) -> float | None:
-        """When the next poll is due, unless a read is under way or there is no pump."""
-        if self.closed or self._last_poll is None or self._reading is not None:
+        """When the next poll (unless a read is under way or there is no pump) or the next
+        typing refresh is due."""
+        if self.closed:
             return None
-        return self._last_poll + self._interval(now)
+        due: list[float] = []
+        if self._last_poll is not None and self._reading is None:
+            due.append(self._last_poll + self._interval(now))
+        if self._typing_at is not None and not self._typing_reading:
+            due.append(self._typing_at)
+        return min(due, default=None)
 
     @property
     def holding(self) -> bool:
@@ -168,6 +185,8 @@ class Connection:
                 return self._frame_job_done()
             case StatusStore():
                 return self._frame_job_done()
+            case ReadWorking():
+                return self._typing_read(result, now)
         return []
 
     def job_failed(self, job: Job, *, now: float) -> list[Effect]:
@@ -181,6 +200,8 @@ class Connection:
                 return self._confirmed(job)
             case ReadRung() | ReadDue():
                 return self._read_failed(now)
+            case ReadWorking():
+                return self._typing_read((), now)
             case StoreHello() | FailStore() | StatusStore():
                 if isinstance(job, FailStore):
                     self.ledger.answers_stored([job.ref])
@@ -215,6 +236,7 @@ class Connection:
             self._confirms_seen += 1
             return self._confirm_next()
         if isinstance(frame, Hello):
+            self.typing = TYPING in (frame.features or ())
             self._frame_job = True
             return [StoreHello(bot_id=frame.bot_id, client=frame.client, protocol=frame.protocol)]
         if isinstance(frame, Failed):
@@ -250,6 +272,8 @@ class Connection:
         self.full_scan = self.after_hello = self.poll_now = True
         if self._last_poll is None:
             self._last_poll = self._last_full = now
+        # The bridge shows one when it acks a message; from then on the broker keeps it up.
+        self._typing_at = now + TYPING_REFRESH_SECONDS if self.typing else None
         return effects + self._pump(now) + self._frame_job_done()
 
     # --- messages -------------------------------------------------------------------------
@@ -390,6 +414,21 @@ class Connection:
         self.full_scan, self.after_hello = self.full_scan or full, self.after_hello or after_hello
         self.active_until = 0.0  # back off to the idle poll while the database is unwell
         return self._pump(now)
+
+    # --- typing indicators ----------------------------------------------------------------
+
+    def _typing_due(self, now: float) -> list[Effect]:
+        if self.closed or self._typing_at is None or self._typing_reading or now < self._typing_at:
+            return []
+        self._typing_reading = True
+        return [ReadWorking()]
+
+    def _typing_read(self, conversations: Any, now: float) -> list[Effect]:
+        self._typing_reading = False
+        if self.closed or self._typing_at is None:
+            return []
+        self._typing_at = now + TYPING_REFRESH_SECONDS
+        return [Write(Typing(to=to).dump()) for to in conversations]
 
     # --- closing --------------------------------------------------------------------------
 

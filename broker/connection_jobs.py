@@ -97,6 +97,11 @@ class ReadDue:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadWorking:
+    """Read the conversations whose commands are still being worked on; result: their IDs."""
+
+
+@dataclass(frozen=True, slots=True)
 class StoreClose:
     """Record that the connection whose hello was at ``connected_at`` closed."""
 
@@ -114,5 +119,5 @@ class Found:
     more: bool = False
 
 
-Job = StoreHello | AcceptMany | ConfirmMany | FailStore | StatusStore | ReadRung | ReadDue | StoreClose
+Job = StoreHello | AcceptMany | ConfirmMany | FailStore | StatusStore | ReadRung | ReadDue | ReadWorking | StoreClose
 Effect = Write | Close | Note | Job

@@ -22,7 +22,7 @@ from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 
 from bridgeprotocol.frames import frame_text
-from broker import bridges, doorbell, outbox
+from broker import bridges, doorbell, outbox, working
 from broker.accept import inbound_accept_many
 from broker.connection import Connection, frame_failed
 from broker.connection_jobs import (
@@ -36,6 +36,7 @@ from broker.connection_jobs import (
     Note,
     ReadDue,
     ReadRung,
+    ReadWorking,
     StatusStore,
     StoreClose,
     StoreHello,
@@ -94,6 +95,8 @@ async def job_perform(job: Job) -> Any:
             return await database_sync_to_async(outbox.outbox_fail)(ref=job.ref, reason=job.reason, retry=job.retry)
         case StatusStore():
             return await database_sync_to_async(bridges.bridge_status_store)(bot_id=job.bot_id, fields=job.fields)
+        case ReadWorking():
+            return await database_sync_to_async(working.conversations_working, thread_sensitive=False)()
         case StoreClose():
             return await database_sync_to_async(bridges.bridge_disconnected)(
                 bot_id=job.bot_id, connected_at=job.connected_at
@@ -111,6 +114,8 @@ def job_failure(job: Job) -> str:
             return "pushing pending sends failed; retrying"
         case StoreClose():
             return "the close of the bridge connection could not be recorded"
+        case ReadWorking():
+            return "the conversations to show typing in could not be read"
     return "bridge frame could not be handled"
 
 

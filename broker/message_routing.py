@@ -91,7 +91,8 @@ class Routing:
             inbound.invocation = self._existing.get(inv.key, inv)
         ids = [inv.pk for inv in new]
         if ids:
-            transaction.on_commit(lambda: invocations_enqueue(ids=ids))
+            queues = {inv.pk: inv.plugin_version.queue if inv.plugin_version else "" for inv in new}
+            transaction.on_commit(lambda: invocations_enqueue(ids=ids, queues=queues))
         self.answers, self.pending, self._existing = [], [], {}
 
 

@@ -248,6 +248,7 @@ def _version_fields(entry: PluginEntry, checksum: str, code: str) -> dict[str, A
         "timeout_seconds": entry.limits.timeout_seconds,
         "memory_mb": entry.limits.memory_mb,
         "cpu_seconds": entry.limits.cpu_seconds,
+        "queue": entry.queue,
         "checksum": checksum,
     }
 

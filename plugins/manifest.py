@@ -57,6 +57,9 @@ def _check_languages(value: Mapping[str, Any]) -> None:
             raise ValueError(f"{lang!r} is not a language code such as en, es or zh-hans")
 
 
+QUEUE_NAME = r"^$|^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
 class CommandFilters(_Model):
     """Route a command only to messages that match every filter given."""
 
@@ -92,7 +95,7 @@ class CommandSpec(_Model):
 class Limits(_Model):
     """Per-plugin limits; unset values fall back to config.yaml's plugin_limits."""
 
-    timeout_seconds: float | None = Field(None, gt=0, le=600)
+    timeout_seconds: float | None = Field(None, gt=0, le=900)
     memory_mb: int | None = Field(None, ge=16, le=65536)
     cpu_seconds: float | None = Field(None, gt=0, le=3600)
 
@@ -129,6 +132,15 @@ class PluginEntry(_Model):
     network: bool = False  # the host may reach the internet (never this machine's services)
     limits: Limits = Limits()
     health_check: HealthCheck | None = None
+    # The Celery queue its commands run on ("" the default one): a slow plugin on a queue of
+    # its own, served by workers of its own (``runbroker --queues``), never delays the others.
+    queue: str = Field("", pattern=QUEUE_NAME)
+
+    @field_validator("queue")
+    @classmethod
+    def _default_queue(cls, value: str) -> str:
+        # What runbroker --queues calls the default queue is the default queue here too.
+        return "" if value == "default" else value
 
     @field_validator("version", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVer
 from plugins.outcomes import outcome_reply, text_clean
 from plugins.permissions import user_is_admin
 from plugins.platform import PlatformServices
+from plugins.queues import queue_served
 from plugins.sandbox.host import CRASHED, UNAVAILABLE
 from plugins.sandbox.runner import Outcome
 from sessionbot.dbbatch import writes_batched
@@ -78,23 +79,54 @@ def invocation_create(
         },
     )
     if created:
-        transaction.on_commit(lambda: invocations_enqueue(ids=[invocation.pk]))
+        queues = {invocation.pk: version.queue}
+        transaction.on_commit(lambda: invocations_enqueue(ids=[invocation.pk], queues=queues))
     return invocation
 
 
-def invocations_enqueue(*, ids: list[int]) -> None:
+def invocations_enqueue(*, ids: list[int], queues: dict[int, str] | None = None) -> None:
     """Send one task per invocation, all through one producer (one broker connection) and,
-    on Redis, in one round trip (kombu's publish batch: one pipeline of ``LPUSH``es)."""
+    on Redis, in one round trip (kombu's publish batch: one pipeline of ``LPUSH``es).
+
+    Each goes to its plugin's queue (``queues`` by invocation id, else read here; "" is the
+    default queue). One whose queue no worker serves is answered "unavailable" instead.
+    """
     from plugins.tasks import invocation_execute_task
 
     if not ids:
         return
+    if queues is None:
+        queues = dict(Invocation.objects.filter(pk__in=ids).values_list("pk", "plugin_version__queue"))
+    unserved = {pk for pk in ids if not queue_served(queue=queues.get(pk) or "")}
+    for pk in unserved:
+        invocation_unserved(invocation_id=pk, queue=queues.get(pk) or "")
     # A batch that fails leaves its invocations queued: the recovery sweep sends them again.
     with invocation_execute_task.app.producer_or_acquire() as producer, producer.batch():
         for pk in ids:
+            if pk in unserved:
+                continue
             # The reprs are what Celery would compute for its logs, given to spare it the work.
-            reprs: dict[str, Any] = {"argsrepr": f"({pk},)", "kwargsrepr": "{}"}
-            invocation_execute_task.apply_async((pk,), producer=producer, **reprs)
+            options: dict[str, Any] = {"argsrepr": f"({pk},)", "kwargsrepr": "{}"}
+            if queues.get(pk):
+                options["queue"] = queues[pk]
+            invocation_execute_task.apply_async((pk,), producer=producer, **options)
+
+
+def invocation_unserved(*, invocation_id: int, queue: str) -> None:
+    """Answer an invocation whose plugin's queue no worker serves: "unavailable", at once.
+
+    Claimed like a run, so a worker that takes its task later finds it finished.
+    """
+    claimed = invocation_claim(invocation_id)
+    if claimed is None:
+        return
+    inv = claimed.invocation
+    started = time.perf_counter()
+    outcome = Outcome(UNAVAILABLE, error=f"no worker serves the queue {queue!r} of this plugin")
+    with translation.override(inv.language or settings.BOT_CONFIG.default_language):
+        reply, status = outcome_reply(outcome=outcome, command=inv.command, timeout_seconds=0)
+    # The plugin itself is fine: its last error says why, its load state stays.
+    _invocation_finish(inv, reply=reply, status=status, outcome=outcome, started=started, plugin_fault=False)
 
 
 def invocation_execute(*, invocation_id: int) -> None:
@@ -133,7 +165,9 @@ def _outcome(claimed: Claimed) -> Outcome:
         platform.finished = True  # its messages come before the answer, never after
 
 
-def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, outcome: Outcome, started: float) -> None:
+def _invocation_finish(
+    inv: Invocation, *, reply: Reply | None, status: str, outcome: Outcome, started: float, plugin_fault: bool = True
+) -> None:
     # One round trip, committed without waiting for the disk: lost in a database crash, the
     # invocation runs again (same refs, no double answer). Everything below only writes.
     with writes_batched():
@@ -148,7 +182,7 @@ def _invocation_finish(inv: Invocation, *, reply: Reply | None, status: str, out
                 known=inv.plugin_version.plugin,
                 status=status,
                 error=inv.error,
-                unavailable=outcome.status == UNAVAILABLE,
+                unavailable=plugin_fault and outcome.status == UNAVAILABLE,
             )
         signals.invocation_replied.send(sender=Invocation, invocation=inv, reply=reply or Reply(""))
     log.info(

@@ -7,9 +7,13 @@ the recovery sweep sends a lost one again), and a time limit (settings).
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
+from celery.signals import worker_ready, worker_shutdown
 
 from plugins.health import health_checks_run
+from plugins.queues import Heartbeat, worker_name
 from plugins.services import invocation_execute
 from sessionbot.dbretry import once_more_on_lost_connection
 
@@ -23,3 +27,21 @@ def invocation_execute_task(invocation_id: int) -> None:
 @shared_task(name="plugins.health_checks_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def health_checks_run_task() -> int:
     return health_checks_run()
+
+
+_heartbeat: list[Heartbeat] = []
+
+
+@worker_ready.connect
+def _queues_record(sender: Any, **_: Any) -> None:
+    """Every worker, ``runbroker``'s or a bare ``celery worker -Q llm``, says which queues it serves."""
+    queues = list(sender.app.amqp.queues.consume_from)
+    beat = Heartbeat(worker=worker_name(str(sender.hostname)), queues=queues)
+    beat.start()
+    _heartbeat.append(beat)
+
+
+@worker_shutdown.connect
+def _queues_forget(**_: Any) -> None:
+    while _heartbeat:
+        _heartbeat.pop().stop()

@@ -36,7 +36,7 @@ class RateLimit(_Model):
 
 
 class PluginLimits(_Model):
-    timeout_seconds: float = Field(10.0, gt=0, le=600)
+    timeout_seconds: float = Field(10.0, gt=0, le=900)
     memory_mb: int = Field(256, ge=16, le=65536)
     cpu_seconds: float = Field(10.0, gt=0, le=3600)
     max_reply_chars: int = Field(20000, ge=1)

@@ -373,6 +373,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 4 if CELERY_BROKER_URL.startswith("filesyste
 CELERY_DB_REUSE_MAX = 1_000_000
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A task stuck past the plugin's own limits (its host enforces those) is stopped.
-CELERY_TASK_TIME_LIMIT = 900
-CELERY_TASK_SOFT_TIME_LIMIT = 870
+# A task stuck past the plugin's own limits (its host enforces those) is stopped: past the
+# longest limit a plugin may have (900 s, plugins.manifest.Limits), with room for the
+# host's start (30 s) and the finish, so it never stops a slow plugin that is still working.
+CELERY_TASK_TIME_LIMIT = 900 + 120
+CELERY_TASK_SOFT_TIME_LIMIT = 900 + 90

@@ -11,6 +11,7 @@ fired; ``status`` the status timer fired. Delays are the backoff's ceilings (jit
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 
@@ -370,7 +371,21 @@ def test_each_event_gets_the_effects_the_protocol_asks_for(steps) -> None:
 
 def test_the_hello_names_the_protocol_the_bot_and_the_client() -> None:
     (hello,) = link_new().link_opened()
+    assert hello == Emit(Hello(protocol=PROTOCOL_VERSION, bot_id=BOT, client="test-client", features=("typing",)))
+
+
+def test_without_typing_indicators_the_hello_asks_for_no_typing_frames() -> None:
+    (hello,) = link_new(typing=False).link_opened()
     assert hello == Emit(Hello(protocol=PROTOCOL_VERSION, bot_id=BOT, client="test-client"))
+    assert "features" not in json.loads(hello.frame.to_json())
+
+
+@pytest.mark.parametrize(("typing", "shown"), [(True, [ShowTyping(USER)]), (False, [])])
+def test_a_typing_frame_shows_the_indicator_again_when_asked_for(typing, shown) -> None:
+    link = link_new(typing=typing)
+    link.link_opened()
+    link.received(json.dumps({"type": "welcome", "protocol": 1}))
+    assert link.received(json.dumps({"type": "typing", "to": USER})) == shown
 
 
 def test_links_are_numbered_from_one_and_the_welcome_makes_a_link_up() -> None:

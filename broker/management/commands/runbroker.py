@@ -24,6 +24,8 @@ GRACEFUL_SHUTDOWN_SECONDS = 20
 # threads than this only queue for it.
 WORKERS_DEFAULT = 8
 WORKERS_DEFAULT_SQLITE = 4
+DEFAULT_QUEUE = "default"  # Celery's default queue, whatever its name
+QUEUE_WORKERS_DEFAULT = 2
 
 
 def workers_default() -> int:
@@ -51,6 +53,22 @@ class Command(BaseCommand):
                 f"worker threads running plugins (default here %(default)s: {WORKERS_DEFAULT} on PostgreSQL, "
                 f"{WORKERS_DEFAULT_SQLITE} on SQLite, which takes one writer at a time)"
             ),
+        )
+        parser.add_argument(
+            "--queues",
+            default=DEFAULT_QUEUE,
+            help=(
+                "Celery queues the workers serve, comma-separated (default %(default)s: the default queue). "
+                "Each queue gets a worker of its own, so a slow plugin's queue never holds up another: "
+                "--queues llm,default on a machine that also serves everyone else, --queues llm --no-bridge "
+                "on a machine that serves only plugins on the llm queue"
+            ),
+        )
+        parser.add_argument(
+            "--queue-workers",
+            type=int,
+            default=QUEUE_WORKERS_DEFAULT,
+            help="worker threads for each queue but the default one (default %(default)s)",
         )
         parser.add_argument("--debug", action="store_true", help="log message text (never in production)")
 
@@ -106,10 +124,9 @@ class Command(BaseCommand):
     def _children(self, options: dict[str, Any], env: dict[str, str]) -> list[ChildSpec]:
         children = []
         if not options["no_worker"]:
-            argv = [sys.executable, "-m", "celery", "-A", "sessionbot", "worker", "--pool=threads"]
-            argv += [f"--concurrency={options['workers']}", f"--loglevel={settings.LOG_LEVEL}"]
-            argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
-            children.append(ChildSpec("Celery worker", argv, env))
+            for queue in queues_parse(options["queues"]):
+                concurrency = options["workers"] if queue == DEFAULT_QUEUE else options["queue_workers"]
+                children.append(worker_child(queue=queue, concurrency=concurrency, env=env))
         if options["no_bridge"]:
             pass
         elif "runbridge" in get_commands():
@@ -120,3 +137,21 @@ class Command(BaseCommand):
         else:
             log.warning("no bundled bridge is installed; connect an external bridge to the endpoint")
         return children
+
+
+def queues_parse(text: str) -> list[str]:
+    """``llm, default`` → ``["llm", "default"]``: each name once, in the order given."""
+    names = [name.strip() for name in text.split(",")]
+    return list(dict.fromkeys(name for name in names if name)) or [DEFAULT_QUEUE]
+
+
+def worker_child(*, queue: str, concurrency: int, env: dict[str, str]) -> ChildSpec:
+    """A Celery worker serving ``queue`` alone (``default``: Celery's default queue)."""
+    argv = [sys.executable, "-m", "celery", "-A", "sessionbot", "worker", "--pool=threads"]
+    argv += [f"--concurrency={concurrency}", f"--loglevel={settings.LOG_LEVEL}"]
+    argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    if queue == DEFAULT_QUEUE:
+        return ChildSpec("Celery worker", argv, env)
+    # A node name of its own: two workers of one machine must not share one.
+    argv += ["-Q", queue, "-n", f"{queue}@%h"]
+    return ChildSpec(f"Celery worker ({queue})", argv, env)
