@@ -141,7 +141,9 @@ def _store_parts(
 
 def outbox_enqueue_reply(*, invocation: Invocation, reply: Reply) -> list[OutboundMessage]:
     """Store a plugin's ``reply`` as pending sends; idempotent per invocation (rows unsaved on a repeat)."""
-    return _store_reply(ref_base=f"inv{invocation.pk}", invocation=invocation, reply=reply, reply_to=invocation.reply_to)
+    return _store_reply(
+        ref_base=f"inv{invocation.pk}", invocation=invocation, reply=reply, reply_to=invocation.reply_to
+    )
 
 
 def outbox_enqueue_interim(*, invocation: Invocation, reply: Reply, sequence: int) -> list[OutboundMessage]:

@@ -91,7 +91,7 @@ class Heartbeat:
         self._thread.join(timeout=5)
         try:
             queue_workers_forget(worker=self.worker)
-        except Exception:  # noqa: BLE001 - the rows go stale anyway
+        except Exception:
             log.warning("could not remove this worker's queue records", exc_info=True)
         finally:
             connection.close()
@@ -105,7 +105,7 @@ class Heartbeat:
         close_old_connections()
         try:
             queue_workers_record(worker=self.worker, queues=self.queues)
-        except Exception:  # noqa: BLE001 - the next beat tries again
+        except Exception:
             log.warning("could not record the queues this worker serves", exc_info=True)
         finally:
             connection.close()

@@ -160,7 +160,9 @@ def _outcome(claimed: Claimed) -> Outcome:
         return Outcome(UNAVAILABLE, error="the plugin is disabled")
     platform = _platform_for(inv)
     try:
-        return version_request(version=version, message=_run_message(inv, groups=claimed.groups), on_call=platform.dispatch)
+        return version_request(
+            version=version, message=_run_message(inv, groups=claimed.groups), on_call=platform.dispatch
+        )
     finally:
         platform.finished = True  # its messages come before the answer, never after
 

@@ -13,8 +13,8 @@ import os
 import resource
 import sys
 import threading
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from plugins.api import Context, Platform, Plugin, PluginError, Storage

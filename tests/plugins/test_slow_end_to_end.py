@@ -144,5 +144,6 @@ async def test_a_plugin_on_a_queue_nobody_serves_is_unavailable_within_seconds(p
         await bridge.comm.disconnect()
     assert answer["text"] == "Sorry, /slow is unavailable right now. Please try again later."
     inv = await sync_to_async(lambda: OutboundMessage.objects.get(ref=answer["ref"]).invocation)()
+    assert inv is not None
     assert inv.status == "failed"
     assert "gpu" in inv.error

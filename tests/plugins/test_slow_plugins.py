@@ -33,7 +33,7 @@ def sent(inv: Invocation) -> list[tuple[str, bool]]:
 
 
 def test_a_command_s_messages_go_out_in_order_before_its_answer(slow) -> None:
-    reply, inv = ask("/steps 3")
+    _, inv = ask("/steps 3")
     assert inv.status == Invocation.Status.OK
     texts = [text for text, _ in sent(inv)]
     assert texts == ["step 1 of 3", "step 2 of 3", "step 3 of 3", "all steps done"]

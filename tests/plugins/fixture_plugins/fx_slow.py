@@ -37,7 +37,7 @@ class Slow(Plugin):
             try:
                 ctx.send("too late")
                 self.late.append("sent")
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self.late.append(type(exc).__name__)
 
         threading.Thread(target=later, daemon=True).start()
