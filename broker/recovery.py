@@ -43,7 +43,8 @@ def broker_recover(*, bot_id: str = "") -> int:
             status__in=[Invocation.Status.QUEUED, Invocation.Status.RUNNING], inbound_message__isnull=False
         ).values_list("pk", flat=True)
     )
-    invocations_enqueue(ids=pending)
+    # This process's own workers start after this: a queue of theirs is not served yet.
+    invocations_enqueue(ids=pending, answer_unserved=False)
     if pending:
         log.info("re-enqueued %d unfinished invocations after a restart", len(pending))
     return len(pending)

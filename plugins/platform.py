@@ -96,7 +96,7 @@ class PlatformServices:
         message of its invocation would use, and a re-run numbers its messages the same way.
         """
         inv = self.invocation
-        if inv is None or self.finished:
+        if inv is None or self.finished or not inv.conversation:
             raise PluginError(_("This command has finished; it can no longer send messages."))
         if not isinstance(text, str) or not isinstance(attachments, list):
             raise TypeError("send takes text and a list of attachments")

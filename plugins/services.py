@@ -84,12 +84,16 @@ def invocation_create(
     return invocation
 
 
-def invocations_enqueue(*, ids: list[int], queues: dict[int, str] | None = None) -> None:
+def invocations_enqueue(
+    *, ids: list[int], queues: dict[int, str] | None = None, answer_unserved: bool = True
+) -> None:
     """Send one task per invocation, all through one producer (one broker connection) and,
     on Redis, in one round trip (kombu's publish batch: one pipeline of ``LPUSH``es).
 
     Each goes to its plugin's queue (``queues`` by invocation id, else read here; "" is the
-    default queue). One whose queue no worker serves is answered "unavailable" instead.
+    default queue). One whose queue no worker serves is answered "unavailable" instead,
+    unless ``answer_unserved`` is false (a restart, before its workers are up: the recovery
+    sweep answers those still queued later).
     """
     from plugins.tasks import invocation_execute_task
 
@@ -97,7 +101,7 @@ def invocations_enqueue(*, ids: list[int], queues: dict[int, str] | None = None)
         return
     if queues is None:
         queues = dict(Invocation.objects.filter(pk__in=ids).values_list("pk", "plugin_version__queue"))
-    unserved = {pk for pk in ids if not queue_served(queue=queues.get(pk) or "")}
+    unserved = {pk for pk in ids if answer_unserved and not queue_served(queue=queues.get(pk) or "")}
     for pk in unserved:
         invocation_unserved(invocation_id=pk, queue=queues.get(pk) or "")
     # A batch that fails leaves its invocations queued: the recovery sweep sends them again.

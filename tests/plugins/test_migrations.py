@@ -8,6 +8,15 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+@pytest.fixture(autouse=True)
+def _latest_schema_after():
+    """Leave the test database at the latest migrations: the tests after these need them."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
 BEFORE = [("plugins", "0003_version_network")]
 AFTER = [("plugins", "0004_commands_from_code")]
 

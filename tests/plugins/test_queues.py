@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from broker.management.commands.runbroker import Command, queues_parse, worker_child
 from broker.models import InboundMessage, OutboundMessage
-from broker.recovery import recovery_sweep
+from broker.recovery import broker_recover, recovery_sweep
 from plugins.manifest import Limits, PluginEntry
 from plugins.models import Invocation, Plugin, PluginVersion, QueueWorker
 from plugins.queues import STALE_SECONDS, Heartbeat, queue_served, queue_served_forget
@@ -109,20 +109,26 @@ def test_a_command_for_a_queue_nobody_serves_is_answered_unavailable_at_once(plu
     assert Plugin.objects.get(name="good").load_state != "error"
 
 
-def test_an_invocation_left_queued_on_a_queue_whose_worker_went_away_is_answered(plugin_roots) -> None:
-    install("good", "fx_good:Good", ["good"], queue="llm")
-    QueueWorker.objects.create(queue="llm", worker="box/1")
-    inv = enqueue("/good 1 hi")  # sent to the llm queue; its worker dies before taking it
-    InboundMessage.objects.create(  # the sweep looks after routed messages
-        message_id="q1",
+def routed(text: str, mid: str) -> Invocation:
+    """A routed message's invocation sent to its queue, as the broker makes it."""
+    inv = enqueue(text)
+    InboundMessage.objects.create(  # the sweep and the restart look after routed messages
+        message_id=mid,
         sender=inv.conversation,
         conversation=inv.conversation,
         conversation_type="private",
         timestamp=1,
-        text="/good 1 hi",
+        text=text,
         status="routed",
         invocation=inv,
     )
+    return inv
+
+
+def test_an_invocation_left_queued_on_a_queue_whose_worker_went_away_is_answered(plugin_roots) -> None:
+    install("good", "fx_good:Good", ["good"], queue="llm")
+    QueueWorker.objects.create(queue="llm", worker="box/1")
+    inv = routed("/good 1 hi", "q1")  # sent to the llm queue; its worker dies before taking it
     QueueWorker.objects.all().delete()
     queue_served_forget()
     assert Invocation.objects.get(pk=inv.pk).status == Invocation.Status.QUEUED
@@ -144,3 +150,13 @@ def test_runbroker_starts_a_worker_per_queue() -> None:
     parser = Command().create_parser("manage.py", "runbroker")
     assert parser.parse_args([]).queues == "default"
     assert parser.parse_args(["--queues", "llm,default"]).queues == "llm,default"
+
+
+def test_a_restart_sends_its_queued_invocations_again_before_its_workers_are_up(plugin_roots) -> None:
+    install("good", "fx_good:Good", ["good"], queue="llm")
+    QueueWorker.objects.create(queue="llm", worker="box/1")
+    inv = routed("/good 1 hi", "q2")
+    QueueWorker.objects.all().delete()  # the worker stopped with runbroker
+    queue_served_forget()
+    assert broker_recover() == 1
+    assert Invocation.objects.get(pk=inv.pk).status == Invocation.Status.QUEUED  # not answered yet
