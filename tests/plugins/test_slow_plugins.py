@@ -73,6 +73,11 @@ def test_the_number_of_messages_per_command_is_capped(slow) -> None:
     assert OutboundMessage.objects.filter(invocation=inv).count() == 101
 
 
+def test_the_cap_is_said_in_the_users_language(slow) -> None:
+    reply, _ = ask("/steps 101", language="es")
+    assert reply.endswith("Un comando puede enviar como mucho 100 mensajes antes de su respuesta.")
+
+
 def test_the_plugin_runner_records_what_a_command_sends(plugin_runner: PluginRunner) -> None:
     cls = plugin_class_load(entrypoint=SLOW, roots=[FIXTURES])
     assert plugin_runner(cls, "/asteps 2").text == "async done"
