@@ -21,6 +21,7 @@ from plugins.models import (
     Plugin,
     PluginCommand,
     PluginVersion,
+    QueueWorker,
 )
 from plugins.operations import botusers_block, plugins_enable, versions_activate
 from plugins.runtime_admin import reload_plugins
@@ -248,7 +249,7 @@ class PluginVersionAdmin(admin.ModelAdmin):
     ]
     fields = [
         *readonly_fields[:6],
-        ("isolation", "network"),
+        ("isolation", "network", "queue"),
         ("timeout_seconds", "memory_mb", "cpu_seconds"),
         *readonly_fields[6:],
     ]
@@ -269,6 +270,15 @@ class PluginVersionAdmin(admin.ModelAdmin):
             self.message_user(request, _("%(version)s is now active.") % {"version": version})
         for reason in failed:
             self.message_user(request, _("Not activated: %(reason)s") % {"reason": reason}, messages.ERROR)
+
+
+@admin.register(QueueWorker)
+class QueueWorkerAdmin(ReadOnlyAdmin):
+    """Which worker serves which Celery queue, as last seen (a plugin's queue needs one)."""
+
+    list_display = ["queue", "worker", "seen_at"]
+    list_filter = ["queue"]
+    ordering = ["queue", "worker"]
 
 
 @admin.register(PluginCommand)

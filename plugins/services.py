@@ -84,9 +84,7 @@ def invocation_create(
     return invocation
 
 
-def invocations_enqueue(
-    *, ids: list[int], queues: dict[int, str] | None = None, answer_unserved: bool = True
-) -> None:
+def invocations_enqueue(*, ids: list[int], queues: dict[int, str] | None = None, answer_unserved: bool = True) -> None:
     """Send one task per invocation, all through one producer (one broker connection) and,
     on Redis, in one round trip (kombu's publish batch: one pipeline of ``LPUSH``es).
 

@@ -17,6 +17,7 @@ from plugins.models import (
     Plugin,
     PluginCommand,
     PluginVersion,
+    QueueWorker,
 )
 from plugins.versions import version_activate
 
@@ -50,6 +51,7 @@ def objects() -> dict[str, object]:
     )
     outbound = OutboundMessage.objects.create(ref="r1", to=USER, text="Sunny", invocation=invocation)
     bridge = BridgeStatus.objects.create(bot_id=USER, client="test", status={"polling": True})
+    worker = QueueWorker.objects.create(queue="llm", worker="gpu-box/12")
     return {
         "user": user,
         "group": group,
@@ -62,6 +64,7 @@ def objects() -> dict[str, object]:
         "inbound": inbound,
         "outbound": outbound,
         "bridge": bridge,
+        "worker": worker,
     }
 
 
@@ -71,7 +74,7 @@ def _url(model: Any, page: str, *args: object) -> str:
 
 def test_every_model_of_the_project_is_in_the_admin() -> None:
     registered = {m for m in admin.site._registry if m._meta.app_label in {"plugins", "broker"}}
-    expected = {BotUser, BotGroup, Plugin, PluginVersion, PluginCommand, PermissionGrant, Invocation}
+    expected = {BotUser, BotGroup, Plugin, PluginVersion, PluginCommand, PermissionGrant, Invocation, QueueWorker}
     assert registered == expected | {InboundMessage, OutboundMessage, BridgeStatus}
 
 
@@ -96,7 +99,7 @@ def test_records_written_by_the_bot_cannot_be_added_by_hand(admin_client, model)
 
 
 def test_telemetry_and_messages_are_read_only(admin_client, objects) -> None:
-    for key in ("invocation", "inbound", "outbound", "bridge"):
+    for key in ("invocation", "inbound", "outbound", "bridge", "worker"):
         obj = objects[key]
         page = admin_client.get(_url(type(obj), "change", obj.pk)).content.decode()
         assert 'name="_save"' not in page
@@ -202,3 +205,10 @@ def test_choosing_the_active_version_in_the_plugin_form_goes_through_the_checks(
     assert response.status_code == 302
     plugin.refresh_from_db()
     assert plugin.active_version == v2
+
+
+def test_an_operator_puts_a_version_on_a_queue_and_sees_who_serves_it(admin_client, objects) -> None:
+    form = admin_client.get(_url(PluginVersion, "change", objects["v1"].pk)).content.decode()
+    assert 'name="queue"' in form
+    page = admin_client.get(_url(QueueWorker, "changelist")).content.decode()
+    assert "gpu-box/12" in page

@@ -17,6 +17,7 @@ def _latest_schema_after():
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
 
+
 BEFORE = [("plugins", "0003_version_network")]
 AFTER = [("plugins", "0004_commands_from_code")]
 
