@@ -18,6 +18,7 @@ from broker.recovery import broker_recover, recovery_sweep
 from plugins.manifest import Limits, PluginEntry
 from plugins.models import Invocation, Plugin, PluginVersion, QueueWorker
 from plugins.queues import STALE_SECONDS, Heartbeat, queue_served, queue_served_forget
+from tests.broker.servers import runbroker
 from tests.conftest import wait_for
 from tests.plugins.conftest import enqueue, install, replies
 
@@ -160,3 +161,17 @@ def test_a_restart_sends_its_queued_invocations_again_before_its_workers_are_up(
     queue_served_forget()
     assert broker_recover() == 1
     assert Invocation.objects.get(pk=inv.pk).status == Invocation.Status.QUEUED  # not answered yet
+
+
+@pytest.mark.slow
+def test_runbroker_queues_start_workers_that_say_which_queues_they_serve() -> None:
+    with runbroker("--queues", "llm,default", "--workers", "1", "--queue-workers", "1"):
+        assert wait_for(
+            lambda: {"llm", "celery"} <= set(QueueWorker.objects.values_list("queue", flat=True)), timeout=60
+        )
+        by_queue = dict(QueueWorker.objects.values_list("queue", "worker"))
+        assert by_queue["llm"] != by_queue["celery"]  # a worker of its own per queue
+        queue_served_forget()
+        assert queue_served(queue="llm")
+    # Stopped: the workers took their records with them.
+    assert wait_for(lambda: not QueueWorker.objects.exists(), timeout=30)
