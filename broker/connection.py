@@ -119,6 +119,9 @@ class Connection:
         self.typing = False
         self._typing_at: float | None = None
         self._typing_reading = False
+        # Sent to while the read was under way: maybe the answer, which a typing frame
+        # written after it would contradict for 20 s. Those wait for the next refresh.
+        self._answered_to: set[str] = set()
 
     # --- inputs ---------------------------------------------------------------------------
 
@@ -402,6 +405,8 @@ class Connection:
         ticket = self._reading[1]
         self._reading = None
         effects: list[Effect] = [Write(send) for send in sends if self.ledger.take(send["ref"], ticket)]
+        if self._typing_reading:
+            self._answered_to.update(effect.frame["to"] for effect in effects if isinstance(effect, Write))
         if effects:
             self.active_until = now + ACTIVE_SECONDS
         return effects + self._pump(now)
@@ -421,6 +426,7 @@ class Connection:
         if self.closed or self._typing_at is None or self._typing_reading or now < self._typing_at:
             return []
         self._typing_reading = True
+        self._answered_to = set()
         return [ReadWorking()]
 
     def _typing_read(self, conversations: Any, now: float) -> list[Effect]:
@@ -428,7 +434,7 @@ class Connection:
         if self.closed or self._typing_at is None:
             return []
         self._typing_at = now + TYPING_REFRESH_SECONDS
-        return [Write(Typing(to=to).dump()) for to in conversations]
+        return [Write(Typing(to=to).dump()) for to in conversations if to not in self._answered_to]
 
     # --- closing --------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from bridgeprotocol.frames import TYPING_REFRESH_SECONDS, FrameError, Typing, parse_frame
 from broker.connection import Connection
-from broker.connection_jobs import Effect, ReadDue, ReadWorking, StoreHello, Write
+from broker.connection_jobs import Effect, Found, ReadDue, ReadRung, ReadWorking, StoreHello, Write
 from broker.models import InboundMessage
 from broker.working import conversations_working
 from plugins.models import BotUser, Invocation, Plugin, PluginVersion
@@ -20,6 +20,7 @@ from plugins.models import BotUser, Invocation, Plugin, PluginVersion
 BOT = "05" + "b0" * 32
 USER = "05" + "ab" * 32
 OTHER = "05" + "cd" * 32
+HELLO_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def connected(features: list[str] | None, now: float = 100.0) -> Connection:
@@ -29,7 +30,9 @@ def connected(features: list[str] | None, now: float = 100.0) -> Connection:
         hello["features"] = features
     (job,) = core.frame_received(json.dumps(hello))
     assert isinstance(job, StoreHello)
-    core.job_done(job, SimpleNamespace(connected_at=datetime(2026, 1, 1, tzinfo=UTC), another_open=False), now=now)
+    effects = core.job_done(job, SimpleNamespace(connected_at=HELLO_AT, another_open=False), now=now)
+    for poll in [e for e in effects if isinstance(e, ReadDue)]:
+        core.job_done(poll, Found(), now=now)  # the first poll after hello finds nothing
     return core
 
 
@@ -51,6 +54,22 @@ def test_a_bridge_that_asks_gets_typing_frames_for_working_conversations_every_r
     assert written == [Write({"type": "typing", "to": USER}), Write({"type": "typing", "to": OTHER})]
     assert jobs(core.tick(now=113.0 + TYPING_REFRESH_SECONDS - 0.1)) == []
     assert jobs(core.tick(now=113.0 + TYPING_REFRESH_SECONDS)) == [ReadWorking()]
+
+
+def test_no_typing_frame_follows_a_send_written_while_the_read_was_under_way() -> None:
+    core = connected(["typing"])
+    effects = core.tick(now=200.0)
+    (read,) = jobs(effects)
+    for poll in [e for e in effects if isinstance(e, ReadDue)]:
+        core.job_done(poll, Found(), now=200.0)
+    (rung,) = core.ring(("inv1-1",), poll=False, now=200.1)
+    assert isinstance(rung, ReadRung)
+    answer = {"type": "send", "ref": "inv1-1", "to": USER, "text": "done"}
+    assert Write(answer) in core.job_done(rung, Found(sends=[answer]), now=200.2)
+    # The read saw USER's command still working, but its answer has gone out since.
+    assert core.job_done(read, [USER, OTHER], now=200.3) == [Write({"type": "typing", "to": OTHER})]
+    (again,) = jobs(core.tick(now=200.3 + TYPING_REFRESH_SECONDS))
+    assert core.job_done(again, [USER], now=213.0) == [Write({"type": "typing", "to": USER})]
 
 
 def test_a_failed_read_tries_again_at_the_next_refresh() -> None:
