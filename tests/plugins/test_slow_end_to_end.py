@@ -31,9 +31,10 @@ SLOW = "fx_slow:Slow"
 
 @pytest.fixture
 def llm_worker(plugin_roots, celery_worker) -> Iterator[subprocess.Popen[bytes]]:
-    """A second real worker that serves the ``llm`` queue only, as ``celery worker -Q llm`` does."""
-    argv = [sys.executable, "-m", "celery", "-A", "sessionbot", "worker", "--pool=threads", "--concurrency=2"]
-    argv += ["-Q", "llm", "-n", "llm@%h", "--loglevel=WARNING"]
+    """A second real worker serving the ``llm`` queue only, started as the docs say:
+    ``celery -A sessionbot worker -Q llm`` (Celery's own pool, which enforces its time limits)."""
+    argv = [sys.executable, "-m", "celery", "-A", "sessionbot", "worker", "-Q", "llm", "-n", "llm@%h"]
+    argv += ["--concurrency=2", "--loglevel=WARNING"]
     proc = subprocess.Popen(argv, cwd=ROOT, env=worker_env())
     try:
         assert wait_for(lambda: QueueWorker.objects.filter(queue="llm").exists(), timeout=60)
