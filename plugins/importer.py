@@ -41,8 +41,8 @@ from plugins.execution import limits_or_defaults
 from plugins.health import LOADED, UNKNOWN
 from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load, manifest_notices
 from plugins.models import Plugin, PluginCommand, PluginVersion
-from plugins.secrets import SecretError, entry_env_store, plugin_secrets_env
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_retire, snapshot_take
+from plugins.secrets import SecretError, entry_env_store, plugin_secrets_env
 from plugins.snapshots import SNAPSHOT_KEY, code_store, snapshots_clean, version_digest
 from plugins.versions import ActivationError, version_activate, version_find
 

@@ -56,6 +56,15 @@ def _keys() -> MultiFernet:
     return _cipher(keys)
 
 
+def secrets_problem() -> str:
+    """Why no secret can be stored or read on this machine ("" when they can)."""
+    try:
+        _keys()
+    except SecretError as exc:
+        return str(exc)
+    return ""
+
+
 def secret_encrypt(value: str) -> str:
     return _keys().encrypt(value.encode()).decode("ascii")
 

@@ -76,9 +76,7 @@ class HostSpec:
     api: str = "sessionbot"  # "legacy": an older bot's plugin, run through its adapter
 
 
-def host_environment(
-    base: Mapping[str, str], *, data_dir: Path, own: Iterable[tuple[str, str]] = ()
-) -> dict[str, str]:
+def host_environment(base: Mapping[str, str], *, data_dir: Path, own: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
     """The plugin host's environment: a short allow-list of the worker's ``base`` (never a
     secret-looking name), then the plugin's ``own`` variables (its secrets, given on
     purpose), then the platform's, which no variable of the plugin can replace."""

@@ -8,9 +8,9 @@ values are encrypted either way; a dump with them loads only where the same
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
 from typing import Any
 
+from django.core.management.base import CommandParser
 from django.core.management.commands import dumpdata
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
@@ -22,7 +22,7 @@ SECRETS = "plugins.PluginSecret"
 class Command(dumpdata.Command):
     help = f"{dumpdata.Command.help} Plugin secrets are left out unless --secrets is given."
 
-    def add_arguments(self, parser: ArgumentParser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
         parser.add_argument(
             "--secrets",
