@@ -17,7 +17,11 @@ from plugins.watcher import watch_forever
 
 
 class Command(BaseCommand):
-    help = "Operate plugins: list them, reload their code, enable, disable, activate or roll back versions."
+    help = (
+        "Operate plugins: list them, reload their code, enable, disable, activate or roll back versions, "
+        "set their secrets."
+    )
+    stealth_options = ("stdin",)  # where a secret's value is read from (tests pass their own)
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
