@@ -1,10 +1,14 @@
 import os
+import uuid
 
 from plugins.api import Context, Plugin, Reply, command
 
+# One per host process (each host is pid 2 in a PID namespace of its own).
+HOST = uuid.uuid4().hex[:12]
+
 
 def _show(name: str) -> Reply:
-    return Reply(f"{name}={os.environ.get(name, '<unset>')} pid={os.getpid()}")
+    return Reply(f"{name}={os.environ.get(name, '<unset>')} host={HOST}")
 
 
 class EnvA(Plugin):
