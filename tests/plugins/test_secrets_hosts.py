@@ -64,7 +64,8 @@ def test_no_log_of_a_host_start_or_a_request_shows_the_value(two_plugins, caplog
     assert caplog.records  # the host's start was logged at all
     assert VALUE not in caplog.text
     hosts = [h for h in pool_hosts() if h.spec.plugin == "enva"]
-    assert hosts and dict(hosts[0].spec.env) == {"OPENAI_API_KEY": VALUE}
+    assert hosts
+    assert dict(hosts[0].spec.env) == {"OPENAI_API_KEY": VALUE}
     assert VALUE not in repr(hosts[0].spec)
 
 
