@@ -46,7 +46,10 @@ def test_values_that_no_variable_can_hold_are_refused_without_quoting_them() -> 
         ({}, {}),
         ({"OPENAI_API_KEY": "sk-1", "PORT": 8080}, {"OPENAI_API_KEY": "sk-1", "PORT": "8080"}),
         # The older bot's shape: a list of one-name maps; a later one wins.
-        ([{"OPENAI_API_KEY": "sk-1"}, {"URL": "http://llm:8000"}], {"OPENAI_API_KEY": "sk-1", "URL": "http://llm:8000"}),
+        (
+            [{"OPENAI_API_KEY": "sk-1"}, {"URL": "http://llm:8000"}],
+            {"OPENAI_API_KEY": "sk-1", "URL": "http://llm:8000"},
+        ),
         ([{"A": "1"}, {"A": "2"}], {"A": "2"}),
         ({"DEBUG": True, "QUIET": False, "RATE": 0.5}, {"DEBUG": "true", "QUIET": "false", "RATE": "0.5"}),
     ],
