@@ -22,7 +22,7 @@ from plugins.models import (
 from plugins.secrets import plugin_secret_set
 from plugins.versions import version_activate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plugin_secrets_key")]
 
 USER = "05" + "ab" * 32
 

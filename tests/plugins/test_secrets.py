@@ -27,7 +27,7 @@ from plugins.secrets import (
 )
 from tests.conftest import ROOT, worker_env
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plugin_secrets_key")]
 
 VALUE = "sk-live-9f8e7d6c5b4a"
 

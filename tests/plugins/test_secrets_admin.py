@@ -8,7 +8,7 @@ from plugins.models import Plugin, PluginSecret
 from plugins.secrets import plugin_secret_set, plugin_secrets_env
 from tests.plugins.test_admin import _url
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plugin_secrets_key")]
 
 VALUE = "sk-admin-5e6f7a8b9c"
 

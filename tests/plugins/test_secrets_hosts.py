@@ -15,7 +15,7 @@ from plugins.models import PluginVersion
 from plugins.secrets import plugin_secret_set, plugin_secret_unset
 from tests.plugins.conftest import ask, ask_worker, install
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("plugin_secrets_key")]
 
 VALUE = "sk-host-0a1b2c3d4e5f"
 
