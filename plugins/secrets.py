@@ -166,3 +166,23 @@ def entry_env_store(*, plugin: str, env: Mapping[str, str]) -> tuple[str, ...]:
     if changed:
         _renew_hosts(owner)
     return tuple(changed)
+
+
+def plugin_secrets_rekey() -> int:
+    """Encrypt every secret again under the first ``PLUGIN_SECRETS_KEY``; return how many.
+
+    After a key rotation (the new key first, the old one after it), so the old key can be
+    dropped. The values are unchanged, so no host restarts (``updated_at`` stays).
+    """
+    cipher = _keys()
+    done = 0
+    with transaction.atomic():
+        for secret in PluginSecret.objects.select_for_update().select_related("plugin"):
+            try:
+                rotated = cipher.rotate(secret.ciphertext.encode("ascii")).decode("ascii")
+            except InvalidToken:
+                secret_decrypt(secret.ciphertext, plugin=secret.plugin.name, key=secret.key)  # raises, names it
+                raise
+            PluginSecret.objects.filter(pk=secret.pk).update(ciphertext=rotated)
+            done += 1
+    return done

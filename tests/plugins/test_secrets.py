@@ -280,3 +280,17 @@ def test_importplugins_stores_env_as_secrets_and_the_code_check_sees_them(tmp_pa
     path.write_text(ENTRY.format(entrypoint="llmplug:Llm", env="LLM_KEY: rotated"))
     call_command("importplugins", str(path), stdout=io.StringIO(), stderr=io.StringIO())
     assert plugin_secrets_env(plugin="llm") == (("LLM_KEY", "rotated"),)
+
+
+def test_rekey_moves_every_secret_to_the_new_key_without_restarting_hosts(llm, settings) -> None:
+    old = settings.PLUGIN_SECRETS_KEY
+    plugin_secret_set(plugin="llm", key="K", value=VALUE)
+    stamp = Plugin.objects.get(name="llm").updated_at
+    new = "a-new-key-of-at-least-32-characters-long"
+    settings.PLUGIN_SECRETS_KEY = f"{new},{old}"
+    out = io.StringIO()
+    call_command("plugins", "rekey", stdout=out)
+    assert "1 secrets encrypted again" in out.getvalue()
+    settings.PLUGIN_SECRETS_KEY = new  # the old key dropped
+    assert plugin_secrets_env(plugin="llm") == (("K", VALUE),)
+    assert Plugin.objects.get(name="llm").updated_at == stamp

@@ -1,4 +1,4 @@
-"""``manage.py plugins list|reload|enable|disable|activate|rollback|health|watch|secret``."""
+"""``manage.py plugins list|reload|enable|disable|activate|rollback|health|watch|secret|rekey``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ from django.utils.translation import gettext as _
 
 from plugins import lifecycle
 from plugins.health import health_checks_run
-from plugins.secrets import SecretError, plugin_secret_set, plugin_secret_unset, plugin_secrets_list
+from plugins.secrets import (
+    SecretError,
+    plugin_secret_set,
+    plugin_secret_unset,
+    plugin_secrets_list,
+    plugin_secrets_rekey,
+)
 from plugins.watcher import watch_forever
 
 
@@ -40,6 +46,7 @@ class Command(BaseCommand):
         secret.add_argument("name")
         secret.add_argument("key", nargs="?", default="")
         secret.add_argument("--unset", action="store_true", help="remove the secret")
+        sub.add_parser("rekey", help="encrypt every plugin secret again under the first PLUGIN_SECRETS_KEY")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -50,6 +57,12 @@ class Command(BaseCommand):
             self._list()
         elif action == "watch":
             watch_forever()
+        elif action == "rekey":
+            try:
+                count = plugin_secrets_rekey()
+            except SecretError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(self.style.SUCCESS(_("%(count)d secrets encrypted again.") % {"count": count}))
         elif action == "secret":
             try:
                 self._secret(options["name"], options["key"], unset=options["unset"], stdin=options.get("stdin"))
