@@ -124,6 +124,14 @@ def plugin_secret_unset(*, plugin: str, key: str) -> bool:
     return bool(deleted)
 
 
+def plugin_runs_inline(*, plugin: str) -> bool:
+    """True when the plugin's active version runs inline: such code gets no secrets (they
+    would be in the worker's own environment, every inline plugin's)."""
+    owner = _plugin(plugin)
+    version = owner.active_version
+    return version is not None and version.isolation == version.Isolation.INLINE
+
+
 def plugin_secrets_list(*, plugin: str) -> list[tuple[str, datetime]]:
     """The names of ``plugin``'s secrets and when each was set: never their values."""
     owner = _plugin(plugin)

@@ -153,6 +153,15 @@ def test_plugins_secret_refuses_an_empty_value_and_an_unknown_secret(llm) -> Non
         _cli("llm", "9K", stdin="v")
 
 
+def test_plugins_secret_warns_that_an_inline_plugin_gets_none(llm) -> None:
+    version = PluginVersion.objects.get(plugin=llm)
+    PluginVersion.objects.filter(pk=version.pk).update(isolation=PluginVersion.Isolation.INLINE)
+    Plugin.objects.filter(pk=llm.pk).update(active_version=version)
+    err = io.StringIO()
+    call_command("plugins", "secret", "llm", "K", stdin=io.StringIO("v"), stdout=io.StringIO(), stderr=err)
+    assert "llm runs inline: inline plugins get no secrets" in err.getvalue()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_plugins_secret_takes_a_value_piped_into_manage_py(llm) -> None:
     result = subprocess.run(

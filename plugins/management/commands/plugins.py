@@ -14,6 +14,7 @@ from plugins import lifecycle
 from plugins.health import health_checks_run
 from plugins.secrets import (
     SecretError,
+    plugin_runs_inline,
     plugin_secret_set,
     plugin_secret_unset,
     plugin_secrets_list,
@@ -120,6 +121,10 @@ class Command(BaseCommand):
             raise CommandError(_("No value given on stdin; nothing changed."))
         plugin_secret_set(plugin=name, key=key, value=value)
         self.stdout.write(self.style.SUCCESS(_("%(key)s set; the plugin's hosts restart.") % {"key": key}))
+        if plugin_runs_inline(plugin=name):
+            self.stderr.write(
+                _("%(plugin)s runs inline: inline plugins get no secrets; give it isolation: host.") % {"plugin": name}
+            )
 
 
 def secret_read(*, stream: IO[str], prompt: str) -> str:
