@@ -1,10 +1,14 @@
-"""The names and values of a plugin's variables, and the two shapes of ``env:`` (pure)."""
+"""The names and values of a plugin's variables, the two shapes of ``env:``, and how they
+reach its host's environment (pure)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from plugins.envnames import env_entries, env_name_problem, env_value_problem
+from plugins.sandbox.host import host_environment
 
 
 @pytest.mark.parametrize("name", ["OPENAI_API_KEY", "_x", "llm_url", "A1"])
@@ -73,3 +77,20 @@ def test_a_bad_env_says_why_without_the_value(raw, reason) -> None:
     with pytest.raises(ValueError, match=reason) as caught:
         env_entries(raw)
     assert "/x.so" not in str(caught.value)
+
+
+def test_a_plugins_own_variables_reach_its_host_even_with_secret_looking_names() -> None:
+    worker = {"PATH": "/usr/bin", "OPENAI_API_KEY": "the-workers", "SECRET_KEY": "s"}
+    own = (("OPENAI_API_KEY", "the-plugins"), ("SERVICE_TOKEN", "t"))
+    env = host_environment(worker, data_dir=Path("/data/plugin-data/x"), own=own)
+    assert (env["OPENAI_API_KEY"], env["SERVICE_TOKEN"]) == ("the-plugins", "t")
+    assert "SECRET_KEY" not in env
+    assert "OPENAI_API_KEY" not in host_environment(worker, data_dir=Path("/data/plugin-data/x"))
+
+
+def test_a_plugins_own_variables_never_replace_the_platforms() -> None:
+    own = (("HOME", "/root"), ("PYTHONPATH", "/evil"), ("LD_PRELOAD", "/evil.so"), ("PATH", "/evil"))
+    env = host_environment({"PATH": "/usr/bin"}, data_dir=Path("/data/plugin-data/x"), own=own)
+    assert (env["HOME"], env["PATH"]) == ("/data/plugin-data/x", "/usr/bin")
+    assert env["PYTHONPATH"] != "/evil"
+    assert "LD_PRELOAD" not in env
