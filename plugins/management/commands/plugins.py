@@ -44,8 +44,10 @@ class Command(BaseCommand):
             "secret",
             help="set a plugin's secret from stdin (NAME KEY), remove it (--unset), or list its names (NAME)",
         )
-        secret.add_argument("name")
-        secret.add_argument("key", nargs="?", default="")
+        secret.add_argument("name", help="the plugin")
+        secret.add_argument(
+            "key", nargs="?", default="", help="the variable, such as OPENAI_API_KEY (none: list the names)"
+        )
         secret.add_argument("--unset", action="store_true", help="remove the secret")
         sub.add_parser("rekey", help="encrypt every plugin secret again under the first PLUGIN_SECRETS_KEY")
 
