@@ -40,7 +40,11 @@ class SourcePolicy:
 def policy_from_config(sources: PluginSources) -> SourcePolicy:
     """The policy that config.yaml's ``plugin_sources`` states."""
     return SourcePolicy(
-        git=sources.git, archives=sources.archives, indexes=sources.indexes, local=sources.local, uploads=sources.uploads
+        git=sources.git,
+        archives=sources.archives,
+        indexes=sources.indexes,
+        local=sources.local,
+        uploads=sources.uploads,
     )
 
 
