@@ -37,7 +37,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from plugins.sources.spec import Source, SourceError
-from plugins.sources.unpack import CHUNK, FetchLimits, archive_unpack, file_sha256, folder_copy
+from plugins.sources.unpack import CHUNK, FetchLimits, archive_unpack, file_sha256, folder_copy, size_text
 
 Progress = Callable[[str, str], None]
 MESSAGE_CHARS = 400
@@ -224,7 +224,7 @@ def _download(url: str, dest: Path, *, limits: FetchLimits, progress: Progress) 
             while chunk := response.read(CHUNK):
                 total += len(chunk)
                 if total > limits.max_bytes:
-                    raise SourceError(f"{url} is larger than {limits.max_bytes // (1024 * 1024)} MB: refused")
+                    raise SourceError(f"{url} is larger than {size_text(limits.max_bytes)}: refused")
                 out.write(chunk)
                 progress("download", f"{total} bytes")
     except urllib.error.HTTPError as exc:
@@ -244,7 +244,7 @@ def _archive_fetch(source: Source, *, into: Path, limits: FetchLimits, progress:
     else:
         try:
             if Path(path).stat().st_size > limits.max_bytes:
-                raise SourceError(f"{Path(path).name} is larger than {limits.max_bytes // (1024 * 1024)} MB: refused")
+                raise SourceError(f"{Path(path).name} is larger than {size_text(limits.max_bytes)}: refused")
             shutil.copyfile(path, kept)
         except OSError as exc:
             raise SourceError(f"cannot read {path}: {exc.strerror}") from None

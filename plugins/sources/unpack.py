@@ -21,6 +21,7 @@ from typing import Protocol
 from plugins.sources.spec import SourceError
 
 CHUNK = 1024 * 1024
+PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "sessionbot-plugin.yaml")
 
 
 class Readable(Protocol):
@@ -45,8 +46,9 @@ class FetchLimits:
     timeout_seconds: float = 300.0
 
 
-def _mb(n: int) -> str:
-    return f"{n / (1024 * 1024):g} MB"
+def size_text(n: int) -> str:
+    """``n`` bytes for a message: ``512 MB`` or, below one MB, ``900 bytes``."""
+    return f"{n / (1024 * 1024):g} MB" if n >= 1024 * 1024 else f"{n} bytes"
 
 
 class TreeWriter:
@@ -93,7 +95,9 @@ class TreeWriter:
             while chunk := stream.read(CHUNK):
                 self.bytes += len(chunk)
                 if self.bytes > self.limits.max_bytes:
-                    raise SourceError(f"the {self.what} unpacks to more than {_mb(self.limits.max_bytes)}: refused")
+                    raise SourceError(
+                        f"the {self.what} unpacks to more than {size_text(self.limits.max_bytes)}: refused"
+                    )
                 out.write(chunk)
         dest.chmod(0o755 if executable else 0o644)
 
@@ -156,8 +160,9 @@ def _zip_unpack(path: Path, writer: TreeWriter) -> None:
 def archive_unpack(path: Path, *, into: Path, limits: FetchLimits, single_top: bool = True) -> Path:
     """Unpack the archive at ``path`` into ``into``; return the plugin's tree.
 
-    The tree is the one folder the archive holds at its top (an sdist's ``name-1.0/``, a
-    zip of a repository) when ``single_top``, or ``into`` itself.
+    The tree is the one folder the archive holds at its top when that folder is a project
+    (an sdist's ``name-1.0/``, a zip of a repository: it holds a ``setup.py``,
+    ``pyproject.toml`` or ``sessionbot-plugin.yaml``) and ``single_top``; else ``into``.
     """
     writer = TreeWriter(into, limits)
     if path.name.lower().endswith((".whl", ".zip")):
@@ -166,8 +171,9 @@ def archive_unpack(path: Path, *, into: Path, limits: FetchLimits, single_top: b
         _tar_unpack(path, writer)
     writer.finish()
     top = list(into.iterdir())
-    if single_top and len(top) == 1 and top[0].is_dir() and not top[0].is_symlink() and not path.name.endswith(".whl"):
-        return top[0]
+    if single_top and len(top) == 1 and top[0].is_dir() and not top[0].is_symlink():
+        if any((top[0] / marker).is_file() for marker in PROJECT_FILES):
+            return top[0]
     return into
 
 
