@@ -171,9 +171,9 @@ def archive_unpack(path: Path, *, into: Path, limits: FetchLimits, single_top: b
         _tar_unpack(path, writer)
     writer.finish()
     top = list(into.iterdir())
-    if single_top and len(top) == 1 and top[0].is_dir() and not top[0].is_symlink():
-        if any((top[0] / marker).is_file() for marker in PROJECT_FILES):
-            return top[0]
+    project = len(top) == 1 and top[0].is_dir() and not top[0].is_symlink()
+    if single_top and project and any((top[0] / marker).is_file() for marker in PROJECT_FILES):
+        return top[0]
     return into
 
 

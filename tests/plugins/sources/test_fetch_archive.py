@@ -62,6 +62,11 @@ def member(name: str, kind: bytes, target: str = "") -> tarfile.TarInfo:
     return info
 
 
+def tree_of(fetched: Fetched) -> Path:
+    assert fetched.tree is not None
+    return fetched.tree
+
+
 def fetch(path: Path, tmp_path: Path, **kwargs) -> Fetched:
     return source_fetch(Source("archive", str(path)), into=tmp_path / "out", progress=noop, **kwargs)
 
@@ -74,7 +79,7 @@ def test_a_wheel_is_kept_and_unpacked_and_resolves_to_its_sha256(tmp_path) -> No
     fetched = fetch(wheel, tmp_path)
     out = tmp_path / "out"
     assert fetched == Fetched(tree=out / "tree", resolved=sha256(wheel), archive=out / wheel.name)
-    assert fetched.archive is not None and fetched.archive.read_bytes() == wheel.read_bytes()
+    assert (out / wheel.name).read_bytes() == wheel.read_bytes()
     assert (out / "tree" / "echo" / "sessionbot-plugin.yaml").read_text() == MANIFEST
 
 
@@ -88,23 +93,23 @@ def test_an_sdist_tree_is_its_one_top_folder_with_modes_kept(tmp_path) -> None:
     fetched = fetch(sdist, tmp_path)
     assert fetched.tree == tmp_path / "out" / "tree" / "echo-1.0"
     assert fetched.resolved == sha256(sdist)
-    assert os.access(fetched.tree / "run.sh", os.X_OK)
-    assert not os.access(fetched.tree / "setup.py", os.X_OK)
+    assert os.access(tree_of(fetched) / "run.sh", os.X_OK)
+    assert not os.access(tree_of(fetched) / "setup.py", os.X_OK)
 
 
 def test_a_file_url_archive_is_read_from_this_machine(tmp_path) -> None:
     archive = make_zip(tmp_path / "echo.zip", {"echo/__init__.py": "A = 1"})
     fetched = source_fetch(Source("archive", archive.as_uri()), into=tmp_path / "out", progress=noop)
-    assert (fetched.tree / "echo" / "__init__.py").read_text() == "A = 1"
+    assert (tree_of(fetched) / "echo" / "__init__.py").read_text() == "A = 1"
 
 
 def test_a_link_inside_the_archive_is_kept(tmp_path) -> None:
     archive = make_zip(tmp_path / "e.zip", {"pkg/data/a.txt": "a", "top.txt": "t"}, {"pkg/b.txt": "data/a.txt"})
     fetched = fetch(archive, tmp_path)
-    assert (fetched.tree / "pkg" / "b.txt").read_text() == "a"
+    assert (tree_of(fetched) / "pkg" / "b.txt").read_text() == "a"
 
 
-HOSTILE_TARS = {
+HOSTILE_TARS: dict[str, tuple[list[tarfile.TarInfo | tuple[str, str]], str]] = {
     "dotdot": ([("../escaped", "x")], "entry '../escaped' leads out of the folder (..)"),
     "deep-dotdot": ([("a/../../escaped", "x")], "leads out of the folder (..)"),
     "absolute": ([("/tmp/escaped-abs", "x")], "entry '/tmp/escaped-abs' has an absolute path"),
@@ -193,12 +198,16 @@ def test_a_broken_archive_says_so(tmp_path) -> None:
         source_fetch(Source("archive", str(tmp_path / "broken.tar.gz")), into=tmp_path / "o2", progress=noop)
 
 
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args) -> None:
+        pass
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root = tmp_path / "www"
     root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a: None  # type: ignore[method-assign]
+    handler = functools.partial(Quiet, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}", root
@@ -216,7 +225,7 @@ def test_it_downloads_an_archive_with_progress(tmp_path, served) -> None:
         progress=lambda s, line: steps.append((s, line)),
     )
     assert fetched.resolved == sha256(wheel)
-    assert (fetched.tree / "echo" / "__init__.py").read_text() == "B = 2"
+    assert (tmp_path / "out" / "tree" / "echo" / "__init__.py").read_text() == "B = 2"
     assert {s for s, _ in steps} == {"download", "unpack"}
 
 

@@ -53,6 +53,11 @@ class Steps:
         return {step for step, _ in self.lines}
 
 
+def tree_of(fetched: Fetched) -> Path:
+    assert fetched.tree is not None
+    return fetched.tree
+
+
 def fetch(source: Source, tmp_path: Path, name: str, **kwargs) -> Fetched:
     kwargs.setdefault("cache", tmp_path / "cache")
     return source_fetch(source, into=tmp_path / name, progress=kwargs.pop("progress", Steps()), **kwargs)
@@ -64,8 +69,8 @@ def test_it_checks_out_a_tag_and_records_its_commit(repo, tmp_path) -> None:
     progress = Steps()
     fetched = fetch(source_parse(str(repo), ref="v1"), tmp_path, "tree", progress=progress)
     assert fetched == Fetched(tree=tmp_path / "tree", resolved=tagged)
-    assert (fetched.tree / "echo" / "__init__.py").read_text() == "VERSION = 1\n"
-    assert not (fetched.tree / ".git").exists()
+    assert (tree_of(fetched) / "echo" / "__init__.py").read_text() == "VERSION = 1\n"
+    assert not (tree_of(fetched) / ".git").exists()
     assert {"clone", "unpack"} <= progress.steps
 
 
