@@ -202,7 +202,7 @@ def _git_fetch(source: Source, *, into: Path, cache: Path, limits: FetchLimits, 
             tarball = Path(tmp) / "tree.tar"
             archive_args = ["--git-dir", str(mirror), "archive", "--format=tar", "-o", str(tarball), commit]
             _git(archive_args, local=source.local, limits=limits)
-            archive_unpack(tarball, into=into, limits=limits, single_top=False)
+            archive_unpack(tarball, into=into, limits=limits, single_top=False, what="repository")
     return Fetched(tree=into, resolved=commit)
 
 

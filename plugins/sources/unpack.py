@@ -157,14 +157,16 @@ def _zip_unpack(path: Path, writer: TreeWriter) -> None:
         raise SourceError(f"{path.name} is not a readable zip archive ({exc})") from None
 
 
-def archive_unpack(path: Path, *, into: Path, limits: FetchLimits, single_top: bool = True) -> Path:
+def archive_unpack(
+    path: Path, *, into: Path, limits: FetchLimits, single_top: bool = True, what: str = "archive"
+) -> Path:
     """Unpack the archive at ``path`` into ``into``; return the plugin's tree.
 
     The tree is the one folder the archive holds at its top when that folder is a project
     (an sdist's ``name-1.0/``, a zip of a repository: it holds a ``setup.py``,
     ``pyproject.toml`` or ``sessionbot-plugin.yaml``) and ``single_top``; else ``into``.
     """
-    writer = TreeWriter(into, limits)
+    writer = TreeWriter(into, limits, what=what)
     if path.name.lower().endswith((".whl", ".zip")):
         _zip_unpack(path, writer)
     else:

@@ -137,7 +137,9 @@ def test_a_failed_clone_gives_gits_own_message_on_one_line(tmp_path) -> None:
 def test_it_refuses_a_link_in_the_repository_that_leads_out(repo, tmp_path) -> None:
     os.symlink("../../../etc/passwd", repo / "leak")
     commit(repo, {})
-    with pytest.raises(SourceError, match=r"entry 'leak' links out of the folder"):
+    with pytest.raises(
+        SourceError, match=r"^repository entry 'leak' links out of the folder \(\.\./\.\./\.\./etc/passwd\): refused$"
+    ):
         fetch(Source("git", str(repo)), tmp_path, "tree")
 
 
@@ -172,6 +174,12 @@ def test_a_remote_that_does_not_answer_is_given_up_after_the_time_limit(tmp_path
         for conn in accepted:
             conn.close()
         server.close()
+
+
+def test_a_repository_with_too_many_files_is_refused(repo, tmp_path) -> None:
+    commit(repo, {f"f{i}": "" for i in range(5)})
+    with pytest.raises(SourceError, match=r"^the repository has more than 6 files: refused$"):
+        fetch(Source("git", str(repo)), tmp_path, "tree", limits=FetchLimits(max_files=6))
 
 
 def test_into_must_be_empty(repo, tmp_path) -> None:

@@ -58,7 +58,7 @@ def test_the_defaults_are_the_safe_ones() -> None:
         ("name: [\n", "sessionbot-plugin.yaml: line 2: not valid YAML"),
         ("version: '1.0'\nentrypoint: a:b\n", "sessionbot-plugin.yaml: name: this field is required"),
         (GOOD.replace("echo\n", "Echo Bot\n", 1), "sessionbot-plugin.yaml: name: String should match pattern"),
-        (GOOD.replace("'1.0.0'", "1.10"), "version: write the version in quotes, such as \"1.1\""),
+        (GOOD.replace("'1.0.0'", "1.10"), 'version: write the version in quotes, such as "1.1"'),
         (GOOD.replace("'1.0.0'", "'v1'"), "version: 'v1' is not written as PEP 440 normalizes it: write '1'"),
         (GOOD.replace("'1.0.0'", "'one'"), "version: 'one' is not a PEP 440 version such as 1.0.0"),
         (GOOD.replace("echo.plugin:Echo", "echo.plugin"), "entrypoint: String should match pattern"),
