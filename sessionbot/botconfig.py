@@ -71,7 +71,7 @@ def source_rule_parse(text: str, *, schemes: tuple[str, ...]) -> tuple[str, str,
     ValueError naming the entry when it is none of these.
     """
     scp = _SCP_RULE.match(text)
-    if scp and "://" not in text:
+    if scp:
         scheme, host, path = "ssh", scp["host"].lower(), "/" + scp["path"]
     elif "://" in text:
         scheme, _, rest = text.partition("://")

@@ -51,7 +51,7 @@ def policy_from_config(sources: PluginSources) -> SourcePolicy:
 def _url_parts(location: str) -> Rule:
     """(scheme, host[:port], path) of a URL or of git's scp form (``user@host:path``)."""
     scp = SCP.match(location)
-    if scp and "://" not in location:
+    if scp:
         return "ssh", scp["host"].lower(), "/" + unquote(scp["path"])
     parts = urlsplit(location)
     host = (parts.hostname or "") + (f":{parts.port}" if parts.port is not None else "")

@@ -93,11 +93,11 @@ def _ref_merge(given: str, written: str, text: str) -> str:
     return _ref_check(given or written)
 
 
-def _split_ref(path: str) -> tuple[str, str]:
+def _split_ref(path: str, text: str) -> tuple[str, str]:
     """Split ``repo@ref`` at the first "@" of the path part (a ref may contain "/")."""
     head, sep, ref = path.partition("@")
     if sep and not ref:
-        raise SourceError(f"{path!r} ends with @ but names no ref")
+        raise SourceError(f"{text!r} ends with @ but names no ref")
     return head, ref
 
 
@@ -109,13 +109,16 @@ def _dots_check(text: str, path: str) -> None:
 def _url(text: str, ref: str) -> Source:
     url = text.removeprefix("git+")
     parts = urlsplit(url)
-    if parts.scheme.lower() != "file":
-        _dots_check(text, parts.path)
+    _dots_check(text, parts.path)
     scheme = parts.scheme.lower()
     if scheme not in GIT_SCHEMES:
         raise SourceError(f"{text!r}: {scheme}:// is not a source (use https, ssh, git or file)")
     if scheme != "file" and not parts.hostname:
         raise SourceError(f"{text!r} names no host")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port when it is read
+    except ValueError:
+        raise SourceError(f"{text!r}: the port is not a number from 0 to 65535") from None
     if (parts.hostname or "").startswith("-"):
         raise SourceError(f"{text!r}: a host name cannot start with -")
     if parts.password is not None or (parts.username is not None and scheme in ("https", "http")):
@@ -130,7 +133,7 @@ def _url(text: str, ref: str) -> Source:
         return Source("archive", url)
     if parts.query or parts.fragment:
         raise SourceError(f"{text!r}: a repository URL has no ?query or #fragment")
-    path, written = _split_ref(parts.path)
+    path, written = _split_ref(parts.path, text)
     base = url[: len(url) - len(parts.path)] + path
     return Source("git", base, _ref_merge(ref, written, text))
 
@@ -141,7 +144,7 @@ def _scp(text: str, ref: str) -> Source:
     if match["host"].startswith("-"):
         raise SourceError(f"{text!r}: a host name cannot start with -")
     _dots_check(text, match["path"])
-    path, written = _split_ref(match["path"])
+    path, written = _split_ref(match["path"], text)
     return Source("git", f"{match['user']}@{match['host']}:{path}", _ref_merge(ref, written, text))
 
 
@@ -171,7 +174,7 @@ def _local(text: str, ref: str, local: Callable[[str], LocalKind]) -> Source | N
     return None
 
 
-def _requirement(text: str, ref: str, index: str, local: Callable[[str], LocalKind]) -> Source:
+def _requirement(text: str, ref: str, index: str) -> Source:
     flag = INDEX_FLAG.search(text)
     if flag:
         if index and index != flag[1]:
@@ -186,7 +189,7 @@ def _requirement(text: str, ref: str, index: str, local: Callable[[str], LocalKi
     if req.url:
         if index:
             raise SourceError(f"{text!r} names its URL: an index does not apply")
-        return source_parse(req.url, ref=ref, local=local)
+        return _url(req.url, ref)
     if ref:
         raise SourceError(f"{text!r} is a requirement: a ref applies to git repositories only")
     if index:
@@ -217,7 +220,7 @@ def source_parse(
         if index:
             raise SourceError(f"{text!r} is a URL: an index applies to requirements only")
         return _url(text, ref)
-    if SCP.match(text) and not text.startswith(("/", "./", "../", "~")):
+    if SCP.match(text) and not text.startswith("~"):
         if index:
             raise SourceError(f"{text!r} is a git repository: an index applies to requirements only")
         return _scp(text, ref)
@@ -226,7 +229,7 @@ def source_parse(
         if index:
             raise SourceError(f"{text!r} is on this machine: an index applies to requirements only")
         return found
-    return _requirement(text, ref, index, local)
+    return _requirement(text, ref, index)
 
 
 def source_upload(path: str) -> Source:
