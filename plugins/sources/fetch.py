@@ -267,12 +267,33 @@ def source_fetch(
     ``cache`` keeps git clones between fetches (a temporary one when None). The tree is
     ``into`` for git and folders; for an archive, the archive is kept as
     ``into/<file name>`` and unpacked under ``into/tree``. Raise :class:`SourceError`
-    with the tool's own message, shortened, when a step fails.
+    with the tool's own message, shortened, when a step fails; ``into`` is then left as
+    it was (absent or empty).
     """
-    if into.exists() and any(into.iterdir()):
+    existed = into.exists()
+    if existed and any(into.iterdir()):
         raise SourceError(f"{into} is not empty")
     if source.kind == "index":
         return Fetched(tree=None, resolved="")
+    try:
+        return _fetch(source, into=into, progress=progress, cache=cache, limits=limits)
+    except BaseException:
+        _empty(into, keep=existed)
+        raise
+
+
+def _empty(into: Path, *, keep: bool) -> None:
+    if not keep:
+        shutil.rmtree(into, ignore_errors=True)
+        return
+    for child in into.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def _fetch(source: Source, *, into: Path, progress: Progress, cache: Path | None, limits: FetchLimits) -> Fetched:
     if source.kind == "archive":
         return _archive_fetch(source, into=into, limits=limits, progress=progress)
     if source.kind == "folder":

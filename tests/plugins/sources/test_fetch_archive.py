@@ -128,9 +128,10 @@ HOSTILE_TARS: dict[str, tuple[list[tarfile.TarInfo | tuple[str, str]], str]] = {
             member("d", tarfile.DIRTYPE),
             member("d/s", tarfile.SYMTYPE, ".."),
             member("d/t", tarfile.SYMTYPE, "s/.."),
-            ("d/t/escaped", "x"),
+            member("d/u", tarfile.SYMTYPE, "t/.."),
+            ("d/u/escaped", "x"),
         ],
-        "entry 'd/t/escaped' is written through a link",
+        "entry 'd/u/escaped' is written through a link",
     ),
     "twice": ([member("ln", tarfile.SYMTYPE, "a"), ("ln", "x")], "entry 'ln' is written twice"),
 }
@@ -145,8 +146,9 @@ def test_it_refuses_a_hostile_tar_and_writes_nothing_outside(tmp_path, case) -> 
     assert message in str(caught.value)
     assert str(caught.value).endswith(": refused")
     assert not (tmp_path / "escaped").exists()
-    assert not (tmp_path / "out" / "escaped").exists()
     assert not Path("/tmp/escaped-abs").exists()
+    # What was unpacked before the refusal is removed with the folder it went into.
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(
@@ -286,6 +288,14 @@ def test_a_folder_with_a_link_leading_out_is_refused(tmp_path) -> None:
     os.symlink("/etc/passwd", folder / "echo" / "secret")
     with pytest.raises(SourceError, match=r"folder entry 'echo/secret' links out of the folder"):
         copy(folder, tmp_path / "out")
+
+
+def test_a_refused_fetch_leaves_a_given_empty_folder_empty(tmp_path) -> None:
+    archive = make_tar(tmp_path / "evil.tar", [("ok", "x"), ("../escaped", "x")])
+    (tmp_path / "out").mkdir()
+    with pytest.raises(SourceError):
+        fetch(archive, tmp_path)
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_a_folder_larger_than_the_limit_is_refused(tmp_path) -> None:
