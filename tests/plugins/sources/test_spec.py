@@ -260,6 +260,8 @@ def test_a_ref_or_index_given_beside_the_text_is_taken(text, ref, index, expecte
             "'https://files.example/e.whl' is an archive: a ref applies to git repositories only",
         ),
         ("~a@h.example:o/r", {}, "'~a@h.example:o/r': no such folder or file"),
+        ("../missing", {}, "'../missing': no such folder or file"),
+        ("/srv/repo@v1", {"ref": "v2"}, "'/srv/repo@v1' names ref 'v1', but the ref given is 'v2'"),
     ],
 )
 def test_it_refuses_what_is_not_a_source_and_says_why(text, kwargs, message) -> None:
