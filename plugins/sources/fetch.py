@@ -28,6 +28,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -194,7 +195,9 @@ def _resolve(mirror: Path, ref: str, *, local: bool, limits: FetchLimits) -> str
 def _git_fetch(source: Source, *, into: Path, cache: Path, limits: FetchLimits, progress: Progress) -> Fetched:
     cache.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(_git_url(source).encode()).hexdigest()[:32]
-    with _locked(cache / f"{key}.lock"):
+    lock = cache / f"{key}.lock"
+    with _locked(lock):
+        os.utime(lock)  # the clone's last use, for git_cache_prune
         mirror = _mirror(source, cache=cache, limits=limits, progress=progress)
         commit = _resolve(mirror, source.ref, local=source.local, limits=limits)
         progress("unpack", f"checking out {commit}")
@@ -204,6 +207,31 @@ def _git_fetch(source: Source, *, into: Path, cache: Path, limits: FetchLimits, 
             _git(archive_args, local=source.local, limits=limits)
             archive_unpack(tarball, into=into, limits=limits, single_top=False, what="repository")
     return Fetched(tree=into, resolved=commit)
+
+
+def git_cache_prune(cache: Path, *, unused_seconds: float, now: float | None = None) -> list[Path]:
+    """Remove the clones in ``cache`` that no fetch used for ``unused_seconds``; return them.
+
+    A clone being fetched right now is kept (its lock is held).
+    """
+    removed: list[Path] = []
+    moment = time.time() if now is None else now
+    for lock in sorted(cache.glob("*.lock")) if cache.is_dir() else []:
+        with lock.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            try:
+                if moment - lock.stat().st_mtime < unused_seconds:
+                    continue
+                mirror = lock.with_suffix(".git")
+                shutil.rmtree(mirror, ignore_errors=True)
+                lock.unlink(missing_ok=True)
+                removed.append(mirror)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    return removed
 
 
 class _SameScheme(urllib.request.HTTPRedirectHandler):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.sources.fetch import Fetched, shorten, source_fetch
+from plugins.sources.fetch import Fetched, git_cache_prune, shorten, source_fetch
 from plugins.sources.spec import Source, SourceError, source_parse
 from plugins.sources.unpack import FetchLimits
 
@@ -180,6 +180,21 @@ def test_a_repository_with_too_many_files_is_refused(repo, tmp_path) -> None:
     commit(repo, {f"f{i}": "" for i in range(5)})
     with pytest.raises(SourceError, match=r"^the repository has more than 6 files: refused$"):
         fetch(Source("git", str(repo)), tmp_path, "tree", limits=FetchLimits(max_files=6))
+
+
+def test_clones_unused_for_long_are_pruned_and_recent_ones_kept(repo, tmp_path) -> None:
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", str(repo), str(other)], check=True)
+    fetch(Source("git", str(repo)), tmp_path, "a")
+    fetch(Source("git", str(other)), tmp_path, "b")
+    cache = tmp_path / "cache"
+    old_lock, new_lock = sorted(cache.glob("*.lock"), key=lambda p: p.name)
+    os.utime(old_lock, (1000.0, 1000.0))
+    os.utime(new_lock, (5000.0, 5000.0))
+    assert git_cache_prune(cache, unused_seconds=2000, now=5500.0) == [old_lock.with_suffix(".git")]
+    assert sorted(p.name for p in cache.iterdir()) == [new_lock.with_suffix(".git").name, new_lock.name]
+    # A fetch of a pruned repository clones it again.
+    assert fetch(Source("git", str(repo)), tmp_path, "c").resolved == git(repo, "rev-parse", "HEAD")
 
 
 def test_into_must_be_empty(repo, tmp_path) -> None:
