@@ -237,3 +237,10 @@ def source_upload(path: str) -> Source:
     if not _is_archive(path):
         raise SourceError(f"{os.path.basename(path)!r} is not an archive ({', '.join(ARCHIVE_SUFFIXES)})")
     return Source("archive", os.path.abspath(path), upload=True)
+
+
+def source_text(source: Source) -> str:
+    """``source`` as one line that :func:`source_parse` reads back (with ``ref=source.ref``)."""
+    if source.kind == "index" and source.index:
+        return f"{source.location} --index-url {source.index}"
+    return source.location

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from plugins.sources.spec import Source, SourceError, local_kind, source_parse, source_upload
+from plugins.sources.spec import Source, SourceError, local_kind, source_parse, source_text, source_upload
 
 PATHS = {
     "/srv/repo": "repo",
@@ -304,3 +304,20 @@ def test_an_upload_is_an_archive_marked_as_uploaded(tmp_path) -> None:
 def test_a_relative_upload_path_is_made_absolute(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert source_upload("e.zip").location == os.path.join(str(tmp_path), "e.zip")
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        Source("git", "https://github.com/o/r", "v1"),
+        Source("git", "git@h.example:o/r.git", "feature/x"),
+        Source("git", "/srv/repo"),
+        Source("git", "/srv/a@b", "v1"),
+        Source("folder", "/srv/with space"),
+        Source("archive", "https://files.example/e.zip?token=1"),
+        Source("index", "echo==1.2"),
+        Source("index", "echo<2,>=1", index="https://pypi.lan/simple"),
+    ],
+)
+def test_a_source_written_as_text_reads_back_the_same(source) -> None:
+    assert parse(source_text(source), ref=source.ref) == source
