@@ -44,7 +44,7 @@ def build(path: Path, entries: list[tuple[str, str, str]]) -> None:
 
 
 def everything(root: Path) -> set[str]:
-    found = set()
+    found: set[str] = set()
     for folder, dirs, names in os.walk(root):
         found.update(str(Path(folder, n).relative_to(root)) for n in dirs + names)
     return found
