@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from plugins.constraints import VersionError, constraint_parse, requirement_parse, version_parse
-from plugins.manifest import ENTRYPOINT, SLUG, Limits
+from plugins.manifest import ENTRYPOINT, SLUG, HealthCheck, Limits, PluginEntry
 
 FILE_NAME = "sessionbot-plugin.yaml"
 MAX_CHARS = 256 * 1024
@@ -46,6 +46,13 @@ class PluginFile(BaseModel):
     network: bool = False
     limits: Limits = Limits()
     queue: str = Field("", pattern=r"^$|" + QUEUE)
+    health_check: HealthCheck | None = None
+
+    def entry_fields(self) -> dict[str, Any]:
+        """The fields the author wrote that a plugins.yaml entry also has, to put under the
+        operator's entry (whose own fields win)."""
+        written = self.model_dump(mode="json", exclude_unset=True)
+        return {key: value for key, value in written.items() if key in PluginEntry.model_fields}
 
     @field_validator("version", mode="before")
     @classmethod

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.manifest import Limits
+from plugins.manifest import Limits, PluginEntry
 from plugins.sources.pluginfile import (
     PluginFile,
     PluginFileError,
@@ -43,6 +43,21 @@ def test_it_reads_every_field() -> None:
         limits=Limits(timeout_seconds=60, memory_mb=512),
         queue="llm",
     )
+
+
+def test_the_fields_an_entry_shares_are_given_for_the_operators_entry_to_override() -> None:
+    text = GOOD + "summary: Says it back\nnetwork: true\nlimits: {timeout_seconds: 60}\n"
+    text += "health_check: {command: echo, interval_seconds: 60}\n"
+    fields = plugin_file_parse(text).entry_fields()
+    assert fields == {
+        "name": "echo",
+        "version": "1.0.0",
+        "entrypoint": "echo.plugin:Echo",
+        "network": True,
+        "limits": {"timeout_seconds": 60.0},
+        "health_check": {"command": "echo", "interval_seconds": 60.0},
+    }
+    assert PluginEntry.model_validate({**fields, "network": False}).network is False
 
 
 def test_the_defaults_are_the_safe_ones() -> None:
