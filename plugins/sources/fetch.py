@@ -31,10 +31,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 from urllib.parse import unquote, urlsplit
 
 from plugins.sources.spec import Source, SourceError
@@ -97,7 +99,7 @@ def _git(args: list[str], *, local: bool, limits: FetchLimits, progress: Progres
 
         timer = threading.Timer(limits.timeout_seconds, kill)
         timer.start()
-        errors: list[str] = []
+        errors: deque[str] = deque(maxlen=50)  # what failed is at the end
         try:
             assert proc.stderr is not None
             for line in _lines(proc.stderr):
@@ -123,10 +125,10 @@ def _verb(args: list[str]) -> str:
     return args[2] if args[0] == "--git-dir" else args[0]
 
 
-def _lines(stream: object) -> Iterator[str]:
+def _lines(stream: IO[bytes]) -> Iterator[str]:
     """Lines of git's progress output, which ends them with carriage returns as well."""
     buffer = b""
-    read = stream.read1 if hasattr(stream, "read1") else stream.read  # type: ignore[attr-defined]
+    read = getattr(stream, "read1", stream.read)
     while chunk := read(4096):
         buffer += chunk
         *done, buffer = re.split(rb"[\r\n]", buffer)
