@@ -8,19 +8,37 @@ The first refusal stops the whole unpacking with a :class:`SourceError`.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import hashlib
+import lzma
 import os
 import posixpath
 import stat
 import tarfile
 import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from plugins.sources.spec import SourceError
 
 CHUNK = 1024 * 1024
+# What reading a damaged or unsupported archive raises (an encrypted zip: RuntimeError).
+TAR_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError)
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    zlib.error,
+    RuntimeError,
+    NotImplementedError,
+)
+# Compressed tars by their first bytes, opened to be read through once before unpacking.
+COMPRESSED: dict[bytes, Callable[..., Any]] = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
 PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "sessionbot-plugin.yaml")
 
 
@@ -119,8 +137,27 @@ class TreeWriter:
                 raise self.refuse(name, f"links out of the folder ({os.readlink(link)})")
 
 
+def _tar_check(path: Path, limits: FetchLimits) -> None:
+    """Read a compressed tar through once: its checksum is checked at its end (which
+    unpacking may not reach), and what it expands to is measured before anything is written."""
+    with path.open("rb") as head:
+        magic = head.read(6)
+    opener = next((open_ for prefix, open_ in COMPRESSED.items() if magic.startswith(prefix)), None)
+    if opener is None:
+        return
+    # Tar adds a 512-byte header to each entry and pads each file to 512 bytes.
+    allowed = limits.max_bytes + limits.max_bytes // 10 + 1024 * 1024
+    total = 0
+    with opener(path, "rb") as stream:
+        while chunk := stream.read(CHUNK):
+            total += len(chunk)
+            if total > allowed:
+                raise SourceError(f"the archive unpacks to more than {size_text(limits.max_bytes)}: refused")
+
+
 def _tar_unpack(path: Path, writer: TreeWriter) -> None:
     try:
+        _tar_check(path, writer.limits)
         with tarfile.open(path, mode="r:*") as tar:
             for member in tar:
                 if member.isdir():
@@ -135,7 +172,7 @@ def _tar_unpack(path: Path, writer: TreeWriter) -> None:
                     raise writer.refuse(member.name, "is a hard link")
                 else:
                     raise writer.refuse(member.name, "is a device or a pipe")
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except TAR_ERRORS as exc:
         raise SourceError(f"{path.name} is not a readable tar archive ({exc})") from None
 
 
@@ -153,7 +190,15 @@ def _zip_unpack(path: Path, writer: TreeWriter) -> None:
                 else:
                     with archive.open(info) as stream:
                         writer.file(info.filename, stream, executable=bool(mode & 0o111))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        OSError,
+        zlib.error,
+        RuntimeError,
+        NotImplementedError,
+    ) as exc:
         raise SourceError(f"{path.name} is not a readable zip archive ({exc})") from None
 
 

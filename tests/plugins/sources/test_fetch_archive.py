@@ -12,12 +12,13 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from plugins.sources.fetch import Fetched, source_fetch
 from plugins.sources.spec import Source, SourceError
-from plugins.sources.unpack import FetchLimits
+from plugins.sources.unpack import FetchLimits, archive_unpack
 
 MANIFEST = "name: echo\nversion: '1.0'\nentrypoint: echo.plugin:Echo\n"
 
@@ -203,6 +204,41 @@ def test_a_broken_archive_says_so(tmp_path) -> None:
 class Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args) -> None:
         pass
+
+
+def test_an_archive_damaged_inside_says_so(tmp_path) -> None:
+    good = make_tar(tmp_path / "e.tar.gz", [(f"f{i}", os.urandom(20000).hex()) for i in range(3)])
+    data = bytearray(good.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 8] = b"\xff" * 8
+    (tmp_path / "damaged.tar.gz").write_bytes(bytes(data))
+    with pytest.raises(SourceError, match=r"^damaged\.tar\.gz is not a readable tar archive"):
+        fetch(tmp_path / "damaged.tar.gz", tmp_path)
+
+
+@pytest.mark.parametrize("suffix", ["tar.gz", "tar.bz2", "tar.xz"])
+def test_a_compressed_tar_that_expands_too_far_is_refused_before_it_is_unpacked(tmp_path, suffix) -> None:
+    path = tmp_path / f"bomb.{suffix}"
+    mode: Any = f"w:{suffix.rsplit('.', 1)[1]}"
+    with tarfile.open(path, mode) as tar:
+        info = tarfile.TarInfo("zeros")
+        info.size = 4 * 1024 * 1024
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    assert path.stat().st_size < 64 * 1024
+    with pytest.raises(SourceError, match=r"^the archive unpacks to more than 1 MB: refused$"):
+        archive_unpack(path, into=tmp_path / "out", limits=FetchLimits(max_bytes=1024 * 1024))
+    assert not (tmp_path / "out" / "zeros").exists()
+
+
+def test_an_encrypted_zip_entry_says_so(tmp_path) -> None:
+    archive = make_zip(tmp_path / "locked.zip", {"a.py": "x"})
+    data = bytearray(archive.read_bytes())
+    # Set the "encrypted" flag of the entry in the local header and the central directory.
+    for signature in (b"PK\x03\x04", b"PK\x01\x02"):
+        at = data.index(signature) + (6 if signature == b"PK\x03\x04" else 8)
+        data[at] |= 1
+    archive.write_bytes(bytes(data))
+    with pytest.raises(SourceError, match=r"^locked\.zip is not a readable zip archive"):
+        fetch(archive, tmp_path)
 
 
 @pytest.fixture
