@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import stat
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from plugins.sandbox.confine import BASE_ETC, NETWORK_ETC, SYSTEM_PATHS
@@ -50,3 +52,52 @@ def tool_problem(path: str) -> str:
 
 def tool_path(path: str) -> str:
     return shutil.which(path) or path
+
+
+class InterpreterError(Exception):
+    """A plugin environment's interpreter cannot be used; ``str(error)`` says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentPython:
+    """A plugin environment's interpreter and the trusted Python it runs on.
+
+    ``python`` (``<env>/bin/python``) is what a host runs. The environment was written by
+    a build that ran a plugin's code, so inside the sandbox the host sees ``base`` (the
+    resolved interpreter, outside the environment, not writable by others) in its place,
+    with ``prefix`` (its installation) bound read-only.
+    """
+
+    env: str
+    python: str
+    base: str
+    prefix: str
+
+
+def _writable_by_others(path: Path) -> bool:
+    info = path.stat()
+    return info.st_uid not in (0, os.geteuid()) or bool(info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def environment_python(python: str) -> EnvironmentPython:
+    """Look ``python`` (an environment's ``bin/python``) up; InterpreterError if unusable."""
+    path = Path(python)
+    env = path.parent.parent
+    if not (env / "pyvenv.cfg").is_file() or not (path.is_file() and os.access(path, os.X_OK)):
+        raise InterpreterError(f"{env} is not a Python environment (no pyvenv.cfg or bin/python)")
+    base = path.resolve()
+    prefix = base.parent.parent
+    if base.is_relative_to(env.resolve()):
+        raise InterpreterError(f"{python} is not a link to an interpreter outside the environment")
+    if any(_writable_by_others(p) for p in (base, base.parent, prefix)):
+        raise InterpreterError(f"{base} is writable by another user than root or this worker's")
+    return EnvironmentPython(env=str(env), python=str(path), base=str(base), prefix=str(prefix))
+
+
+def environment_paths(found: EnvironmentPython) -> tuple[str, ...]:
+    """The folders a host on ``found`` needs bound besides the system's: the environment
+    and its base Python's installation (unless a system folder holds it)."""
+    system = tuple(Path(p).resolve() for p in SYSTEM_PATHS if os.path.isdir(p))
+    prefix = Path(found.prefix)
+    inside = any(prefix.resolve().is_relative_to(folder) for folder in system)
+    return (found.env,) if inside else tuple(sorted({found.env, found.prefix}))
