@@ -158,14 +158,17 @@ def environment_interpreter(*, digest: str) -> EnvironmentPython:
         ) from None
 
 
-def _interpreter_binds(found: EnvironmentPython | None) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
-    """The read-only binds for the host's interpreter, and the files mounted over the
-    environment's own: its ``bin/python`` and ``pyvenv.cfg``, read before the host drops root."""
+def _interpreter_binds(
+    found: EnvironmentPython | None,
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The read-only binds for the host's interpreter, the environment's ``bin`` shown
+    empty, and the trusted files mounted in place of the environment's own ``bin/python``
+    and ``pyvenv.cfg`` (the interpreter reads them before the host drops root)."""
     if found is None:
-        return interpreter_paths(), ()
+        return interpreter_paths(), (), ()
     config = venv_config(Path(settings.DATA_DIR) / "plugin-runtime", str(Path(found.base).parent))
     overlays = ((found.base, found.python), (str(config), str(Path(found.env) / "pyvenv.cfg")))
-    return environment_paths(found), overlays
+    return environment_paths(found), (str(Path(found.python).parent),), overlays
 
 
 def plugin_sandbox(
@@ -203,7 +206,7 @@ def plugin_sandbox(
     # Not mounted in the sandbox at all; owner-only all the same, should one leak in.
     secrets_hide(data_dir=Path(settings.DATA_DIR), secret_files=_secret_files(), public_dirs=[])
     links, present = system_layout()
-    interpreter, overlays = _interpreter_binds(python)
+    interpreter, emptied, overlays = _interpreter_binds(python)
     return Sandbox(
         bwrap=tool_path(settings.PLUGIN_BWRAP),
         uid=uid,
@@ -213,6 +216,7 @@ def plugin_sandbox(
         writable=str(writable),
         links=links,
         present=present,
+        emptied=emptied,
         overlays=overlays,
     )
 

@@ -53,8 +53,10 @@ class Sandbox:
     writable: str  # the plugin's own folder: its cwd and HOME
     links: Mapping[str, str] = field(default_factory=dict)
     present: frozenset[str] = frozenset(SYSTEM_PATHS + BASE_ETC + NETWORK_ETC)
-    # (source, path): read-only, mounted over a path inside a read-only bind, after them all
-    # (a plugin environment's interpreter and pyvenv.cfg, replaced with trusted ones).
+    # Folders inside a read-only bind shown empty (a read-only tmpfs), then (source, path)
+    # files mounted read-only over paths inside the binds: a plugin environment's bin/ and
+    # pyvenv.cfg, which its build wrote, give way to a trusted interpreter and config.
+    emptied: tuple[str, ...] = ()
     overlays: tuple[tuple[str, str], ...] = ()
 
 
@@ -105,8 +107,12 @@ def bwrap_argv(box: Sandbox) -> list[str]:
     # Parents before children, so a folder inside another is mounted on top of it.
     for path in _depth_first(set(box.read_only)):
         argv += ["--ro-bind", path, path]
+    for path in box.emptied:
+        argv += ["--perms", "0755", "--tmpfs", path]
     for source, path in box.overlays:
         argv += ["--ro-bind", source, path]
+    for path in box.emptied:
+        argv += ["--remount-ro", path]
     argv += ["--bind", box.writable, box.writable, "--chdir", box.writable, "--"]
     return argv
 

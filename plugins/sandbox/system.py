@@ -85,6 +85,8 @@ def environment_python(python: str) -> EnvironmentPython:
     env = path.parent.parent
     if not (env / "pyvenv.cfg").is_file() or not (path.is_file() and os.access(path, os.X_OK)):
         raise InterpreterError(f"{env} is not a Python environment (no pyvenv.cfg or bin/python)")
+    if (env / "pyvenv.cfg").is_symlink() or path.parent.is_symlink():
+        raise InterpreterError(f"{env}: its pyvenv.cfg or bin is a link")
     base = path.resolve()
     prefix = base.parent.parent
     if base.is_relative_to(env.resolve()):
