@@ -40,6 +40,7 @@ from plugins.sandbox.system import (
     InterpreterError,
     environment_paths,
     environment_python,
+    folder_size,
     interpreter_paths,
     system_layout,
     tool_path,
@@ -139,6 +140,11 @@ def runtime_folder() -> Path:
 def environment_folder(*, digest: str) -> Path:
     """Where the plugin environment named ``digest`` is on this machine."""
     return Path(settings.DATA_DIR) / "plugin-envs" / digest
+
+
+def environment_disk_size(*, digest: str) -> int | None:
+    """What environment ``digest`` takes on this machine's disk; None when it is not here."""
+    return folder_size(environment_folder(digest=digest))
 
 
 def environment_interpreter(*, digest: str) -> EnvironmentPython:

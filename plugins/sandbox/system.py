@@ -103,3 +103,41 @@ def environment_paths(found: EnvironmentPython) -> tuple[str, ...]:
     prefix = Path(found.prefix)
     inside = any(prefix.resolve().is_relative_to(folder) for folder in system)
     return (found.env,) if inside else tuple(sorted({found.env, found.prefix}))
+
+
+_sizes: dict[tuple[str, int, int], int] = {}
+
+
+def folder_size(path: Path) -> int | None:
+    """The bytes the files under ``path`` take on disk (a file linked twice counted once);
+    None when it is not there. Kept per process while the folder itself is unchanged (a
+    plugin environment is never changed once built), so a listing costs one stat."""
+    try:
+        top = path.stat()
+    except OSError:
+        return None
+    key = (str(path), top.st_ino, top.st_mtime_ns)
+    if key not in _sizes:
+        seen: set[tuple[int, int]] = set()
+        total = 0
+        for folder, dirs, files in os.walk(path):
+            for name in dirs + files:
+                try:
+                    info = os.lstat(os.path.join(folder, name))
+                except OSError:
+                    continue
+                if (info.st_dev, info.st_ino) not in seen:
+                    seen.add((info.st_dev, info.st_ino))
+                    total += info.st_blocks * 512
+        _sizes[key] = total
+    return _sizes[key]
+
+
+def size_format(size: int) -> str:
+    """``size`` bytes, short (``512K``, ``48.2M``, ``1.5G``), as ``du -h`` writes them."""
+    value = float(size)
+    for unit in ("B", "K", "M", "G"):
+        if value < 1024 or unit == "G":
+            return f"{value:.0f}{unit}" if unit in ("B", "K") else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{value:.1f}T"

@@ -10,14 +10,17 @@ import shutil
 import threading
 import time
 from dataclasses import replace
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 
-from plugins.execution import environment_folder, pool_close, pool_hosts, version_host_spec
+from plugins.execution import environment_disk_size, environment_folder, pool_close, pool_hosts, version_host_spec
 from plugins.models import Invocation, PluginVersion
 from plugins.sandbox.host import Host
+from plugins.sandbox.system import size_format
 from plugins.snapshots import version_code
 from tests.plugins.conftest import ask, install, user
 from tests.plugins.envhelpers import environment_make, wheel_write
@@ -200,3 +203,33 @@ def test_a_version_whose_environment_is_not_on_this_machine_is_unavailable(plugi
     assert inv.status == Invocation.Status.FAILED
     assert "environment test-hostenv-missing is not on this machine" in inv.error
     pool_close()
+
+
+def test_the_list_shows_each_versions_environment_size(demos) -> None:
+    install("good", "fx_good:Good", ["good"])
+    install("gone", "fx_good:Good", ["gonecmd"], environment="test-hostenv-missing")
+    out = StringIO()
+    call_command("plugins", "list", stdout=out)
+    rows = {line.split()[0]: line.split() for line in out.getvalue().splitlines()}
+    assert rows["plugin"][5] == "env"
+    size = environment_disk_size(digest="test-hostenv-libdemo-1.0")
+    assert size is not None
+    assert size > 10_000  # an interpreter's links, pip's metadata, libdemo
+    assert rows["demoone"][5] == size_format(size)
+    assert rows["good"][5] == "-"  # the bot's own interpreter
+    assert rows["gone"][5] == "missing"
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (0, "0B"),
+        (1023, "1023B"),
+        (1024, "1K"),
+        (512 * 1024, "512K"),
+        (48 * 1024**2 + 200 * 1024, "48.2M"),
+        (3 * 1024**3, "3.0G"),
+    ],
+)
+def test_sizes_read_as_du_writes_them(size, text) -> None:
+    assert size_format(size) == text
