@@ -9,6 +9,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from io import StringIO
 from pathlib import Path
@@ -75,7 +76,7 @@ class Demo(Plugin):
 
 
 @pytest.fixture(scope="module")
-def environments(tmp_path_factory) -> dict[str, Path]:
+def environments(tmp_path_factory) -> Iterator[dict[str, Path]]:
     """Two environments: libdemo 1.0 in one, libdemo 2.0 in the other (local wheels)."""
     tmp = tmp_path_factory.mktemp("envs")
     for version in ("1.0", "2.0"):

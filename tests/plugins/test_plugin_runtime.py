@@ -17,7 +17,7 @@ def _module_name(file: str) -> str:
 
 def _imports(path: Path) -> list[tuple[str, list[str]]]:
     """Every import in the file (functions and TYPE_CHECKING blocks too): (module, names)."""
-    found = []
+    found: list[tuple[str, list[str]]] = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found += [(alias.name, []) for alias in node.names]
