@@ -33,15 +33,14 @@ from plugins.sandbox.pool import HostPool
 from plugins.sandbox.privileges import secrets_hide
 from plugins.sandbox.protocol import attachment_from_wire
 from plugins.sandbox.runner import Outcome, command_run, health_run
-from plugins.sandbox.runtime import plugin_runtime, runtime_compiled_for, venv_config
+from plugins.sandbox.runtime import plugin_runtime, runtime_compiled_for
 from plugins.sandbox.snapshot import Snapshot, SnapshotError
 from plugins.sandbox.system import (
     EnvironmentPython,
     InterpreterError,
-    environment_paths,
+    environment_binds,
     environment_python,
     folder_size,
-    interpreter_paths,
     system_layout,
     tool_path,
     tool_problem,
@@ -164,19 +163,6 @@ def environment_interpreter(*, digest: str) -> EnvironmentPython:
         ) from None
 
 
-def _interpreter_binds(
-    found: EnvironmentPython | None,
-) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
-    """The read-only binds for the host's interpreter, the environment's ``bin`` shown
-    empty, and the trusted files mounted in place of the environment's own ``bin/python``
-    and ``pyvenv.cfg`` (the interpreter reads them before the host drops root)."""
-    if found is None:
-        return interpreter_paths(), (), ()
-    config = venv_config(Path(settings.DATA_DIR) / "plugin-runtime", str(Path(found.base).parent))
-    overlays = ((found.base, found.python), (str(config), str(Path(found.env) / "pyvenv.cfg")))
-    return environment_paths(found), (str(Path(found.python).parent),), overlays
-
-
 def plugin_sandbox(
     *,
     plugin_id: int | None,
@@ -212,7 +198,8 @@ def plugin_sandbox(
     # Not mounted in the sandbox at all; owner-only all the same, should one leak in.
     secrets_hide(data_dir=Path(settings.DATA_DIR), secret_files=_secret_files(), public_dirs=[])
     links, present = system_layout()
-    interpreter, emptied, overlays = _interpreter_binds(python)
+    configs = Path(settings.DATA_DIR) / "plugin-runtime"
+    interpreter, emptied, overlays = environment_binds(python, configs=configs)
     return Sandbox(
         bwrap=tool_path(settings.PLUGIN_BWRAP),
         uid=uid,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plugins.sandbox.confine import BASE_ETC, NETWORK_ETC, SYSTEM_PATHS
+from plugins.sandbox.runtime import venv_config
 
 
 @functools.cache
@@ -94,6 +95,22 @@ def environment_python(python: str) -> EnvironmentPython:
     if any(_writable_by_others(p) for p in (base, base.parent, prefix)):
         raise InterpreterError(f"{base} is writable by another user than root or this worker's")
     return EnvironmentPython(env=str(env), python=str(path), base=str(base), prefix=str(prefix))
+
+
+def environment_binds(
+    found: EnvironmentPython | None, *, configs: Path
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The sandbox's read-only binds for a host's interpreter (``found``: a plugin
+    environment's, None: this worker's), the folders shown empty, and the files mounted
+    over the environment's own. The environment's ``bin`` and ``pyvenv.cfg`` were written
+    by its build and the interpreter reads them before the host drops root: the host sees
+    the trusted interpreter and a ``pyvenv.cfg`` made here (under ``configs``) instead.
+    """
+    if found is None:
+        return interpreter_paths(), (), ()
+    config = venv_config(configs, str(Path(found.base).parent))
+    overlays = ((found.base, found.python), (str(config), str(Path(found.env) / "pyvenv.cfg")))
+    return environment_paths(found), (str(Path(found.python).parent),), overlays
 
 
 def environment_paths(found: EnvironmentPython) -> tuple[str, ...]:
