@@ -18,7 +18,14 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from plugins.execution import environment_disk_size, environment_folder, pool_close, pool_hosts, version_host_spec
+from plugins.execution import (
+    environment_disk_size,
+    environment_folder,
+    plugin_data_dir,
+    pool_close,
+    pool_hosts,
+    version_host_spec,
+)
 from plugins.models import Invocation, PluginVersion
 from plugins.sandbox.host import Host
 from plugins.sandbox.system import size_format
@@ -75,6 +82,9 @@ class Demo(Plugin):
 """
 
 
+PTH = "import os, pathlib; pathlib.Path(os.environ['HOME'], 'pth-uid').write_text(str(os.getuid()))\n"
+
+
 @pytest.fixture(scope="module")
 def environments(tmp_path_factory) -> Iterator[dict[str, Path]]:
     """Two environments: libdemo 1.0 in one, libdemo 2.0 in the other (local wheels)."""
@@ -82,12 +92,19 @@ def environments(tmp_path_factory) -> Iterator[dict[str, Path]]:
     for version in ("1.0", "2.0"):
         files = {"libdemo/__init__.py": f"VERSION = {version!r}\n"}
         wheel_write(tmp / "wheels", name="libdemo", version=version, files=files)
+    # A distribution whose .pth file runs code whenever site-packages is read: it records
+    # the uid it ran as in the host's HOME (the plugin's own folder).
+    wheel_write(tmp / "wheels", name="pthprobe", version="1.0", files={"pthprobe.pth": PTH})
     made = {}
-    for version in ("1.0", "2.0"):
+    for version, requirements in (
+        ("1.0", ["libdemo==1.0"]),
+        ("2.0", ["libdemo==2.0"]),
+        ("pth", ["libdemo==1.0", "pthprobe"]),
+    ):
         digest = f"test-hostenv-libdemo-{version}"
         folder = Path(settings.DATA_DIR) / "plugin-envs" / digest
         shutil.rmtree(folder, ignore_errors=True)
-        environment_make(folder, wheels=tmp / "wheels", requirements=[f"libdemo=={version}"], cache=tmp / "cache")
+        environment_make(folder, wheels=tmp / "wheels", requirements=requirements, cache=tmp / "cache")
         made[version] = folder
     yield made
     for folder in made.values():
@@ -234,3 +251,16 @@ def test_the_list_shows_each_versions_environment_size(demos) -> None:
 )
 def test_sizes_read_as_du_writes_them(size, text) -> None:
     assert size_format(size) == text
+
+
+def test_an_environments_pth_files_run_only_once_the_host_is_the_plugins_uid(plugin_roots, environments) -> None:
+    if shutil.which(settings.PLUGIN_BWRAP) is None or not _root():
+        pytest.skip("a confined host needs root and bubblewrap")
+    user()
+    version = demo(plugin_roots, "demopth", "pth")
+    marker = plugin_data_dir(name="demopth") / "pth-uid"
+    marker.unlink(missing_ok=True)
+    assert ask("/demopth")[0] == "demopth libdemo 1.0"
+    # Run at the start of the interpreter, it would have been root (in the sandbox, before
+    # the host drops to the plugin's uid), with every capability.
+    assert marker.read_text() == str(settings.PLUGIN_UID_BASE + version.plugin.pk)
