@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from plugins.constraints import VersionError, constraint_parse, requirement_parse, version_parse
+from plugins.envnames import env_entries
 from sessionbot.botconfig import PLUGIN_NAME_RE
 
 SLUG = PLUGIN_NAME_RE.pattern
@@ -135,12 +136,20 @@ class PluginEntry(_Model):
     # The Celery queue its commands run on ("" the default one): a slow plugin on a queue of
     # its own, served by workers of its own (``runbroker --queues``), never delays the others.
     queue: str = Field("", pattern=QUEUE_NAME)
+    # The plugin's own variables (API keys), stored as its secrets at import: kept out of
+    # the entry's dump (the version's manifest, the checksum) and out of its repr.
+    env: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
 
     @field_validator("queue")
     @classmethod
     def _default_queue(cls, value: str) -> str:
         # What runbroker --queues calls the default queue is the default queue here too.
         return "" if value == "default" else value
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, value: object) -> dict[str, str]:
+        return env_entries(value)
 
     @field_validator("version", mode="before")
     @classmethod

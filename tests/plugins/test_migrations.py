@@ -8,16 +8,6 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-@pytest.fixture(autouse=True)
-def _latest_schema_after():
-    """Leave the test database at the latest migrations: the tests after these need them."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
-
-
 BEFORE = [("plugins", "0003_version_network")]
 AFTER = [("plugins", "0004_commands_from_code")]
 
@@ -27,6 +17,14 @@ def _migrate(targets: list[tuple[str, str]]):
     executor.loader.build_graph()
     executor.migrate(targets)
     return executor.loader.project_state(targets).apps
+
+
+@pytest.fixture(autouse=True)
+def _latest_schema_after():
+    """The tests after these run on the latest schema, not the one a test stopped at."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_localized_command_docs_move_onto_the_command_rows() -> None:
