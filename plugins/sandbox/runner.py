@@ -7,9 +7,7 @@ worker turns that into the user's reply and the invocation's status.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,6 +75,9 @@ def awaited(result: Any) -> Any:
     """
     if not inspect.isawaitable(result):
         return result
+    # Imported here: a host whose plugin has no async handler never pays for asyncio.
+    import asyncio
+    import threading
 
     async def wait() -> Any:
         return await result
