@@ -146,6 +146,9 @@ def _confinement(*, work: Path, network: bool, find_links: Sequence[str], step: 
         ),
         writable=(str(cache),),
         read_only=(uv.find_uv_bin(), *(str(Path(link).resolve()) for link in links)),
+        # The machine's trust store, as pip uses it: an index behind the operator's own CA
+        # works. Only with the network: without it /etc/ssl is not there, and uv would stop.
+        env={"UV_SYSTEM_CERTS": "1"} if network else {},
     )
 
 

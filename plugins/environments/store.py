@@ -44,8 +44,8 @@ def environment_size(digest: str) -> int:
 
 def tree_size(path: Path) -> int:
     total = 0
-    for folder, _dirs, files in os.walk(path):
-        for name in files:
+    for folder, dirs, files in os.walk(path):
+        for name in [*files, *(d for d in dirs if os.path.islink(os.path.join(folder, d)))]:
             try:
                 total += os.lstat(os.path.join(folder, name)).st_size
             except OSError:
@@ -81,18 +81,18 @@ def project_digest(path: Path) -> str:
 def tree_seal(path: Path) -> None:
     """Make a built environment the worker's own and read-only for everyone else.
 
-    Links are left alone (never followed: one could point at any file of this machine);
-    files keep their execute bits.
+    Links are never followed (one could point at any file of this machine); files keep
+    their execute bits.
     """
     me, group = os.geteuid(), os.getegid()
     for folder, dirs, files in os.walk(path):
         for name in [*dirs, *files, ""]:
             full = os.path.join(folder, name) if name else folder
             info = os.lstat(full)
-            if stat.S_ISLNK(info.st_mode):
-                continue
             if (info.st_uid, info.st_gid) != (me, group):
                 os.lchown(full, me, group)
+            if stat.S_ISLNK(info.st_mode):
+                continue
             if stat.S_ISDIR(info.st_mode):
                 os.chmod(full, 0o755)  # noqa: S103 - every plugin uid reads its environment
             elif stat.S_ISREG(info.st_mode):
