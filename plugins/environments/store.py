@@ -53,20 +53,32 @@ def tree_size(path: Path) -> int:
     return total
 
 
+def _left_out(folder: str, names: list[str]) -> list[str]:
+    """What a project's copy and digest leave out: tool folders, and anything that is not
+    a file, a folder or a link (a fifo would block the reader)."""
+    out = []
+    for name in names:
+        mode = os.lstat(os.path.join(folder, name)).st_mode
+        if name in SKIPPED_DIRS or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            out.append(name)
+    return out
+
+
 def project_copy(*, source: Path, into: Path) -> None:
     """Copy a plugin's project to a work folder (its build writes there), links as links."""
-    shutil.copytree(source, into, symlinks=True, ignore=lambda _folder, names: [n for n in names if n in SKIPPED_DIRS])
+    shutil.copytree(source, into, symlinks=True, ignore=_left_out)
 
 
 def project_digest(path: Path) -> str:
     """The content digest of a project tree: relative paths, file contents, link targets."""
     digest = hashlib.sha256()
     for folder, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-        for name in sorted(files):
+        left_out = set(_left_out(folder, [*dirs, *files]))
+        dirs[:] = sorted(d for d in dirs if d not in left_out and not os.path.islink(os.path.join(folder, d)))
+        links = [d for d in os.listdir(folder) if d not in left_out and os.path.islink(os.path.join(folder, d))]
+        for name in sorted({*(f for f in files if f not in left_out), *links}):
             full = os.path.join(folder, name)
-            relative = os.path.relpath(full, path)
-            digest.update(relative.encode() + b"\0")
+            digest.update(os.path.relpath(full, path).encode() + b"\0")
             if os.path.islink(full):
                 digest.update(b"link\0" + os.readlink(full).encode() + b"\0")
                 continue

@@ -264,3 +264,57 @@ def test_the_size_of_an_environment_is_what_it_takes_on_disk(data_dir: Path, whe
 
     assert size == files > 0
     assert environment_size("0" * 64) == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the rule binds a root worker")
+def test_a_root_worker_that_cannot_confine_the_build_refuses_it(
+    data_dir: Path, wheelhouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = project_write(tmp_path / "p", name="rootplugin", requires=[], code="import os\nUID = os.getuid()\n")
+    monkeypatch.setattr(settings, "PLUGIN_BWRAP", str(tmp_path / "no-bwrap"))
+    monkeypatch.setattr(settings, "PLUGINS_RUN_UNSANDBOXED_AS_ROOT", False)
+
+    with pytest.raises(BuildError) as caught:
+        _lock_and_build(project, [f"{LIBRARY}==1.0"], wheelhouse)
+    assert caught.value.step == "resolve"
+    assert "PLUGINS_RUN_UNSANDBOXED_AS_ROOT" in caught.value.message
+    assert not list(environments_dir().iterdir())
+
+    monkeypatch.setattr(settings, "PLUGINS_RUN_UNSANDBOXED_AS_ROOT", True)  # the operator's choice
+    env = _lock_and_build(project, [f"{LIBRARY}==1.0"], wheelhouse)
+    assert _run(env, f"import {LIBRARY}; print({LIBRARY}.VERSION)") == "1.0"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the environment is sealed by a root worker")
+def test_a_link_a_build_leaves_in_the_environment_opens_no_file_of_the_machine(
+    data_dir: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
+    private = tmp_path / "private"
+    private.write_text("root's own")
+    private.chmod(0o600)
+    # The build runs in the work folder's src/, the environment it installs into is ../env.
+    plant = (
+        "import os\n"
+        "planted = os.path.join('..', 'env', 'planted')\n"
+        f"if not os.path.lexists(planted): os.symlink({str(private)!r}, planted)\n"
+    )
+    project = project_write(tmp_path / "p", name="linkplugin", requires=[], setup_prelude=plant)
+
+    env = environment_build(
+        pins="", project=project, index_url=None, find_links=[str(wheelhouse)], progress=lambda *_: None
+    )
+
+    assert os.readlink(env.path / "planted") == str(private)
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert private.stat().st_uid == 0
+
+
+def test_a_fifo_in_the_project_is_left_out(data_dir: Path, wheelhouse: Path, tmp_path: Path) -> None:
+    project = project_write(tmp_path / "p", name="fifoplugin", requires=[])
+    os.mkfifo(project / "fifoplugin" / "pipe")
+
+    env = environment_build(
+        pins="", project=project, index_url=None, find_links=[str(wheelhouse)], progress=lambda *_: None
+    )
+
+    assert _run(env, "import fifoplugin; print(fifoplugin.MARK)") == "plugin code"
