@@ -16,6 +16,7 @@ one already there (same pins, interpreter and project) is used as it is.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import platform
 import shutil
@@ -37,13 +38,14 @@ from plugins.environments.core import (
     UvSources,
     environment_digest,
     failure_step,
+    install_text,
     lock_argv,
     message_shorten,
     pins_parse,
-    project_argv,
     requirements_text,
     sync_argv,
     venv_argv,
+    wheel_argv,
 )
 from plugins.environments.run import Confinement, step_run
 from plugins.environments.store import (
@@ -176,10 +178,17 @@ class _Steps:
         if result.returncode is None:
             raise BuildError(step, _("it did not finish within the time limit"))
         if result.returncode != 0:
-            message = message_shorten(result.output) or _("uv stopped with exit code %(code)s") % {
-                "code": result.returncode
-            }
+            # The work folder's paths say nothing to the reader.
+            output = result.output.replace(str(self.work / "src"), "<project>").replace(str(self.work), "<build>")
+            message = message_shorten(output) or _("uv stopped with exit code %(code)s") % {"code": result.returncode}
             raise BuildError(failure_step(phase=phase, message=message), message)
+
+
+def _built_wheel(folder: Path) -> Path:
+    wheels = list(folder.glob("*.whl"))
+    if len(wheels) != 1 or wheels[0].is_symlink():
+        raise BuildError("build", _("the project's build did not make one wheel"))
+    return wheels[0]
 
 
 def _sources(*, index_url: str | None, find_links: Sequence[str], offline: bool = False) -> UvSources:
@@ -268,10 +277,13 @@ def environment_build(
         target = work / "env"
         python = str(target / "bin" / "python")
         steps.run("venv", venv_argv(src, python=sys.executable, target=str(target)))
-        if pinned:
-            steps.run("install", sync_argv(src, python=python, pins_file=str(work / "pins.txt")))
         if distribution is not None:
-            steps.run("project", project_argv(src, python=python, project=str(work / "src")))
+            steps.run("project", wheel_argv(src, python=python, project=str(work / "src"), out=str(work / "dist")))
+            wheel = _built_wheel(work / "dist")
+            digest_hex = hashlib.sha256(wheel.read_bytes()).hexdigest()
+            (work / "pins.txt").write_text(install_text(pins, wheel=str(wheel), sha256=digest_hex), encoding="utf-8")
+        if pinned or distribution is not None:
+            steps.run("install", sync_argv(src, python=python, pins_file=str(work / "pins.txt")))
         size = tree_size(target)
         if size > max_bytes:
             raise BuildError(

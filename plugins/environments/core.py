@@ -174,13 +174,14 @@ def requirements_text(requirements: Sequence[str]) -> str:
 
 
 def message_shorten(text: str, *, max_lines: int = MESSAGE_LINES, max_chars: int = MESSAGE_CHARS) -> str:
-    """The useful part of a resolver's or a build's output: from its first ``error:`` on,
-    without progress lines; a long one keeps its head (what failed) and its tail (the
-    build's last words, where a traceback ends)."""
+    """The useful part of a resolver's or a build's output, without progress lines: uv's
+    ``error:`` block first, then what came before it (a build backend's own words, which
+    ``uv build`` passes on as they come). A long one keeps its head (what failed) and its
+    tail (where a traceback ends)."""
     lines = [line.strip() for line in text.splitlines()]
     lines = [line[:LINE_CHARS] for line in lines if line and not line.startswith(PROGRESS_PREFIXES)]
     first_error = next((i for i, line in enumerate(lines) if line.startswith("error:")), 0)
-    lines = lines[first_error:]
+    lines = lines[first_error:] + lines[:first_error]
     if len(lines) > max_lines:
         head = max(1, max_lines // 3)
         lines = [*lines[:head], "…", *lines[-(max_lines - head - 1) :]]
@@ -238,7 +239,12 @@ def sync_argv(src: UvSources, *, python: str, pins_file: str) -> list[str]:
     return [src.uv, "pip", "sync", "--require-hashes", "--python", python, *tail]
 
 
-def project_argv(src: UvSources, *, python: str, project: str) -> list[str]:
-    """Build and install the plugin's own distribution; its dependencies came with the pins."""
-    tail = ["--link-mode", "copy", "--compile-bytecode", *src.args(), project]
-    return [src.uv, "pip", "install", "--no-deps", "--python", python, *tail]
+def wheel_argv(src: UvSources, *, python: str, project: str, out: str) -> list[str]:
+    """Build the plugin's own distribution to a wheel, installed with the pins (its
+    dependencies): one call of the build backend less than ``uv pip install`` makes."""
+    return [src.uv, "build", "--wheel", "--python", python, "--out-dir", out, *src.args(), project]
+
+
+def install_text(pins: str, *, wheel: str, sha256: str) -> str:
+    """The pins and the project's wheel (with its hash), for one ``uv pip sync``."""
+    return f"{pins.rstrip()}\n{wheel} --hash=sha256:{sha256}\n".lstrip()

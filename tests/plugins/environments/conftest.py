@@ -50,32 +50,19 @@ def project_write(folder: Path, *, name: str, requires: list[str], code: str = "
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A find-links folder: setuptools, and the library at versions 1.0 and 2.0 (wheels)."""
+    """A find-links folder: setuptools, and the library at 1.0 and 2.0 (wheels) and 3.0 (an
+    sdist: installing it runs its build)."""
     house = tmp_path_factory.mktemp("wheelhouse")
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", house, "setuptools"],
         check=True,
     )
     cache = tmp_path_factory.mktemp("build-cache")
-    for version in ("1.0", "2.0"):
+    uv_build: list[str | Path] = [uv.find_uv_bin(), "build", "-q", "--no-index", "--find-links", house]
+    uv_build += ["--cache-dir", cache]
+    for version, kind in (("1.0", "--wheel"), ("2.0", "--wheel"), ("3.0", "--sdist")):
         source = library_write(tmp_path_factory.mktemp(f"lib-{version}"), version=version)
-        subprocess.run(
-            [
-                uv.find_uv_bin(),
-                "build",
-                "-q",
-                "--wheel",
-                "--no-index",
-                "--find-links",
-                house,
-                "--cache-dir",
-                cache,
-                "-o",
-                house,
-                source,
-            ],
-            check=True,
-        )
+        subprocess.run([*uv_build, kind, "-o", house, source], check=True)
     house.chmod(0o755)  # the build uid reads them
     for wheel in house.iterdir():
         wheel.chmod(0o644)

@@ -11,13 +11,14 @@ from plugins.environments.core import (
     UvSources,
     environment_digest,
     failure_step,
+    install_text,
     lock_argv,
     message_shorten,
     pins_parse,
-    project_argv,
     requirements_text,
     sync_argv,
     venv_argv,
+    wheel_argv,
 )
 
 H1 = "sha256:" + "1" * 64
@@ -150,6 +151,11 @@ TRACEBACK = "\n".join(
             "we can conclude that your requirements are unsatisfiable.",
         ),
         ("something odd\nhappened\n", "something odd\nhappened"),
+        (
+            "Building wheel...\nboom: no compiler\nerror: Failed to build `<project>`\n"
+            "  cause: The build backend returned an error\n",
+            "error: Failed to build `<project>`\ncause: The build backend returned an error\nboom: no compiler",
+        ),
         ("x" * 500, "x" * 300),
     ],
 )
@@ -209,11 +215,22 @@ INDEX = UvSources(uv="/u/uv", cache="/d/uv-cache", index_url="https://pypi.org/s
             "--cache-dir /d/uv-cache --no-progress --no-index --find-links /w/house --offline /w/pins.txt",
         ),
         (
-            project_argv(INDEX, python="/w/env/bin/python", project="/w/src"),
-            "/u/uv pip install --no-deps --python /w/env/bin/python --link-mode copy --compile-bytecode "
+            wheel_argv(INDEX, python="/w/env/bin/python", project="/w/src", out="/w/dist"),
+            "/u/uv build --wheel --python /w/env/bin/python --out-dir /w/dist "
             "--cache-dir /d/uv-cache --no-progress --index-url https://pypi.org/simple /w/src",
         ),
     ],
 )
 def test_it_runs_uv_with_these_command_lines(argv: list[str], expected: str) -> None:
     assert " ".join(argv) == expected
+
+
+@pytest.mark.parametrize(
+    ("pins", "expected"),
+    [
+        ("", "/w/dist/p-0.1-py3-none-any.whl --hash=sha256:ab\n"),
+        (COMPILED, COMPILED + "/w/dist/p-0.1-py3-none-any.whl --hash=sha256:ab\n"),
+    ],
+)
+def test_the_projects_wheel_is_installed_with_the_pins_and_its_hash(pins: str, expected: str) -> None:
+    assert install_text(pins, wheel="/w/dist/p-0.1-py3-none-any.whl", sha256="ab") == expected
