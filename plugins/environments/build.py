@@ -66,6 +66,7 @@ PYPI = "https://pypi.org/simple"
 BUILD_TIMEOUT = 600.0  # seconds for a whole lock or build (below the cleaning grace period)
 ENV_MAX_BYTES = 4 * 1024**3
 BUILD_MEMORY_MB = 4096  # address space: uv and a compiler need far more than a plugin host
+DISK_FREE_MIN = 512 * 2**20  # a build stops before it fills the disk
 BUILD_PROCESSES = 512  # processes and threads of the build uid (uv runs a thread per core)
 Progress = Callable[[str, str], None]  # (step, line)
 
@@ -162,6 +163,17 @@ class _Steps:
     work: Path
     deadline: float
     progress: Progress
+    max_bytes: int = ENV_MAX_BYTES
+
+    def watch(self) -> str:
+        """Why the step must stop now: its work folder (the environment, the project, its
+        temporary files) past the size limit, or the disk nearly full ("": neither)."""
+        if shutil.disk_usage(self.work).free < DISK_FREE_MIN:
+            return _("the disk is nearly full (less than %(free)s MB free)") % {"free": DISK_FREE_MIN // 2**20}
+        size = tree_size(self.work)
+        if size > self.max_bytes:
+            return _size_refusal(size, self.max_bytes)
+        return ""
 
     def run(self, phase: str, argv: list[str]) -> None:
         step = PHASE_STEPS[phase]
@@ -174,7 +186,10 @@ class _Steps:
             home=str(self.work),
             timeout=left,
             on_line=lambda line: self.progress(step, line),
+            watch=self.watch,
         )
+        if result.stopped:
+            raise BuildError(step, result.stopped)
         if result.returncode is None:
             raise BuildError(step, _("it did not finish within the time limit"))
         if result.returncode != 0:
@@ -182,6 +197,13 @@ class _Steps:
             output = result.output.replace(str(self.work / "src"), "<project>").replace(str(self.work), "<build>")
             message = message_shorten(output) or _("uv stopped with exit code %(code)s") % {"code": result.returncode}
             raise BuildError(failure_step(phase=phase, message=message), message)
+
+
+def _size_refusal(size: int, limit: int) -> str:
+    return _("the environment takes %(size)s MB, more than the limit of %(limit)s MB") % {
+        "size": size // 2**20,
+        "limit": limit // 2**20,
+    }
 
 
 def _built_wheel(folder: Path) -> Path:
@@ -272,7 +294,7 @@ def environment_build(
         confinement = _confinement(
             work=work, network=_network(index_url, find_links) and not offline, find_links=find_links, step="build"
         )
-        steps = _Steps(confinement, work, time.monotonic() + timeout_seconds, progress)
+        steps = _Steps(confinement, work, time.monotonic() + timeout_seconds, progress, max_bytes)
         src = _sources(index_url=index_url, find_links=find_links, offline=offline)
         target = work / "env"
         python = str(target / "bin" / "python")
@@ -286,11 +308,7 @@ def environment_build(
             steps.run("install", sync_argv(src, python=python, pins_file=str(work / "pins.txt")))
         size = tree_size(target)
         if size > max_bytes:
-            raise BuildError(
-                "build",
-                _("the environment takes %(size)s MB, more than the limit of %(limit)s MB")
-                % {"size": size // 2**20, "limit": max_bytes // 2**20},
-            )
+            raise BuildError("build", _size_refusal(size, max_bytes))
         tree_seal(target)
         try:
             target.rename(final)

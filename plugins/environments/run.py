@@ -27,6 +27,7 @@ from plugins.sandbox.host import PROJECT_ROOT
 
 # What a uv step (and the build backend it starts) sees of the environment.
 ENV_PASSED = ("PATH", "LANG", "LC_ALL", "TZ")
+WATCH_EVERY = 1.0  # seconds between two looks at what a step wrote to disk
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +43,9 @@ class Confinement:
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
-    returncode: int | None  # None: killed at the time limit
+    returncode: int | None  # None: killed at a limit
     output: str  # what uv wrote to stderr: its progress and its errors
+    stopped: str = ""  # why the watch stopped it ("" with no returncode: the time limit)
 
 
 def step_argv(argv: Sequence[str], confinement: Confinement) -> list[str]:
@@ -104,9 +106,11 @@ def step_run(
     home: str,
     timeout: float,
     on_line: Callable[[str], None],
+    watch: Callable[[], str] | None = None,
 ) -> StepResult:
     """Run ``argv`` (uv and its arguments) confined, in ``home``; each line it writes goes
-    to ``on_line`` as it comes. Killed, with its build backends, at ``timeout`` seconds."""
+    to ``on_line`` as it comes. Killed, with its build backends, at ``timeout`` seconds or
+    as soon as ``watch`` (asked every WATCH_EVERY seconds) gives a reason."""
     lines: list[str] = []
     deadline = time.monotonic() + timeout
     proc = subprocess.Popen(
@@ -129,17 +133,45 @@ def step_run(
         queue.put(None)
 
     threading.Thread(target=drain, name="uv-output", daemon=True).start()
+    code: int | None = None
+    stopped = ""
     try:
-        while (line := queue.get(timeout=max(0.0, deadline - time.monotonic()))) is not None:
-            lines.append(line)
-            if line.strip():
-                on_line(line)
-        code: int | None = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except (Empty, subprocess.TimeoutExpired):
-        _kill(proc)
-        code = None
+        stopped, finished = _follow(queue, lines, on_line, deadline=deadline, watch=watch)
+        if finished:
+            code = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        pass
     finally:
-        if proc.poll() is None:  # ``on_line`` raised
+        if proc.poll() is None:  # past a limit, or ``on_line`` raised
             _kill(proc)
     stream.close()
-    return StepResult(returncode=code, output="\n".join(lines))
+    return StepResult(returncode=code, output="\n".join(lines), stopped=stopped)
+
+
+def _follow(
+    queue: Queue[str | None],
+    lines: list[str],
+    on_line: Callable[[str], None],
+    *,
+    deadline: float,
+    watch: Callable[[], str] | None,
+) -> tuple[str, bool]:
+    """Pass the step's lines on until its output ends (True) or a limit is reached (the
+    watch's reason, or "" for the time limit, and False)."""
+    next_watch = time.monotonic() + WATCH_EVERY
+    while (now := time.monotonic()) < deadline:
+        if watch is not None and now >= next_watch:
+            reason = watch()
+            if reason:
+                return reason, False
+            next_watch = now + WATCH_EVERY
+        try:
+            line = queue.get(timeout=max(0.0, min(deadline, next_watch) - now))
+        except Empty:
+            continue
+        if line is None:
+            return "", True
+        lines.append(line)
+        if line.strip():
+            on_line(line)
+    return "", False

@@ -10,6 +10,7 @@ import hashlib
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -319,3 +320,26 @@ def test_a_fifo_in_the_project_is_left_out(data_dir: Path, wheelhouse: Path, tmp
     )
 
     assert _run(env, "import fifoplugin; print(fifoplugin.MARK)") == "plugin code"
+
+
+def test_a_build_that_writes_past_the_size_limit_is_stopped_as_it_writes(
+    data_dir: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
+    fills = "open('filler', 'wb').write(b'0' * 30_000_000)\nimport time\ntime.sleep(60)\n"
+    project = project_write(tmp_path / "p", name="fillplugin", requires=[], setup_prelude=fills)
+    started = time.monotonic()
+
+    with pytest.raises(BuildError) as caught:
+        environment_build(
+            pins="",
+            project=project,
+            index_url=None,
+            find_links=[str(wheelhouse)],
+            progress=lambda *_: None,
+            max_bytes=10 * 2**20,
+        )
+
+    assert time.monotonic() - started < 30  # not the time limit (600 s), not the sleep
+    assert caught.value.step == "build"
+    assert "more than the limit of 10 MB" in caught.value.message
+    assert not list(environments_dir().iterdir())
