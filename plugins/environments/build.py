@@ -50,6 +50,9 @@ from plugins.environments.core import (
 from plugins.environments.run import Confinement, step_run
 from plugins.environments.store import (
     WORK_PREFIX,
+    Environment,
+    environment_find,
+    environment_path,
     environments_dir,
     project_copy,
     project_digest,
@@ -71,17 +74,10 @@ BUILD_PROCESSES = 512  # processes and threads of the build uid (uv runs a threa
 Progress = Callable[[str, str], None]  # (step, line)
 
 
-@dataclass(frozen=True, slots=True)
-class Environment:
-    path: Path
-    digest: str
-    python: str  # its interpreter
-
-
 def python_identity() -> str:
-    """This interpreter, as an environment built on it depends on it."""
-    base = os.path.realpath(sys.executable)
-    return f"{sys.implementation.name}-{platform.python_version()}-{sys.platform}-{platform.machine()}:{base}"
+    """This interpreter, as an environment built on it depends on it: the same on every
+    machine with the same Python, so each builds the environment a version records."""
+    return f"{sys.implementation.name}-{platform.python_version()}-{sys.platform}-{platform.machine()}"
 
 
 def project_distribution(project: Path) -> Path | None:
@@ -281,12 +277,12 @@ def environment_build(
     distribution = project_distribution(project) if project is not None else None
     identity = project_digest(project) if project is not None and distribution is not None else ""
     digest = environment_digest(pins=pins, python=python_identity(), project=identity)
-    final = environments_dir() / digest
-    found = Environment(path=final, digest=digest, python=str(final / "bin" / "python"))
-    if (final / "pyvenv.cfg").is_file():
-        os.utime(final)  # in use again: out of the cleaning's reach for its grace period
+    found = environment_find(digest)
+    if found is not None:
+        os.utime(found.path)  # in use again: out of the cleaning's reach for its grace period
         progress("build", _("environment %(digest)s is already built") % {"digest": digest[:12]})
         return found
+    final = environment_path(digest)
     with _work() as work:
         (work / "pins.txt").write_text(pins, encoding="utf-8")
         if project is not None and distribution is not None:
@@ -313,7 +309,7 @@ def environment_build(
         try:
             target.rename(final)
         except OSError:
-            if not (final / "pyvenv.cfg").is_file():  # not another build of the same digest
+            if environment_find(digest) is None:  # not another build of the same digest
                 raise
     progress("build", _("environment %(digest)s is ready") % {"digest": digest[:12]})
-    return found
+    return Environment(path=final, digest=digest, python=str(final / "bin" / "python"))

@@ -14,6 +14,7 @@ import shutil
 import stat
 import time
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -35,6 +36,21 @@ def environment_path(digest: str) -> Path:
     if not digest or not all(c in "0123456789abcdef" for c in digest):
         raise ValueError(f"not an environment digest: {digest[:80]!r}")
     return environments_dir() / digest
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    path: Path
+    digest: str
+    python: str  # its interpreter
+
+
+def environment_find(digest: str) -> Environment | None:
+    """The environment of this digest, if this machine has built it."""
+    path = environment_path(digest)
+    if not (path / "pyvenv.cfg").is_file():
+        return None
+    return Environment(path=path, digest=digest, python=str(path / "bin" / "python"))
 
 
 def environment_size(digest: str) -> int:

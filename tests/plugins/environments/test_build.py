@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from plugins.environments.build import PYPI, Environment, Progress, environment_build, requirements_lock
+from plugins.environments.build import PYPI, Progress, environment_build, requirements_lock
 from plugins.environments.core import BuildError, pins_parse
-from plugins.environments.store import environment_size, environments_dir
+from plugins.environments.store import Environment, environment_find, environment_size, environments_dir
 from tests.plugins.environments.conftest import LIBRARY, project_write
 
 Lines = list[tuple[str, str]]
@@ -266,6 +266,8 @@ def test_the_size_of_an_environment_is_what_it_takes_on_disk(data_dir: Path, whe
 
     assert size == files > 0
     assert environment_size("0" * 64) == 0
+    assert environment_find(env.digest) == env
+    assert environment_find("0" * 64) is None
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the rule binds a root worker")
