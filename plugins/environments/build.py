@@ -39,9 +39,12 @@ from plugins.environments.core import (
     environment_digest,
     failure_step,
     install_text,
+    location_local,
     lock_argv,
     message_shorten,
+    network_needed,
     pins_parse,
+    requirement_urls,
     requirements_text,
     sync_argv,
     venv_argv,
@@ -97,16 +100,6 @@ def project_distribution(project: Path) -> Path | None:
     return None
 
 
-def _local(link: str) -> str | None:
-    if link.startswith("file://"):
-        return link.removeprefix("file://")
-    return None if "://" in link else link
-
-
-def _network(index_url: str | None, find_links: Sequence[str]) -> bool:
-    return index_url is not None or any(_local(link) is None for link in find_links)
-
-
 @contextlib.contextmanager
 def _work() -> Iterator[Path]:
     root = environments_dir()
@@ -120,7 +113,9 @@ def _work() -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _confinement(*, work: Path, network: bool, find_links: Sequence[str], step: str) -> Confinement:
+def _confinement(*, work: Path, network: bool, locations: Sequence[str], step: str) -> Confinement:
+    """How the uv steps of one lock or build run; ``locations``: the find-links folders and
+    direct references, the local ones bound read-only."""
     from plugins.execution import plugin_sandbox  # Django's side of the sandbox rules
 
     try:
@@ -137,14 +132,14 @@ def _confinement(*, work: Path, network: bool, find_links: Sequence[str], step: 
         folder_give(path=work, user=user)
         if os.stat(cache).st_uid != box.uid:
             folder_give(path=cache, user=user)
-    links = [local for link in find_links if (local := _local(link))]
+    local = [Path(path).resolve() for loc in locations if (path := location_local(loc))]
     return Confinement(
         sandbox=box,
         limits=hard_limits(
             memory_mb=BUILD_MEMORY_MB, cpu_seconds=BUILD_TIMEOUT, processes=BUILD_PROCESSES if box else None
         ),
         writable=(str(cache),),
-        read_only=(uv.find_uv_bin(), *(str(Path(link).resolve()) for link in links)),
+        read_only=(uv.find_uv_bin(), *(str(path) for path in local if path.exists())),
         # The machine's trust store, as pip uses it: an index behind the operator's own CA
         # works. Only with the network: without it /etc/ssl is not there, and uv would stop.
         env={"UV_SYSTEM_CERTS": "1"} if network else {},
@@ -210,7 +205,7 @@ def _built_wheel(folder: Path) -> Path:
 
 
 def _sources(*, index_url: str | None, find_links: Sequence[str], offline: bool = False) -> UvSources:
-    links = tuple(str(Path(local).resolve()) if (local := _local(link)) else link for link in find_links)
+    links = tuple(str(Path(local).resolve()) if (local := location_local(link)) else link for link in find_links)
     return UvSources(
         uv=uv.find_uv_bin(), cache=str(uv_cache_dir()), index_url=index_url, find_links=links, offline=offline
     )
@@ -240,9 +235,9 @@ def requirements_lock(
         if project is not None and distribution is not None:
             project_copy(source=project, into=work / "src")
             inputs.append(str(work / "src" / distribution.name))
-        confinement = _confinement(
-            work=work, network=_network(index_url, find_links), find_links=find_links, step="resolve"
-        )
+        locations = [*find_links, *requirement_urls(requirements)]
+        network = network_needed(index_url=index_url, locations=locations)
+        confinement = _confinement(work=work, network=network, locations=locations, step="resolve")
         steps = _Steps(confinement, work, time.monotonic() + timeout_seconds, progress)
         src = _sources(index_url=index_url, find_links=find_links)
         steps.run("lock", lock_argv(src, python=sys.executable, inputs=inputs, output=str(work / "pins.txt")))
@@ -287,9 +282,9 @@ def environment_build(
         (work / "pins.txt").write_text(pins, encoding="utf-8")
         if project is not None and distribution is not None:
             project_copy(source=project, into=work / "src")
-        confinement = _confinement(
-            work=work, network=_network(index_url, find_links) and not offline, find_links=find_links, step="build"
-        )
+        locations = [*find_links, *(pin.url for pin in pinned if pin.url)]
+        network = network_needed(index_url=index_url, locations=locations) and not offline
+        confinement = _confinement(work=work, network=network, locations=locations, step="build")
         steps = _Steps(confinement, work, time.monotonic() + timeout_seconds, progress, max_bytes)
         src = _sources(index_url=index_url, find_links=find_links, offline=offline)
         target = work / "env"

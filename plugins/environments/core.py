@@ -173,6 +173,23 @@ def requirements_text(requirements: Sequence[str]) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
+def location_local(location: str) -> str | None:
+    """The path of a find-links folder or a direct reference on this machine, None for a URL."""
+    if location.startswith("file://"):
+        return location.removeprefix("file://")
+    return None if "://" in location else location
+
+
+def network_needed(*, index_url: str | None, locations: Sequence[str]) -> bool:
+    """Whether uv needs the network: an index, or a find-links or direct-reference URL."""
+    return index_url is not None or any(location_local(loc) is None for loc in locations)
+
+
+def requirement_urls(requirements: Sequence[str]) -> list[str]:
+    """The direct references (``name @ URL``) among valid requirements."""
+    return [url for text in requirements if (url := Requirement(text).url)]
+
+
 def message_shorten(text: str, *, max_lines: int = MESSAGE_LINES, max_chars: int = MESSAGE_CHARS) -> str:
     """The useful part of a resolver's or a build's output, without progress lines: uv's
     ``error:`` block first, then what came before it (a build backend's own words, which

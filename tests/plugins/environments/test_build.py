@@ -345,3 +345,14 @@ def test_a_build_that_writes_past_the_size_limit_is_stopped_as_it_writes(
     assert caught.value.step == "build"
     assert "more than the limit of 10 MB" in caught.value.message
     assert not list(environments_dir().iterdir())
+
+
+def test_a_requirement_may_name_a_local_wheel(data_dir: Path, wheelhouse: Path) -> None:
+    wheel = next(wheelhouse.glob(f"{LIBRARY}-2.0-*.whl"))
+
+    pins = requirements_lock(
+        requirements=[f"{LIBRARY} @ file://{wheel}"], project=None, index_url=None, find_links=[], progress=print
+    )
+    env = environment_build(pins=pins, project=None, index_url=None, find_links=[], progress=print)
+
+    assert _run(env, PRINT_VERSION) == "2.0"

@@ -12,9 +12,12 @@ from plugins.environments.core import (
     environment_digest,
     failure_step,
     install_text,
+    location_local,
     lock_argv,
     message_shorten,
+    network_needed,
     pins_parse,
+    requirement_urls,
     requirements_text,
     sync_argv,
     venv_argv,
@@ -234,3 +237,32 @@ def test_it_runs_uv_with_these_command_lines(argv: list[str], expected: str) -> 
 )
 def test_the_projects_wheel_is_installed_with_the_pins_and_its_hash(pins: str, expected: str) -> None:
     assert install_text(pins, wheel="/w/dist/p-0.1-py3-none-any.whl", sha256="ab") == expected
+
+
+@pytest.mark.parametrize(
+    ("index_url", "locations", "expected"),
+    [
+        (None, [], False),
+        (None, ["/w/house", "file:///w/lib-1.0-py3-none-any.whl"], False),
+        ("https://pypi.org/simple", [], True),
+        (None, ["https://example.org/wheels/"], True),
+        (None, ["git+https://example.org/lib.git@v1"], True),
+    ],
+)
+def test_uv_gets_the_network_only_for_what_is_not_on_this_machine(
+    index_url: str | None, locations: list[str], expected: bool
+) -> None:
+    assert network_needed(index_url=index_url, locations=locations) is expected
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [("/w/house", "/w/house"), ("file:///w/x.whl", "/w/x.whl"), ("https://example.org/x.whl", None)],
+)
+def test_a_local_location_is_its_path(location: str, expected: str | None) -> None:
+    assert location_local(location) == expected
+
+
+def test_the_direct_references_among_requirements_are_their_urls() -> None:
+    requirements = ["a==1", "b @ file:///w/b.whl", "c @ git+https://example.org/c.git"]
+    assert requirement_urls(requirements) == ["file:///w/b.whl", "git+https://example.org/c.git"]
