@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import tomllib
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ from plugins.environments.core import (
     location_local,
     lock_argv,
     message_shorten,
+    metadata_requirements,
     network_needed,
     pins_parse,
     requirement_urls,
@@ -63,6 +65,8 @@ from plugins.environments.store import (
     tree_seal,
     tree_size,
     uv_cache_dir,
+    wheel_find,
+    wheel_keep,
 )
 from plugins.sandbox.confine import hard_limits
 from plugins.sandbox.host import PROJECT_ROOT, HostLoadError
@@ -76,6 +80,7 @@ ENV_MAX_BYTES = 4 * 1024**3
 BUILD_MEMORY_MB = 4096  # address space: uv and a compiler need far more than a plugin host
 DISK_FREE_MIN = 512 * 2**20  # a build stops before it fills the disk
 BUILD_PROCESSES = 512  # processes and threads of the build uid (uv runs a thread per core)
+METADATA_MAX = 2**20
 Progress = Callable[[str, str], None]  # (step, line)
 
 
@@ -210,6 +215,22 @@ class _Steps:
             raise BuildError(failure_step(phase=phase, message=message), message)
 
 
+def _wheel_metadata(wheel: Path) -> str:
+    """The METADATA of a wheel the plugin's build made (read with care: any zip may come)."""
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            names = [n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+            if len(names) != 1:
+                raise BuildError("build", _("the project's wheel has no metadata"))
+            with archive.open(names[0]) as member:
+                data = member.read(METADATA_MAX + 1)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BuildError("build", _("the project's wheel cannot be read: %(reason)s") % {"reason": exc}) from None
+    if len(data) > METADATA_MAX:
+        raise BuildError("build", _("the project's wheel has metadata of more than 1 MB"))
+    return data.decode("utf-8", "replace")
+
+
 def _size_refusal(size: int, limit: int) -> str:
     return _("the environment takes %(size)s MB, more than the limit of %(limit)s MB") % {
         "size": size // 2**20,
@@ -250,16 +271,28 @@ def requirements_lock(
     if not text and distribution is None:
         return ""
     with _work() as work:
-        (work / "requirements.in").write_text(text, encoding="utf-8")
-        inputs = [str(work / "requirements.in")]
+        identity = ""
         if project is not None and distribution is not None:
+            identity = project_digest(project)
             project_copy(source=project, into=work / "src")
-            inputs.append(str(work / "src" / distribution.name))
         locations = [*find_links, *requirement_urls(requirements)]
         network = network_needed(index_url=index_url, locations=locations)
         confinement = _confinement(work=work, network=network, locations=locations, step="resolve")
         steps = _Steps(confinement, work, timeout_seconds, progress)
         src = _sources(index_url=index_url, find_links=find_links)
+        if identity:
+            # Built once, here: its metadata says what it requires, and the build after
+            # this lock installs this very wheel.
+            steps.run(
+                "project", wheel_argv(src, python=sys.executable, project=str(work / "src"), out=str(work / "dist"))
+            )
+            wheel = _built_wheel(work / "dist")
+            text += requirements_text(metadata_requirements(_wheel_metadata(wheel)))
+            wheel_keep(project=identity, wheel=wheel)
+        if not text:
+            return ""
+        (work / "requirements.in").write_text(text, encoding="utf-8")
+        inputs = [str(work / "requirements.in")]
         steps.run("lock", lock_argv(src, python=sys.executable, inputs=inputs, output=str(work / "pins.txt")))
         pins = (work / "pins.txt").read_text(encoding="utf-8")
     try:
@@ -300,7 +333,11 @@ def environment_build(
     final = environment_path(digest)
     with _work() as work:
         (work / "pins.txt").write_text(pins, encoding="utf-8")
-        if project is not None and distribution is not None:
+        built = wheel_find(identity)
+        if built is not None:  # by the lock before this build
+            (work / "dist").mkdir()
+            shutil.copyfile(built, work / "dist" / built.name)
+        elif project is not None and distribution is not None:
             project_copy(source=project, into=work / "src")
         locations = [*find_links, *(pin.url for pin in pinned if pin.url)]
         network = network_needed(index_url=index_url, locations=locations) and not offline
@@ -311,7 +348,8 @@ def environment_build(
         python = str(target / "bin" / "python")
         steps.run("venv", venv_argv(src, python=sys.executable, target=str(target)))
         if distribution is not None:
-            steps.run("project", wheel_argv(src, python=python, project=str(work / "src"), out=str(work / "dist")))
+            if built is None:
+                steps.run("project", wheel_argv(src, python=python, project=str(work / "src"), out=str(work / "dist")))
             wheel = _built_wheel(work / "dist")
             digest_hex = hashlib.sha256(wheel.read_bytes()).hexdigest()
             (work / "pins.txt").write_text(install_text(pins, wheel=str(wheel), sha256=digest_hex), encoding="utf-8")

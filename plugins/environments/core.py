@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.parser import HeaderParser
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -171,6 +172,23 @@ def requirements_text(requirements: Sequence[str]) -> str:
             raise BuildError("resolve", f"{text[:80]!r} is not a requirement ({exc})") from None
         lines.append(stripped)
     return "".join(f"{line}\n" for line in lines)
+
+
+def metadata_requirements(metadata: str) -> list[str]:
+    """The requirements a wheel's METADATA declares (``Requires-Dist``), but its extras'.
+
+    BuildError (step "build") for one that is not a requirement: the wheel was made by
+    the plugin's own build.
+    """
+    found = []
+    for text in HeaderParser().parsestr(metadata).get_all("Requires-Dist") or []:
+        try:
+            req = Requirement(str(text))
+        except InvalidRequirement as exc:
+            raise BuildError("build", f"the project declares {str(text)[:80]!r}, not a requirement ({exc})") from None
+        if req.marker is None or "extra" not in str(req.marker):
+            found.append(str(req))
+    return found
 
 
 def location_local(location: str) -> str | None:

@@ -3,6 +3,8 @@
 ``DATA_DIR/plugin-envs/<digest>``: one folder per environment, made read-only for the
 plugins once built (owned by the worker's user, readable by every plugin uid);
 ``DATA_DIR/plugin-envs/.build-*``: builds in progress, renamed into place when done;
+``DATA_DIR/plugin-wheels/<project digest>``: a project's wheel, built when its
+requirements are locked, installed by the build that follows;
 ``DATA_DIR/uv-cache``: uv's cache, shared by every build.
 """
 
@@ -130,6 +132,34 @@ def tree_seal(path: Path) -> None:
                 os.unlink(full)  # a fifo or a socket has no place in an environment
 
 
+def wheels_dir() -> Path:
+    """The wheels of plugin projects, built by a lock and installed by the build after it."""
+    return Path(settings.DATA_DIR) / "plugin-wheels"
+
+
+def wheel_keep(*, project: str, wheel: Path) -> Path:
+    """Keep the wheel built from the project of content digest ``project``."""
+    folder = wheels_dir() / project
+    shutil.rmtree(folder, ignore_errors=True)
+    part = wheels_dir() / f".{project}.part"
+    shutil.rmtree(part, ignore_errors=True)
+    part.mkdir(parents=True)
+    shutil.copyfile(wheel, part / wheel.name)
+    os.chmod(part / wheel.name, 0o644)
+    part.rename(folder)
+    return folder / wheel.name
+
+
+def wheel_find(project: str) -> Path | None:
+    """The wheel kept for the project of content digest ``project``, if any."""
+    folder = wheels_dir() / project
+    wheels = list(folder.glob("*.whl")) if project and folder.is_dir() else []
+    if len(wheels) != 1:
+        return None
+    os.utime(folder)
+    return wheels[0]
+
+
 def environment_retire(digest: str) -> None:
     """Start the grace period of an environment no version uses any more."""
     path = environment_path(digest)
@@ -139,12 +169,17 @@ def environment_retire(digest: str) -> None:
 
 def environments_clean(*, keep: Collection[str], grace_seconds: float) -> list[Path]:
     """Remove the environments whose digest is not in ``keep`` and that nothing has used or
-    built for ``grace_seconds``, and builds abandoned for as long (a killed worker's)."""
+    built for ``grace_seconds``, builds abandoned for as long (a killed worker's), and
+    project wheels no build took for as long."""
+    cutoff = time.time() - grace_seconds
+    removed = _older_removed(wheels_dir(), keep=set(), cutoff=cutoff)  # a lock's, for its build
+    return removed + _older_removed(environments_dir(), keep=keep, cutoff=cutoff)
+
+
+def _older_removed(root: Path, *, keep: Collection[str], cutoff: float) -> list[Path]:
     removed: list[Path] = []
-    root = environments_dir()
     if not root.is_dir():
         return removed
-    cutoff = time.time() - grace_seconds
     for path in root.iterdir():
         if path.name in keep or not path.is_dir() or path.is_symlink():
             continue

@@ -357,3 +357,16 @@ def test_a_requirement_may_name_a_local_wheel(data_dir: Path, wheelhouse: Path) 
     env = environment_build(pins=pins, project=None, index_url=None, find_links=[], progress=print)
 
     assert _run(env, PRINT_VERSION) == "2.0"
+
+
+def test_the_build_after_a_lock_installs_the_wheel_the_lock_built(
+    data_dir: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
+    project = project_write(tmp_path / "p", name="wheelplugin", requires=[f"{LIBRARY}==1.0"])
+    lines: Lines = []
+
+    env = _lock_and_build(project, [], wheelhouse, lines)
+
+    builds = [line for _, line in lines if line.strip().startswith("Successfully built")]
+    assert len(builds) == 1, lines  # the project's code ran its build once, for the lock
+    assert _run(env, "import wheelplugin; print(wheelplugin.MARK)") == "plugin code"

@@ -15,6 +15,7 @@ from plugins.environments.core import (
     location_local,
     lock_argv,
     message_shorten,
+    metadata_requirements,
     network_needed,
     pins_parse,
     requirement_urls,
@@ -266,3 +267,32 @@ def test_a_local_location_is_its_path(location: str, expected: str | None) -> No
 def test_the_direct_references_among_requirements_are_their_urls() -> None:
     requirements = ["a==1", "b @ file:///w/b.whl", "c @ git+https://example.org/c.git"]
     assert requirement_urls(requirements) == ["file:///w/b.whl", "git+https://example.org/c.git"]
+
+
+METADATA = """\
+Metadata-Version: 2.1
+Name: plug
+Version: 0.1
+Requires-Dist: sbtestlib==1.0
+Requires-Dist: idna>=3; python_version >= "3.8"
+Requires-Dist: pytest; extra == "test"
+
+A description with a line that looks like one: Requires-Dist: evil
+"""
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        (METADATA, ["sbtestlib==1.0", 'idna>=3; python_version >= "3.8"']),
+        ("Metadata-Version: 2.1\nName: plug\nVersion: 0.1\n", []),
+    ],
+)
+def test_a_wheels_metadata_says_what_it_requires_but_for_its_extras(metadata: str, expected: list[str]) -> None:
+    assert metadata_requirements(metadata) == expected
+
+
+def test_a_wheel_that_declares_a_broken_requirement_fails_its_build() -> None:
+    with pytest.raises(BuildError) as caught:
+        metadata_requirements("Name: plug\nRequires-Dist: x=1\n")
+    assert caught.value.step == "build"

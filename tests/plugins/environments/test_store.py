@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from plugins.environments.build import environment_build
-from plugins.environments.store import environment_retire, environments_clean, environments_dir
+from plugins.environments.store import environment_retire, environments_clean, environments_dir, wheel_find, wheel_keep
 from plugins.models import Plugin, PluginVersion
 from plugins.snapshots import snapshots_clean
 from tests.plugins.environments.conftest import LIBRARY
@@ -73,3 +73,18 @@ def _wheel_hash(house: Path) -> str:
     import hashlib
 
     return hashlib.sha256(next(house.glob(f"{LIBRARY}-1.0-*.whl")).read_bytes()).hexdigest()
+
+
+def test_a_kept_project_wheel_is_removed_once_no_build_took_it_for_the_grace_period(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    wheel = tmp_path / "plug-0.1-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    kept = wheel_keep(project=DIGESTS[0], wheel=wheel)
+    assert wheel_find(DIGESTS[0]) == kept
+    assert kept.read_bytes() == b"wheel"
+
+    assert environments_clean(keep=set(), grace_seconds=600) == []
+    os.utime(kept.parent, (time.time() - 3600,) * 2)
+    assert environments_clean(keep=set(), grace_seconds=600) == [kept.parent]
+    assert wheel_find(DIGESTS[0]) is None
