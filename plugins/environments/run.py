@@ -59,10 +59,6 @@ def step_argv(argv: Sequence[str], confinement: Confinement) -> list[str]:
     # then the writable ones again on top.
     box = replace(box, read_only=(*box.read_only, *confinement.read_only, *confinement.writable))
     outer = bwrap_argv(box)[:-1]  # up to its closing "--"
-    # bubblewrap makes /etc, the folder above the /etc files it binds, 0700: name
-    # resolution (/etc/resolv.conf) and TLS trust (/etc/ssl) fail for any other uid.
-    first_bind = next(i for i, arg in enumerate(outer) if arg in ("--ro-bind", "--symlink", "--proc"))
-    outer[first_bind:first_bind] = ["--perms", "0755", "--dir", "/etc"]
     for path in confinement.writable:
         outer += ["--bind", path, path]
     return [*outer, "--", *inner]
