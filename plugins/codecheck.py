@@ -10,6 +10,7 @@ close it. Several checks start side by side.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ class CodeCheck:
     code: Snapshot
     plugin_id: int | None = None  # None: a plugin not installed yet (the range's last uid)
     network: bool = False
+    python: str = ""  # the interpreter of the version's environment; empty: the bot's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,7 @@ def _scratch(plugin: str) -> Path:
 def _spec(check: CodeCheck) -> HostSpec:
     folder = _scratch(check.plugin)
     try:
-        return host_spec(
+        spec = host_spec(
             plugin=check.plugin,
             plugin_id=check.plugin_id,
             network=check.network,
@@ -82,6 +84,7 @@ def _spec(check: CodeCheck) -> HostSpec:
     except HostLoadError:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    return dataclasses.replace(spec, python=check.python) if check.python else spec
 
 
 def codes_check(*, checks: Sequence[CodeCheck]) -> list[CheckResult]:

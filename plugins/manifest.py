@@ -115,8 +115,11 @@ class PluginEntry(_Model):
     """One plugin version as declared in plugins.yaml."""
 
     name: str = Field(pattern=SLUG)
-    version: str
-    entrypoint: str = Field(pattern=ENTRYPOINT)
+    # With a source, the plugin's own manifest may supply version and entrypoint.
+    version: str = ""
+    entrypoint: str = Field("", pattern=ENTRYPOINT + "|^$")
+    source: str = Field("", max_length=1000)  # git URL, requirement or archive (plugins.install)
+    ref: str = Field("", max_length=200)  # git tag, branch or commit of a source
     commands: tuple[CommandSpec, ...] = ()
     docs: Any = Field(None, exclude=True)  # supplied by the code now; ignored with a notice
     dependencies: dict[str, str] = Field(default_factory=dict)
@@ -141,6 +144,8 @@ class PluginEntry(_Model):
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
+        if not value:
+            return value  # required unless a source supplies it: see _consistent
         try:
             version_parse(value)
         except VersionError as exc:
@@ -171,6 +176,12 @@ class PluginEntry(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> PluginEntry:
+        if not self.source:
+            for name in ("version", "entrypoint"):
+                if not getattr(self, name):
+                    raise ValueError(f"{name}: this field is required (or give a source)")
+        if self.ref and not self.source:
+            raise ValueError("ref: a ref needs a source (a git repository)")
         names = [c.name for c in self.commands]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -196,11 +207,16 @@ def _entry_error(file: str, index: int, raw: object, exc: ValidationError) -> Ma
     err = exc.errors(include_url=False)[0]
     name = raw.get("name", "") if isinstance(raw, dict) else ""
     reason = str(err["msg"]).removeprefix("Value error, ")
+    loc = tuple(err["loc"])
     if err["type"] == "missing":
         reason = "this field is required"
+    elif not loc and reason.partition(": ")[0] in PluginEntry.model_fields:
+        # A rule across fields that names the one field at fault.
+        field, _, reason = reason.partition(": ")
+        loc = (field,)
     elif err["type"] == "extra_forbidden":
         reason = "unknown field (check the spelling)"
-    return ManifestError(file=file, index=index, name=str(name), field=_field_path(err["loc"]), reason=reason)
+    return ManifestError(file=file, index=index, name=str(name), field=_field_path(loc), reason=reason)
 
 
 def _yaml_load(text: str, file: str) -> list[object]:

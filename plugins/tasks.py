@@ -10,6 +10,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from plugins.health import health_checks_run
+from plugins.install import install_job_run
 from plugins.services import invocation_execute
 from sessionbot.dbretry import once_more_on_lost_connection
 
@@ -23,3 +24,8 @@ def invocation_execute_task(invocation_id: int) -> None:
 @shared_task(name="plugins.health_checks_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def health_checks_run_task() -> int:
     return health_checks_run()
+
+
+@shared_task(name="plugins.install_job_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def install_job_run_task(job_id: int) -> None:
+    install_job_run(job_id=job_id)
