@@ -221,7 +221,8 @@ def _install_fetched(*, fetched: Fetched, entry: PluginEntry, activate: bool, pr
             raise InstallError("check", clash)
     except InstallError as exc:
         with transaction.atomic():
-            raise _failed(plan, entry, fields, exc) from None
+            recorded = _failed(plan, entry, fields, exc)
+        raise recorded from None
     with transaction.atomic():
         version = _write(plan, entry, fields, BuildState.READY, "")
         commands_derive(version=version, described=commands)

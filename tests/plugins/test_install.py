@@ -1,0 +1,150 @@
+"""Installing plugins from a source: the CLI, the service and the failure that names its step."""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+
+from plugins.execution import pool_close
+from plugins.install import plugin_install, plugin_uninstall, plugin_upgrade
+from plugins.installplan import InstallError
+from plugins.models import BuildState, Plugin, PluginVersion
+from plugins.snapshots import version_digest
+from tests.plugins.conftest import ask
+
+pytestmark = pytest.mark.django_db
+
+CODE = '''
+from plugins.api import Context, Plugin, Reply, command
+
+
+class Thing(Plugin):
+    @command("{command}", summary="Say a word")
+    def run(self, ctx: Context) -> Reply:
+        """Answer with the word."""
+        return Reply("{answer}")
+'''
+
+
+def plugin_folder(tmp_path: Path, *, name: str, version: str = "1.0.0", answer: str = "hello", body: str = "") -> Path:
+    """A plugin folder as an author publishes it: a package and its sessionbot-plugin.yaml."""
+    folder = tmp_path / f"src-{name}"
+    package = folder / f"pkg_{name.replace('-', '_')}"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text(textwrap.dedent(body or CODE.format(command=name, answer=answer)))
+    (folder / "sessionbot-plugin.yaml").write_text(
+        f"name: {name}\nversion: '{version}'\nentrypoint: pkg_{name.replace('-', '_')}:Thing\n"
+    )
+    return folder
+
+
+@pytest.fixture
+def name() -> str:
+    return f"p{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def _hosts_closed():
+    yield
+    pool_close()
+
+
+def test_a_folder_installs_activates_and_answers(tmp_path, name) -> None:
+    lines: list[tuple[str, str]] = []
+    version = plugin_install(source=str(plugin_folder(tmp_path, name=name)), progress=lambda s, t: lines.append((s, t)))
+    assert (version.plugin.name, version.version, version.source_kind) == (name, "1.0.0", "folder")
+    assert version.build_state == BuildState.READY and version_digest(version=version)
+    assert Plugin.objects.get(name=name).active_version_id == version.pk
+    assert [c.name for c in version.commands.all()] == [name]
+    assert {"fetch", "manifest", "check", "activate"} <= {step for step, _ in lines}
+    assert ask(f"/{name}")[0] == "hello"
+
+
+def test_installing_the_same_folder_again_is_unchanged(tmp_path, name) -> None:
+    folder = plugin_folder(tmp_path, name=name)
+    first = plugin_install(source=str(folder))
+    lines: list[str] = []
+    again = plugin_install(source=str(folder), progress=lambda step, _line: lines.append(step))
+    assert again.pk == first.pk and "unchanged" in lines
+    assert PluginVersion.objects.filter(plugin__name=name).count() == 1
+
+
+def test_changed_code_under_the_same_number_is_a_new_version(tmp_path, name) -> None:
+    folder = plugin_folder(tmp_path, name=name)
+    first = plugin_install(source=str(folder))
+    plugin_folder(tmp_path, name=name, answer="bonjour")
+    second = plugin_install(source=str(folder))
+    assert second.pk != first.pk and second.version.startswith("1.0.0+")
+    assert ask(f"/{name}")[0] == "bonjour"
+
+
+def test_a_version_that_does_not_load_is_failed_and_the_serving_one_keeps_serving(tmp_path, name) -> None:
+    folder = plugin_folder(tmp_path, name=name)
+    good = plugin_install(source=str(folder))
+    plugin_folder(tmp_path, name=name, version="2.0.0", body="raise RuntimeError('broken on purpose')\n")
+    with pytest.raises(InstallError) as caught:
+        plugin_install(source=str(folder))
+    assert caught.value.step == "check" and "broken on purpose" in caught.value.message
+    failed = PluginVersion.objects.get(plugin__name=name, version="2.0.0")
+    assert failed.build_state == BuildState.FAILED and "broken on purpose" in failed.build_error
+    assert Plugin.objects.get(name=name).active_version_id == good.pk
+    assert ask(f"/{name}")[0] == "hello"
+    with pytest.raises(CommandError, match="step check: .*broken on purpose"):
+        call_command("plugins", "install", str(folder), stdout=StringIO())
+    with pytest.raises(CommandError, match="cannot serve"):
+        call_command("plugins", "activate", name, "2.0.0", stdout=StringIO())
+
+
+def test_a_fixed_version_replaces_its_failed_row(tmp_path, name) -> None:
+    folder = plugin_folder(tmp_path, name=name, body="1 / 0\n")
+    with pytest.raises(InstallError):
+        plugin_install(source=str(folder))
+    assert Plugin.objects.get(name=name).active_version is None
+    plugin_folder(tmp_path, name=name)
+    version = plugin_install(source=str(folder))
+    assert version.version == "1.0.0" and version.build_state == BuildState.READY and not version.build_error
+
+
+def test_no_activate_installs_beside_the_serving_version(tmp_path, name) -> None:
+    folder = plugin_folder(tmp_path, name=name)
+    good = plugin_install(source=str(folder))
+    plugin_folder(tmp_path, name=name, version="1.1.0", answer="new")
+    out = StringIO()
+    call_command("plugins", "install", str(folder), "--no-activate", stdout=out)
+    assert f"{name} 1.1.0" in out.getvalue() and "fetch: " in out.getvalue()
+    assert Plugin.objects.get(name=name).active_version_id == good.pk
+
+
+def test_a_folder_without_a_manifest_says_what_is_missing(tmp_path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CommandError, match="step manifest: .*sessionbot-plugin.yaml"):
+        call_command("plugins", "install", str(empty), stdout=StringIO())
+
+
+def test_upgrade_installs_what_the_source_holds_now(tmp_path, name) -> None:
+    folder = plugin_folder(tmp_path, name=name)
+    plugin_install(source=str(folder))
+    plugin_folder(tmp_path, name=name, version="1.2.0", answer="upgraded")
+    version = plugin_upgrade(name=name)
+    assert version.version == "1.2.0" and ask(f"/{name}")[0] == "upgraded"
+
+
+def test_uninstall_keeps_the_data_unless_purged(tmp_path, name) -> None:
+    plugin_install(source=str(plugin_folder(tmp_path, name=name)))
+    data = Path(settings.PLUGIN_DATA_DIR) / name
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "notes.txt").write_text("keep me")
+    out = StringIO()
+    call_command("plugins", "uninstall", name, stdout=out)
+    assert not Plugin.objects.filter(name=name).exists() and "its data stays" in out.getvalue()
+    assert (data / "notes.txt").read_text() == "keep me"
+    plugin_install(source=str(plugin_folder(tmp_path, name=name)))
+    assert plugin_uninstall(name=name, purge=True) == f"{name} uninstalled."
+    assert not data.exists()
