@@ -117,3 +117,8 @@ def environment_for(*, fetched: Fetched, entry: PluginEntry, progress: Progress)
 
 def environments_unused_clean() -> None:
     """Remove the environments no version refers to any more."""
+
+
+def uploads_allowed() -> bool:
+    """Whether the operator's policy accepts uploaded archives (off unless allowed)."""
+    return False

@@ -12,6 +12,7 @@ from broker.models import BridgeStatus, InboundMessage, OutboundMessage
 from plugins.models import (
     BotGroup,
     BotUser,
+    InstallJob,
     Invocation,
     PermissionGrant,
     Plugin,
@@ -71,7 +72,7 @@ def _url(model: Any, page: str, *args: object) -> str:
 
 def test_every_model_of_the_project_is_in_the_admin() -> None:
     registered = {m for m in admin.site._registry if m._meta.app_label in {"plugins", "broker"}}
-    expected = {BotUser, BotGroup, Plugin, PluginVersion, PluginCommand, PermissionGrant, Invocation}
+    expected = {BotUser, BotGroup, Plugin, PluginVersion, PluginCommand, PermissionGrant, Invocation, InstallJob}
     assert registered == expected | {InboundMessage, OutboundMessage, BridgeStatus}
 
 

@@ -59,7 +59,8 @@ def test_a_folder_installs_activates_and_answers(tmp_path, name) -> None:
     lines: list[tuple[str, str]] = []
     version = plugin_install(source=str(plugin_folder(tmp_path, name=name)), progress=lambda s, t: lines.append((s, t)))
     assert (version.plugin.name, version.version, version.source_kind) == (name, "1.0.0", "folder")
-    assert version.build_state == BuildState.READY and version_digest(version=version)
+    assert version.build_state == BuildState.READY
+    assert version_digest(version=version)
     assert Plugin.objects.get(name=name).active_version_id == version.pk
     assert [c.name for c in version.commands.all()] == [name]
     assert {"fetch", "manifest", "check", "activate"} <= {step for step, _ in lines}
@@ -71,7 +72,8 @@ def test_installing_the_same_folder_again_is_unchanged(tmp_path, name) -> None:
     first = plugin_install(source=str(folder))
     lines: list[str] = []
     again = plugin_install(source=str(folder), progress=lambda step, _line: lines.append(step))
-    assert again.pk == first.pk and "unchanged" in lines
+    assert again.pk == first.pk
+    assert "unchanged" in lines
     assert PluginVersion.objects.filter(plugin__name=name).count() == 1
 
 
@@ -80,7 +82,8 @@ def test_changed_code_under_the_same_number_is_a_new_version(tmp_path, name) -> 
     first = plugin_install(source=str(folder))
     plugin_folder(tmp_path, name=name, answer="bonjour")
     second = plugin_install(source=str(folder))
-    assert second.pk != first.pk and second.version.startswith("1.0.0+")
+    assert second.pk != first.pk
+    assert second.version.startswith("1.0.0+")
     assert ask(f"/{name}")[0] == "bonjour"
 
 
@@ -90,12 +93,14 @@ def test_a_version_that_does_not_load_is_failed_and_the_serving_one_keeps_servin
     plugin_folder(tmp_path, name=name, version="2.0.0", body="raise RuntimeError('broken on purpose')\n")
     with pytest.raises(InstallError) as caught:
         plugin_install(source=str(folder))
-    assert caught.value.step == "check" and "broken on purpose" in caught.value.message
+    assert caught.value.step == "check"
+    assert "broken on purpose" in caught.value.message
     failed = PluginVersion.objects.get(plugin__name=name, version="2.0.0")
-    assert failed.build_state == BuildState.FAILED and "broken on purpose" in failed.build_error
+    assert failed.build_state == BuildState.FAILED
+    assert "broken on purpose" in failed.build_error
     assert Plugin.objects.get(name=name).active_version_id == good.pk
     assert ask(f"/{name}")[0] == "hello"
-    with pytest.raises(CommandError, match="step check: .*broken on purpose"):
+    with pytest.raises(CommandError, match=r"step check: .*broken on purpose"):
         call_command("plugins", "install", str(folder), stdout=StringIO())
     with pytest.raises(CommandError, match="cannot serve"):
         call_command("plugins", "activate", name, "2.0.0", stdout=StringIO())
@@ -108,7 +113,9 @@ def test_a_fixed_version_replaces_its_failed_row(tmp_path, name) -> None:
     assert Plugin.objects.get(name=name).active_version is None
     plugin_folder(tmp_path, name=name)
     version = plugin_install(source=str(folder))
-    assert version.version == "1.0.0" and version.build_state == BuildState.READY and not version.build_error
+    assert version.version == "1.0.0"
+    assert version.build_state == BuildState.READY
+    assert not version.build_error
 
 
 def test_no_activate_installs_beside_the_serving_version(tmp_path, name) -> None:
@@ -117,14 +124,15 @@ def test_no_activate_installs_beside_the_serving_version(tmp_path, name) -> None
     plugin_folder(tmp_path, name=name, version="1.1.0", answer="new")
     out = StringIO()
     call_command("plugins", "install", str(folder), "--no-activate", stdout=out)
-    assert f"{name} 1.1.0" in out.getvalue() and "fetch: " in out.getvalue()
+    assert f"{name} 1.1.0" in out.getvalue()
+    assert "fetch: " in out.getvalue()
     assert Plugin.objects.get(name=name).active_version_id == good.pk
 
 
 def test_a_folder_without_a_manifest_says_what_is_missing(tmp_path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(CommandError, match="step manifest: .*sessionbot-plugin.yaml"):
+    with pytest.raises(CommandError, match=r"step manifest: .*sessionbot-plugin\.yaml"):
         call_command("plugins", "install", str(empty), stdout=StringIO())
 
 
@@ -133,7 +141,8 @@ def test_upgrade_installs_what_the_source_holds_now(tmp_path, name) -> None:
     plugin_install(source=str(folder))
     plugin_folder(tmp_path, name=name, version="1.2.0", answer="upgraded")
     version = plugin_upgrade(name=name)
-    assert version.version == "1.2.0" and ask(f"/{name}")[0] == "upgraded"
+    assert version.version == "1.2.0"
+    assert ask(f"/{name}")[0] == "upgraded"
 
 
 def test_uninstall_keeps_the_data_unless_purged(tmp_path, name) -> None:
@@ -143,7 +152,8 @@ def test_uninstall_keeps_the_data_unless_purged(tmp_path, name) -> None:
     (data / "notes.txt").write_text("keep me")
     out = StringIO()
     call_command("plugins", "uninstall", name, stdout=out)
-    assert not Plugin.objects.filter(name=name).exists() and "its data stays" in out.getvalue()
+    assert not Plugin.objects.filter(name=name).exists()
+    assert "its data stays" in out.getvalue()
     assert (data / "notes.txt").read_text() == "keep me"
     plugin_install(source=str(plugin_folder(tmp_path, name=name)))
     assert plugin_uninstall(name=name, purge=True) == f"{name} uninstalled."
