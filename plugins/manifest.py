@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from plugins.constraints import VersionError, constraint_parse, requirement_parse, version_parse
 from sessionbot.botconfig import PLUGIN_NAME_RE
@@ -173,6 +182,15 @@ class PluginEntry(_Model):
             except VersionError as exc:
                 raise ValueError(str(exc)) from None
         return value
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # An entry without a source dumps (and so checksums) as it always did.
+        data: dict[str, Any] = handler(self)
+        for key in ("source", "ref"):
+            if not data.get(key):
+                data.pop(key, None)
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> PluginEntry:

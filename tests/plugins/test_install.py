@@ -158,3 +158,36 @@ def test_uninstall_keeps_the_data_unless_purged(tmp_path, name) -> None:
     plugin_install(source=str(plugin_folder(tmp_path, name=name)))
     assert plugin_uninstall(name=name, purge=True) == f"{name} uninstalled."
     assert not data.exists()
+
+
+def test_an_importplugins_entry_with_a_source_installs_through_the_same_path(tmp_path, name) -> None:
+    folder = plugin_folder(tmp_path, name=name)
+    plugins_file = tmp_path / "plugins.yaml"
+    plugins_file.write_text(f"plugins:\n  - name: {name}\n    source: {folder}\n    default_policy: admins\n")
+    out = StringIO()
+    call_command("importplugins", str(plugins_file), stdout=out)
+    assert f"created: {name} 1.0.0" in out.getvalue()
+    assert f"activated: {name} 1.0.0" in out.getvalue()
+    plugin = Plugin.objects.get(name=name)
+    assert plugin.default_policy == "admins"
+    assert plugin.active_version is not None
+    assert plugin.active_version.source == str(folder)
+    out = StringIO()
+    call_command("importplugins", str(plugins_file), stdout=out)
+    assert f"unchanged: {name} 1.0.0" in out.getvalue()
+
+
+def test_an_importplugins_entry_whose_source_fails_names_entry_and_step(tmp_path, name) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    plugins_file = tmp_path / "plugins.yaml"
+    plugins_file.write_text(f"plugins:\n  - name: {name}\n    source: {empty}\n")
+    with pytest.raises(CommandError, match=rf"entry 1 \({name}\): source: manifest: .*sessionbot-plugin\.yaml"):
+        call_command("importplugins", str(plugins_file), stdout=StringIO())
+
+
+def test_an_entry_needs_a_version_and_entrypoint_unless_it_names_a_source(tmp_path) -> None:
+    plugins_file = tmp_path / "plugins.yaml"
+    plugins_file.write_text("plugins:\n  - {name: a, entrypoint: 'a:A'}\n")
+    with pytest.raises(CommandError, match=r"entry 1 \(a\): version: this field is required"):
+        call_command("importplugins", str(plugins_file), stdout=StringIO())
