@@ -10,7 +10,6 @@ close it. Several checks start side by side.
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -39,7 +38,7 @@ class CodeCheck:
     code: Snapshot
     plugin_id: int | None = None  # None: a plugin not installed yet (the range's last uid)
     network: bool = False
-    python: str = ""  # the interpreter of the version's environment; empty: the bot's own
+    environment: str = ""  # the digest of the version's environment; empty: the bot's interpreter
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +71,7 @@ def _scratch(plugin: str) -> Path:
 def _spec(check: CodeCheck) -> HostSpec:
     folder = _scratch(check.plugin)
     try:
-        spec = host_spec(
+        return host_spec(
             plugin=check.plugin,
             plugin_id=check.plugin_id,
             network=check.network,
@@ -84,7 +83,6 @@ def _spec(check: CodeCheck) -> HostSpec:
     except HostLoadError:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return dataclasses.replace(spec, python=check.python) if check.python else spec
 
 
 def codes_check(*, checks: Sequence[CodeCheck]) -> list[CheckResult]:

@@ -106,7 +106,7 @@ def _installed(plugin: Plugin | None) -> list[Installed]:
     ]
 
 
-def _check(entry: PluginEntry, code: Snapshot, plugin: Plugin | None, python: str) -> tuple[dict[str, Any], ...]:
+def _check(entry: PluginEntry, code: Snapshot, plugin: Plugin | None, environment: str) -> tuple[dict[str, Any], ...]:
     check = CodeCheck(
         plugin=entry.name,
         entrypoint=entry.entrypoint,
@@ -114,7 +114,7 @@ def _check(entry: PluginEntry, code: Snapshot, plugin: Plugin | None, python: st
         code=code,
         plugin_id=plugin.pk if plugin else None,
         network=entry.network,
-        python=python,
+        environment=environment,
     )
     result = codes_check(checks=[check])[0]
     if result.error:
@@ -215,7 +215,7 @@ def _install_fetched(*, fetched: Fetched, entry: PluginEntry, activate: bool, pr
         fetched = environment_for(fetched=fetched, entry=entry, progress=progress)
         fields = _fields(entry, fetched, checksum, code.digest)
         progress("check", _("loading the code in a plugin host"))
-        commands = _check(entry, code, plugin, fetched.python)
+        commands = _check(entry, code, plugin, fetched.environment)
         clash = _command_clash(entry.name, commands)
         if clash:
             raise InstallError("check", clash)

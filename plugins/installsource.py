@@ -39,8 +39,7 @@ class Fetched:
     tree: Path
     resolved: str  # commit, archive digest, or the code's digest for a folder
     pins: str = ""
-    environment: str = ""  # "" : the bot's own interpreter
-    python: str = ""
+    environment: str = ""  # the digest of its environment; "": the bot's own interpreter
 
 
 def _tree_digest(tree: Path) -> str:
@@ -110,7 +109,7 @@ def source_manifest(*, fetched: Fetched, entry: PluginEntry | None) -> PluginEnt
 def environment_for(*, fetched: Fetched, entry: PluginEntry, progress: Progress) -> Fetched:
     """Lock and build the environment the version runs in; none for a plugin without requirements."""
     if not entry.requirements:
-        return replace(fetched, pins="", environment="", python="")
+        return replace(fetched, pins="", environment="")
     progress("build", _("requirements are checked against the bot's own environment"))
     return fetched
 
