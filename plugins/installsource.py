@@ -56,7 +56,7 @@ def _tree_digest(tree: Path) -> str:
 
 
 def _folder_fetch(folder: Path, into: Path, progress: Progress) -> Fetched:
-    progress("fetch", _("copying %(folder)s") % {"folder": folder})
+    progress("copy", str(folder))
     tree = into / "tree"
     try:
         shutil.copytree(folder, tree, symlinks=True, ignore=shutil.ignore_patterns(*SKIPPED_DIRS, "*.pyc"))
