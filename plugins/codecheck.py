@@ -79,6 +79,7 @@ def _spec(check: CodeCheck) -> HostSpec:
             limits=check.limits,
             code=check.code,
             data_dir=folder,
+            environment=check.environment,
         )
     except HostLoadError:
         shutil.rmtree(folder, ignore_errors=True)

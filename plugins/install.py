@@ -39,7 +39,6 @@ from plugins.installplan import Installed, InstallError, Plan, install_plan
 from plugins.installsource import (
     Fetched,
     environment_for,
-    environments_unused_clean,
     source_fetch_any,
     source_manifest,
 )
@@ -297,8 +296,7 @@ def plugin_uninstall(*, name: str, purge: bool = False) -> str:
     data = Path(settings.PLUGIN_DATA_DIR) / name
     if purge:
         shutil.rmtree(data, ignore_errors=True)
-    snapshots_clean()
-    environments_unused_clean()
+    snapshots_clean()  # and the environments no version refers to
     if purge or not data.exists():
         return _("%(name)s uninstalled.") % {"name": name}
     return _("%(name)s uninstalled; its data stays in %(folder)s.") % {"name": name, "folder": data}

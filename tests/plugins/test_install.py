@@ -63,7 +63,7 @@ def test_a_folder_installs_activates_and_answers(tmp_path, name) -> None:
     assert version_digest(version=version)
     assert Plugin.objects.get(name=name).active_version_id == version.pk
     assert [c.name for c in version.commands.all()] == [name]
-    assert {"fetch", "manifest", "check", "activate"} <= {step for step, _ in lines}
+    assert {"copy", "manifest", "check", "activate"} <= {step for step, _ in lines}
     assert ask(f"/{name}")[0] == "hello"
 
 
@@ -125,7 +125,7 @@ def test_no_activate_installs_beside_the_serving_version(tmp_path, name) -> None
     out = StringIO()
     call_command("plugins", "install", str(folder), "--no-activate", stdout=out)
     assert f"{name} 1.1.0" in out.getvalue()
-    assert "fetch: " in out.getvalue()
+    assert "copy: " in out.getvalue()
     assert Plugin.objects.get(name=name).active_version_id == good.pk
 
 
