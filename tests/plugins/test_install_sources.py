@@ -13,13 +13,15 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from plugins.execution import pool_close
 from plugins.install import plugin_install, plugin_upgrade
 from plugins.installplan import InstallError
-from plugins.models import BuildState, Plugin, PluginVersion
+from plugins.models import BuildState, InstallJob, Plugin, PluginVersion
+from tests.conftest import wait_for
 from tests.plugins.conftest import ask
-from tests.plugins.test_install import plugin_folder
+from tests.plugins.test_install import CODE, plugin_folder
 
 pytestmark = pytest.mark.django_db
 
@@ -42,9 +44,10 @@ def name() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolated(settings, tmp_path):
+def _isolated(settings, monkeypatch):
     settings.PLUGIN_INDEX_URL = ""  # nothing from the network: the tests' own wheels only
     settings.PLUGIN_FIND_LINKS = []
+    monkeypatch.setenv("PLUGIN_INDEX_URL", "")  # and in a worker this test starts
     yield
     pool_close()
 
@@ -187,3 +190,58 @@ def test_a_source_the_policy_refuses_names_the_rule(settings, name) -> None:
     )
     with pytest.raises(CommandError, match=r"step source: plugin_sources\.git does not list"):
         call_command("plugins", "install", "https://gitlab.example/other/bot", stdout=StringIO())
+
+
+def plugin_wheel(folder: Path, *, name: str, answer: str) -> Path:
+    """A plugin published as a wheel: its package carries its sessionbot-plugin.yaml."""
+    package = f"pkg_{name}"
+    path = wheel(folder, lib=package, version="1.0")
+    with zipfile.ZipFile(path) as archive:
+        files = {n: archive.read(n) for n in archive.namelist() if not n.endswith("RECORD")}
+    files[f"{package}/__init__.py"] = textwrap.dedent(CODE.format(command=name, answer=answer)).encode()
+    files[f"{package}/sessionbot-plugin.yaml"] = (
+        f"name: {name}\nversion: '1.0.0'\nentrypoint: {package}:Thing\n".encode()
+    )
+    info = f"{package}-1.0.dist-info"
+    record = [
+        f"{n},sha256={base64.urlsafe_b64encode(hashlib.sha256(d).digest()).rstrip(b'=').decode()},{len(d)}"
+        for n, d in files.items()
+    ]
+    files[f"{info}/RECORD"] = ("\n".join([*record, f"{info}/RECORD,,"]) + "\n").encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for n, d in files.items():
+            archive.writestr(n, d)
+    return path
+
+
+def test_a_wheel_installs_with_its_manifest_from_inside_its_package(tmp_path, name) -> None:
+    built = plugin_wheel(tmp_path / "dist", name=name, answer="from a wheel")
+    version = plugin_install(source=str(built))
+    assert version.source_kind == "archive"
+    assert version.resolved == hashlib.sha256(built.read_bytes()).hexdigest()
+    assert version.environment  # the wheel itself is installed into it
+    assert ask(f"/{name}")[0] == "from a wheel"
+
+
+def test_an_archive_uploaded_in_the_admin_installs_in_the_worker(admin_client, celery_worker, tmp_path, name) -> None:
+    built = plugin_wheel(tmp_path / "dist", name=name, answer="uploaded")
+    with built.open("rb") as upload:
+        response = admin_client.post(reverse("admin:plugins_plugin_install"), {"archive": upload, "activate": "on"})
+    assert response.status_code == 302
+    job = InstallJob.objects.latest("created_at")
+    assert wait_for(lambda: InstallJob.objects.get(pk=job.pk).state in ("succeeded", "failed"), timeout=90)
+    job.refresh_from_db()
+    assert job.state == "succeeded", job.log + job.error
+    assert job.version is not None
+    assert job.version.source == built.name
+    assert not Path(job.upload).exists()  # the stored upload is removed once installed
+    assert ask(f"/{name}")[0] == "uploaded"
+
+
+def test_an_upload_larger_than_the_limit_is_refused(admin_client, monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr("plugins.installadmin.UPLOAD_MAX_BYTES", 10)
+    built = wheel(tmp_path / "dist", lib="sbbig", version="1.0")
+    with built.open("rb") as upload:
+        page = admin_client.post(reverse("admin:plugins_plugin_install"), {"archive": upload}).content.decode()
+    assert "larger than" in page
+    assert not InstallJob.objects.exists()
