@@ -324,6 +324,16 @@ def _job_log(job_id: int, step: str, line: str) -> None:
     )
 
 
+def _upload_remove(path: Path) -> None:
+    """Remove an uploaded archive (and the folder it was stored in) once its job ran."""
+    uploads = (Path(settings.DATA_DIR) / "uploads").resolve()
+    folder = path.resolve().parent
+    if folder.parent == uploads:
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def install_job_run(*, job_id: int) -> None:
     """Run a queued install job; its state, step, log, error and version tell the outcome."""
     claimed = InstallJob.objects.filter(pk=job_id, state=InstallJob.State.QUEUED).update(state=InstallJob.State.RUNNING)
@@ -363,7 +373,7 @@ def install_job_run(*, job_id: int) -> None:
         raise
     finally:
         if job.upload:
-            Path(job.upload).unlink(missing_ok=True)
+            _upload_remove(Path(job.upload))
     InstallJob.objects.filter(pk=job_id).update(
         state=InstallJob.State.SUCCEEDED,
         version=version,
