@@ -43,7 +43,6 @@ def test_the_plugin_list_links_the_install_page(admin_client, db) -> None:
     form = admin_client.get(reverse(INSTALL)).content.decode()
     assert 'name="source"' in form
     assert "csrfmiddlewaretoken" in form
-    assert 'name="archive"' not in form  # uploads are off unless the operator's policy allows them
 
 
 def test_the_install_page_is_for_staff_only(client, db) -> None:
