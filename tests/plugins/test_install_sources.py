@@ -245,3 +245,11 @@ def test_an_upload_larger_than_the_limit_is_refused(admin_client, monkeypatch, t
         page = admin_client.post(reverse("admin:plugins_plugin_install"), {"archive": upload}).content.decode()
     assert "larger than" in page
     assert not InstallJob.objects.exists()
+
+
+@pytest.mark.parametrize("uploads", [True, False])
+def test_the_install_page_offers_an_upload_when_the_policy_allows_it(admin_client, settings, uploads) -> None:
+    sources = settings.BOT_CONFIG.plugin_sources.model_copy(update={"uploads": uploads})
+    settings.BOT_CONFIG = settings.BOT_CONFIG.model_copy(update={"plugin_sources": sources})
+    form = admin_client.get(reverse("admin:plugins_plugin_install")).content.decode()
+    assert ('name="archive"' in form) is uploads
