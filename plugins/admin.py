@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from plugins.commands import command_usage
+from plugins.execution import environment_disk_size
 from plugins.installadmin import install_job_view, install_view
 from plugins.lifecycle import LifecycleError, plugin_action
 from plugins.models import (
@@ -29,6 +30,7 @@ from plugins.models import (
 )
 from plugins.operations import botusers_block, plugins_enable, versions_activate
 from plugins.runtime_admin import reload_plugins
+from plugins.sandbox.system import size_format
 from plugins.versions import ActivationError, version_check
 
 
@@ -286,6 +288,7 @@ class PluginVersionAdmin(admin.ModelAdmin):
         "build_state",
         "build_error",
         "pins",
+        "environment_size",
     ]
     fields = [
         *readonly_fields[:6],
@@ -294,7 +297,7 @@ class PluginVersionAdmin(admin.ModelAdmin):
         *readonly_fields[6:9],
         ("source_kind", "source", "ref"),
         "resolved",
-        ("environment", "build_state"),
+        ("environment", "environment_size", "build_state"),
         "build_error",
         "pins",
     ]
@@ -303,6 +306,13 @@ class PluginVersionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # Versions come from importplugins, which checks their code.
+
+    @admin.display(description=_("environment size"))
+    def environment_size(self, obj: PluginVersion) -> str:
+        if not obj.environment:
+            return "-"
+        size = environment_disk_size(digest=obj.environment)
+        return size_format(size) if size is not None else str(_("not on this machine"))
 
     @admin.display(boolean=True, description=_("active"))
     def is_active(self, obj: PluginVersion) -> bool:

@@ -15,10 +15,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from plugins.execution import pool_close
+from plugins.execution import environment_disk_size, pool_close
 from plugins.install import plugin_install, plugin_upgrade
 from plugins.installplan import InstallError
 from plugins.models import BuildState, InstallJob, Plugin, PluginVersion
+from plugins.sandbox.system import size_format
 from tests.conftest import wait_for
 from tests.plugins.conftest import ask
 from tests.plugins.test_install import CODE, plugin_folder
@@ -145,7 +146,7 @@ def test_a_ref_the_repository_lacks_fails_at_resolve(tmp_path, name) -> None:
         call_command("plugins", "install", repo.as_uri(), "--ref", "no-such-branch", stdout=StringIO())
 
 
-def test_a_plugin_with_a_requirement_runs_in_its_own_environment(tmp_path, name) -> None:
+def test_a_plugin_with_a_requirement_runs_in_its_own_environment(tmp_path, name, admin_client) -> None:
     lib = f"sbinstall{uuid.uuid4().hex[:6]}"
     built = wheel(tmp_path / "wheels", lib=lib, version="1.5")
     repo = repository(tmp_path, name=name)
@@ -159,6 +160,9 @@ def test_a_plugin_with_a_requirement_runs_in_its_own_environment(tmp_path, name)
     assert "--hash=sha256:" in version.pins
     assert "build" in steps
     assert ask(f"/{name}")[0] == "lib 1.5"
+    page = admin_client.get(reverse("admin:plugins_pluginversion_change", args=[version.pk])).content.decode()
+    assert built.as_uri() in page  # the pins
+    assert size_format(environment_disk_size(digest=version.environment) or 0) in page
 
 
 def test_a_failed_resolve_leaves_the_serving_version_serving(tmp_path, name) -> None:
