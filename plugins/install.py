@@ -1,11 +1,12 @@
 """Install a plugin from a source: the one path of the CLI, the admin and ``importplugins``.
 
-The steps, each named in progress lines and in any error: ``source`` (is it allowed),
-``fetch`` (clone, download or copy it: ``clone``, ``download`` and ``resolve`` lines
-come from the fetcher), ``manifest`` (the plugin's own file), ``build`` (lock and build
-its environment), ``check`` (its code loads in a plugin host, on that environment) and
-``activate``. Nothing of the plugin runs in this process: building and loading happen in
-sandboxed processes as the plugin's user.
+The steps, named in progress lines and in any error: ``source`` (can it be read, does
+the operator's ``plugin_sources`` allow it), the fetch (``clone``, ``resolve``,
+``download``, ``unpack`` or ``copy``), ``manifest`` (the plugin's own file, with the
+operator's entry on top), the environment (``resolve``, ``download``, ``build``),
+``check`` (its code loads in a plugin host, on that environment) and ``activate``.
+Nothing of the plugin runs in this process: building and loading happen in sandboxed
+processes as the build or the plugin's user.
 
 A failure after the plugin's name is known leaves a version row in ``build_state``
 ``failed`` with the error, never active; the version already serving keeps serving.
@@ -79,14 +80,8 @@ def _pin(entry: PluginEntry, tree: Path) -> tuple[str, Snapshot]:
         module_file = entrypoint_file(entrypoint=entry.entrypoint, roots=roots)
         code = snapshot_take(plugin=entry.name, entrypoint=entry.entrypoint, roots=roots, store=code_store())
     except (EntrypointError, SnapshotError) as exc:
-        raise InstallError(
-            "manifest",
-            _("entrypoint %(entrypoint)s: %(error)s")
-            % {
-                "entrypoint": entry.entrypoint,
-                "error": exc,
-            },
-        ) from None
+        message = _("entrypoint %(entrypoint)s: %(error)s") % {"entrypoint": entry.entrypoint, "error": exc}
+        raise InstallError("manifest", message) from None
     return source_checksum(module_file=module_file, entry=entry.model_dump(mode="json")), code
 
 
