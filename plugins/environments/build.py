@@ -25,10 +25,11 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uv
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from plugins.environments.core import (
@@ -67,6 +68,7 @@ from plugins.sandbox.confine import hard_limits
 from plugins.sandbox.host import PROJECT_ROOT, HostLoadError
 from plugins.sandbox.privileges import HostUser, folder_give
 from plugins.sandbox.snapshot import Snapshot
+from plugins.sandbox.system import tool_problem
 
 PYPI = "https://pypi.org/simple"
 BUILD_TIMEOUT = 600.0  # seconds for a whole lock or build (below the cleaning grace period)
@@ -118,6 +120,17 @@ def _confinement(*, work: Path, network: bool, locations: Sequence[str], step: s
     direct references, the local ones bound read-only."""
     from plugins.execution import plugin_sandbox  # Django's side of the sandbox rules
 
+    problem = tool_problem(settings.PLUGIN_BWRAP) if os.geteuid() == 0 else ""
+    if problem and not settings.PLUGINS_RUN_UNSANDBOXED_AS_ROOT:  # plugin_sandbox's rule, in a build's words
+        raise BuildError(
+            step,
+            _(
+                "Nothing was built: the worker runs as root and cannot confine the build, which runs "
+                "the plugin's code (%(reason)s). Install bubblewrap, or set "
+                "PLUGINS_RUN_UNSANDBOXED_AS_ROOT=true to build and run plugins as root anyway."
+            )
+            % {"reason": problem},
+        )
     try:
         # Only the platform's plugins package (for the confined entry) besides the interpreter.
         box = plugin_sandbox(
@@ -152,9 +165,16 @@ class _Steps:
 
     confinement: Confinement
     work: Path
-    deadline: float
+    timeout_seconds: float
     progress: Progress
     max_bytes: int = ENV_MAX_BYTES
+    deadline: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deadline = time.monotonic() + self.timeout_seconds
+
+    def _late(self, step: str) -> BuildError:
+        return BuildError(step, _("it did not finish within %(seconds)g s") % {"seconds": self.timeout_seconds})
 
     def watch(self) -> str:
         """Why the step must stop now: its work folder (the environment, the project, its
@@ -170,7 +190,7 @@ class _Steps:
         step = PHASE_STEPS[phase]
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise BuildError(step, _("it did not finish within the time limit"))
+            raise self._late(step)
         result = step_run(
             argv=argv,
             confinement=self.confinement,
@@ -182,7 +202,7 @@ class _Steps:
         if result.stopped:
             raise BuildError(step, result.stopped)
         if result.returncode is None:
-            raise BuildError(step, _("it did not finish within the time limit"))
+            raise self._late(step)
         if result.returncode != 0:
             # The work folder's paths say nothing to the reader.
             output = result.output.replace(str(self.work / "src"), "<project>").replace(str(self.work), "<build>")
@@ -238,7 +258,7 @@ def requirements_lock(
         locations = [*find_links, *requirement_urls(requirements)]
         network = network_needed(index_url=index_url, locations=locations)
         confinement = _confinement(work=work, network=network, locations=locations, step="resolve")
-        steps = _Steps(confinement, work, time.monotonic() + timeout_seconds, progress)
+        steps = _Steps(confinement, work, timeout_seconds, progress)
         src = _sources(index_url=index_url, find_links=find_links)
         steps.run("lock", lock_argv(src, python=sys.executable, inputs=inputs, output=str(work / "pins.txt")))
         pins = (work / "pins.txt").read_text(encoding="utf-8")
@@ -285,7 +305,7 @@ def environment_build(
         locations = [*find_links, *(pin.url for pin in pinned if pin.url)]
         network = network_needed(index_url=index_url, locations=locations) and not offline
         confinement = _confinement(work=work, network=network, locations=locations, step="build")
-        steps = _Steps(confinement, work, time.monotonic() + timeout_seconds, progress, max_bytes)
+        steps = _Steps(confinement, work, timeout_seconds, progress, max_bytes)
         src = _sources(index_url=index_url, find_links=find_links, offline=offline)
         target = work / "env"
         python = str(target / "bin" / "python")
