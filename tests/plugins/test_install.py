@@ -191,3 +191,16 @@ def test_an_entry_needs_a_version_and_entrypoint_unless_it_names_a_source(tmp_pa
     plugins_file.write_text("plugins:\n  - {name: a, entrypoint: 'a:A'}\n")
     with pytest.raises(CommandError, match=r"entry 1 \(a\): version: this field is required"):
         call_command("importplugins", str(plugins_file), stdout=StringIO())
+
+
+def test_uninstall_refuses_while_an_active_plugin_depends_on_it(tmp_path, name) -> None:
+    plugin_install(source=str(plugin_folder(tmp_path, name=name)))
+    other = f"{name}x"
+    folder = plugin_folder(tmp_path, name=other)
+    (folder / "sessionbot-plugin.yaml").write_text(
+        (folder / "sessionbot-plugin.yaml").read_text() + f"dependencies: {{{name}: '>=1'}}\n"
+    )
+    plugin_install(source=str(folder))
+    with pytest.raises(CommandError, match=rf"step uninstall: {other} depend on {name}"):
+        call_command("plugins", "uninstall", name, stdout=StringIO())
+    assert Plugin.objects.filter(name=name).exists()

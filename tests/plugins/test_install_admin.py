@@ -92,3 +92,12 @@ def test_a_failed_install_names_its_step_on_the_job_page(admin_client, celery_wo
     assert "check:" in page
     version_page = admin_client.get(reverse("admin:plugins_pluginversion_change", args=[job.version_id]))
     assert "broken on purpose" in version_page.content.decode()
+
+
+def test_the_install_list_links_each_job_page(admin_client, db) -> None:
+    job = InstallJob.objects.create(source="/somewhere", state=InstallJob.State.FAILED, step="check", error="boom")
+    page = admin_client.get(reverse("admin:plugins_installjob_changelist")).content.decode()
+    assert reverse("admin:plugins_plugin_install_job", args=[job.pk]) in page
+    detail = admin_client.get(reverse("admin:plugins_plugin_install_job", args=[job.pk])).content.decode()
+    assert "boom" in detail
+    assert 'http-equiv="refresh"' not in detail
