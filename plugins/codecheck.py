@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class CodeCheck:
     plugin_id: int | None = None  # None: a plugin not installed yet (the range's last uid)
     network: bool = False
     environment: str = ""  # the digest of the version's environment; empty: the bot's interpreter
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # its secrets: never logged
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ def _spec(check: CodeCheck) -> HostSpec:
             limits=check.limits,
             code=check.code,
             data_dir=folder,
+            env=check.env,
             environment=check.environment,
         )
     except HostLoadError:

@@ -45,6 +45,7 @@ from plugins.sandbox.system import (
     tool_path,
     tool_problem,
 )
+from plugins.secrets import SecretError, plugin_secrets_env
 from plugins.snapshots import live_snapshot, version_code, version_code_record
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def plugin_data_dir(*, name: str) -> Path:
 
 def _secret_files() -> list[Path]:
     data = Path(settings.DATA_DIR)
-    names = ("secret_key", "bridge_token", "session_mnemonic", "chat_mnemonic")
+    names = ("secret_key", "secrets_key", "bridge_token", "session_mnemonic", "chat_mnemonic")
     files = [*(data / name for name in names), Path(settings.BASE_DIR) / ".env"]
     db = settings.DATABASES["default"]
     if settings.DATABASE_IS_SQLITE:
@@ -241,8 +242,9 @@ def version_limits(*, version: PluginVersion) -> Limits:
 
 
 def version_generation(*, version: PluginVersion, digest: str) -> str:
-    """Changes whenever the plugin is reloaded (or edited), or the version's limits are
-    (a host applies its memory limit at start): hosts of an older one retire."""
+    """Changes whenever the plugin is reloaded (or edited, or its secrets are set or
+    removed: ``plugins.secrets`` moves ``updated_at``), or the version's limits are (a host
+    applies its memory limit at start): hosts of an older one retire."""
     limits = version_limits(version=version)
     shape = f"{limits.timeout_seconds:g}/{limits.memory_mb}/{limits.cpu_seconds:g}/net={version.network}"
     shape += f"/env={version.environment}"
@@ -258,12 +260,14 @@ def host_spec(
     limits: Limits,
     code: Snapshot,
     data_dir: Path | None = None,
+    env: tuple[tuple[str, str], ...] = (),
     environment: str = "",
 ) -> HostSpec:
     """How to start a host for this code: every host, serving or checking, starts from here.
 
     ``data_dir``: the host's writable folder, the plugin's own unless given (a code check
     gets a throwaway one, so it never touches the data of a version that is serving).
+    ``env``: the plugin's own variables (its secrets), for this host's environment only.
     ``environment``: the digest of the version's own environment, whose interpreter the
     host runs on ("": the worker's); HostLoadError when it is not on this machine.
     """
@@ -283,9 +287,31 @@ def host_spec(
         sandbox=sandbox,
         max_processes=settings.PLUGIN_MAX_PROCESSES,
         cgroups=_cgroups_wanted(sandbox),
+        env=env,
         python=python.python if python is not None else "",
         runtime=str(runtime),
     )
+
+
+# Per plugin: the ``updated_at`` its secrets were read at, and them (decrypted), so a
+# request served by an idle host costs no query and no decryption.
+_secrets_read: dict[int, tuple[float, tuple[tuple[str, str], ...]]] = {}
+
+
+def _plugin_env(version: PluginVersion) -> tuple[tuple[str, str], ...]:
+    """The plugin's secrets for its host; HostLoadError (why, never a value) when one
+    cannot be read: the host does not start without them."""
+    plugin = version.plugin
+    stamp = plugin.updated_at.timestamp()
+    cached = _secrets_read.get(plugin.pk)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        env = plugin_secrets_env(plugin=plugin.name)
+    except SecretError as exc:
+        raise HostLoadError(_("This plugin was not started: %(reason)s") % {"reason": exc}) from None
+    _secrets_read[plugin.pk] = (stamp, env)
+    return env
 
 
 def version_host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
@@ -297,6 +323,7 @@ def version_host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
         entrypoint=version.entrypoint,
         limits=version_limits(version=version),
         code=code,
+        env=_plugin_env(version),
         environment=version.environment,
     )
 
@@ -370,7 +397,11 @@ def _inline_request_locked(version: PluginVersion, message: dict[str, Any], on_c
 
 
 def version_request(*, version: PluginVersion, message: dict[str, Any], on_call: Caller) -> Outcome:
-    """Send ``message`` (``run`` or ``health``) to the version's code and return the outcome."""
+    """Send ``message`` (``run`` or ``health``) to the version's code and return the outcome.
+
+    Inline code (the trusted built-ins) gets no secrets: it runs in the worker's process,
+    where ``os.environ`` is every inline plugin's and the worker's own, so they never go there.
+    """
     if version.isolation == PluginVersion.Isolation.INLINE:
         return _inline_request(version, message, on_call)
     try:
@@ -414,3 +445,4 @@ def pool_hosts() -> list[Host]:
 def pool_close() -> None:
     _pool.close_all()
     _inline.clear()
+    _secrets_read.clear()

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -61,31 +62,42 @@ def runtime_files(source: Path = SOURCE_ROOT) -> list[str]:
     return sorted(set(files))
 
 
-def runtime_digest(files: list[str], source: Path = SOURCE_ROOT) -> str:
+def runtime_digest(contents: dict[str, bytes]) -> str:
     digest = hashlib.sha256()
-    for name in files:
-        digest.update(name.encode() + b"\0" + (source / name).read_bytes() + b"\0")
+    for name in sorted(contents):
+        digest.update(name.encode() + b"\0" + contents[name] + b"\0")
     return digest.hexdigest()[:16]
 
 
 @functools.cache
+def runtime_source(source: Path = SOURCE_ROOT) -> tuple[dict[str, bytes], str]:
+    """The runtime's files as this process first read them, and their digest: what its
+    hosts get, even after the project on disk changed (a deploy while the worker runs)."""
+    contents = {name: (source / name).read_bytes() for name in runtime_files(source)}
+    return contents, runtime_digest(contents)
+
+
 def plugin_runtime(into: Path, source: Path = SOURCE_ROOT) -> Path:
     """The runtime folder for the project at ``source``, made under ``into`` if need be.
 
-    Put it on a host's ``PYTHONPATH`` (and bind it read-only in its sandbox).
+    Put it on a host's ``PYTHONPATH`` (and bind it read-only in its sandbox). Each call
+    marks the folder used (its mtime), which is what :func:`runtimes_prune` goes by, and
+    makes it again should it have been removed.
     """
-    files = runtime_files(source)
-    folder = into / runtime_digest(files, source)
+    contents, digest = runtime_source(source)
+    folder = into / digest
     if folder.is_dir():
+        with contextlib.suppress(OSError):
+            os.utime(folder)
         return folder
     into.mkdir(parents=True, exist_ok=True)
     os.chmod(into, 0o755)  # noqa: S103 - a plugin's uid reads the runtime
     staging = Path(tempfile.mkdtemp(prefix=".new-", dir=into))
     try:
-        for name in files:
+        for name, data in contents.items():
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source / name, target)
+            target.write_bytes(data)
         compileall.compile_dir(staging, quiet=2)
         _read_only(staging)
         try:
@@ -96,6 +108,23 @@ def plugin_runtime(into: Path, source: Path = SOURCE_ROOT) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def runtimes_prune(*, into: Path, keep: Path, grace_seconds: float) -> list[Path]:
+    """Remove the runtime folders under ``into`` but ``keep`` that no host started from
+    for ``grace_seconds`` (a worker still running older code marks its own at each start,
+    and makes it again if it went)."""
+    removed: list[Path] = []
+    if not into.is_dir():
+        return removed
+    cutoff = time.time() - grace_seconds
+    for folder in into.iterdir():
+        if folder == keep or folder.name == "venv-config" or not folder.is_dir():
+            continue
+        if folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def _read_only(folder: Path) -> None:

@@ -196,7 +196,7 @@ def legacy_layout(tree: Path, *, name: str = "") -> str | None:
     With ``name`` (the older plugins.yaml's ``name``): that module, as the older loader
     finds it (``<name>/<name>.py``, ``<name>/__init__.py`` or ``<name>.py``). Without it:
     the one folder ``<d>/<d>.py``, else the first package or module that ``setup.py``
-    lists and the tree holds.
+    lists and the tree holds, else the one package at the top of a project.
     """
     if name:
         return name if MODULE.match(name) and _module_at(tree, name) else None
@@ -211,4 +211,9 @@ def legacy_layout(tree: Path, *, name: str = "") -> str | None:
     for candidate in _setup_packages(tree):
         if MODULE.match(candidate) and candidate not in NOT_CODE and _module_at(tree, candidate):
             return candidate
+    if (tree / "setup.py").is_file() or (tree / "pyproject.toml").is_file():
+        # Packages found at build time (find_packages()): the one package at the top.
+        packages = [d for d in folders if (tree / d / "__init__.py").is_file()]
+        if len(packages) == 1:
+            return packages[0]
     return None

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import stat
 import sys
+import time
 from pathlib import Path
 
-from plugins.sandbox.runtime import HOST_MODULES, SOURCE_ROOT, plugin_runtime, runtime_files
+from plugins.sandbox.runtime import (
+    HOST_MODULES,
+    SOURCE_ROOT,
+    plugin_runtime,
+    runtime_files,
+    runtime_source,
+    runtimes_prune,
+)
 
 
 def _module_name(file: str) -> str:
@@ -66,7 +75,27 @@ def test_the_runtime_is_a_read_only_compiled_copy_named_by_its_content(tmp_path)
         shutil.copyfile(SOURCE_ROOT / file, source / file)
     assert plugin_runtime(tmp_path / "runtime", source) == runtime
     (source / "plugins" / "api.py").write_text((source / "plugins" / "api.py").read_text() + "\n# changed\n")
-    plugin_runtime.cache_clear()  # a worker started after the change
+    # A worker that started before the change keeps what it read then, removed or not.
+    assert plugin_runtime(tmp_path / "runtime", source) == runtime
+    shutil.rmtree(runtime)
+    assert plugin_runtime(tmp_path / "runtime", source) == runtime
+    assert api.read_bytes() == (SOURCE_ROOT / "plugins" / "api.py").read_bytes()
+    runtime_source.cache_clear()  # a worker started after the change
     changed = plugin_runtime(tmp_path / "runtime", source)
     assert changed != runtime
     assert (changed / "plugins" / "api.py").read_text().endswith("# changed\n")
+
+
+def test_runtime_folders_no_host_started_from_for_the_grace_period_are_removed(tmp_path) -> None:
+    into = tmp_path / "runtime"
+    current = plugin_runtime(into)
+    for name, age in (("0ld0ld0ld0ld0ld0", 3600), ("recent0recent000", 10), (".new-crashed", 3600)):
+        (into / name / "plugins").mkdir(parents=True)
+        os.utime(into / name, (time.time() - age, time.time() - age))
+    os.utime(current, (time.time() - 3600, time.time() - 3600))  # in use: kept all the same
+    removed = runtimes_prune(into=into, keep=current, grace_seconds=60)
+    assert sorted(p.name for p in removed) == [".new-crashed", "0ld0ld0ld0ld0ld0"]
+    assert sorted(p.name for p in into.iterdir()) == sorted([current.name, "recent0recent000"])
+    before = current.stat().st_mtime
+    assert plugin_runtime(into) == current
+    assert current.stat().st_mtime > before  # a host start marks it used
