@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 from packaging.requirements import Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -20,9 +19,10 @@ from plugins.environments.build import environment_build, project_distribution, 
 from plugins.environments.core import BuildError, PinsError, pins_parse
 from plugins.installplan import InstallError
 from plugins.manifest import PluginEntry
+from plugins.sources.active import source_cache, source_policy
 from plugins.sources.fetch import source_fetch
 from plugins.sources.pluginfile import PluginFileError, plugin_file_read
-from plugins.sources.policy import policy_from_config, source_refusal
+from plugins.sources.policy import source_refusal
 from plugins.sources.spec import Source, SourceError, source_parse, source_text, source_upload
 
 Progress = Callable[[str, str], None]
@@ -45,16 +45,12 @@ class Fetched:
     environment: str = ""  # the digest of its environment; "": the bot's own interpreter
 
 
-def git_cache() -> Path:
-    return Path(settings.DATA_DIR) / "git-cache"
-
-
 def _parsed(source: str, ref: str, upload: Path | None) -> Source:
     try:
         parsed = source_upload(str(upload)) if upload is not None else source_parse(source, ref=ref)
     except SourceError as exc:
         raise InstallError("source", str(exc)) from None
-    refusal = source_refusal(parsed, policy_from_config(settings.BOT_CONFIG.plugin_sources))
+    refusal = source_refusal(parsed, source_policy())
     if refusal:
         raise InstallError("source", refusal)
     return parsed
@@ -125,7 +121,7 @@ def source_fetch_any(*, source: str, ref: str, upload: Path | None, into: Path, 
     if parsed.kind == "index":
         return _index_fetch(parsed, progress)
     try:
-        got = source_fetch(parsed, into=into / "fetch", progress=progress, cache=git_cache())
+        got = source_fetch(parsed, into=into / "fetch", progress=progress, cache=source_cache())
     except SourceError as exc:
         raise InstallError(_fetch_step(parsed, str(exc)), str(exc)) from None
     assert got.tree is not None
@@ -182,4 +178,4 @@ def environment_for(*, fetched: Fetched, entry: PluginEntry, progress: Progress)
 
 def uploads_allowed() -> bool:
     """Whether the operator's policy accepts uploaded archives."""
-    return bool(settings.BOT_CONFIG.plugin_sources.uploads)
+    return source_policy().uploads
