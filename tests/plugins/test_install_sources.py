@@ -257,3 +257,16 @@ def test_the_install_page_offers_an_upload_when_the_policy_allows_it(admin_clien
     settings.BOT_CONFIG = settings.BOT_CONFIG.model_copy(update={"plugin_sources": sources})
     form = admin_client.get(reverse("admin:plugins_plugin_install")).content.decode()
     assert ('name="archive"' in form) is uploads
+
+
+def test_the_cli_shows_the_clone_and_what_it_installed(tmp_path, name) -> None:
+    repo = repository(tmp_path, name=name)
+    out = StringIO()
+    call_command("plugins", "install", repo.as_uri(), "--ref", "main", stdout=out)
+    text = out.getvalue()
+    assert "clone: " in text
+    assert f"manifest: {name} 1.0.0" in text
+    assert f"{name} 1.0.0 (git {git(repo, 'rev-parse', 'HEAD')[:12]})" in text
+    out = StringIO()
+    call_command("plugins", "install", repo.as_uri(), "--ref", "main", stdout=out)
+    assert "unchanged" in out.getvalue()
