@@ -270,3 +270,15 @@ def test_the_cli_shows_the_clone_and_what_it_installed(tmp_path, name) -> None:
     out = StringIO()
     call_command("plugins", "install", repo.as_uri(), "--ref", "main", stdout=out)
     assert "unchanged" in out.getvalue()
+
+
+def test_the_cli_shows_the_environments_steps(tmp_path, name) -> None:
+    lib = f"sbinstall{uuid.uuid4().hex[:6]}"
+    built = wheel(tmp_path / "wheels", lib=lib, version="2.0")
+    repo = repository(tmp_path, name=name)
+    with_requirement(repo, name=name, requirement=f"{lib} @ {built.as_uri()}", lib=lib)
+    commit(repo, "needs the library")
+    out = StringIO()
+    call_command("plugins", "install", str(repo), stdout=out)
+    steps = {line.split(":", 1)[0] for line in out.getvalue().splitlines()}
+    assert {"clone", "manifest", "resolve", "build", "check", "activate"} <= steps, out.getvalue()
