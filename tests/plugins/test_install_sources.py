@@ -21,7 +21,7 @@ from plugins.installplan import InstallError
 from plugins.models import BuildState, InstallJob, Plugin, PluginVersion
 from plugins.sandbox.system import size_format
 from tests.conftest import wait_for
-from tests.plugins.conftest import ask
+from tests.plugins.conftest import ask, ask_worker
 from tests.plugins.test_install import CODE, plugin_folder
 
 pytestmark = pytest.mark.django_db
@@ -239,7 +239,7 @@ def test_an_archive_uploaded_in_the_admin_installs_in_the_worker(admin_client, c
     assert job.version is not None
     assert job.version.source == built.name
     assert not Path(job.upload).exists()  # the stored upload is removed once installed
-    assert ask(f"/{name}")[0] == "uploaded"
+    assert ask_worker(f"/{name}")[0] == "uploaded"
 
 
 def test_an_upload_larger_than_the_limit_is_refused(admin_client, monkeypatch, tmp_path) -> None:
