@@ -199,6 +199,26 @@ def _activate(version: PluginVersion, progress: Progress) -> None:
     progress("activate", _("%(version)s is active.") % {"version": version})
 
 
+def _same_source_check(name: str, fetched: Fetched) -> None:
+    """A source may not take over a plugin that another source serves: its name is not enough.
+
+    The operator's plugins.yaml entry says which source a plugin comes from; the CLI and
+    the admin install from where the plugin already comes from, or a plugin of a new name.
+    """
+    plugin = Plugin.objects.select_related("active_version").filter(name=name).first()
+    serving = plugin.active_version if plugin else None
+    if serving is None or serving.source == fetched.source:
+        return
+    raise InstallError(
+        "manifest",
+        _(
+            "a plugin named %(name)s is installed from %(where)s; upgrade it from there, or uninstall it "
+            "first (its data stays) or name this source in its plugins.yaml entry"
+        )
+        % {"name": name, "where": serving.source or _("a plugin root")},
+    )
+
+
 def _install_fetched(*, fetched: Fetched, entry: PluginEntry, activate: bool, progress: Progress) -> PluginVersion:
     checksum, code = _pin(entry, fetched.tree)
     plugin = Plugin.objects.filter(name=entry.name).first()
@@ -258,6 +278,8 @@ def plugin_install(
         fetched = source_fetch_any(source=source, ref=ref, upload=upload, into=work, progress=progress)
         wanted = source_manifest(fetched=fetched, entry=entry)
         progress("manifest", f"{wanted.name} {wanted.version} ({wanted.entrypoint})")
+        if entry is None:
+            _same_source_check(wanted.name, fetched)
         version = _install_fetched(fetched=fetched, entry=wanted, activate=activate, progress=progress)
     snapshots_clean()
     return version

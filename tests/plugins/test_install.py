@@ -204,3 +204,14 @@ def test_uninstall_refuses_while_an_active_plugin_depends_on_it(tmp_path, name) 
     with pytest.raises(CommandError, match=rf"step uninstall: {other} depend on {name}"):
         call_command("plugins", "uninstall", name, stdout=StringIO())
     assert Plugin.objects.filter(name=name).exists()
+
+
+def test_another_source_cannot_take_over_an_installed_plugins_name(tmp_path, name) -> None:
+    good = plugin_install(source=str(plugin_folder(tmp_path, name=name)))
+    impostor = plugin_folder(tmp_path / "elsewhere", name=name, version="9.0.0", answer="taken over")
+    with pytest.raises(InstallError) as caught:
+        plugin_install(source=str(impostor))
+    assert caught.value.step == "manifest"
+    assert str(good.source) in caught.value.message
+    assert Plugin.objects.get(name=name).active_version_id == good.pk
+    assert ask(f"/{name}")[0] == "hello"
