@@ -16,6 +16,7 @@ from django.utils.translation import ngettext
 
 from plugins.commands import command_usage
 from plugins.envnames import env_name_problem, env_value_problem
+from plugins.execution import environment_disk_size
 from plugins.installadmin import install_job_view, install_view
 from plugins.lifecycle import LifecycleError, plugin_action
 from plugins.models import (
@@ -31,6 +32,7 @@ from plugins.models import (
 )
 from plugins.operations import botusers_block, plugins_enable, versions_activate
 from plugins.runtime_admin import reload_plugins
+from plugins.sandbox.system import size_format
 from plugins.secrets import plugin_secret_set, plugin_secret_unset, secrets_problem
 from plugins.versions import ActivationError, version_check
 
@@ -371,6 +373,7 @@ class PluginVersionAdmin(admin.ModelAdmin):
         "build_state",
         "build_error",
         "pins",
+        "environment_size",
     ]
     fields = [
         *readonly_fields[:6],
@@ -379,7 +382,7 @@ class PluginVersionAdmin(admin.ModelAdmin):
         *readonly_fields[6:9],
         ("source_kind", "source", "ref"),
         "resolved",
-        ("environment", "build_state"),
+        ("environment", "environment_size", "build_state"),
         "build_error",
         "pins",
     ]
@@ -388,6 +391,13 @@ class PluginVersionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # Versions come from importplugins, which checks their code.
+
+    @admin.display(description=_("environment size"))
+    def environment_size(self, obj: PluginVersion) -> str:
+        if not obj.environment:
+            return "-"
+        size = environment_disk_size(digest=obj.environment)
+        return size_format(size) if size is not None else str(_("not on this machine"))
 
     @admin.display(boolean=True, description=_("active"))
     def is_active(self, obj: PluginVersion) -> bool:

@@ -7,12 +7,17 @@ the environment ``plugins.environments``; this module adapts them to one install
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from django.conf import settings
 from django.utils.translation import gettext as _
+from packaging.requirements import Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from plugins.environments.build import environment_build, project_distribution, requirements_lock
+from plugins.environments.core import BuildError, PinsError, pins_parse
 from plugins.installplan import InstallError
 from plugins.manifest import PluginEntry
 from plugins.sources.active import source_cache, source_policy
@@ -58,10 +63,56 @@ def _fetch_step(parsed: Source, message: str) -> str:
     return "download" if parsed.location.startswith(("https://", "http://")) else "fetch"
 
 
+def _indexes(parsed: Source | None = None) -> tuple[str | None, list[str]]:
+    """The index uv resolves from (None: the find-links alone) and the find-links."""
+    index = (parsed.index if parsed is not None else "") or settings.PLUGIN_INDEX_URL
+    return index or None, list(settings.PLUGIN_FIND_LINKS)
+
+
+def _built(
+    requirements: Sequence[str], project: Path | None, parsed: Source | None, progress: Progress
+) -> tuple[str, str]:
+    """Lock and build: (pins, environment digest), ('', '') when there is nothing to install."""
+    index_url, find_links = _indexes(parsed)
+    try:
+        pins = requirements_lock(
+            requirements=requirements, project=project, index_url=index_url, find_links=find_links, progress=progress
+        )
+        if not pins_parse(pins):
+            return "", ""
+        built = environment_build(
+            pins=pins, project=project, index_url=index_url, find_links=find_links, progress=progress
+        )
+    except BuildError as exc:
+        raise InstallError(exc.step, exc.message) from None
+    except PinsError as exc:
+        raise InstallError("resolve", str(exc)) from None
+    return pins, built.digest
+
+
+def _site_packages(environment: str) -> Path:
+    env = Path(settings.DATA_DIR) / "plugin-envs" / environment
+    found = sorted(env.glob("lib/python*/site-packages"))
+    if not found:
+        raise InstallError("build", _("the environment has no site-packages folder"))
+    return found[0]
+
+
 def _index_fetch(parsed: Source, progress: Progress) -> Fetched:
-    """A requirement: read from the environment it is built into (plugins.environments)."""
-    raise InstallError(
-        "source", _("%(source)s: a package index source needs plugin environments") % {"source": parsed.location}
+    """A requirement: its environment is built first, and the plugin is read from it."""
+    pins, environment = _built([parsed.location], None, parsed, progress)
+    if not environment:
+        raise InstallError("resolve", _("%(source)s resolved to nothing") % {"source": parsed.location})
+    name = canonicalize_name(Requirement(parsed.location).name)
+    version = next((p.version for p in pins_parse(pins) if p.name == name), "")
+    return Fetched(
+        kind="index",
+        source=source_text(parsed),
+        ref="",
+        tree=_site_packages(environment),
+        resolved=version,
+        pins=pins,
+        environment=environment,
     )
 
 
@@ -106,11 +157,24 @@ def source_manifest(*, fetched: Fetched, entry: PluginEntry | None) -> PluginEnt
 def environment_for(*, fetched: Fetched, entry: PluginEntry, progress: Progress) -> Fetched:
     """Lock and build the environment the version runs in; none for a plugin without requirements.
 
-    Requirements are checked against the bot's own environment when the version is activated.
+    The project (a pyproject.toml, setup.py or setup.cfg in the tree) brings its declared
+    requirements; a wheel is installed with its own.
     """
-    if entry.requirements:
-        progress("build", _("requirements are checked against the bot's own environment"))
-    return replace(fetched, pins="", environment="")
+    if fetched.environment:
+        return fetched  # built to fetch it (an index requirement)
+    requirements = list(entry.requirements)
+    project: Path | None = fetched.tree if project_distribution(fetched.tree) is not None else None
+    if fetched.archive is not None:
+        try:
+            name = parse_wheel_filename(fetched.archive.name)[0]
+        except InvalidWheelFilename as exc:
+            raise InstallError("fetch", str(exc)) from None
+        requirements.append(f"{name} @ {fetched.archive.resolve().as_uri()}")
+        project = None
+    if not requirements and project is None:
+        return replace(fetched, pins="", environment="")
+    pins, environment = _built(requirements, project, None, progress)
+    return replace(fetched, pins=pins, environment=environment)
 
 
 def uploads_allowed() -> bool:

@@ -383,3 +383,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A task stuck past the plugin's own limits (its host enforces those) is stopped.
 CELERY_TASK_TIME_LIMIT = 900
 CELERY_TASK_SOFT_TIME_LIMIT = 870
+
+# Plugin environments (plugins.environments): the index their requirements resolve from
+# ("" : none, the find-links alone) and folders or URLs of distributions besides it.
+PLUGIN_INDEX_URL = env.str("PLUGIN_INDEX_URL", default="https://pypi.org/simple")
+PLUGIN_FIND_LINKS = env.list("PLUGIN_FIND_LINKS", default=[])

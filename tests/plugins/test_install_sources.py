@@ -15,9 +15,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from plugins.execution import pool_close
+from plugins.execution import environment_disk_size, pool_close
 from plugins.install import plugin_install, plugin_upgrade
-from plugins.models import InstallJob, PluginVersion
+from plugins.installplan import InstallError
+from plugins.models import BuildState, InstallJob, Plugin, PluginVersion
+from plugins.sandbox.system import size_format
 from tests.conftest import wait_for
 from tests.plugins.conftest import ask, ask_worker
 from tests.plugins.test_install import CODE, plugin_folder
@@ -144,6 +146,44 @@ def test_a_ref_the_repository_lacks_fails_at_resolve(tmp_path, name) -> None:
         call_command("plugins", "install", repo.as_uri(), "--ref", "no-such-branch", stdout=StringIO())
 
 
+def test_a_plugin_with_a_requirement_runs_in_its_own_environment(tmp_path, name, admin_client) -> None:
+    lib = f"sbinstall{uuid.uuid4().hex[:6]}"
+    built = wheel(tmp_path / "wheels", lib=lib, version="1.5")
+    repo = repository(tmp_path, name=name)
+    with_requirement(repo, name=name, requirement=f"{lib} @ {built.as_uri()}", lib=lib)
+    commit(repo, "needs the library")
+    steps: list[str] = []
+    version = plugin_install(source=repo.as_uri(), progress=lambda step, _line: steps.append(step))
+    assert version.environment
+    assert f"{lib}==1.5" not in version.pins  # a direct reference is pinned by its URL
+    assert built.as_uri() in version.pins
+    assert "--hash=sha256:" in version.pins
+    assert "build" in steps
+    assert ask(f"/{name}")[0] == "lib 1.5"
+    page = admin_client.get(reverse("admin:plugins_pluginversion_change", args=[version.pk])).content.decode()
+    assert built.as_uri() in page  # the pins
+    assert size_format(environment_disk_size(digest=version.environment) or 0) in page
+
+
+def test_a_failed_resolve_leaves_the_serving_version_serving(tmp_path, name) -> None:
+    repo = repository(tmp_path, name=name)
+    good = plugin_install(source=repo.as_uri())
+    with_requirement(repo, name=name, requirement="sbnosuchlibrary==9.9", lib="sbnosuchlibrary")
+    (repo / "sessionbot-plugin.yaml").write_text(
+        (repo / "sessionbot-plugin.yaml").read_text().replace("version: '1.0.0'", "version: '2.0.0'")
+    )
+    commit(repo, "needs a library nobody has")
+    with pytest.raises(InstallError) as caught:
+        plugin_install(source=repo.as_uri())
+    assert caught.value.step == "resolve"
+    assert "sbnosuchlibrary" in caught.value.message
+    failed = PluginVersion.objects.get(plugin__name=name, version="2.0.0")
+    assert failed.build_state == BuildState.FAILED
+    assert "resolve" in failed.build_error
+    assert Plugin.objects.get(name=name).active_version_id == good.pk
+    assert ask(f"/{name}")[0] == "hello"
+
+
 def test_a_source_the_policy_refuses_names_the_rule(settings, name) -> None:
     settings.BOT_CONFIG = settings.BOT_CONFIG.model_copy(
         update={
@@ -183,6 +223,7 @@ def test_a_wheel_installs_with_its_manifest_from_inside_its_package(tmp_path, na
     version = plugin_install(source=str(built))
     assert version.source_kind == "archive"
     assert version.resolved == hashlib.sha256(built.read_bytes()).hexdigest()
+    assert version.environment  # the wheel itself is installed into it
     assert ask(f"/{name}")[0] == "from a wheel"
 
 
@@ -229,3 +270,15 @@ def test_the_cli_shows_the_clone_and_what_it_installed(tmp_path, name) -> None:
     out = StringIO()
     call_command("plugins", "install", repo.as_uri(), "--ref", "main", stdout=out)
     assert "unchanged" in out.getvalue()
+
+
+def test_the_cli_shows_the_environments_steps(tmp_path, name) -> None:
+    lib = f"sbinstall{uuid.uuid4().hex[:6]}"
+    built = wheel(tmp_path / "wheels", lib=lib, version="2.0")
+    repo = repository(tmp_path, name=name)
+    with_requirement(repo, name=name, requirement=f"{lib} @ {built.as_uri()}", lib=lib)
+    commit(repo, "needs the library")
+    out = StringIO()
+    call_command("plugins", "install", str(repo), stdout=out)
+    steps = {line.split(":", 1)[0] for line in out.getvalue().splitlines()}
+    assert {"clone", "manifest", "resolve", "build", "check", "activate"} <= steps, out.getvalue()
