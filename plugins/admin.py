@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from plugins.commands import command_usage
 from plugins.envnames import env_name_problem, env_value_problem
+from plugins.execution import environment_disk_size
+from plugins.installadmin import install_job_view, install_view
 from plugins.lifecycle import LifecycleError, plugin_action
 from plugins.models import (
     BotGroup,
     BotUser,
+    InstallJob,
     Invocation,
     PermissionGrant,
     Plugin,
@@ -29,6 +33,7 @@ from plugins.models import (
 )
 from plugins.operations import botusers_block, plugins_enable, versions_activate
 from plugins.runtime_admin import reload_plugins
+from plugins.sandbox.system import size_format
 from plugins.secrets import plugin_secret_set, plugin_secret_unset, secrets_problem
 from plugins.versions import ActivationError, version_check
 
@@ -148,6 +153,7 @@ class PluginForm(forms.ModelForm):
 @admin.register(Plugin)
 class PluginAdmin(admin.ModelAdmin):
     form = PluginForm
+    change_list_template = "admin/plugins/plugin/change_list.html"  # links "Install a plugin"
     list_display = [
         "name",
         "enabled",
@@ -180,6 +186,22 @@ class PluginAdmin(admin.ModelAdmin):
     ]
     inlines = [VersionInline, PluginGrantInline]
     actions = ["enable", "disable", "rollback", reload_plugins]
+
+    def get_urls(self) -> list[URLPattern]:
+        site = self.admin_site
+        own = [
+            path(
+                "install/",
+                site.admin_view(functools.partial(install_view, site=site)),
+                name="plugins_plugin_install",
+            ),
+            path(
+                "install/<int:job_id>/",
+                site.admin_view(functools.partial(install_job_view, site=site)),
+                name="plugins_plugin_install_job",
+            ),
+        ]
+        return own + super().get_urls()
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [*self.readonly_fields, "secret_names"]
@@ -319,8 +341,19 @@ class CommandInline(admin.TabularInline):
 
 @admin.register(PluginVersion)
 class PluginVersionAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "plugin", "version", "is_active", "entrypoint", "isolation", "network", "imported_at"]
-    list_filter = ["isolation", "network", "plugin"]
+    list_display = [
+        "__str__",
+        "plugin",
+        "version",
+        "is_active",
+        "entrypoint",
+        "source_kind",
+        "build_state",
+        "isolation",
+        "network",
+        "imported_at",
+    ]
+    list_filter = ["build_state", "source_kind", "isolation", "network", "plugin"]
     search_fields = ["plugin__name", "version", "entrypoint"]
     list_select_related = ["plugin"]
     readonly_fields = [
@@ -333,18 +366,39 @@ class PluginVersionAdmin(admin.ModelAdmin):
         "checksum",
         "imported_at",
         "activated_at",
+        "source_kind",
+        "source",
+        "ref",
+        "resolved",
+        "environment",
+        "build_state",
+        "build_error",
+        "pins",
+        "environment_size",
     ]
     fields = [
         *readonly_fields[:6],
         ("isolation", "network", "queue"),
         ("timeout_seconds", "memory_mb", "cpu_seconds"),
-        *readonly_fields[6:],
+        *readonly_fields[6:9],
+        ("source_kind", "source", "ref"),
+        "resolved",
+        ("environment", "environment_size", "build_state"),
+        "build_error",
+        "pins",
     ]
     inlines = [CommandInline]
     actions = ["activate"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # Versions come from importplugins, which checks their code.
+
+    @admin.display(description=_("environment size"))
+    def environment_size(self, obj: PluginVersion) -> str:
+        if not obj.environment:
+            return "-"
+        size = environment_disk_size(digest=obj.environment)
+        return size_format(size) if size is not None else str(_("not on this machine"))
 
     @admin.display(boolean=True, description=_("active"))
     def is_active(self, obj: PluginVersion) -> bool:
@@ -391,6 +445,21 @@ class PermissionGrantAdmin(admin.ModelAdmin):
     search_fields = ["plugin__name", "command", "user__session_id", "user__display_name", "group__name"]
     autocomplete_fields = ["plugin", "user", "group"]
     list_select_related = ["plugin", "user", "group"]
+
+
+@admin.register(InstallJob)
+class InstallJobAdmin(ReadOnlyAdmin):
+    """Installs run from the "Install a plugin" page; each row opens its job page."""
+
+    list_display = ["__str__", "job_page", "state", "step", "version", "created_at", "finished_at"]
+    list_filter = ["state"]
+    search_fields = ["source", "name", "error"]
+    list_select_related = ["version__plugin"]
+
+    @admin.display(description=_("build log"))
+    def job_page(self, obj: InstallJob) -> str:
+        url = reverse("admin:plugins_plugin_install_job", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("state and log"))
 
 
 @admin.register(Invocation)

@@ -38,6 +38,7 @@ class CodeCheck:
     code: Snapshot
     plugin_id: int | None = None  # None: a plugin not installed yet (the range's last uid)
     network: bool = False
+    environment: str = ""  # the digest of the version's environment; empty: the bot's interpreter
     env: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # its secrets: never logged
 
 
@@ -80,6 +81,7 @@ def _spec(check: CodeCheck) -> HostSpec:
             code=check.code,
             data_dir=folder,
             env=check.env,
+            environment=check.environment,
         )
     except HostLoadError:
         shutil.rmtree(folder, ignore_errors=True)

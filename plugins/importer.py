@@ -39,6 +39,8 @@ from plugins.constraints import constraint_problem, dependency_order, version_eq
 from plugins.entrypoints import EntrypointError, entrypoint_file, source_checksum
 from plugins.execution import limits_or_defaults
 from plugins.health import LOADED, UNKNOWN
+from plugins.install import plugin_install
+from plugins.installplan import InstallError
 from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load, manifest_notices
 from plugins.models import Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_retire, snapshot_take
@@ -84,6 +86,8 @@ def _pins(manifest: Manifest, roots: Sequence[Path]) -> dict[str, tuple[str, Sna
     """
     pins: dict[str, tuple[str, Snapshot]] = {}
     for entry in manifest.plugins:
+        if entry.source:
+            continue  # fetched and pinned by plugins.install
         try:
             module_file = entrypoint_file(entrypoint=entry.entrypoint, roots=roots)
             code = snapshot_take(plugin=entry.name, entrypoint=entry.entrypoint, roots=roots, store=code_store())
@@ -99,7 +103,7 @@ def _unchanged(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> set
     rows = PluginVersion.objects.filter(plugin__name__in=[e.name for e in manifest.plugins])
     installed = list(rows.select_related("plugin"))
     same = set()
-    for entry in manifest.plugins:
+    for entry in (e for e in manifest.plugins if e.name in pins):
         named = (r for r in installed if r.plugin.name == entry.name)
         row = next((r for r in named if version_equal(r.version, entry.version)), None)
         checksum, code = pins[entry.name]
@@ -117,7 +121,7 @@ def _code_checks(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> t
     Returns the entries that fail, and why, and the commands each loaded one declares.
     """
     unchanged = _unchanged(manifest, pins)
-    entries = [e for e in manifest.plugins if e.name not in unchanged]
+    entries = [e for e in manifest.plugins if e.name in pins and e.name not in unchanged]
     # An installed plugin's code is checked under its own uid; a new one's under the spare.
     ids = dict(Plugin.objects.filter(name__in=[e.name for e in entries]).values_list("name", "pk"))
     checks = [
@@ -166,7 +170,7 @@ def _command_names(manifest: Manifest, described: Described) -> dict[str, list[s
     """Per entry, the commands its code declares (for an unchanged entry: its installed rows)."""
     names = {name: [str(c["name"]) for c in commands] for name, commands in described.items()}
     for entry in manifest.plugins:
-        if entry.name not in names:
+        if entry.name not in names and not entry.source:
             version = next(
                 (
                     v
@@ -196,7 +200,7 @@ def _check_command_settings(manifest: Manifest, names: dict[str, list[str]], lef
 
 
 def _check_dependencies(manifest: Manifest) -> None:
-    in_file = {e.name: [e.version] for e in manifest.plugins}
+    in_file = {e.name: [e.version] for e in manifest.plugins if e.version}
     for entry in manifest.plugins:
         for dep, constraint in sorted(entry.dependencies.items()):
             installed = list(PluginVersion.objects.filter(plugin__name=dep).values_list("version", flat=True))
@@ -339,6 +343,29 @@ def _import_entry(
             _settings_apply(plugin, entry)
 
 
+def _install_sourced(entry: PluginEntry, tally: _Tally, *, dry_run: bool) -> str:
+    """Install an entry that names its source (fetch, build, check, activate); why it failed, or ''."""
+    if dry_run:
+        tally.warnings.append(f"{entry.name}: from {entry.source}: not fetched in a dry run")
+        return ""
+    steps: list[str] = []
+    existed = Plugin.objects.filter(name=entry.name).exists()
+    try:
+        version = plugin_install(
+            source=entry.source, ref=entry.ref, entry=entry, progress=lambda step, _line: steps.append(step)
+        )
+    except InstallError as exc:
+        return str(exc)
+    label = str(version)
+    if "unchanged" in steps:
+        tally.unchanged.append(label)
+    else:
+        (tally.updated if existed else tally.created).append(label)
+    if "activate" in steps:
+        tally.activated.append(label)
+    return ""
+
+
 def _configured_handler_missing() -> list[str]:
     """A warning when ``config.yaml``'s ``default_handler`` names no installed plugin."""
     name = settings.BOT_CONFIG.default_handler
@@ -360,18 +387,21 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
         log.info("%s", notice)
     pins = _pins(manifest, roots)
     errors, described = _code_checks(manifest, pins)
+    # Entries with a source are installed after the others, each through plugins.install.
+    sourced = [e for e in manifest.plugins if e.source]
+    left_out = {**errors, **{e.name: "" for e in sourced}}
     tally = _Tally()
     with transaction.atomic():
         _check_dependencies(manifest)
         names = _command_names(manifest, described)
-        _check_command_settings(manifest, names, errors)
-        _check_command_owners(manifest, names, errors)
-        _claim_default_handler(manifest, errors)
+        _check_command_settings(manifest, names, left_out)
+        _check_command_owners(manifest, names, left_out)
+        _claim_default_handler(manifest, left_out)
         # Dependents in the file are judged by their new entries, not their old versions
         # (those left out keep theirs).
         replaced = frozenset(e.name for e in manifest.plugins if e.name not in errors)
         for entry in _order(manifest):
-            if entry.name not in errors:
+            if entry.name not in left_out:
                 _import_entry(entry, pins[entry.name], described.get(entry.name, ()), replaced, tally)
                 _env_store(manifest, entry)
         tally.warnings.extend(_configured_handler_missing())
@@ -379,6 +409,15 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
             transaction.set_rollback(True)
     if not dry_run:
         snapshots_clean()
+    for entry in (e for e in _order(manifest) if e.source):
+        problem = _install_sourced(entry, tally, dry_run=dry_run)
+        if problem:
+            errors[entry.name] = str(_error(manifest, entry, "source", problem))
+        elif not dry_run:
+            try:
+                _env_store(manifest, entry)
+            except ManifestError as exc:
+                errors[entry.name] = str(exc)
     return ImportReport(
         created=tuple(tally.created),
         updated=tuple(tally.updated),

@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from plugins.constraints import VersionError, constraint_parse, requirement_parse, version_parse
 from plugins.envnames import env_entries
@@ -119,8 +128,11 @@ class PluginEntry(_Model):
     """One plugin version as declared in plugins.yaml."""
 
     name: str = Field(pattern=SLUG)
-    version: str
-    entrypoint: str = Field(pattern=ENTRYPOINT)
+    # With a source, the plugin's own manifest may supply version and entrypoint.
+    version: str = ""
+    entrypoint: str = Field("", pattern=ENTRYPOINT + "|^$")
+    source: str = Field("", max_length=1000)  # git URL, requirement or archive (plugins.install)
+    ref: str = Field("", max_length=200)  # git tag, branch or commit of a source
     commands: tuple[CommandSpec, ...] = ()
     docs: Any = Field(None, exclude=True)  # supplied by the code now; ignored with a notice
     dependencies: dict[str, str] = Field(default_factory=dict)
@@ -162,6 +174,8 @@ class PluginEntry(_Model):
     @field_validator("version")
     @classmethod
     def _version(cls, value: str) -> str:
+        if not value:
+            return value  # required unless a source supplies it: see _consistent
         try:
             version_parse(value)
         except VersionError as exc:
@@ -190,8 +204,23 @@ class PluginEntry(_Model):
                 raise ValueError(str(exc)) from None
         return value
 
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # An entry without a source dumps (and so checksums) as it always did.
+        data: dict[str, Any] = handler(self)
+        for key in ("source", "ref"):
+            if not data.get(key):
+                data.pop(key, None)
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> PluginEntry:
+        if not self.source:
+            for name in ("version", "entrypoint"):
+                if not getattr(self, name):
+                    raise ValueError(f"{name}: this field is required (or give a source)")
+        if self.ref and not self.source:
+            raise ValueError("ref: a ref needs a source (a git repository)")
         names = [c.name for c in self.commands]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -217,11 +246,16 @@ def _entry_error(file: str, index: int, raw: object, exc: ValidationError) -> Ma
     err = exc.errors(include_url=False)[0]
     name = raw.get("name", "") if isinstance(raw, dict) else ""
     reason = str(err["msg"]).removeprefix("Value error, ")
+    loc = tuple(err["loc"])
     if err["type"] == "missing":
         reason = "this field is required"
+    elif not loc and reason.partition(": ")[0] in PluginEntry.model_fields:
+        # A rule across fields that names the one field at fault.
+        field, _, reason = reason.partition(": ")
+        loc = (field,)
     elif err["type"] == "extra_forbidden":
         reason = "unknown field (check the spelling)"
-    return ManifestError(file=file, index=index, name=str(name), field=_field_path(err["loc"]), reason=reason)
+    return ManifestError(file=file, index=index, name=str(name), field=_field_path(loc), reason=reason)
 
 
 def _yaml_load(text: str, file: str) -> list[object]:

@@ -13,6 +13,7 @@ from celery import shared_task
 from celery.signals import worker_ready, worker_shutdown
 
 from plugins.health import health_checks_run
+from plugins.install import install_job_run
 from plugins.queues import Heartbeat, worker_name
 from plugins.services import invocation_execute
 from sessionbot.dbretry import once_more_on_lost_connection
@@ -45,3 +46,8 @@ def _queues_record(sender: Any, **_: Any) -> None:
 def _queues_forget(**_: Any) -> None:
     while _heartbeat:
         _heartbeat.pop().stop()
+
+
+@shared_task(name="plugins.install_job_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def install_job_run_task(job_id: int) -> None:
+    install_job_run(job_id=job_id)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from plugins.constraints import active_constraint_problem, constraint_problem, requirement_problem, version_equal
-from plugins.models import Plugin, PluginVersion
+from plugins.models import BuildState, Plugin, PluginVersion
 
 
 class ActivationError(Exception):
@@ -75,7 +75,12 @@ def version_dependents_check(*, version: PluginVersion, replaced: Collection[str
 
 
 def version_requirements_check(*, version: PluginVersion) -> None:
-    """Raise :class:`RequirementError` naming the first unmet Python requirement."""
+    """Raise :class:`RequirementError` naming the first unmet Python requirement.
+
+    A version with an environment of its own has its requirements installed there.
+    """
+    if version.environment:
+        return
     label = f"{version.plugin.name} {version.version}"
     for line in version.requirements:
         problem = requirement_problem(plugin=label, requirement=line)
@@ -85,6 +90,11 @@ def version_requirements_check(*, version: PluginVersion) -> None:
 
 def version_check(*, version: PluginVersion, dependents_replaced: Collection[str] = ()) -> None:
     """Raise an :class:`ActivationError` if ``version`` may not be activated now."""
+    if version.build_state != BuildState.READY:
+        raise ActivationError(
+            _("%(version)s did not build or load, so it cannot serve: %(error)s")
+            % {"version": version, "error": version.build_error or version.build_state}
+        )
     version_dependencies_check(version=version)
     version_requirements_check(version=version)
     version_dependents_check(version=version, replaced=dependents_replaced)

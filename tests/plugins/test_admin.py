@@ -12,6 +12,7 @@ from broker.models import BridgeStatus, InboundMessage, OutboundMessage
 from plugins.models import (
     BotGroup,
     BotUser,
+    InstallJob,
     Invocation,
     PermissionGrant,
     Plugin,
@@ -80,6 +81,7 @@ def test_every_model_of_the_project_is_in_the_admin() -> None:
     registered = {m for m in admin.site._registry if m._meta.app_label in {"plugins", "broker"}}
     expected = {BotUser, BotGroup, Plugin, PluginVersion, PluginCommand, PluginSecret, PermissionGrant, Invocation}
     expected |= {QueueWorker}
+    expected |= {InstallJob}
     assert registered == expected | {InboundMessage, OutboundMessage, BridgeStatus}
 
 

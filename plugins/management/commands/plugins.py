@@ -1,4 +1,4 @@
-"""``manage.py plugins list|reload|enable|disable|activate|rollback|health|watch|secret|rekey``."""
+"""``manage.py plugins``: list, reload, enable, disable, activate, roll back, health, watch, secrets, install."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 
 from plugins import lifecycle
 from plugins.health import health_checks_run
+from plugins.install import plugin_install, plugin_uninstall, plugin_upgrade
+from plugins.installplan import InstallError
 from plugins.sandbox.system import size_format
 from plugins.secrets import (
     SecretError,
@@ -41,6 +43,14 @@ class Command(BaseCommand):
         activate.add_argument("version")
         sub.add_parser("health", help="run every plugin's health check now")
         sub.add_parser("watch", help="reload plugins whenever their files change (Ctrl-C stops)")
+        install = sub.add_parser("install", help="install a plugin from a folder, git repository, package or archive")
+        install.add_argument("source")
+        install.add_argument("--ref", default="", help="git tag, branch or commit")
+        install.add_argument("--no-activate", action="store_true", help="install, but leave the serving version active")
+        sub.add_parser("upgrade", help="fetch a plugin's source again and install what it is now").add_argument("name")
+        uninstall = sub.add_parser("uninstall", help="remove a plugin and its versions (its data stays)")
+        uninstall.add_argument("name")
+        uninstall.add_argument("--purge", action="store_true", help="remove its data folder too")
         secret = sub.add_parser(
             "secret",
             help="set a plugin's secret from stdin (NAME KEY), remove it (--unset), or list its names (NAME)",
@@ -72,6 +82,8 @@ class Command(BaseCommand):
                 self._secret(options["name"], options["key"], unset=options["unset"], stdin=options.get("stdin"))
             except SecretError as exc:
                 raise CommandError(str(exc)) from None
+        elif action in ("install", "upgrade", "uninstall"):
+            self._install(action, options)
         else:
             try:
                 name, version = options["name"], options.get("version") or ""
@@ -79,6 +91,27 @@ class Command(BaseCommand):
             except lifecycle.LifecycleError as exc:
                 raise CommandError(str(exc)) from None
             self.stdout.write(self.style.SUCCESS(message))
+
+    def _progress(self, step: str, line: str) -> None:
+        self.stdout.write(f"{step}: {line}")
+
+    def _install(self, action: str, options: dict[str, Any]) -> None:
+        try:
+            if action == "install":
+                version = plugin_install(
+                    source=options["source"],
+                    ref=options["ref"],
+                    activate=not options["no_activate"],
+                    progress=self._progress,
+                )
+            elif action == "upgrade":
+                version = plugin_upgrade(name=options["name"], progress=self._progress)
+            else:
+                self.stdout.write(self.style.SUCCESS(plugin_uninstall(name=options["name"], purge=options["purge"])))
+                return
+        except InstallError as exc:
+            raise CommandError(f"{action} failed at step {exc.step}: {exc.message}") from None
+        self.stdout.write(self.style.SUCCESS(f"{version} ({version.source_kind} {version.resolved[:12]})"))
 
     def _list(self) -> None:
         rows = lifecycle.plugins_overview(environments=True)

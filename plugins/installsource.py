@@ -1,0 +1,182 @@
+"""The install's steps that reach outside: fetch a source, read its manifest, build its environment.
+
+``plugins.install`` drives them in order; each raises :class:`InstallError` naming its
+step. Fetching is ``plugins.sources`` (after the operator's ``plugin_sources`` policy),
+the environment ``plugins.environments``; this module adapts them to one install.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+from packaging.requirements import Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from plugins.environments.build import environment_build, project_distribution, requirements_lock
+from plugins.environments.core import BuildError, PinsError, pins_parse
+from plugins.installplan import InstallError
+from plugins.manifest import PluginEntry
+from plugins.sources.active import source_cache, source_policy
+from plugins.sources.fetch import source_fetch
+from plugins.sources.pluginfile import PluginFileError, plugin_file_read
+from plugins.sources.policy import source_refusal
+from plugins.sources.spec import Source, SourceError, source_parse, source_text, source_upload
+
+Progress = Callable[[str, str], None]
+PLUGIN_FILE = "sessionbot-plugin.yaml"
+# What the plugin's own file states; the operator's entry adds its decisions on top.
+AUTHOR_FIELDS = ("name", "version", "entrypoint", "requirements", "dependencies", "network", "limits")
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A source fetched into ``tree``, and (once built) the environment it runs in."""
+
+    kind: str  # folder, git, index or archive
+    source: str  # as recorded on the version: the URL, requirement or folder
+    ref: str
+    tree: Path
+    resolved: str  # commit, archive digest, the code's digest (folder) or the version (index)
+    archive: Path | None = None  # a wheel: installed into the environment with its requirements
+    pins: str = ""
+    environment: str = ""  # the digest of its environment; "": the bot's own interpreter
+
+
+def _parsed(source: str, ref: str, upload: Path | None) -> Source:
+    try:
+        parsed = source_upload(str(upload)) if upload is not None else source_parse(source, ref=ref)
+    except SourceError as exc:
+        raise InstallError("source", str(exc)) from None
+    refusal = source_refusal(parsed, source_policy())
+    if refusal:
+        raise InstallError("source", refusal)
+    return parsed
+
+
+def _fetch_step(parsed: Source, message: str) -> str:
+    if parsed.kind == "git":
+        return "resolve" if message.startswith("the repository has no") else "clone"
+    return "download" if parsed.location.startswith(("https://", "http://")) else "fetch"
+
+
+def _indexes(parsed: Source | None = None) -> tuple[str | None, list[str]]:
+    """The index uv resolves from (None: the find-links alone) and the find-links."""
+    index = (parsed.index if parsed is not None else "") or settings.PLUGIN_INDEX_URL
+    return index or None, list(settings.PLUGIN_FIND_LINKS)
+
+
+def _built(
+    requirements: Sequence[str], project: Path | None, parsed: Source | None, progress: Progress
+) -> tuple[str, str]:
+    """Lock and build: (pins, environment digest), ('', '') when there is nothing to install."""
+    index_url, find_links = _indexes(parsed)
+    try:
+        pins = requirements_lock(
+            requirements=requirements, project=project, index_url=index_url, find_links=find_links, progress=progress
+        )
+        if not pins_parse(pins):
+            return "", ""
+        built = environment_build(
+            pins=pins, project=project, index_url=index_url, find_links=find_links, progress=progress
+        )
+    except BuildError as exc:
+        raise InstallError(exc.step, exc.message) from None
+    except PinsError as exc:
+        raise InstallError("resolve", str(exc)) from None
+    return pins, built.digest
+
+
+def _site_packages(environment: str) -> Path:
+    env = Path(settings.DATA_DIR) / "plugin-envs" / environment
+    found = sorted(env.glob("lib/python*/site-packages"))
+    if not found:
+        raise InstallError("build", _("the environment has no site-packages folder"))
+    return found[0]
+
+
+def _index_fetch(parsed: Source, progress: Progress) -> Fetched:
+    """A requirement: its environment is built first, and the plugin is read from it."""
+    pins, environment = _built([parsed.location], None, parsed, progress)
+    if not environment:
+        raise InstallError("resolve", _("%(source)s resolved to nothing") % {"source": parsed.location})
+    name = canonicalize_name(Requirement(parsed.location).name)
+    version = next((p.version for p in pins_parse(pins) if p.name == name), "")
+    return Fetched(
+        kind="index",
+        source=source_text(parsed),
+        ref="",
+        tree=_site_packages(environment),
+        resolved=version,
+        pins=pins,
+        environment=environment,
+    )
+
+
+def source_fetch_any(*, source: str, ref: str, upload: Path | None, into: Path, progress: Progress) -> Fetched:
+    """Fetch ``source`` (or the uploaded archive) into ``into``, after the operator's policy allows it."""
+    parsed = _parsed(source, ref, upload)
+    if parsed.kind == "index":
+        return _index_fetch(parsed, progress)
+    try:
+        got = source_fetch(parsed, into=into / "fetch", progress=progress, cache=source_cache())
+    except SourceError as exc:
+        raise InstallError(_fetch_step(parsed, str(exc)), str(exc)) from None
+    assert got.tree is not None
+    recorded = upload.name if upload is not None else source_text(parsed)
+    archive = got.archive if got.archive is not None and got.archive.name.endswith(".whl") else None
+    return Fetched(
+        kind=parsed.kind, source=recorded, ref=parsed.ref, tree=got.tree, resolved=got.resolved, archive=archive
+    )
+
+
+def source_manifest(*, fetched: Fetched, entry: PluginEntry | None) -> PluginEntry:
+    """The plugin's own manifest, with the operator's entry (its fields given) on top."""
+    try:
+        own = plugin_file_read(fetched.tree)
+    except PluginFileError as exc:
+        raise InstallError("manifest", str(exc)) from None
+    given = entry.model_dump(mode="json", include=entry.model_fields_set) if entry is not None else {}
+    given.pop("source", None)
+    given.pop("ref", None)
+    if own is None and not (given.get("entrypoint") and given.get("version")):
+        raise InstallError(
+            "manifest",
+            _("the source has no %(file)s and no entry gives its name, version and entrypoint") % {"file": PLUGIN_FILE},
+        )
+    base = own.model_dump(mode="json", include=set(AUTHOR_FIELDS)) if own is not None else {}
+    try:
+        return PluginEntry.model_validate({**base, **given})
+    except ValueError as exc:
+        raise InstallError("manifest", str(exc).splitlines()[-1] if str(exc) else PLUGIN_FILE) from None
+
+
+def environment_for(*, fetched: Fetched, entry: PluginEntry, progress: Progress) -> Fetched:
+    """Lock and build the environment the version runs in; none for a plugin without requirements.
+
+    The project (a pyproject.toml, setup.py or setup.cfg in the tree) brings its declared
+    requirements; a wheel is installed with its own.
+    """
+    if fetched.environment:
+        return fetched  # built to fetch it (an index requirement)
+    requirements = list(entry.requirements)
+    project: Path | None = fetched.tree if project_distribution(fetched.tree) is not None else None
+    if fetched.archive is not None:
+        try:
+            name = parse_wheel_filename(fetched.archive.name)[0]
+        except InvalidWheelFilename as exc:
+            raise InstallError("fetch", str(exc)) from None
+        requirements.append(f"{name} @ {fetched.archive.resolve().as_uri()}")
+        project = None
+    if not requirements and project is None:
+        return replace(fetched, pins="", environment="")
+    pins, environment = _built(requirements, project, None, progress)
+    return replace(fetched, pins=pins, environment=environment)
+
+
+def uploads_allowed() -> bool:
+    """Whether the operator's policy accepts uploaded archives."""
+    return source_policy().uploads
