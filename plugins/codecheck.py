@@ -38,6 +38,8 @@ class CodeCheck:
     code: Snapshot
     plugin_id: int | None = None  # None: a plugin not installed yet (the range's last uid)
     network: bool = False
+    api: str = "sessionbot"  # "legacy": an older bot's plugin (plugins.legacy)
+    env: tuple[tuple[str, str], ...] = ()  # the plugin's own variables
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,8 @@ def _spec(check: CodeCheck) -> HostSpec:
             limits=check.limits,
             code=check.code,
             data_dir=folder,
+            api=check.api,
+            env=check.env,
         )
     except HostLoadError:
         shutil.rmtree(folder, ignore_errors=True)

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from plugins.api import Context, Platform, Plugin, Storage
 from plugins.loader import PluginLoadError
-from plugins.models import PluginVersion
+from plugins.models import PluginApi, PluginVersion
 from plugins.sandbox.cgroups import cgroups_available, cgroups_sweep
 from plugins.sandbox.codeload import LoadedCode, code_active, code_load
 from plugins.sandbox.confine import Sandbox
@@ -202,11 +202,15 @@ def host_spec(
     limits: Limits,
     code: Snapshot,
     data_dir: Path | None = None,
+    api: str = PluginApi.SESSIONBOT,
+    env: tuple[tuple[str, str], ...] = (),
 ) -> HostSpec:
     """How to start a host for this code: every host, serving or checking, starts from here.
 
     ``data_dir``: the host's writable folder, the plugin's own unless given (a code check
     gets a throwaway one, so it never touches the data of a version that is serving).
+    ``api``: ``legacy`` loads an older bot's plugin through ``plugins.legacy``; ``env``:
+    the plugin's own variables, for its hosts only.
     """
     folder = data_dir or plugin_data_dir(name=plugin)
     sandbox = plugin_sandbox(plugin_id=plugin_id, network=network, code=code, writable=folder)
@@ -220,6 +224,8 @@ def host_spec(
         sandbox=sandbox,
         max_processes=settings.PLUGIN_MAX_PROCESSES,
         cgroups=_cgroups_wanted(sandbox),
+        api=str(api),
+        env=env,
     )
 
 
@@ -231,6 +237,7 @@ def version_host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
         entrypoint=version.entrypoint,
         limits=version_limits(version=version),
         code=code,
+        api=version.api,
     )
 
 

@@ -39,6 +39,7 @@ from plugins.constraints import constraint_problem, dependency_order, version_eq
 from plugins.entrypoints import EntrypointError, entrypoint_file, source_checksum
 from plugins.execution import limits_or_defaults
 from plugins.health import LOADED, UNKNOWN
+from plugins.legacyimport import LegacyPin, Origin, legacy_manifest_pin
 from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load, manifest_notices
 from plugins.models import Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_retire, snapshot_take
@@ -76,13 +77,17 @@ def _error(manifest: Manifest, entry: PluginEntry, fieldname: str, reason: str) 
     return ManifestError(file=manifest.file, index=index, name=entry.name, field=fieldname, reason=reason)
 
 
-def _pins(manifest: Manifest, roots: Sequence[Path]) -> dict[str, tuple[str, Snapshot]]:
+def _pins(manifest: Manifest, roots: Sequence[Path], legacy: dict[str, LegacyPin]) -> dict[str, tuple[str, Snapshot]]:
     """Per plugin: the checksum of entry and code, and the snapshot pinning the code.
 
-    Files only: the entrypoint is found and its code copied, none of it is run here.
+    Files only: the entrypoint is found and its code copied, none of it is run here. The
+    older bot's plugins come pinned already (``legacy``).
     """
     pins: dict[str, tuple[str, Snapshot]] = {}
     for entry in manifest.plugins:
+        if entry.name in legacy:
+            pins[entry.name] = (legacy[entry.name].checksum, legacy[entry.name].code)
+            continue
         try:
             module_file = entrypoint_file(entrypoint=entry.entrypoint, roots=roots)
             code = snapshot_take(plugin=entry.name, entrypoint=entry.entrypoint, roots=roots, store=code_store())
@@ -127,6 +132,7 @@ def _code_checks(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> t
             code=pins[e.name][1],
             plugin_id=ids.get(e.name),
             network=e.network,
+            api=e.api,
         )
         for e in entries
     ]
@@ -184,18 +190,39 @@ def _check_dependencies(manifest: Manifest) -> None:
                 raise _error(manifest, entry, f"dependencies.{dep}", problem)
 
 
-def _check_command_owners(manifest: Manifest, names: dict[str, list[str]], left_out: Collection[str]) -> None:
-    """A command name must belong to one plugin, counting active plugins not in the file."""
+def _command_words(manifest: Manifest, described: Described) -> dict[str, list[str]]:
+    """Per entry, what a message starts with to run each of its commands (``/echo``, ``!echo``)."""
+    bot = settings.BOT_CONFIG.command_prefix
+    words = {name: [f"{c.get('prefix') or bot}{c['name']}" for c in commands] for name, commands in described.items()}
+    for entry in manifest.plugins:
+        if entry.name not in words:
+            version = next(
+                (
+                    v
+                    for v in PluginVersion.objects.filter(plugin__name=entry.name)
+                    if version_equal(v.version, entry.version)
+                ),
+                None,
+            )
+            rows = version.commands.values_list("prefix", "name") if version else []
+            words[entry.name] = [f"{prefix or bot}{name}" for prefix, name in rows]
+    return words
+
+
+def _check_command_owners(manifest: Manifest, words: dict[str, list[str]], left_out: Collection[str]) -> None:
+    """A command (its prefix and name) must belong to one plugin, counting active plugins not in the file."""
     in_file = {e.name for e in manifest.plugins}
-    owners = dict(
-        PluginCommand.objects.filter(version__plugin__active_version=F("version"))
+    bot = settings.BOT_CONFIG.command_prefix
+    owners = {
+        f"{prefix or bot}{name}": plugin
+        for prefix, name, plugin in PluginCommand.objects.filter(version__plugin__active_version=F("version"))
         .exclude(version__plugin__name__in=in_file)
-        .values_list("name", "version__plugin__name")
-    )
+        .values_list("prefix", "name", "version__plugin__name")
+    }
     for entry in manifest.plugins:
         if entry.name in left_out:
             continue
-        for command in names[entry.name]:
+        for command in words[entry.name]:
             other = owners.setdefault(command, entry.name)
             if other != entry.name:
                 reason = f"its code declares command {command!r}, which plugin {other!r} serves too"
@@ -236,8 +263,11 @@ def _plugin_fields(entry: PluginEntry) -> dict[str, Any]:
     }
 
 
-def _version_fields(entry: PluginEntry, checksum: str, code: str) -> dict[str, Any]:
+def _version_fields(entry: PluginEntry, checksum: str, code: str, origin: Origin | None) -> dict[str, Any]:
+    where = {"source_kind": origin.kind, "source": origin.source, "resolved": origin.resolved} if origin else {}
     return {
+        **where,
+        "api": entry.api,
         "entrypoint": entry.entrypoint,
         # The pinned code this version runs (see plugins.snapshots).
         "manifest": {**entry.model_dump(mode="json"), SNAPSHOT_KEY: code},
@@ -280,6 +310,7 @@ def _import_entry(
     described: tuple[dict[str, Any], ...],
     replaced: frozenset[str],
     tally: _Tally,
+    origin: Origin | None = None,
 ) -> None:
     checksum, code = pin[0], pin[1].digest
     label = f"{entry.name} {entry.version}"
@@ -298,12 +329,12 @@ def _import_entry(
         return
     if version is None:
         version = PluginVersion.objects.create(
-            plugin=plugin, version=entry.version, **_version_fields(entry, checksum, code)
+            plugin=plugin, version=entry.version, **_version_fields(entry, checksum, code, origin)
         )
         (tally.created if plugin_created else tally.updated).append(label)
     else:
         old = version_digest(version=version)
-        PluginVersion.objects.filter(pk=version.pk).update(**_version_fields(entry, checksum, code))
+        PluginVersion.objects.filter(pk=version.pk).update(**_version_fields(entry, checksum, code, origin))
         if old and old != code:
             snapshot_retire(store=code_store(), plugin=entry.name, digest=old)
         tally.updated.append(label)
@@ -333,23 +364,28 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
     """
     roots = list(settings.PLUGIN_ROOTS if roots is None else roots)
     manifest = manifest_load(path=path)
-    for notice in manifest_notices(manifest):
+    notices = manifest_notices(manifest)
+    for notice in notices:
         log.info("%s", notice)
-    pins = _pins(manifest, roots)
+    legacy: dict[str, LegacyPin] = {}
+    if manifest.legacy:
+        manifest, legacy = legacy_manifest_pin(manifest=manifest)
+    pins = _pins(manifest, roots, legacy)
     errors, described = _code_checks(manifest, pins)
     tally = _Tally()
     with transaction.atomic():
         _check_dependencies(manifest)
         names = _command_names(manifest, described)
         _check_command_settings(manifest, names, errors)
-        _check_command_owners(manifest, names, errors)
+        _check_command_owners(manifest, _command_words(manifest, described), errors)
         _claim_default_handler(manifest, errors)
         # Dependents in the file are judged by their new entries, not their old versions
         # (those left out keep theirs).
         replaced = frozenset(e.name for e in manifest.plugins if e.name not in errors)
         for entry in _order(manifest):
             if entry.name not in errors:
-                _import_entry(entry, pins[entry.name], described.get(entry.name, ()), replaced, tally)
+                origin = legacy[entry.name].origin if entry.name in legacy else None
+                _import_entry(entry, pins[entry.name], described.get(entry.name, ()), replaced, tally, origin)
         tally.warnings.extend(_configured_handler_missing())
         if dry_run:
             transaction.set_rollback(True)
@@ -362,6 +398,6 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
         activated=tuple(tally.activated),
         warnings=tuple(tally.warnings),
         errors=tuple(errors[e.name] for e in manifest.plugins if e.name in errors),
-        notices=manifest_notices(manifest),
+        notices=notices,
         dry_run=dry_run,
     )

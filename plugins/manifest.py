@@ -129,6 +129,7 @@ class PluginEntry(_Model):
     network: bool = False  # the host may reach the internet (never this machine's services)
     limits: Limits = Limits()
     health_check: HealthCheck | None = None
+    api: Literal["sessionbot", "legacy"] = "sessionbot"  # "legacy": an older bot's plugin (plugins.legacy)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -183,6 +184,11 @@ class PluginEntry(_Model):
 class Manifest(_Model):
     file: str
     plugins: tuple[PluginEntry, ...]
+    # The older bot's file: its entries (plugins.legacy.oldformat.LegacyEntry), each made
+    # into a PluginEntry once its tree is fetched (plugins.legacyimport), and the lines
+    # saying what it reads differently.
+    legacy: tuple[Any, ...] = ()
+    notices: tuple[str, ...] = ()
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -222,12 +228,22 @@ def _yaml_load(text: str, file: str) -> list[object]:
 
 
 def manifest_parse(*, text: str, file: str) -> Manifest:
-    """Parse and validate the text of a plugins file named ``file`` (used in messages)."""
+    """Parse and validate the text of a plugins file named ``file`` (used in messages).
+
+    The older bot's format (``plugins.legacy.oldformat``) is read too: its entries go to
+    ``legacy``, to be fetched before they are imported.
+    """
+    from plugins.legacy.oldformat import legacy_format_is, legacy_translate  # it uses ManifestError
+
+    found = _yaml_load(text, file)
+    if legacy_format_is(found):
+        older = legacy_translate(entries=found, file=file)
+        return Manifest(file=file, plugins=(), legacy=older.entries, notices=older.notices)
     entries: list[PluginEntry] = []
     seen: dict[str, int] = {}
     handler: PluginEntry | None = None
     owners: dict[str, tuple[int, str]] = {}
-    for index, raw in enumerate(_yaml_load(text, file)):
+    for index, raw in enumerate(found):
         if not isinstance(raw, dict):
             raise ManifestError(file=file, index=index, reason="an entry must be a mapping of fields")
         try:
@@ -258,8 +274,9 @@ CODE_FIELDS = ("summary", "args", "docs")
 
 
 def manifest_notices(manifest: Manifest) -> tuple[str, ...]:
-    """One line for each field of the file that the plugin's code supplies now (ignored)."""
-    lines = []
+    """One line for each field of the file that the plugin's code supplies now (ignored),
+    or that the older bot's format means differently."""
+    lines = list(manifest.notices)
     for index, entry in enumerate(manifest.plugins):
         where = f"{manifest.file}: entry {index + 1} ({entry.name})"
         if entry.docs is not None:

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from plugins import lifecycle
 from plugins.api import PluginError
-from plugins.commands import command_usage
+from plugins.commands import command_prefix, command_usage
 from plugins.models import BotUser, PluginCommand, PluginVersion
 from plugins.permissions import permission_check, user_is_admin
 
@@ -55,12 +55,22 @@ class PlatformServices:
             summary, _help = command.localized(*_languages(self.language))
             plugin = command.version.plugin.name
             rows.append(
-                {"name": command.name, "summary": summary, "plugin": plugin, "usage": command_usage(command=command)}
+                {
+                    "name": command.name,
+                    "summary": summary,
+                    "plugin": plugin,
+                    "usage": command_usage(command=command),
+                    "prefix": command_prefix(command=command),
+                }
             )
         return rows
 
     def call_command_doc(self, name: str) -> dict[str, Any] | None:
-        found = next((c for c in self._runnable() if c.name == name), None)
+        """The manual of ``name`` (``echo``), or of a command with its own prefix (``!echo``)."""
+        runnable = self._runnable()
+        found = next((c for c in runnable if c.prefix and c.prefix + c.name == name), None)
+        found = found or next((c for c in runnable if c.name == name and not c.prefix), None)
+        found = found or next((c for c in runnable if c.name == name), None)
         if found is None:
             return None
         summary, body = found.localized(*_languages(self.language))

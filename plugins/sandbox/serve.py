@@ -12,6 +12,7 @@ import math
 import os
 import resource
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +94,7 @@ class Host:
         self.storage = Storage(Path.cwd() / "storage.sqlite3")
         self.logger = logging.getLogger(f"plugins.{self.name}")
         self.platform = Platform(channel.call)
-        roots = [Path(p) for p in init["roots"]]
-        cls = plugin_class_load(entrypoint=str(init["entrypoint"]), roots=roots, confined=True)
-        self.instance: Plugin = cls()
+        self.instance, self.unload = _plugin_load(self.name, init)
 
     def context(self, raw: dict[str, Any]) -> Context:
         return Context(
@@ -125,6 +124,18 @@ class Host:
             ctx=self.context(message["ctx"]),
             prefix=self.prefix,
         )
+
+
+def _plugin_load(name: str, init: dict[str, Any]) -> tuple[Plugin, Callable[[], None] | None]:
+    """The plugin's instance, and what to call before the host exits (an older bot's ``stop``)."""
+    roots = [Path(p) for p in init["roots"]]
+    if init.get("api") == "legacy":
+        from plugins.legacy.adapter import legacy_load
+
+        legacy = legacy_load(plugin=name, entrypoint=str(init["entrypoint"]), root=roots[0])
+        return legacy, legacy.stop
+    cls = plugin_class_load(entrypoint=str(init["entrypoint"]), roots=roots, confined=True)
+    return cls(), None
 
 
 def _guard(parent: int) -> None:
@@ -164,6 +175,8 @@ def main(joining: Joining | None = None) -> None:
         except Exception:  # noqa: BLE001 - the worker went away: nothing left to serve
             return
         if message["op"] == "exit":
+            if host.unload is not None:
+                host.unload()
             return
         outcome = host.handle(message)
         channel.write(outcome.to_wire())
