@@ -167,9 +167,10 @@ class LegacyPlugin(Plugin):
         def handler(ctx: Context, text: str = "") -> Reply | None:
             return self._run(observer, ctx, text)
 
-        doc = inspect.getdoc(type(observer)) or ""
-        handler.__doc__ = doc
-        handler.__sessionbot_command__ = (name, doc.splitlines()[0][:200] if doc else "")  # type: ignore[attr-defined]
+        # The observer's docstring: its first line is what /help lists, the rest its manual.
+        summary, _, manual = (inspect.getdoc(type(observer)) or "").partition("\n")
+        handler.__doc__ = manual.strip()
+        handler.__sessionbot_command__ = (name, summary.strip()[:200])  # type: ignore[attr-defined]
         handler.__sessionbot_prefix__ = prefix  # type: ignore[attr-defined]
         return handler
 

@@ -46,7 +46,7 @@ async def test_the_older_echo_plugin_answers_its_word_over_the_bridge(bridge, ol
     assert (await receive_until(bridge, "ack"))["status"] == "accepted"
     await bridge.send_json_to(message("/ping", mid="legacy-ping"))
     assert (await receive_until(bridge, "ack"))["status"] == "accepted"
-    answers = {}
+    answers: dict[str, dict] = {}
     while len(answers) < 2:
         frame = await receive(bridge, timeout=60)
         if frame["type"] == "send":

@@ -6,7 +6,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from plugins.models import Invocation, Plugin, PluginCommand
 from plugins.services import invocation_create, invocation_execute
@@ -61,3 +61,43 @@ def test_an_older_bots_file_and_plugin_are_imported_and_answer_their_word(tmp_pa
     assert (command.prefix, command.name, command.summary) == ("!", "echo", "Repeat what you write.")
     text, inv = _say("echo", "echo", "hi there")
     assert (text, inv.status) == ("hi there", Invocation.Status.OK)
+
+
+def test_the_notices_say_what_is_read_differently_and_nothing_is_refused(tmp_path) -> None:
+    tree = older_plugin(tmp_path / "src")
+    text = f"plugins:\n  - name: echo\n    package: echo-plugin\n    url: {tree}\n    keep: true\n"
+    output = _import(plugins_yaml(tmp_path / "plugins.yaml", text))
+    notices = [line for line in output.splitlines() if line.startswith("notice: ")]
+    assert [n.split(": ")[2] for n in notices] == ["url", "package", "keep", "network"]
+    assert "plugins: 1 created" in output
+
+
+def test_an_unchanged_tree_is_unchanged_and_an_edited_one_updated(tmp_path) -> None:
+    tree = older_plugin(tmp_path / "src")
+    path = plugins_yaml(tmp_path / "plugins.yaml", f"plugins:\n  - name: echo\n    url: {tree}\n")
+    _import(path)
+    assert "unchanged: echo 0.1.0" in _import(path)
+    (tree / "echo" / "interfaces.py").write_text((tree / "echo" / "interfaces.py").read_text() + "\n# edited\n")
+    assert "updated: echo 0.1.0" in _import(path)
+
+
+def test_a_word_another_plugin_serves_with_the_same_prefix_is_refused_another_prefix_is_not(tmp_path) -> None:
+    first = older_plugin(tmp_path / "one", "echo")
+    path = plugins_yaml(tmp_path / "plugins.yaml", f"plugins:\n  - name: echo\n    url: {first}\n")
+    _import(path)
+    plugin = Plugin.objects.create(name="slash")
+    version = plugin.versions.create(version="1.0.0", entrypoint="x:Y")
+    PluginCommand.objects.create(version=version, name="echo")  # /echo: another prefix, no clash
+    Plugin.objects.filter(pk=plugin.pk).update(active_version=version)
+    second = older_plugin(tmp_path / "two", "parrot")  # answers !echo too
+    other = plugins_yaml(tmp_path / "other.yaml", f"plugins:\n  - name: parrot\n    url: {second}\n")
+    with pytest.raises(CommandError) as caught:
+        _import(other)
+    assert "command '!echo', which plugin 'echo' serves too" in str(caught.value)
+
+
+def test_a_url_that_is_neither_folder_nor_repository_names_the_entry(tmp_path) -> None:
+    path = plugins_yaml(tmp_path / "plugins.yaml", f"plugins:\n  - name: echo\n    url: {tmp_path}/gone\n")
+    with pytest.raises(CommandError) as caught:
+        _import(path)
+    assert f"entry 1 (echo): url: {tmp_path}/gone is not a folder (nor a git URL)" in str(caught.value)

@@ -6,7 +6,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-INTERFACES = '''
+INTERFACES = """
 from abc import ABC, abstractmethod
 
 
@@ -35,7 +35,7 @@ class IPlugin(ABC):
 
     @abstractmethod
     async def stop(self): ...
-'''
+"""
 
 ECHO = '''
 import os
@@ -70,7 +70,7 @@ class Plugin(IPlugin):
         self.__observable.unsubscribe(self.echo)
 '''
 
-SETUP = '''
+SETUP = """
 from setuptools import setup
 
 setup(
@@ -79,7 +79,7 @@ setup(
     packages=[],
     install_requires={requires!r},
 )
-'''
+"""
 
 
 def older_plugin(
