@@ -39,7 +39,7 @@ from plugins.constraints import constraint_problem, dependency_order, version_eq
 from plugins.entrypoints import EntrypointError, entrypoint_file, source_checksum
 from plugins.execution import limits_or_defaults
 from plugins.health import LOADED, UNKNOWN
-from plugins.legacyimport import LegacyPin, Origin, legacy_manifest_pin
+from plugins.legacyinstall.entries import LegacyPin, Origin, legacy_manifest_pin
 from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load, manifest_notices
 from plugins.models import Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_retire, snapshot_take
@@ -190,10 +190,17 @@ def _check_dependencies(manifest: Manifest) -> None:
                 raise _error(manifest, entry, f"dependencies.{dep}", problem)
 
 
-def _command_words(manifest: Manifest, described: Described) -> dict[str, list[str]]:
-    """Per entry, what a message starts with to run each of its commands (``/echo``, ``!echo``)."""
-    bot = settings.BOT_CONFIG.command_prefix
-    words = {name: [f"{c.get('prefix') or bot}{c['name']}" for c in commands] for name, commands in described.items()}
+Word = tuple[str, str]  # a command's own prefix ("": the bot's) and its name
+
+
+def _word(prefix: str, name: str) -> Word:
+    # A command that brings the bot's own prefix is written as the bot's commands are.
+    return ("" if prefix == settings.BOT_CONFIG.command_prefix else prefix), name
+
+
+def _command_words(manifest: Manifest, described: Described) -> dict[str, list[Word]]:
+    """Per entry, how a message names each of its commands: its own prefix and its name."""
+    words = {name: [_word(str(c.get("prefix", "")), str(c["name"])) for c in cmds] for name, cmds in described.items()}
     for entry in manifest.plugins:
         if entry.name not in words:
             version = next(
@@ -205,16 +212,15 @@ def _command_words(manifest: Manifest, described: Described) -> dict[str, list[s
                 None,
             )
             rows = version.commands.values_list("prefix", "name") if version else []
-            words[entry.name] = [f"{prefix or bot}{name}" for prefix, name in rows]
+            words[entry.name] = [_word(prefix, name) for prefix, name in rows]
     return words
 
 
-def _check_command_owners(manifest: Manifest, words: dict[str, list[str]], left_out: Collection[str]) -> None:
+def _check_command_owners(manifest: Manifest, words: dict[str, list[Word]], left_out: Collection[str]) -> None:
     """A command (its prefix and name) must belong to one plugin, counting active plugins not in the file."""
     in_file = {e.name for e in manifest.plugins}
-    bot = settings.BOT_CONFIG.command_prefix
     owners = {
-        f"{prefix or bot}{name}": plugin
+        _word(prefix, name): plugin
         for prefix, name, plugin in PluginCommand.objects.filter(version__plugin__active_version=F("version"))
         .exclude(version__plugin__name__in=in_file)
         .values_list("prefix", "name", "version__plugin__name")
@@ -222,10 +228,10 @@ def _check_command_owners(manifest: Manifest, words: dict[str, list[str]], left_
     for entry in manifest.plugins:
         if entry.name in left_out:
             continue
-        for command in words[entry.name]:
-            other = owners.setdefault(command, entry.name)
+        for word in words[entry.name]:
+            other = owners.setdefault(word, entry.name)
             if other != entry.name:
-                reason = f"its code declares command {command!r}, which plugin {other!r} serves too"
+                reason = f"its code declares command {''.join(word)!r}, which plugin {other!r} serves too"
                 raise _error(manifest, entry, "entrypoint", reason)
 
 

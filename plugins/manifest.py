@@ -184,8 +184,8 @@ class PluginEntry(_Model):
 class Manifest(_Model):
     file: str
     plugins: tuple[PluginEntry, ...]
-    # The older bot's file: its entries (plugins.legacy.oldformat.LegacyEntry), each made
-    # into a PluginEntry once its tree is fetched (plugins.legacyimport), and the lines
+    # The older bot's file: its entries (plugins.legacyinstall.oldformat.LegacyEntry), each made
+    # into a PluginEntry once its tree is fetched (plugins.legacyinstall.entries), and the lines
     # saying what it reads differently.
     legacy: tuple[Any, ...] = ()
     notices: tuple[str, ...] = ()
@@ -230,10 +230,10 @@ def _yaml_load(text: str, file: str) -> list[object]:
 def manifest_parse(*, text: str, file: str) -> Manifest:
     """Parse and validate the text of a plugins file named ``file`` (used in messages).
 
-    The older bot's format (``plugins.legacy.oldformat``) is read too: its entries go to
+    The older bot's format (``plugins.legacyinstall.oldformat``) is read too: its entries go to
     ``legacy``, to be fetched before they are imported.
     """
-    from plugins.legacy.oldformat import legacy_format_is, legacy_translate  # it uses ManifestError
+    from plugins.legacyinstall.oldformat import legacy_format_is, legacy_translate  # it uses ManifestError
 
     found = _yaml_load(text, file)
     if legacy_format_is(found):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from plugins.api import Reply
-from plugins.legacy.tree import legacy_snapshot_take
+from plugins.legacyinstall.tree import legacy_snapshot_take
 from plugins.sandbox.host import Host, HostLoadError, HostSpec, Limits
 from plugins.sandbox.runner import OK, Outcome
 from tests.plugins.legacy.trees import older_plugin

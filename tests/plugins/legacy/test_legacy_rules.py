@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from broker.command_rules import CommandMatch, command_match
-from plugins.legacy.oldformat import legacy_format_is, legacy_translate
-from plugins.legacy.setupinfo import ProjectInfo, legacy_version, project_merge, pyproject_read, setup_py_read
 from plugins.legacy.words import WordError, command_word_split
+from plugins.legacyinstall.oldformat import legacy_format_is, legacy_translate
+from plugins.legacyinstall.setupinfo import ProjectInfo, legacy_version, project_merge, pyproject_read, setup_py_read
 from plugins.manifest import ManifestError, manifest_notices, manifest_parse
 
 

@@ -1,10 +1,10 @@
 """Bring the older bot's plugins.yaml entries in: fetch each plugin's tree, name its version, pin it.
 
-The older file (``plugins.legacy.oldformat``) names a folder or a git URL per plugin and
+The older file (``plugins.legacyinstall.oldformat``) names a folder or a git URL per plugin and
 no version, entrypoint or command. For each entry this fetches the tree (a folder is read
 where it is; a git URL is cloned at its default branch), reads its setup.py or
-pyproject.toml without running it (``plugins.legacy.setupinfo``), pins the whole tree
-(``plugins.legacy.tree``) and makes the entry of this bot's format that the import goes
+pyproject.toml without running it (``plugins.legacyinstall.setupinfo``), pins the whole tree
+(``plugins.legacyinstall.tree``) and makes the entry of this bot's format that the import goes
 on with: version, entrypoint ``<name>:Plugin``, API ``legacy``, the requirements of its
 setup.py. Nothing of the plugin runs here; its code is loaded later in a plugin host.
 """
@@ -26,9 +26,9 @@ from typing import Any
 from django.conf import settings
 
 from plugins.legacy.adapter import PLUGIN_CLASS
-from plugins.legacy.oldformat import LegacyEntry
-from plugins.legacy.setupinfo import ProjectInfo, legacy_version, project_merge, pyproject_read, setup_py_read
-from plugins.legacy.tree import legacy_snapshot_take
+from plugins.legacyinstall.oldformat import LegacyEntry
+from plugins.legacyinstall.setupinfo import ProjectInfo, legacy_version, project_merge, pyproject_read, setup_py_read
+from plugins.legacyinstall.tree import legacy_snapshot_take
 from plugins.manifest import Manifest, ManifestError, PluginEntry
 from plugins.models import PluginApi, SourceKind
 from plugins.sandbox.snapshot import Snapshot, SnapshotError
