@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from plugins.models import Invocation, Plugin, PluginCommand
 from plugins.services import invocation_create, invocation_execute
 from tests.plugins.conftest import USER, replies, user
-from tests.plugins.legacy.trees import older_plugin, plugins_yaml
+from tests.plugins.legacy.trees import git_commit, git_repository, older_plugin, plugins_yaml
 
 pytestmark = pytest.mark.django_db
 
@@ -101,3 +101,50 @@ def test_a_url_that_is_neither_folder_nor_repository_names_the_entry(tmp_path) -
     with pytest.raises(CommandError) as caught:
         _import(path)
     assert f"entry 1 (echo): url: {tmp_path}/gone is not a folder (nor a git URL)" in str(caught.value)
+
+
+NOTEBOOK = """
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Note:
+    async def notify(self, msg, to, attachments):
+        with open(os.path.join(HERE, "data", "notes.txt"), "a") as f:
+            f.write(msg + "\\n")
+        await self.observable.notify("noted", to, [])
+
+    def prefix(self):
+        return "!note"
+
+
+class Plugin:
+    def __init__(self, observable):
+        self.observable = observable
+
+    def start(self):
+        note = Note()
+        note.observable = self.observable
+        self.observable.subscribe(note)
+"""
+
+
+def test_a_git_url_pins_the_commit_and_a_moved_branch_is_a_new_version(tmp_path, settings) -> None:
+    tree = older_plugin(tmp_path / "src", "notebook", module=NOTEBOOK)
+    url = git_repository(tree)
+    path = plugins_yaml(tmp_path / "plugins.yaml", f"plugins:\n  - name: notebook\n    url: {url}\n")
+    first = _import(path)
+    assert "created: notebook 0.1.0+g" in first
+    assert "unchanged: notebook 0.1.0+g" in _import(path)
+    version = Plugin.objects.get(name="notebook").active_version
+    assert version is not None
+    assert (version.source_kind, version.source, len(version.resolved)) == ("git", url, 40)
+    assert version.version == f"0.1.0+g{version.resolved[:7]}"
+    # Its package's data folder, written from its sandboxed host, is the plugin's own data folder.
+    assert _say("notebook", "note", "buy milk")[0] == "noted"
+    assert (Path(settings.PLUGIN_DATA_DIR) / "notebook" / "data" / "notes.txt").read_text() == "buy milk\n"
+    (tree / "README").write_text("moved on\n")
+    git_commit(tree)
+    assert "updated: notebook 0.1.0+g" in _import(path)
+    assert Plugin.objects.get(name="notebook").versions.count() == 2

@@ -105,12 +105,22 @@ def older_plugin(
     return tree
 
 
-def git_repository(tree: Path) -> str:
-    """Make ``tree`` a git repository with one commit; return its ``file://`` URL."""
+def _git(tree: Path, *args: str) -> None:
     env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t"}
     env |= {"GIT_COMMITTER_EMAIL": "t@example.org", "PATH": "/usr/bin:/bin", "HOME": str(tree)}
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "The plugin"]):
-        subprocess.run(["git", *args], cwd=tree, env=env, check=True)
+    subprocess.run(["git", *args], cwd=tree, env=env, check=True)
+
+
+def git_commit(tree: Path) -> None:
+    """Commit everything in ``tree`` on its branch."""
+    _git(tree, "add", "-A")
+    _git(tree, "commit", "-q", "-m", "A change")
+
+
+def git_repository(tree: Path) -> str:
+    """Make ``tree`` a git repository with one commit; return its ``file://`` URL."""
+    _git(tree, "init", "-q", "-b", "main")
+    git_commit(tree)
     return f"file://{tree}"
 
 
