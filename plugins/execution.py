@@ -336,9 +336,14 @@ def version_code_try(*, version: PluginVersion) -> tuple[Snapshot, list[dict[str
     """Pin the code now on disk and load it in a fresh host; return it and its commands.
 
     Raises SnapshotError or HostLoadError with the reason. A reload records the snapshot
-    only after this succeeded, so code that does not load never serves.
+    only after this succeeded, so code that does not load never serves. An older bot's
+    plugin is not in the plugin roots: its pinned tree is loaded again (a new tree comes
+    with a new import of its plugins.yaml).
     """
-    code = live_snapshot(plugin=version.plugin.name, entrypoint=version.entrypoint)
+    if version.api == PluginApi.LEGACY:
+        code = version_code(version=version).snapshot
+    else:
+        code = live_snapshot(plugin=version.plugin.name, entrypoint=version.entrypoint)
     host = Host(version_host_spec(version=version, code=code))
     try:
         return code, host.commands

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from plugins.lifecycle import plugin_action
 from plugins.models import Invocation, Plugin, PluginCommand
+from plugins.sandbox.snapshot import SnapshotError
 from plugins.services import invocation_create, invocation_execute
+from plugins.snapshots import code_store, version_code
 from tests.plugins.conftest import USER, replies, user
 from tests.plugins.legacy.trees import git_commit, git_repository, older_plugin, plugins_yaml
 
@@ -131,6 +135,7 @@ class Plugin:
 
 
 def test_a_git_url_pins_the_commit_and_a_moved_branch_is_a_new_version(tmp_path, settings) -> None:
+    settings.PLUGIN_DATA_DIR = tmp_path / "plugin-data"
     tree = older_plugin(tmp_path / "src", "notebook", module=NOTEBOOK)
     url = git_repository(tree)
     path = plugins_yaml(tmp_path / "plugins.yaml", f"plugins:\n  - name: notebook\n    url: {url}\n")
@@ -148,3 +153,15 @@ def test_a_git_url_pins_the_commit_and_a_moved_branch_is_a_new_version(tmp_path,
     git_commit(tree)
     assert "updated: notebook 0.1.0+g" in _import(path)
     assert Plugin.objects.get(name="notebook").versions.count() == 2
+
+
+def test_a_reload_starts_the_pinned_tree_again_and_a_machine_without_it_says_what_to_do(tmp_path) -> None:
+    tree = older_plugin(tmp_path / "src")
+    _import(plugins_yaml(tmp_path / "plugins.yaml", f"plugins:\n  - name: echo\n    url: {tree}\n"))
+    assert plugin_action(action="reload", name="echo") == "echo reloaded."
+    assert _say("echo", "echo", "still here")[0] == "still here"
+    version = Plugin.objects.get(name="echo").active_version
+    assert version is not None
+    shutil.rmtree(code_store() / "echo")
+    with pytest.raises(SnapshotError, match=r"import its plugins\.yaml on this machine too"):
+        version_code(version=version)
