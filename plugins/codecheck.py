@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ class CodeCheck:
     plugin_id: int | None = None  # None: a plugin not installed yet (the range's last uid)
     network: bool = False
     api: str = "sessionbot"  # "legacy": an older bot's plugin (plugins.legacy)
-    env: tuple[tuple[str, str], ...] = ()  # the plugin's own variables
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # its secrets: never logged
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from plugins.sandbox.protocol import attachment_from_wire
 from plugins.sandbox.runner import Outcome, command_run, health_run
 from plugins.sandbox.snapshot import Snapshot, SnapshotError
 from plugins.sandbox.system import interpreter_paths, system_layout, tool_path, tool_problem
+from plugins.secrets import SecretError, plugin_secrets_env
 from plugins.snapshots import live_snapshot, version_code, version_code_record
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def plugin_data_dir(*, name: str) -> Path:
 
 def _secret_files() -> list[Path]:
     data = Path(settings.DATA_DIR)
-    names = ("secret_key", "bridge_token", "session_mnemonic", "chat_mnemonic")
+    names = ("secret_key", "secrets_key", "bridge_token", "session_mnemonic", "chat_mnemonic")
     files = [*(data / name for name in names), Path(settings.BASE_DIR) / ".env"]
     db = settings.DATABASES["default"]
     if settings.DATABASE_IS_SQLITE:
@@ -186,8 +187,9 @@ def version_limits(*, version: PluginVersion) -> Limits:
 
 
 def version_generation(*, version: PluginVersion, digest: str) -> str:
-    """Changes whenever the plugin is reloaded (or edited), or the version's limits are
-    (a host applies its memory limit at start): hosts of an older one retire."""
+    """Changes whenever the plugin is reloaded (or edited, or its secrets are set or
+    removed: ``plugins.secrets`` moves ``updated_at``), or the version's limits are (a host
+    applies its memory limit at start): hosts of an older one retire."""
     limits = version_limits(version=version)
     shape = f"{limits.timeout_seconds:g}/{limits.memory_mb}/{limits.cpu_seconds:g}/net={version.network}"
     return f"{version.plugin.updated_at.timestamp():.6f}/{digest}/{shape}"
@@ -209,8 +211,8 @@ def host_spec(
 
     ``data_dir``: the host's writable folder, the plugin's own unless given (a code check
     gets a throwaway one, so it never touches the data of a version that is serving).
-    ``api``: ``legacy`` loads an older bot's plugin through ``plugins.legacy``; ``env``:
-    the plugin's own variables, for its hosts only.
+    ``api``: ``legacy`` loads an older bot's plugin through ``plugins.legacy``.
+    ``env``: the plugin's own variables (its secrets), for this host's environment only.
     """
     folder = data_dir or plugin_data_dir(name=plugin)
     sandbox = plugin_sandbox(plugin_id=plugin_id, network=network, code=code, writable=folder)
@@ -229,6 +231,27 @@ def host_spec(
     )
 
 
+# Per plugin: the ``updated_at`` its secrets were read at, and them (decrypted), so a
+# request served by an idle host costs no query and no decryption.
+_secrets_read: dict[int, tuple[float, tuple[tuple[str, str], ...]]] = {}
+
+
+def _plugin_env(version: PluginVersion) -> tuple[tuple[str, str], ...]:
+    """The plugin's secrets for its host; HostLoadError (why, never a value) when one
+    cannot be read: the host does not start without them."""
+    plugin = version.plugin
+    stamp = plugin.updated_at.timestamp()
+    cached = _secrets_read.get(plugin.pk)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        env = plugin_secrets_env(plugin=plugin.name)
+    except SecretError as exc:
+        raise HostLoadError(_("This plugin was not started: %(reason)s") % {"reason": exc}) from None
+    _secrets_read[plugin.pk] = (stamp, env)
+    return env
+
+
 def version_host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
     return host_spec(
         plugin=version.plugin.name,
@@ -238,6 +261,7 @@ def version_host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
         limits=version_limits(version=version),
         code=code,
         api=version.api,
+        env=_plugin_env(version),
     )
 
 
@@ -310,7 +334,11 @@ def _inline_request_locked(version: PluginVersion, message: dict[str, Any], on_c
 
 
 def version_request(*, version: PluginVersion, message: dict[str, Any], on_call: Caller) -> Outcome:
-    """Send ``message`` (``run`` or ``health``) to the version's code and return the outcome."""
+    """Send ``message`` (``run`` or ``health``) to the version's code and return the outcome.
+
+    Inline code (the trusted built-ins) gets no secrets: it runs in the worker's process,
+    where ``os.environ`` is every inline plugin's and the worker's own, so they never go there.
+    """
     if version.isolation == PluginVersion.Isolation.INLINE:
         return _inline_request(version, message, on_call)
     try:
@@ -359,3 +387,4 @@ def pool_hosts() -> list[Host]:
 def pool_close() -> None:
     _pool.close_all()
     _inline.clear()
+    _secrets_read.clear()

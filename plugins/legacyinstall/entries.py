@@ -2,7 +2,8 @@
 
 The older file (``plugins.legacyinstall.oldformat``) names a folder or a git URL per plugin and
 no version, entrypoint or command. For each entry this fetches the tree (a folder is read
-where it is; a git URL is cloned at its default branch), reads its setup.py or
+where it is; a git URL is cloned at its default branch by ``plugins.sources``, as the
+operator's ``plugin_sources`` allow), reads its setup.py or
 pyproject.toml without running it (``plugins.legacyinstall.setupinfo``), pins the whole tree
 (``plugins.legacyinstall.tree``) and makes the entry of this bot's format that the import goes
 on with: version, entrypoint ``<name>:Plugin``, API ``legacy``, the requirements of its
@@ -13,9 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import logging
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from pydantic import ValidationError
 
 from plugins.legacy.adapter import PLUGIN_CLASS
 from plugins.legacyinstall.oldformat import LegacyEntry
@@ -33,8 +34,13 @@ from plugins.manifest import Manifest, ManifestError, PluginEntry
 from plugins.models import PluginApi, SourceKind
 from plugins.sandbox.snapshot import Snapshot, SnapshotError
 from plugins.snapshots import code_store
+from plugins.sources.active import source_cache, source_policy
+from plugins.sources.fetch import source_fetch
+from plugins.sources.pluginfile import legacy_layout
+from plugins.sources.policy import source_refusal
+from plugins.sources.spec import Source, SourceError, source_parse
 
-GIT_SECONDS = 300
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,31 +90,6 @@ def _scratch() -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _git(*args: str, cwd: Path | None = None) -> str:
-    # No hooks, no credential prompts, no system or user config: a clone runs nothing of the plugin's.
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
-    env["HOME"] = str(cwd or Path(settings.DATA_DIR))
-    done = subprocess.run(
-        ["git", "-c", "core.hooksPath=/dev/null", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=GIT_SECONDS,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise OSError((done.stderr.strip().splitlines() or ["git failed"])[-1])
-    return done.stdout.strip()
-
-
-def _git_fetch(url: str, into: Path) -> tuple[Path, str]:
-    """Clone ``url`` (its default branch) into ``into``; the tree and the commit it resolved to."""
-    tree = into / "tree"
-    _git("clone", "--quiet", "--depth", "1", "--no-tags", "--", url, str(tree))
-    return tree, _git("rev-parse", "HEAD", cwd=tree)
-
-
 def _folder(url: str) -> Path:
     """A folder url; a relative one is read from the project's folder, where the older bot ran."""
     path = Path(url).expanduser()
@@ -125,8 +106,8 @@ def _fields(entry: LegacyEntry, project: ProjectInfo, version: str) -> dict[str,
         "isolation": "host",
         "api": PluginApi.LEGACY.value,
     }
-    if entry.env is not None and "env" in PluginEntry.model_fields:
-        fields["env"] = entry.env  # stored as the plugin's secrets by the import
+    if entry.env is not None:
+        fields["env"] = entry.env  # the older list of one-key maps: stored as the plugin's secrets
     return fields
 
 
@@ -134,8 +115,11 @@ def _pin(file: str, entry: LegacyEntry, tree: Path, origin: Origin) -> LegacyPin
     def error(reason: str) -> ManifestError:
         return ManifestError(file=file, index=entry.index, name=entry.name, field="url", reason=reason)
 
-    if not ((tree / entry.name).is_dir() or (tree / f"{entry.name}.py").is_file()):
-        raise error(f"{entry.url} has no module {entry.name} (neither {entry.name}/ nor {entry.name}.py)")
+    if legacy_layout(tree, name=entry.name) is None:
+        reason = (
+            f"{entry.url} has no module {entry.name} ({entry.name}/{entry.name}.py, {entry.name}/ or {entry.name}.py)"
+        )
+        raise error(reason)
     project = _project(tree)
     version = legacy_version(declared=project.version, resolved=origin.resolved, commit=origin.kind == SourceKind.GIT)
     try:
@@ -145,30 +129,60 @@ def _pin(file: str, entry: LegacyEntry, tree: Path, origin: Origin) -> LegacyPin
     fields = _fields(entry, project, version)
     try:
         pinned = PluginEntry.model_validate(fields)
-    except ValueError as exc:
-        raise error(str(exc)) from None
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"]) or "url"
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise ManifestError(file=file, index=entry.index, name=entry.name, field=field, reason=reason) from None
     if origin.kind != SourceKind.GIT:
         origin = Origin(kind=origin.kind, source=origin.source, resolved=code.digest)
     stamp = json.dumps([pinned.model_dump(mode="json"), code.digest, origin.source], sort_keys=True)
     return LegacyPin(entry=pinned, checksum=hashlib.sha256(stamp.encode()).hexdigest(), code=code, origin=origin)
 
 
-def legacy_entry_pin(*, file: str, entry: LegacyEntry) -> LegacyPin:
-    """Fetch and pin one older-bot entry; ManifestError (file, entry, ``url``) when it cannot be."""
+def _progress(step: str, line: str) -> None:
+    log.info("importplugins %s: %s", step, line)
+
+
+def _source(entry: LegacyEntry) -> Source:
+    """A URL is fetched (cloned, or an archive downloaded); a path is a folder, as the older bot read it."""
     if _is_git(entry.url):
-        with _scratch() as work:
-            try:
-                tree, commit = _git_fetch(entry.url, work)
-            except (OSError, subprocess.SubprocessError) as exc:
-                reason = f"cannot clone {entry.url}: {exc}"
-                raise ManifestError(file=file, index=entry.index, name=entry.name, field="url", reason=reason) from None
-            return _pin(file, entry, tree, Origin(kind=SourceKind.GIT, source=entry.url, resolved=commit))
+        return source_parse(entry.url)
     folder = _folder(entry.url)
     if not folder.is_dir():
-        reason = f"{folder} is not a folder (nor a git URL)"
-        raise ManifestError(file=file, index=entry.index, name=entry.name, field="url", reason=reason)
-    tree = folder.resolve()
-    return _pin(file, entry, tree, Origin(kind=SourceKind.FOLDER, source=str(tree), resolved=""))
+        raise SourceError(f"{folder} is not a folder (nor a git URL)")
+    return Source("folder", str(folder.resolve()))
+
+
+def legacy_entry_pin(*, file: str, entry: LegacyEntry) -> LegacyPin:
+    """Fetch and pin one older-bot entry; ManifestError (file, entry, ``url``) when it cannot be.
+
+    The operator's ``plugin_sources`` (config.yaml) decides which URLs and folders may be used.
+    """
+
+    def error(reason: str) -> ManifestError:
+        return ManifestError(file=file, index=entry.index, name=entry.name, field="url", reason=reason)
+
+    try:
+        source = _source(entry)
+    except SourceError as exc:
+        raise error(str(exc)) from None
+    refusal = source_refusal(source, source_policy())
+    if refusal:
+        raise error(refusal)
+    if source.kind == "folder":
+        return _pin(
+            file, entry, Path(source.location), Origin(kind=SourceKind.FOLDER, source=source.location, resolved="")
+        )
+    if source.kind not in ("git", "archive"):
+        raise error(f"{entry.url} is neither a folder nor a git URL")
+    with _scratch() as work:
+        try:
+            fetched = source_fetch(source, into=work / "fetched", progress=_progress, cache=source_cache())
+        except SourceError as exc:
+            raise error(f"cannot fetch {entry.url}: {exc}") from None
+        assert fetched.tree is not None  # git and archives have a tree
+        return _pin(file, entry, fetched.tree, Origin(kind=source.kind, source=entry.url, resolved=fetched.resolved))
 
 
 def legacy_manifest_pin(*, manifest: Manifest) -> tuple[Manifest, dict[str, LegacyPin]]:

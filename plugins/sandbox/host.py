@@ -15,13 +15,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from plugins.envnames import env_name_problem
 from plugins.sandbox.cgroups import HostCgroup
 from plugins.sandbox.confine import Entry, Sandbox, bwrap_argv, hard_limits
 from plugins.sandbox.drain import OutputDrain
@@ -70,15 +71,19 @@ class HostSpec:
     max_processes: int | None = None  # per plugin uid (RLIMIT_NPROC) and per host (pids.max)
     cgroups: bool = False  # give each host a cgroup (memory, pids, CPU time)
     python: str = ""  # the interpreter of the version's own environment; empty: this one
-    env: tuple[tuple[str, str], ...] = ()  # the plugin's own variables (its secrets, env:)
+    # The plugin's own variables (its secrets, env:): never in a repr, so never in a log.
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     api: str = "sessionbot"  # "legacy": an older bot's plugin, run through its adapter
 
 
-def host_environment(base: Mapping[str, str], *, data_dir: Path) -> dict[str, str]:
-    """The plugin host's environment: a short allow-list, never a secret-looking name."""
+def host_environment(base: Mapping[str, str], *, data_dir: Path, own: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
+    """The plugin host's environment: a short allow-list of the worker's ``base`` (never a
+    secret-looking name), then the plugin's ``own`` variables (its secrets, given on
+    purpose), then the platform's, which no variable of the plugin can replace."""
     env = {k: v for k, v in base.items() if k in ENV_PASSED and not SECRET_LOOKING.search(k)}
     env.setdefault("PATH", "/usr/bin:/bin")
     env.setdefault("LANG", "C.UTF-8")
+    env.update((k, v) for k, v in own if not env_name_problem(k))
     env.update(
         {
             "HOME": str(data_dir),
@@ -127,7 +132,7 @@ class Host:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,  # the plugin's prints and logging: see OutputDrain
                 cwd=spec.data_dir,
-                env=host_environment(os.environ, data_dir=spec.data_dir),
+                env=host_environment(os.environ, data_dir=spec.data_dir, own=spec.env),
                 pass_fds=fds,
                 # Its own session and process group: killing the group takes its children too,
                 # and a Ctrl-C to the worker is the worker's to handle.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -22,11 +20,10 @@ def _migrate(targets: list[tuple[str, str]]):
 
 
 @pytest.fixture(autouse=True)
-def _latest_after() -> Iterator[None]:
-    """Every later test needs the schema of the last migration, not the one tested here."""
+def _latest_schema_after():
+    """The tests after these run on the latest schema, not the one a test stopped at."""
     yield
     executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
