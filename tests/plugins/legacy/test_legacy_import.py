@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from plugins.lifecycle import plugin_action
-from plugins.models import Invocation, Plugin, PluginCommand
+from plugins.models import Invocation, Plugin, PluginCommand, PluginSecret, PluginVersion
 from plugins.sandbox.snapshot import SnapshotError
 from plugins.services import invocation_create, invocation_execute
 from plugins.snapshots import code_store, version_code
@@ -165,3 +165,57 @@ def test_a_reload_starts_the_pinned_tree_again_and_a_machine_without_it_says_wha
     shutil.rmtree(code_store() / "echo")
     with pytest.raises(SnapshotError, match=r"import its plugins\.yaml on this machine too"):
         version_code(version=version)
+
+
+KEYHOLDER = """
+import os
+
+
+class Key:
+    async def notify(self, msg, to, attachments):
+        await self.observable.notify(os.environ.get(msg, "unset"), to, [])
+
+    def prefix(self):
+        return "!env"
+
+
+class Plugin:
+    def __init__(self, observable):
+        self.observable = observable
+
+    def start(self):
+        key = Key()
+        key.observable = self.observable
+        self.observable.subscribe(key)
+"""
+
+
+@pytest.mark.usefixtures("plugin_secrets_key")
+def test_env_of_the_older_file_is_this_plugins_secret_and_reaches_its_host_only(tmp_path) -> None:
+    mine = older_plugin(tmp_path / "src", "keyholder", module=KEYHOLDER)
+    other = older_plugin(tmp_path / "src", "neighbour", module=KEYHOLDER.replace("!env", "!env2"))
+    text = f"""
+    plugins:
+      - name: keyholder
+        url: {mine}
+        env:
+          - OPENAI_API_KEY: "sk-older-1234"
+      - name: neighbour
+        url: {other}
+    """
+    output = _import(plugins_yaml(tmp_path / "plugins.yaml", text))
+    assert "sk-older-1234" not in output
+    assert PluginSecret.objects.filter(plugin__name="keyholder", key="OPENAI_API_KEY").exists()
+    assert "sk-older-1234" not in str(PluginVersion.objects.get(plugin__name="keyholder").manifest)
+    assert _say("keyholder", "env", "OPENAI_API_KEY")[0] == "sk-older-1234"
+    assert _say("neighbour", "env2", "OPENAI_API_KEY")[0] == "unset"
+
+
+def test_a_url_the_operators_sources_refuse_is_refused_with_the_rule(tmp_path, settings) -> None:
+    settings.BOT_CONFIG = settings.BOT_CONFIG.model_copy(
+        update={"plugin_sources": settings.BOT_CONFIG.plugin_sources.model_copy(update={"local": False})}
+    )
+    tree = older_plugin(tmp_path / "src")
+    path = plugins_yaml(tmp_path / "plugins.yaml", f"plugins:\n  - name: echo\n    url: {tree}\n")
+    with pytest.raises(CommandError, match=r"entry 1 \(echo\): url: plugin_sources\.local is false"):
+        _import(path)
