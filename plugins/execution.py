@@ -28,13 +28,23 @@ from plugins.sandbox.cgroups import cgroups_available, cgroups_sweep
 from plugins.sandbox.codeload import LoadedCode, code_active, code_load
 from plugins.sandbox.confine import Sandbox
 from plugins.sandbox.firewall import firewall_install
-from plugins.sandbox.host import PROJECT_ROOT, UNAVAILABLE, Host, HostLoadError, HostSpec, Limits, platform_call
+from plugins.sandbox.host import UNAVAILABLE, Host, HostLoadError, HostSpec, Limits, platform_call
 from plugins.sandbox.pool import HostPool
 from plugins.sandbox.privileges import secrets_hide
 from plugins.sandbox.protocol import attachment_from_wire
 from plugins.sandbox.runner import Outcome, command_run, health_run
+from plugins.sandbox.runtime import plugin_runtime, runtime_compiled_for
 from plugins.sandbox.snapshot import Snapshot, SnapshotError
-from plugins.sandbox.system import interpreter_paths, system_layout, tool_path, tool_problem
+from plugins.sandbox.system import (
+    EnvironmentPython,
+    InterpreterError,
+    environment_binds,
+    environment_python,
+    folder_size,
+    system_layout,
+    tool_path,
+    tool_problem,
+)
 from plugins.secrets import SecretError, plugin_secrets_env
 from plugins.snapshots import live_snapshot, version_code, version_code_record
 
@@ -121,10 +131,51 @@ def _network_allowed(network: bool) -> bool:
     return True
 
 
-def plugin_sandbox(*, plugin_id: int | None, network: bool, code: Snapshot, writable: Path) -> Sandbox | None:
+def runtime_folder() -> Path:
+    """The plugin runtime (``plugins.api`` and the host's modules): a host's only import
+    of the platform, made once per process under ``DATA_DIR/plugin-runtime``."""
+    return plugin_runtime(Path(settings.DATA_DIR) / "plugin-runtime")
+
+
+def environment_folder(*, digest: str) -> Path:
+    """Where the plugin environment named ``digest`` is on this machine."""
+    return Path(settings.DATA_DIR) / "plugin-envs" / digest
+
+
+def environment_disk_size(*, digest: str) -> int | None:
+    """What environment ``digest`` takes on this machine's disk; None when it is not here."""
+    return folder_size(environment_folder(digest=digest))
+
+
+def environment_interpreter(*, digest: str) -> EnvironmentPython:
+    """The interpreter of environment ``digest``; HostLoadError (the reason) when it is
+    not on this machine or cannot be used."""
+    python = environment_folder(digest=digest) / "bin" / "python"
+    if not python.exists():
+        raise HostLoadError(
+            _("This plugin's environment %(digest)s is not on this machine (no %(path)s).")
+            % {"digest": digest, "path": python}
+        )
+    try:
+        return environment_python(str(python))
+    except InterpreterError as exc:
+        raise HostLoadError(
+            _("This plugin's environment %(digest)s cannot be used: %(reason)s") % {"digest": digest, "reason": exc}
+        ) from None
+
+
+def plugin_sandbox(
+    *,
+    plugin_id: int | None,
+    network: bool,
+    code: Snapshot,
+    writable: Path,
+    python: EnvironmentPython | None = None,
+) -> Sandbox | None:
     """How a host of this plugin's ``code`` is confined: None when the worker is not root
     (hosts keep its user), or when a root worker may not confine them and the operator
-    opted in.
+    opted in. ``python``: the version's own environment (None: the worker's interpreter),
+    bound read-only with the plugin runtime; nothing else of the project is.
 
     HostLoadError (the reason, for the chat, the admin and the CLI) when a root worker
     cannot confine the host: a plugin never runs as root unless the operator says so.
@@ -148,15 +199,19 @@ def plugin_sandbox(*, plugin_id: int | None, network: bool, code: Snapshot, writ
     # Not mounted in the sandbox at all; owner-only all the same, should one leak in.
     secrets_hide(data_dir=Path(settings.DATA_DIR), secret_files=_secret_files(), public_dirs=[])
     links, present = system_layout()
+    configs = Path(settings.DATA_DIR) / "plugin-runtime"
+    interpreter, emptied, overlays = environment_binds(python, configs=configs)
     return Sandbox(
         bwrap=tool_path(settings.PLUGIN_BWRAP),
         uid=uid,
         gid=uid,
         network=_network_allowed(network),
-        read_only=(*interpreter_paths(), str(PROJECT_ROOT / "plugins"), str(code.root)),
+        read_only=(*interpreter, str(runtime_folder()), str(code.root)),
         writable=str(writable),
         links=links,
         present=present,
+        emptied=emptied,
+        overlays=overlays,
     )
 
 
@@ -192,6 +247,7 @@ def version_generation(*, version: PluginVersion, digest: str) -> str:
     applies its memory limit at start): hosts of an older one retire."""
     limits = version_limits(version=version)
     shape = f"{limits.timeout_seconds:g}/{limits.memory_mb}/{limits.cpu_seconds:g}/net={version.network}"
+    shape += f"/env={version.environment}"
     return f"{version.plugin.updated_at.timestamp():.6f}/{digest}/{shape}"
 
 
@@ -206,6 +262,7 @@ def host_spec(
     data_dir: Path | None = None,
     api: str = PluginApi.SESSIONBOT,
     env: tuple[tuple[str, str], ...] = (),
+    environment: str = "",
 ) -> HostSpec:
     """How to start a host for this code: every host, serving or checking, starts from here.
 
@@ -213,9 +270,15 @@ def host_spec(
     gets a throwaway one, so it never touches the data of a version that is serving).
     ``api``: ``legacy`` loads an older bot's plugin through ``plugins.legacy``.
     ``env``: the plugin's own variables (its secrets), for this host's environment only.
+    ``environment``: the digest of the version's own environment, whose interpreter the
+    host runs on ("": the worker's); HostLoadError when it is not on this machine.
     """
     folder = data_dir or plugin_data_dir(name=plugin)
-    sandbox = plugin_sandbox(plugin_id=plugin_id, network=network, code=code, writable=folder)
+    python = environment_interpreter(digest=environment) if environment else None
+    runtime = runtime_folder()
+    if python is not None:
+        runtime_compiled_for(runtime, python.base)
+    sandbox = plugin_sandbox(plugin_id=plugin_id, network=network, code=code, writable=folder, python=python)
     return HostSpec(
         plugin=plugin,
         entrypoint=entrypoint,
@@ -228,6 +291,8 @@ def host_spec(
         cgroups=_cgroups_wanted(sandbox),
         api=str(api),
         env=env,
+        python=python.python if python is not None else "",
+        runtime=str(runtime),
     )
 
 
@@ -253,6 +318,7 @@ def _plugin_env(version: PluginVersion) -> tuple[tuple[str, str], ...]:
 
 
 def version_host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
+    """The host of ``version``: on its own environment's interpreter when it has one."""
     return host_spec(
         plugin=version.plugin.name,
         plugin_id=version.plugin.pk,
@@ -262,6 +328,7 @@ def version_host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
         code=code,
         api=version.api,
         env=_plugin_env(version),
+        environment=version.environment,
     )
 
 

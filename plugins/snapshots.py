@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 
 from plugins.models import PluginApi, PluginVersion
+from plugins.sandbox.runtime import plugin_runtime, runtimes_prune
 from plugins.sandbox.snapshot import (
     Snapshot,
     SnapshotError,
@@ -99,4 +100,16 @@ def snapshots_clean(*, grace_seconds: float | None = None) -> list[Path]:
         if isinstance(manifest, dict) and manifest.get(SNAPSHOT_KEY):
             keep.add((name, str(manifest[SNAPSHOT_KEY])))
     grace = float(settings.CELERY_TASK_TIME_LIMIT) if grace_seconds is None else grace_seconds
+    runtimes_clean()
     return snapshots_prune(store=code_store(), keep=keep, grace_seconds=grace)
+
+
+RUNTIME_GRACE = 7 * 24 * 3600.0
+
+
+def runtimes_clean() -> list[Path]:
+    """Remove the plugin runtime folders of older code that no host started from for a
+    week (a worker still on that code marks its folder at each host start)."""
+    into = Path(settings.DATA_DIR) / "plugin-runtime"
+    grace = max(RUNTIME_GRACE, float(settings.CELERY_TASK_TIME_LIMIT))
+    return runtimes_prune(into=into, keep=plugin_runtime(into), grace_seconds=grace)

@@ -116,6 +116,37 @@ def test_a_long_cpu_budget_raises_the_lifetime_cpu_limit() -> None:
 def test_the_entry_survives_the_command_line() -> None:
     entry = Entry(limits={"AS": 1, "NPROC": 2}, uid=200001, gid=200001, cgroup_fds=(5, 6))
     assert Entry.from_arg(entry.to_arg()) == entry
+    assert Entry.from_arg(replace(entry, site=True).to_arg()).site
+
+
+ENV = "/srv/bot/data/plugin-envs/d1"
+
+
+def test_an_environments_bin_and_pyvenv_cfg_give_way_to_trusted_ones_after_the_binds() -> None:
+    box = replace(
+        BOX,
+        read_only=(*BOX.read_only, ENV),
+        emptied=(f"{ENV}/bin",),
+        overlays=(("/opt/py/bin/python3.11", f"{ENV}/bin/python"), ("/srv/bot/data/cfg/a.cfg", f"{ENV}/pyvenv.cfg")),
+    )
+    argv = bwrap_argv(box)
+    env_bind = argv.index(ENV)
+    empty = argv.index(f"{ENV}/bin")
+    assert argv[empty - 3 : empty] == ["--perms", "0755", "--tmpfs"]
+    python = argv.index(f"{ENV}/bin/python")
+    assert argv[python - 2 : python] == ["--ro-bind", "/opt/py/bin/python3.11"]
+    config = argv.index(f"{ENV}/pyvenv.cfg")
+    assert argv[config - 2 : config] == ["--ro-bind", "/srv/bot/data/cfg/a.cfg"]
+    remount = argv.index("--remount-ro")
+    assert argv[remount + 1] == f"{ENV}/bin"
+    assert env_bind < empty < python < remount  # mounted over the environment, then sealed
+    assert max(python, config, remount) < argv.index("--bind")
+
+
+def test_a_host_on_the_workers_interpreter_has_nothing_mounted_over_its_binds() -> None:
+    argv = bwrap_argv(BOX)
+    assert "--remount-ro" not in argv
+    assert pairs(argv, "--tmpfs") == ["/dev/shm", "/tmp"]
 
 
 def test_the_firewall_rejects_local_addresses_for_the_plugin_uid_range_only() -> None:

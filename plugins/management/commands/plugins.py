@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from plugins import lifecycle
 from plugins.health import health_checks_run
+from plugins.sandbox.system import size_format
 from plugins.secrets import (
     SecretError,
     plugin_runs_inline,
@@ -80,9 +81,9 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(message))
 
     def _list(self) -> None:
-        rows = lifecycle.plugins_overview()
+        rows = lifecycle.plugins_overview(environments=True)
         # Each column as wide as its widest cell, so a long state (reload-failed) keeps them aligned.
-        table = [("plugin", "version", "enabled", "state", "errors/h", "health")]
+        table = [("plugin", "version", "enabled", "state", "errors/h", "env", "health")]
         table += [
             (
                 row["name"],
@@ -90,15 +91,16 @@ class Command(BaseCommand):
                 "yes" if row["enabled"] else "no",
                 row["load_state"],
                 f"{row['error_rate']:.0%}",
+                _environment_cell(row),
                 row["health"],
             )
             for row in rows
         ]
-        widths = [max(len(cells[i]) for cells in table) for i in range(5)]
+        widths = [max(len(cells[i]) for cells in table) for i in range(6)]
         errors = [""] + [row["last_error"] for row in rows]
         for cells, error in zip(table, errors, strict=True):
             self.stdout.write(
-                " ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=False)) + " " + cells[5]
+                " ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=False)) + " " + cells[6]
             )
             if error:
                 self.stdout.write(f"{'':<{widths[0]}} last error: {error}")
@@ -136,3 +138,11 @@ def secret_read(*, stream: IO[str], prompt: str) -> str:
         return getpass.getpass(prompt)
     value = stream.read()
     return value.removesuffix("\n").removesuffix("\r")
+
+
+def _environment_cell(row: dict[str, Any]) -> str:
+    """The size of the version's own environment; ``-``: it runs on the bot's interpreter."""
+    if not row["environment"]:
+        return "-"
+    size = row["environment_size"]
+    return "missing" if size is None else size_format(size)
