@@ -61,7 +61,9 @@ class Sandbox:
 
 
 def _system_binds(box: Sandbox) -> list[str]:
-    argv: list[str] = []
+    # /etc first, 0755: bubblewrap would make it 0700 above the files bound into it, and
+    # the plugin's uid could read none of them (name resolution, TLS trust, the loader).
+    argv: list[str] = ["--perms", "0755", "--dir", "/etc"]
     etc = BASE_ETC + (NETWORK_ETC if box.network else ())
     for path in (*SYSTEM_PATHS, *etc):
         if path in box.links:

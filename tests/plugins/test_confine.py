@@ -69,6 +69,7 @@ def test_folders_above_the_binds_are_made_enterable_before_the_binds() -> None:
     argv = bwrap_argv(BOX)
     made = pairs(argv, "--dir")
     assert made == [
+        "/etc",  # before the /etc files: 0755, where bubblewrap would make it 0700
         "/opt",
         "/srv",
         "/srv/bot",
@@ -78,6 +79,8 @@ def test_folders_above_the_binds_are_made_enterable_before_the_binds() -> None:
         "/srv/bot/data/plugin-code/x",
     ]
     assert max(argv.index(d) for d in made) < argv.index("/srv/bot/plugins")
+    assert argv[argv.index("/etc") - 3 : argv.index("/etc")] == ["--perms", "0755", "--dir"]
+    assert argv.index("/etc") < argv.index("/etc/localtime")
 
 
 def test_a_project_under_tmp_is_bound_on_top_of_the_private_tmp_not_hidden_by_it() -> None:
@@ -91,7 +94,7 @@ def test_a_project_under_tmp_is_bound_on_top_of_the_private_tmp_not_hidden_by_it
     assert argv[tmpfs - 1] == "--tmpfs"
     for path in (*box.read_only, box.writable):
         assert argv.index(path) > tmpfs, path
-    made = pairs(argv, "--dir")
+    made = [d for d in pairs(argv, "--dir") if d != "/etc"]
     assert "/tmp" not in made
     assert made[:2] == ["/tmp/ci", "/tmp/ci/checkout"]
     assert all(argv.index(d) > tmpfs for d in made)
