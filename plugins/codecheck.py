@@ -39,6 +39,7 @@ class CodeCheck:
     plugin_id: int | None = None  # None: a plugin not installed yet (the range's last uid)
     network: bool = False
     api: str = "sessionbot"  # "legacy": an older bot's plugin (plugins.legacy)
+    environment: str = ""  # the digest of its own environment ("": the worker's interpreter)
     env: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # its secrets: never logged
 
 
@@ -81,6 +82,7 @@ def _spec(check: CodeCheck) -> HostSpec:
             code=check.code,
             data_dir=folder,
             api=check.api,
+            environment=check.environment,
             env=check.env,
         )
     except HostLoadError:

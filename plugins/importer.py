@@ -116,8 +116,10 @@ def _unchanged(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> set
 Described = dict[str, tuple[dict[str, Any], ...]]  # plugin name -> the commands its code declares
 
 
-def _code_checks(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> tuple[dict[str, str], Described]:
-    """Load each new or changed entry's code in a plugin host.
+def _code_checks(
+    manifest: Manifest, pins: dict[str, tuple[str, Snapshot]], legacy: dict[str, LegacyPin]
+) -> tuple[dict[str, str], Described]:
+    """Load each new or changed entry's code in a plugin host (an older bot's, on its environment).
 
     Returns the entries that fail, and why, and the commands each loaded one declares.
     """
@@ -134,6 +136,7 @@ def _code_checks(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> t
             plugin_id=ids.get(e.name),
             network=e.network,
             api=e.api,
+            environment=legacy[e.name].origin.environment if e.name in legacy else "",
             env=_check_env(e),
         )
         for e in entries
@@ -292,7 +295,10 @@ def _plugin_fields(entry: PluginEntry) -> dict[str, Any]:
 
 
 def _version_fields(entry: PluginEntry, checksum: str, code: str, origin: Origin | None) -> dict[str, Any]:
-    where = {"source_kind": origin.kind, "source": origin.source, "resolved": origin.resolved} if origin else {}
+    where = {}
+    if origin is not None:
+        where = {"source_kind": origin.kind, "source": origin.source, "resolved": origin.resolved}
+        where |= {"pins": origin.pins, "environment": origin.environment}
     return {
         **where,
         "api": entry.api,
@@ -399,7 +405,7 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
     if manifest.legacy:
         manifest, legacy = legacy_manifest_pin(manifest=manifest)
     pins = _pins(manifest, roots, legacy)
-    errors, described = _code_checks(manifest, pins)
+    errors, described = _code_checks(manifest, pins, legacy)
     tally = _Tally()
     with transaction.atomic():
         _check_dependencies(manifest)

@@ -77,6 +77,8 @@ def version_dependents_check(*, version: PluginVersion, replaced: Collection[str
 def version_requirements_check(*, version: PluginVersion) -> None:
     """Raise :class:`RequirementError` naming the first unmet Python requirement."""
     label = f"{version.plugin.name} {version.version}"
+    if version.environment:
+        return  # resolved, pinned and installed in the version's own environment
     for line in version.requirements:
         problem = requirement_problem(plugin=label, requirement=line)
         if problem:

@@ -17,15 +17,17 @@ import json
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from pydantic import ValidationError
 
+from plugins.environments.build import environment_build, requirements_lock
+from plugins.environments.core import BuildError
 from plugins.legacy.adapter import PLUGIN_CLASS
 from plugins.legacyinstall.oldformat import LegacyEntry
 from plugins.legacyinstall.setupinfo import ProjectInfo, legacy_version, project_merge, pyproject_read, setup_py_read
@@ -37,7 +39,7 @@ from plugins.snapshots import code_store
 from plugins.sources.active import source_cache, source_policy
 from plugins.sources.fetch import source_fetch
 from plugins.sources.pluginfile import legacy_layout
-from plugins.sources.policy import source_refusal
+from plugins.sources.policy import SourcePolicy, source_refusal
 from plugins.sources.spec import Source, SourceError, source_parse
 
 log = logging.getLogger(__name__)
@@ -45,11 +47,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """Where a version's code came from, as its row records it."""
+    """Where a version's code came from and the environment built for it, as its row records them."""
 
     kind: str
     source: str
     resolved: str
+    pins: str = ""
+    environment: str = ""  # "": the bot's own interpreter (a plugin that requires nothing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +139,35 @@ def _pin(file: str, entry: LegacyEntry, tree: Path, origin: Origin) -> LegacyPin
         reason = str(first["msg"]).removeprefix("Value error, ")
         raise ManifestError(file=file, index=entry.index, name=entry.name, field=field, reason=reason) from None
     if origin.kind != SourceKind.GIT:
-        origin = Origin(kind=origin.kind, source=origin.source, resolved=code.digest)
-    stamp = json.dumps([pinned.model_dump(mode="json"), code.digest, origin.source], sort_keys=True)
+        origin = replace(origin, resolved=code.digest)
+    if project.requirements:
+        origin = _environment(error, tree, origin)
+    stamp = json.dumps([pinned.model_dump(mode="json"), code.digest, origin.source, origin.environment])
     return LegacyPin(entry=pinned, checksum=hashlib.sha256(stamp.encode()).hexdigest(), code=code, origin=origin)
+
+
+def _index(policy: SourcePolicy) -> tuple[str | None, list[str]]:
+    """The package index (the first remote one allowed) and the local folders of wheels
+    (``file://`` entries of ``plugin_sources.indexes``) a build may use."""
+    remote = next((i for i in policy.indexes if i.startswith(("https://", "http://"))), None)
+    links = [i.removeprefix("file://") for i in policy.indexes if i.startswith(("file://", "/"))]
+    return remote, links
+
+
+def _environment(error: Callable[[str], ManifestError], tree: Path, origin: Origin) -> Origin:
+    """Lock and build the environment of the tree's project (its setup.py requirements), as
+    the older bot's ``pip install -e`` did, but into an environment of its own."""
+    index_url, find_links = _index(source_policy())
+    try:
+        pins = requirements_lock(
+            requirements=(), project=tree, index_url=index_url, find_links=find_links, progress=_progress
+        )
+        built = environment_build(
+            pins=pins, project=tree, index_url=index_url, find_links=find_links, progress=_progress
+        )
+    except BuildError as exc:
+        raise error(str(exc)) from None
+    return replace(origin, pins=pins, environment=built.digest)
 
 
 def _progress(step: str, line: str) -> None:

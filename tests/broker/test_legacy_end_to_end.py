@@ -1,5 +1,6 @@
-"""An older bot's plugin, installed from its own git repository by the older plugins.yaml,
-answers ``!echo hi`` over the bridge protocol, beside the bot's ``/`` commands."""
+"""An older bot's plugin, installed from its own git repository by the older plugins.yaml
+with the distribution its setup.py requires, answers ``!echo hi`` over the bridge protocol,
+beside the bot's ``/`` commands."""
 
 from __future__ import annotations
 
@@ -11,15 +12,34 @@ from django.core.management import call_command
 
 from plugins.models import Plugin
 from tests.broker.conftest import USER, message, plugin_install, receive, receive_until
-from tests.plugins.legacy.trees import git_repository, older_plugin, plugins_yaml
+from tests.plugins.legacy.trees import ECHO, git_repository, older_plugin, plugins_yaml, wheel_write
 
 pytestmark = pytest.mark.slow
 
 
+# The older bot's echo plugin, answering through a library its setup.py requires.
+ECHO_WITH_A_LIBRARY = ECHO.replace(
+    "from interfaces import", "from legacy_words import same\nfrom interfaces import"
+).replace(
+    "await self.__observable.notify(msg, to, attachments)", "await self.__observable.notify(same(msg), to, attachments)"
+)
+
+
 @pytest.fixture
-def older_echo(tmp_path: Path, transactional_db: None) -> Plugin:
-    """The older bot's echo plugin in a git repository of its own, imported by the older file."""
-    url = git_repository(older_plugin(tmp_path / "repos"))
+def older_echo(tmp_path: Path, transactional_db: None, settings) -> Plugin:
+    """The older bot's echo plugin in a git repository of its own, with a setup.py that
+    requires a small local distribution (found in a folder of wheels), imported by the older file."""
+    house = tmp_path / "wheels"
+    wheel_write(
+        house, name="legacy-words", version="1.0", files={"legacy_words.py": "def same(text):\n    return text\n"}
+    )
+    sources = settings.BOT_CONFIG.plugin_sources
+    indexes = (*sources.indexes, f"file://{house}")
+    settings.BOT_CONFIG = settings.BOT_CONFIG.model_copy(
+        update={"plugin_sources": sources.model_copy(update={"indexes": indexes})}
+    )
+    tree = older_plugin(tmp_path / "repos", module=ECHO_WITH_A_LIBRARY, requires=("legacy-words==1.0",))
+    url = git_repository(tree)
     path = plugins_yaml(
         tmp_path / "plugins.yaml",
         f"""
@@ -38,7 +58,11 @@ def older_echo(tmp_path: Path, transactional_db: None) -> Plugin:
     call_command("importplugins", str(path), stdout=out, stderr=out)
     assert "activated: echo 0.1.0+g" in out.getvalue(), out.getvalue()
     plugin_install("ping", "sessionbot_builtin.ping:Ping", ["ping"])
-    return Plugin.objects.get(name="echo")
+    plugin = Plugin.objects.get(name="echo")
+    assert plugin.active_version is not None
+    assert "legacy-words==1.0" in plugin.active_version.pins
+    assert plugin.active_version.environment
+    return plugin
 
 
 async def test_the_older_echo_plugin_answers_its_word_over_the_bridge(bridge, older_echo, celery_worker) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import subprocess
 import textwrap
+import zipfile
 from pathlib import Path
 
 INTERFACES = """
@@ -127,3 +130,25 @@ def git_repository(tree: Path) -> str:
 def plugins_yaml(path: Path, text: str) -> Path:
     path.write_text(textwrap.dedent(text))
     return path
+
+
+def wheel_write(folder: Path, *, name: str, version: str, files: dict[str, str]) -> Path:
+    """A pure-Python wheel of ``name`` ``version`` holding ``files`` (path → text), in ``folder``."""
+    stem = name.replace("-", "_")  # a wheel's file name escapes the distribution's name
+    dist = f"{stem}-{version}.dist-info"
+    payload = {
+        **files,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: sessionbot-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in payload.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    payload[f"{dist}/RECORD"] = "\n".join([*record, f"{dist}/RECORD,,"]) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{stem}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in payload.items():
+            archive.writestr(path, text)
+    return wheel
