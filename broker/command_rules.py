@@ -1,12 +1,14 @@
-"""Pure routing rules: whether a command's filters fit a message.
+"""Pure routing rules: which command a message names, and whether its filters fit the message.
 
 No Django import; :mod:`broker.message_routing` applies these rules to the database.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from plugins.commandline import command_parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +51,29 @@ def filters_match(filters: Mapping[str, object] | None, meta: MessageMeta) -> bo
         return False
     groups = _as_set(filters.get("groups"))
     return groups is None or bool(groups & {g.lower() for g in meta.groups})
+
+
+@dataclass(frozen=True, slots=True)
+class CommandMatch:
+    """The command a message names: ``prefix`` is the one it was written with."""
+
+    prefix: str
+    name: str
+    arguments: str
+    own: bool  # written with a command's own prefix (an older bot's ``!echo``), not the bot's
+
+
+def command_match(text: str, *, bot_prefix: str, own_prefixes: Iterable[str]) -> CommandMatch | None:
+    """The command ``text`` starts with: after the bot's prefix, else after a command's own.
+
+    ``own_prefixes`` are the prefixes commands bring (``!``); the longest that fits wins.
+    None: plain text.
+    """
+    parsed = command_parse(text, prefix=bot_prefix)
+    if parsed is not None:
+        return CommandMatch(bot_prefix, parsed.name, parsed.arguments, own=False)
+    for prefix in sorted(set(own_prefixes) - {"", bot_prefix}, key=lambda p: (-len(p), p)):
+        parsed = command_parse(text, prefix=prefix)
+        if parsed is not None:
+            return CommandMatch(prefix, parsed.name, parsed.arguments, own=True)
+    return None

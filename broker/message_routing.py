@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from broker.command_rules import MessageMeta, filters_match
+from broker.command_rules import MessageMeta, command_match, filters_match
 from broker.models import InboundMessage
 from broker.outbox import outbox_enqueue_answer
 from broker.ratelimit import Verdict, rate_limit_check
-from plugins.commandline import ParsedCommand, command_parse
+from plugins.commandline import ParsedCommand
 from plugins.models import BotUser, Invocation, PermissionGrant, Plugin, PluginCommand, PluginVersion, Policy
 from plugins.permissions import permission_check
 from plugins.services import invocations_enqueue
@@ -177,12 +177,15 @@ def _route_user_message(inbound: InboundMessage, user: BotUser, language: str, r
             inbound.status = Status.IGNORED
         return
     prefix = settings.BOT_CONFIG.command_prefix
-    parsed = command_parse(inbound.text, prefix=prefix)
-    if parsed is None:
+    match = command_match(inbound.text, bot_prefix=prefix, own_prefixes=own_prefixes())
+    candidates = commands_named(match.name, prefix=match.prefix) if match is not None else []
+    if match is None or (match.own and not candidates):
+        # A word after a command's own prefix that no command answers is text, as the older
+        # bot read it ("!" starts many sentences).
         _route_plain_text(inbound, user, language, routing)
         return
-    shown = prefix + parsed.name
-    candidates = commands_named(parsed.name)
+    parsed = ParsedCommand(name=match.name, arguments=match.arguments)
+    shown = match.prefix + match.name
     if not candidates:
         _answer(
             inbound,
@@ -204,28 +207,50 @@ def _route_user_message(inbound: InboundMessage, user: BotUser, language: str, r
 
 
 _COMMANDS_TTL = 1.0  # an admin's change reaches routing within a second
-_commands_cache: dict[str, tuple[float, list[PluginCommand]]] = {}
+_commands_cache: dict[tuple[str, str], tuple[float, list[PluginCommand]]] = {}
+_own_prefixes: dict[str, tuple[float, frozenset[str]]] = {}
 
 
-def commands_named(name: str) -> list[PluginCommand]:
-    """Enabled, active commands called ``name``; cached briefly, as every message asks."""
+def _active_commands() -> QuerySet[PluginCommand]:
+    return PluginCommand.objects.filter(version__plugin__enabled=True, version__plugin__active_version=F("version"))
+
+
+def commands_named(name: str, *, prefix: str = "") -> list[PluginCommand]:
+    """Enabled, active commands called ``name`` that a message writes after ``prefix`` ("":
+    the bot's prefix); cached briefly, as every message asks."""
     now = time.monotonic()
-    hit = _commands_cache.get(name)
+    bot = settings.BOT_CONFIG.command_prefix
+    wanted = prefix or bot
+    hit = _commands_cache.get((wanted, name))
     if hit is not None and hit[0] > now:
         return hit[1]
+    # A command without a prefix of its own takes the bot's.
+    written = Q(prefix=wanted) | Q(prefix="") if wanted == bot else Q(prefix=wanted)
     found = list(
-        PluginCommand.objects.select_related("version__plugin")
-        .filter(name=name, version__plugin__enabled=True, version__plugin__active_version=F("version"))
+        _active_commands()
+        .select_related("version__plugin")
+        .filter(written, name=name)
         .order_by("version__plugin__name")
     )
     if len(_commands_cache) > 1000:
         _commands_cache.clear()
-    _commands_cache[name] = (now + _COMMANDS_TTL, found)
+    _commands_cache[(wanted, name)] = (now + _COMMANDS_TTL, found)
     return found
+
+
+def own_prefixes() -> frozenset[str]:
+    """The prefixes active commands bring of their own (``!`` of an older bot's plugin); cached."""
+    now = time.monotonic()
+    hit = _own_prefixes.get("all")
+    if hit is None or hit[0] <= now:
+        found = frozenset(_active_commands().exclude(prefix="").values_list("prefix", flat=True).distinct())
+        hit = _own_prefixes["all"] = (now + _COMMANDS_TTL, found)
+    return hit[1]
 
 
 def commands_cache_clear() -> None:
     _commands_cache.clear()
+    _own_prefixes.clear()
     _granted_plugins.clear()
 
 

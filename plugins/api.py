@@ -154,12 +154,17 @@ class Storage:
 
 @dataclass(frozen=True, slots=True)
 class CommandInfo:
-    """A command as the help lists it: ``summary`` is in the user's language when known."""
+    """A command as the help lists it: ``summary`` is in the user's language when known.
+
+    ``prefix`` is what the command is written with: the bot's (``/``) or, for an older
+    bot's plugin, its own (``!``).
+    """
 
     name: str
     summary: str
     plugin: str
     usage: str = ""
+    prefix: str = "/"
 
 
 @dataclass(frozen=True, slots=True)

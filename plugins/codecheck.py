@@ -38,7 +38,8 @@ class CodeCheck:
     code: Snapshot
     plugin_id: int | None = None  # None: a plugin not installed yet (the range's last uid)
     network: bool = False
-    environment: str = ""  # the digest of the version's environment; empty: the bot's interpreter
+    api: str = "sessionbot"  # "legacy": an older bot's plugin (plugins.legacy)
+    environment: str = ""  # the digest of its own environment ("": the worker's interpreter)
     env: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # its secrets: never logged
 
 
@@ -80,8 +81,9 @@ def _spec(check: CodeCheck) -> HostSpec:
             limits=check.limits,
             code=check.code,
             data_dir=folder,
-            env=check.env,
+            api=check.api,
             environment=check.environment,
+            env=check.env,
         )
     except HostLoadError:
         shutil.rmtree(folder, ignore_errors=True)

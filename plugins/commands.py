@@ -17,10 +17,15 @@ from plugins.arguments import ArgSpec, usage_format
 from plugins.models import PluginCommand, PluginVersion
 
 
+def command_prefix(*, command: PluginCommand) -> str:
+    """What a message starts with to run ``command``: its own prefix (``!``) or the bot's."""
+    return command.prefix or settings.BOT_CONFIG.command_prefix
+
+
 def command_usage(*, command: PluginCommand) -> str:
     """The usage line of ``command`` (``/weather <city…>``): the one the bot answers with."""
     specs = tuple(ArgSpec.from_dict(a) for a in command.args if isinstance(a, dict))
-    return usage_format(prefix=settings.BOT_CONFIG.command_prefix, command=command.name, specs=specs)
+    return usage_format(prefix=command_prefix(command=command), command=command.name, specs=specs)
 
 
 def _operator_settings(version: PluginVersion) -> dict[str, dict[str, Any]]:
@@ -45,6 +50,7 @@ def commands_derive(*, version: PluginVersion, described: Sequence[Mapping[str, 
         PluginCommand(
             version=version,
             name=str(item["name"]),
+            prefix=str(item.get("prefix", ""))[:4],
             summary=str(item.get("summary", ""))[:200],
             help=str(item.get("help", "")),
             args=list(item.get("args", [])),

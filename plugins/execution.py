@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from plugins.api import Context, Platform, Plugin, Storage
 from plugins.loader import PluginLoadError
-from plugins.models import PluginVersion
+from plugins.models import PluginApi, PluginVersion
 from plugins.sandbox.cgroups import cgroups_available, cgroups_sweep
 from plugins.sandbox.codeload import LoadedCode, code_active, code_load
 from plugins.sandbox.confine import Sandbox
@@ -262,6 +262,7 @@ def host_spec(
     limits: Limits,
     code: Snapshot,
     data_dir: Path | None = None,
+    api: str = PluginApi.SESSIONBOT,
     env: tuple[tuple[str, str], ...] = (),
     environment: str = "",
 ) -> HostSpec:
@@ -269,6 +270,7 @@ def host_spec(
 
     ``data_dir``: the host's writable folder, the plugin's own unless given (a code check
     gets a throwaway one, so it never touches the data of a version that is serving).
+    ``api``: ``legacy`` loads an older bot's plugin through ``plugins.legacy``.
     ``env``: the plugin's own variables (its secrets), for this host's environment only.
     ``environment``: the digest of the version's own environment, whose interpreter the
     host runs on ("": the worker's); HostLoadError when it is not on this machine.
@@ -289,6 +291,7 @@ def host_spec(
         sandbox=sandbox,
         max_processes=settings.PLUGIN_MAX_PROCESSES,
         cgroups=_cgroups_wanted(sandbox),
+        api=str(api),
         env=env,
         python=python.python if python is not None else "",
         runtime=str(runtime),
@@ -325,6 +328,7 @@ def version_host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
         entrypoint=version.entrypoint,
         limits=version_limits(version=version),
         code=code,
+        api=version.api,
         env=_plugin_env(version),
         environment=version.environment,
     )
@@ -454,9 +458,14 @@ def version_code_try(*, version: PluginVersion) -> tuple[Snapshot, list[dict[str
     """Pin the code now on disk and load it in a fresh host; return it and its commands.
 
     Raises SnapshotError or HostLoadError with the reason. A reload records the snapshot
-    only after this succeeded, so code that does not load never serves.
+    only after this succeeded, so code that does not load never serves. An older bot's
+    plugin is not in the plugin roots: its pinned tree is loaded again (a new tree comes
+    with a new import of its plugins.yaml).
     """
-    code = live_snapshot(plugin=version.plugin.name, entrypoint=version.entrypoint)
+    if version.api == PluginApi.LEGACY:
+        code = version_code(version=version).snapshot
+    else:
+        code = live_snapshot(plugin=version.plugin.name, entrypoint=version.entrypoint)
     host = Host(version_host_spec(version=version, code=code))
     try:
         return code, host.commands

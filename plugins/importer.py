@@ -41,6 +41,7 @@ from plugins.execution import limits_or_defaults
 from plugins.health import LOADED, UNKNOWN
 from plugins.install import plugin_install
 from plugins.installplan import InstallError
+from plugins.legacyinstall.entries import LegacyPin, Origin, legacy_manifest_pin
 from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load, manifest_notices
 from plugins.models import Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_retire, snapshot_take
@@ -79,15 +80,19 @@ def _error(manifest: Manifest, entry: PluginEntry, fieldname: str, reason: str) 
     return ManifestError(file=manifest.file, index=index, name=entry.name, field=fieldname, reason=reason)
 
 
-def _pins(manifest: Manifest, roots: Sequence[Path]) -> dict[str, tuple[str, Snapshot]]:
+def _pins(manifest: Manifest, roots: Sequence[Path], legacy: dict[str, LegacyPin]) -> dict[str, tuple[str, Snapshot]]:
     """Per plugin: the checksum of entry and code, and the snapshot pinning the code.
 
-    Files only: the entrypoint is found and its code copied, none of it is run here.
+    Files only: the entrypoint is found and its code copied, none of it is run here. The
+    older bot's plugins come pinned already (``legacy``).
     """
     pins: dict[str, tuple[str, Snapshot]] = {}
     for entry in manifest.plugins:
         if entry.source:
             continue  # fetched and pinned by plugins.install
+        if entry.name in legacy:
+            pins[entry.name] = (legacy[entry.name].checksum, legacy[entry.name].code)
+            continue
         try:
             module_file = entrypoint_file(entrypoint=entry.entrypoint, roots=roots)
             code = snapshot_take(plugin=entry.name, entrypoint=entry.entrypoint, roots=roots, store=code_store())
@@ -115,8 +120,10 @@ def _unchanged(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> set
 Described = dict[str, tuple[dict[str, Any], ...]]  # plugin name -> the commands its code declares
 
 
-def _code_checks(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> tuple[dict[str, str], Described]:
-    """Load each new or changed entry's code in a plugin host.
+def _code_checks(
+    manifest: Manifest, pins: dict[str, tuple[str, Snapshot]], legacy: dict[str, LegacyPin]
+) -> tuple[dict[str, str], Described]:
+    """Load each new or changed entry's code in a plugin host (an older bot's, on its environment).
 
     Returns the entries that fail, and why, and the commands each loaded one declares.
     """
@@ -132,6 +139,8 @@ def _code_checks(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> t
             code=pins[e.name][1],
             plugin_id=ids.get(e.name),
             network=e.network,
+            api=e.api,
+            environment=legacy[e.name].origin.environment if e.name in legacy else "",
             env=_check_env(e),
         )
         for e in entries
@@ -210,21 +219,48 @@ def _check_dependencies(manifest: Manifest) -> None:
                 raise _error(manifest, entry, f"dependencies.{dep}", problem)
 
 
-def _check_command_owners(manifest: Manifest, names: dict[str, list[str]], left_out: Collection[str]) -> None:
-    """A command name must belong to one plugin, counting active plugins not in the file."""
+Word = tuple[str, str]  # a command's own prefix ("": the bot's) and its name
+
+
+def _word(prefix: str, name: str) -> Word:
+    # A command that brings the bot's own prefix is written as the bot's commands are.
+    return ("" if prefix == settings.BOT_CONFIG.command_prefix else prefix), name
+
+
+def _command_words(manifest: Manifest, described: Described) -> dict[str, list[Word]]:
+    """Per entry, how a message names each of its commands: its own prefix and its name."""
+    words = {name: [_word(str(c.get("prefix", "")), str(c["name"])) for c in cmds] for name, cmds in described.items()}
+    for entry in manifest.plugins:
+        if entry.name not in words:
+            version = next(
+                (
+                    v
+                    for v in PluginVersion.objects.filter(plugin__name=entry.name)
+                    if version_equal(v.version, entry.version)
+                ),
+                None,
+            )
+            rows = version.commands.values_list("prefix", "name") if version else []
+            words[entry.name] = [_word(prefix, name) for prefix, name in rows]
+    return words
+
+
+def _check_command_owners(manifest: Manifest, words: dict[str, list[Word]], left_out: Collection[str]) -> None:
+    """A command (its prefix and name) must belong to one plugin, counting active plugins not in the file."""
     in_file = {e.name for e in manifest.plugins}
-    owners = dict(
-        PluginCommand.objects.filter(version__plugin__active_version=F("version"))
+    owners = {
+        _word(prefix, name): plugin
+        for prefix, name, plugin in PluginCommand.objects.filter(version__plugin__active_version=F("version"))
         .exclude(version__plugin__name__in=in_file)
-        .values_list("name", "version__plugin__name")
-    )
+        .values_list("prefix", "name", "version__plugin__name")
+    }
     for entry in manifest.plugins:
         if entry.name in left_out:
             continue
-        for command in names[entry.name]:
-            other = owners.setdefault(command, entry.name)
+        for word in words[entry.name]:
+            other = owners.setdefault(word, entry.name)
             if other != entry.name:
-                reason = f"its code declares command {command!r}, which plugin {other!r} serves too"
+                reason = f"its code declares command {''.join(word)!r}, which plugin {other!r} serves too"
                 raise _error(manifest, entry, "entrypoint", reason)
 
 
@@ -262,8 +298,14 @@ def _plugin_fields(entry: PluginEntry) -> dict[str, Any]:
     }
 
 
-def _version_fields(entry: PluginEntry, checksum: str, code: str) -> dict[str, Any]:
+def _version_fields(entry: PluginEntry, checksum: str, code: str, origin: Origin | None) -> dict[str, Any]:
+    where = {}
+    if origin is not None:
+        where = {"source_kind": origin.kind, "source": origin.source, "resolved": origin.resolved}
+        where |= {"pins": origin.pins, "environment": origin.environment}
     return {
+        **where,
+        "api": entry.api,
         "entrypoint": entry.entrypoint,
         # The pinned code this version runs (see plugins.snapshots).
         "manifest": {**entry.model_dump(mode="json"), SNAPSHOT_KEY: code},
@@ -307,6 +349,7 @@ def _import_entry(
     described: tuple[dict[str, Any], ...],
     replaced: frozenset[str],
     tally: _Tally,
+    origin: Origin | None = None,
 ) -> None:
     checksum, code = pin[0], pin[1].digest
     label = f"{entry.name} {entry.version}"
@@ -325,12 +368,12 @@ def _import_entry(
         return
     if version is None:
         version = PluginVersion.objects.create(
-            plugin=plugin, version=entry.version, **_version_fields(entry, checksum, code)
+            plugin=plugin, version=entry.version, **_version_fields(entry, checksum, code, origin)
         )
         (tally.created if plugin_created else tally.updated).append(label)
     else:
         old = version_digest(version=version)
-        PluginVersion.objects.filter(pk=version.pk).update(**_version_fields(entry, checksum, code))
+        PluginVersion.objects.filter(pk=version.pk).update(**_version_fields(entry, checksum, code, origin))
         if old and old != code:
             snapshot_retire(store=code_store(), plugin=entry.name, digest=old)
         tally.updated.append(label)
@@ -383,10 +426,14 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
     """
     roots = list(settings.PLUGIN_ROOTS if roots is None else roots)
     manifest = manifest_load(path=path)
-    for notice in manifest_notices(manifest):
+    notices = manifest_notices(manifest)
+    for notice in notices:
         log.info("%s", notice)
-    pins = _pins(manifest, roots)
-    errors, described = _code_checks(manifest, pins)
+    legacy: dict[str, LegacyPin] = {}
+    if manifest.legacy:
+        manifest, legacy = legacy_manifest_pin(manifest=manifest)
+    pins = _pins(manifest, roots, legacy)
+    errors, described = _code_checks(manifest, pins, legacy)
     # Entries with a source are installed after the others, each through plugins.install.
     sourced = [e for e in manifest.plugins if e.source]
     left_out = {**errors, **{e.name: "" for e in sourced}}
@@ -395,14 +442,15 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
         _check_dependencies(manifest)
         names = _command_names(manifest, described)
         _check_command_settings(manifest, names, left_out)
-        _check_command_owners(manifest, names, left_out)
+        _check_command_owners(manifest, _command_words(manifest, described), left_out)
         _claim_default_handler(manifest, left_out)
         # Dependents in the file are judged by their new entries, not their old versions
         # (those left out keep theirs).
         replaced = frozenset(e.name for e in manifest.plugins if e.name not in errors)
         for entry in _order(manifest):
             if entry.name not in left_out:
-                _import_entry(entry, pins[entry.name], described.get(entry.name, ()), replaced, tally)
+                origin = legacy[entry.name].origin if entry.name in legacy else None
+                _import_entry(entry, pins[entry.name], described.get(entry.name, ()), replaced, tally, origin)
                 _env_store(manifest, entry)
         tally.warnings.extend(_configured_handler_missing())
         if dry_run:
@@ -425,6 +473,6 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
         activated=tuple(tally.activated),
         warnings=tuple(tally.warnings),
         errors=tuple(errors[e.name] for e in manifest.plugins if e.name in errors),
-        notices=manifest_notices(manifest),
+        notices=notices,
         dry_run=dry_run,
     )

@@ -148,6 +148,7 @@ class PluginEntry(_Model):
     # The Celery queue its commands run on ("" the default one): a slow plugin on a queue of
     # its own, served by workers of its own (``runbroker --queues``), never delays the others.
     queue: str = Field("", pattern=QUEUE_NAME)
+    api: Literal["sessionbot", "legacy"] = "sessionbot"  # "legacy": an older bot's plugin (plugins.legacy)
     # The plugin's own variables (API keys), stored as its secrets at import: kept out of
     # the entry's dump (the version's manifest, the checksum) and out of its repr.
     env: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
@@ -233,6 +234,11 @@ class PluginEntry(_Model):
 class Manifest(_Model):
     file: str
     plugins: tuple[PluginEntry, ...]
+    # The older bot's file: its entries (plugins.legacyinstall.oldformat.LegacyEntry), each made
+    # into a PluginEntry once its tree is fetched (plugins.legacyinstall.entries), and the lines
+    # saying what it reads differently.
+    legacy: tuple[Any, ...] = ()
+    notices: tuple[str, ...] = ()
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
@@ -277,12 +283,22 @@ def _yaml_load(text: str, file: str) -> list[object]:
 
 
 def manifest_parse(*, text: str, file: str) -> Manifest:
-    """Parse and validate the text of a plugins file named ``file`` (used in messages)."""
+    """Parse and validate the text of a plugins file named ``file`` (used in messages).
+
+    The older bot's format (``plugins.legacyinstall.oldformat``) is read too: its entries go to
+    ``legacy``, to be fetched before they are imported.
+    """
+    from plugins.legacyinstall.oldformat import legacy_format_is, legacy_translate  # it uses ManifestError
+
+    found = _yaml_load(text, file)
+    if legacy_format_is(found):
+        older = legacy_translate(entries=found, file=file)
+        return Manifest(file=file, plugins=(), legacy=older.entries, notices=older.notices)
     entries: list[PluginEntry] = []
     seen: dict[str, int] = {}
     handler: PluginEntry | None = None
     owners: dict[str, tuple[int, str]] = {}
-    for index, raw in enumerate(_yaml_load(text, file)):
+    for index, raw in enumerate(found):
         if not isinstance(raw, dict):
             raise ManifestError(file=file, index=index, reason="an entry must be a mapping of fields")
         try:
@@ -313,8 +329,9 @@ CODE_FIELDS = ("summary", "args", "docs")
 
 
 def manifest_notices(manifest: Manifest) -> tuple[str, ...]:
-    """One line for each field of the file that the plugin's code supplies now (ignored)."""
-    lines = []
+    """One line for each field of the file that the plugin's code supplies now (ignored),
+    or that the older bot's format means differently."""
+    lines = list(manifest.notices)
     for index, entry in enumerate(manifest.plugins):
         where = f"{manifest.file}: entry {index + 1} ({entry.name})"
         if entry.docs is not None:

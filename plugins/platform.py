@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from plugins import lifecycle, signals
 from plugins.api import Attachment, PluginError, Reply
-from plugins.commands import command_usage
+from plugins.commands import command_prefix, command_usage
 from plugins.models import BotUser, Invocation, PluginCommand, PluginVersion
 from plugins.outcomes import reply_capped
 from plugins.permissions import permission_check, user_is_admin
@@ -63,12 +63,22 @@ class PlatformServices:
             summary, _help = command.localized(*_languages(self.language))
             plugin = command.version.plugin.name
             rows.append(
-                {"name": command.name, "summary": summary, "plugin": plugin, "usage": command_usage(command=command)}
+                {
+                    "name": command.name,
+                    "summary": summary,
+                    "plugin": plugin,
+                    "usage": command_usage(command=command),
+                    "prefix": command_prefix(command=command),
+                }
             )
         return rows
 
     def call_command_doc(self, name: str) -> dict[str, Any] | None:
-        found = next((c for c in self._runnable() if c.name == name), None)
+        """The manual of ``name`` (``echo``), or of a command with its own prefix (``!echo``)."""
+        runnable = self._runnable()
+        found = next((c for c in runnable if c.prefix and c.prefix + c.name == name), None)
+        found = found or next((c for c in runnable if c.name == name and not c.prefix), None)
+        found = found or next((c for c in runnable if c.name == name), None)
         if found is None:
             return None
         summary, body = found.localized(*_languages(self.language))

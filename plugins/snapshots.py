@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 
 from plugins.environments.store import environments_clean
-from plugins.models import PluginVersion
+from plugins.models import PluginApi, PluginVersion
 from plugins.sandbox.runtime import plugin_runtime, runtimes_prune
 from plugins.sandbox.snapshot import (
     Snapshot,
@@ -58,6 +58,11 @@ def version_code(*, version: PluginVersion) -> PinnedCode:
     found = snapshot_find(store=code_store(), plugin=name, digest=digest)
     if found is not None:
         return PinnedCode(found, recorded=True)
+    if version.api == PluginApi.LEGACY:
+        raise SnapshotError(
+            f"this machine does not have the pinned tree of {version} ({digest[:12]}), an older bot's plugin: "
+            "import its plugins.yaml on this machine too"
+        )
     # Another machine recorded it (or the folder was removed): the live code may be the same.
     live = live_snapshot(plugin=name, entrypoint=version.entrypoint)
     if live.digest != digest:

@@ -82,6 +82,8 @@ def version_requirements_check(*, version: PluginVersion) -> None:
     if version.environment:
         return
     label = f"{version.plugin.name} {version.version}"
+    if version.environment:
+        return  # resolved, pinned and installed in the version's own environment
     for line in version.requirements:
         problem = requirement_problem(plugin=label, requirement=line)
         if problem:

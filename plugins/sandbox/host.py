@@ -206,6 +206,7 @@ class Host:
             "memory_mb": limits.memory_mb,
             "cpu_seconds": limits.cpu_seconds,
             "prefix": self.spec.prefix,
+            "api": self.spec.api,
             # In its own PID namespace its parent is bubblewrap's init, not this worker.
             "parent": 0 if self.spec.sandbox is not None else os.getpid(),
         }

@@ -44,7 +44,8 @@ class Outcome:
 def plugin_describe(*, instance: Plugin, prefix: str = "/") -> list[dict[str, Any]]:
     """The commands of ``instance`` as plain data, everything the code declares about them.
 
-    Name, English summary (the decorator's) and help (the handler's docstring), the
+    Name, its own prefix (``""``: the bot's; ``"!"`` for an older bot's command word),
+    English summary (the decorator's) and help (the handler's docstring), the
     argument spec and its usage line, and the translations of the plugin's catalog
     (``plugins.catalog``) by language. The database's command rows are made from this.
     """
@@ -53,13 +54,15 @@ def plugin_describe(*, instance: Plugin, prefix: str = "/") -> list[dict[str, An
     described = []
     for name, handler in handlers:
         _, summary = getattr(handler, "__sessionbot_command__")  # noqa: B009
+        own = str(getattr(handler, "__sessionbot_prefix__", ""))  # an older bot's word: !echo
         specs = argspec_read(handler)
         described.append(
             {
                 "name": name,
+                "prefix": own,
                 "summary": summary,
                 "help": inspect.cleandoc(handler.__doc__ or ""),
-                "usage": usage_format(prefix=prefix, command=name, specs=specs),
+                "usage": usage_format(prefix=own or prefix, command=name, specs=specs),
                 "args": [s.as_dict() for s in specs],
                 "docs": translations.get(name, {}),
             }

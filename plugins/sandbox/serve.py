@@ -100,9 +100,7 @@ class Host:
         self.logger = logging.getLogger(f"plugins.{self.name}")
         self.running = 0  # the number of the invocation under way; 0: none
         self._runs = 0
-        roots = [Path(p) for p in init["roots"]]
-        cls = plugin_class_load(entrypoint=str(init["entrypoint"]), roots=roots, confined=True)
-        self.instance: Plugin = cls()
+        self.instance, self.unload = _plugin_load(self.name, init)
 
     def context(self, raw: dict[str, Any]) -> Context:
         return Context(
@@ -146,6 +144,18 @@ class Host:
             ctx=self.context(message["ctx"]),
             prefix=self.prefix,
         )
+
+
+def _plugin_load(name: str, init: dict[str, Any]) -> tuple[Plugin, Callable[[], None] | None]:
+    """The plugin's instance, and what to call before the host exits (an older bot's ``stop``)."""
+    roots = [Path(p) for p in init["roots"]]
+    if init.get("api") == "legacy":
+        from plugins.legacy.adapter import legacy_load
+
+        legacy = legacy_load(plugin=name, entrypoint=str(init["entrypoint"]), root=roots[0])
+        return legacy, legacy.stop
+    cls = plugin_class_load(entrypoint=str(init["entrypoint"]), roots=roots, confined=True)
+    return cls(), None
 
 
 def _guard(parent: int) -> None:
@@ -196,6 +206,8 @@ def main(joining: Joining | None = None, *, site: bool = False) -> None:
         except Exception:  # noqa: BLE001 - the worker went away: nothing left to serve
             return
         if message["op"] == "exit":
+            if host.unload is not None:
+                host.unload()
             return
         outcome = host.handle(message)
         with channel.lock:  # a platform call from a thread the run left goes first, or not at all

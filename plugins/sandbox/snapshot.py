@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.machinery import PathFinder
 from pathlib import Path
@@ -54,8 +54,11 @@ def top_source(*, entrypoint: str, roots: Sequence[Path]) -> tuple[Path, Path]:
     raise EntrypointError(f"{top} is not a package or module inside the plugin roots")
 
 
-def _files(source: Path) -> list[tuple[str, Path]]:
-    """(relative path, file) pairs to pin, sorted; links leading outside the source are left out."""
+def _files(source: Path, top: str = "") -> list[tuple[str, Path]]:
+    """(relative path, file) pairs to pin, sorted; links leading outside the source are left out.
+
+    The paths start with ``top`` (the folder's own name unless given).
+    """
     if source.is_file():
         # A one-module plugin's translations (plugins.catalog) are pinned with it.
         catalog = source.with_suffix(".docs.json")
@@ -70,11 +73,12 @@ def _files(source: Path) -> list[tuple[str, Path]]:
                 continue
             if not path.resolve().is_relative_to(inside):
                 continue
-            found.append((str(Path(source.name) / path.relative_to(source)), path))
+            found.append((str(Path(top or source.name) / path.relative_to(source)), path))
     return sorted(found)
 
 
-def _read(files: list[tuple[str, Path]]) -> tuple[str, list[tuple[str, bytes]]]:
+def files_read(files: list[tuple[str, Path]]) -> tuple[str, list[tuple[str, bytes]]]:
+    """The digest of ``files`` (relative path, file) and their contents; SnapshotError past the size limit."""
     digest = hashlib.sha256()
     contents, total = [], 0
     for rel, path in files:
@@ -91,8 +95,9 @@ def snapshot_path(*, store: Path, plugin: str, digest: str) -> Path:
     return store / plugin / digest
 
 
-def _write(target: Path, contents: list[tuple[str, bytes]]) -> None:
-    """Write the files into a private folder, then rename it into place (atomic)."""
+def _write(target: Path, contents: list[tuple[str, bytes]], links: Mapping[str, str]) -> None:
+    """Write the files (and ``links``: relative path to target) into a private folder, then
+    rename it into place (atomic)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(target.parent, 0o755)  # noqa: S103 - the host user reads the code, never writes it
     work = Path(tempfile.mkdtemp(prefix=".new-", dir=target.parent))
@@ -102,6 +107,9 @@ def _write(target: Path, contents: list[tuple[str, bytes]]) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             os.chmod(path, 0o644)
+        for rel, link in links.items():
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(link, work / rel)
         for folder, _dirs, _names in os.walk(work):
             os.chmod(folder, 0o755)  # noqa: S103 - as above
         os.rename(work, target)
@@ -115,15 +123,27 @@ def snapshot_take(*, plugin: str, entrypoint: str, roots: Sequence[Path], store:
     """Pin the code the entrypoint resolves to now; the same code gives the same snapshot."""
     try:
         _root, source = top_source(entrypoint=entrypoint, roots=roots)
-        digest, contents = _read(_files(source))
+        digest, contents = files_read(_files(source))
     except (EntrypointError, OSError) as exc:
         raise SnapshotError(str(exc)) from None
+    return snapshot_write(store=store, plugin=plugin, digest=digest, contents=contents)
+
+
+def tree_files(*, source: Path, top: str) -> list[tuple[str, Path]]:
+    """The files of folder ``source`` to pin, their paths starting with ``top``; OSError if unreadable."""
+    return _files(source, top)
+
+
+def snapshot_write(
+    *, store: Path, plugin: str, digest: str, contents: list[tuple[str, bytes]], links: Mapping[str, str] | None = None
+) -> Snapshot:
+    """Store ``contents`` (relative path, bytes) and ``links`` as snapshot ``digest`` of ``plugin``."""
     target = snapshot_path(store=store, plugin=plugin, digest=digest)
     try:
         if target.is_dir():
             os.utime(target)  # in use again: not a candidate for pruning
         else:
-            _write(target, contents)
+            _write(target, contents, links or {})
     except OSError as exc:
         raise SnapshotError(f"cannot write the snapshot {target}: {exc.strerror or exc}") from None
     return Snapshot(digest=digest, root=target)

@@ -14,7 +14,8 @@ class Help(Plugin):
             return Reply(self._one(ctx, name.lstrip(prefix).split()[0]))
         lines = [t(ctx.language, "help.title")]
         for info in ctx.platform.commands():
-            lines.append(f"{prefix}{info.name} — {info.summary}" if info.summary else f"{prefix}{info.name}")
+            word = f"{info.prefix or prefix}{info.name}"  # an older bot's command keeps its own: !echo
+            lines.append(f"{word} — {info.summary}" if info.summary else word)
         lines.append(t(ctx.language, "help.more", prefix=prefix))
         return Reply("\n".join(lines))
 

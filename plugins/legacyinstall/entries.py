@@ -1,0 +1,222 @@
+"""Bring the older bot's plugins.yaml entries in: fetch each plugin's tree, name its version, pin it.
+
+The older file (``plugins.legacyinstall.oldformat``) names a folder or a git URL per plugin and
+no version, entrypoint or command. For each entry this fetches the tree (a folder is read
+where it is; a git URL is cloned at its default branch by ``plugins.sources``, as the
+operator's ``plugin_sources`` allow), reads its setup.py or
+pyproject.toml without running it (``plugins.legacyinstall.setupinfo``), pins the whole tree
+(``plugins.legacyinstall.tree``) and makes the entry of this bot's format that the import goes
+on with: version, entrypoint ``<name>:Plugin``, API ``legacy``, the requirements of its
+setup.py. Nothing of the plugin runs here; its code is loaded later in a plugin host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from pydantic import ValidationError
+
+from plugins.environments.build import environment_build, requirements_lock
+from plugins.environments.core import BuildError
+from plugins.legacy.adapter import PLUGIN_CLASS
+from plugins.legacyinstall.oldformat import LegacyEntry
+from plugins.legacyinstall.setupinfo import ProjectInfo, legacy_version, project_merge, pyproject_read, setup_py_read
+from plugins.legacyinstall.tree import legacy_snapshot_take
+from plugins.manifest import Manifest, ManifestError, PluginEntry
+from plugins.models import PluginApi, SourceKind
+from plugins.sandbox.snapshot import Snapshot, SnapshotError
+from plugins.snapshots import code_store
+from plugins.sources.active import source_cache, source_policy
+from plugins.sources.fetch import source_fetch
+from plugins.sources.pluginfile import legacy_layout
+from plugins.sources.policy import SourcePolicy, source_refusal
+from plugins.sources.spec import Source, SourceError, source_parse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a version's code came from and the environment built for it, as its row records them."""
+
+    kind: str
+    source: str
+    resolved: str
+    pins: str = ""
+    environment: str = ""  # "": the bot's own interpreter (a plugin that requires nothing)
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyPin:
+    """One older-bot plugin ready for the import: its entry, pinned code and origin."""
+
+    entry: PluginEntry
+    checksum: str
+    code: Snapshot
+    origin: Origin
+
+
+def _is_git(url: str) -> bool:
+    """A URL is cloned; a path (absolute, or relative to the project) is a folder, as in the older bot."""
+    return url.startswith(("https://", "http://", "ssh://", "git://", "file://", "git@"))
+
+
+def _project(tree: Path) -> ProjectInfo:
+    found = []
+    for name, read in (("pyproject.toml", pyproject_read), ("setup.py", setup_py_read)):
+        path = tree / name
+        if path.is_file():
+            try:
+                found.append(read(path.read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError):
+                continue
+    return project_merge(*found)
+
+
+@contextmanager
+def _scratch() -> Iterator[Path]:
+    parent = Path(settings.DATA_DIR) / "plugin-fetch"
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=parent))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _folder(url: str) -> Path:
+    """A folder url; a relative one is read from the project's folder, where the older bot ran."""
+    path = Path(url).expanduser()
+    return path if path.is_absolute() else Path(settings.BASE_DIR) / path
+
+
+def _fields(entry: LegacyEntry, project: ProjectInfo, version: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "name": entry.name,
+        "version": version,
+        "entrypoint": f"{entry.name}:{PLUGIN_CLASS}",
+        "enabled": entry.enabled,
+        "requirements": list(project.requirements),
+        "isolation": "host",
+        "api": PluginApi.LEGACY.value,
+    }
+    if entry.env is not None:
+        fields["env"] = entry.env  # the older list of one-key maps: stored as the plugin's secrets
+    return fields
+
+
+def _pin(file: str, entry: LegacyEntry, tree: Path, origin: Origin) -> LegacyPin:
+    def error(reason: str) -> ManifestError:
+        return ManifestError(file=file, index=entry.index, name=entry.name, field="url", reason=reason)
+
+    if legacy_layout(tree, name=entry.name) is None:
+        reason = (
+            f"{entry.url} has no module {entry.name} ({entry.name}/{entry.name}.py, {entry.name}/ or {entry.name}.py)"
+        )
+        raise error(reason)
+    project = _project(tree)
+    version = legacy_version(declared=project.version, resolved=origin.resolved, commit=origin.kind == SourceKind.GIT)
+    try:
+        code = legacy_snapshot_take(plugin=entry.name, module=entry.name, tree=tree, store=code_store())
+    except SnapshotError as exc:
+        raise error(str(exc)) from None
+    fields = _fields(entry, project, version)
+    try:
+        pinned = PluginEntry.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"]) or "url"
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise ManifestError(file=file, index=entry.index, name=entry.name, field=field, reason=reason) from None
+    if origin.kind != SourceKind.GIT:
+        origin = replace(origin, resolved=code.digest)
+    if project.requirements:
+        origin = _environment(error, tree, origin)
+    stamp = json.dumps([pinned.model_dump(mode="json"), code.digest, origin.source, origin.environment])
+    return LegacyPin(entry=pinned, checksum=hashlib.sha256(stamp.encode()).hexdigest(), code=code, origin=origin)
+
+
+def _index(policy: SourcePolicy) -> tuple[str | None, list[str]]:
+    """The package index (the first remote one allowed) and the local folders of wheels
+    (``file://`` entries of ``plugin_sources.indexes``) a build may use."""
+    remote = next((i for i in policy.indexes if i.startswith(("https://", "http://"))), None)
+    links = [i.removeprefix("file://") for i in policy.indexes if i.startswith(("file://", "/"))]
+    return remote, links
+
+
+def _environment(error: Callable[[str], ManifestError], tree: Path, origin: Origin) -> Origin:
+    """Lock and build the environment of the tree's project (its setup.py requirements), as
+    the older bot's ``pip install -e`` did, but into an environment of its own."""
+    index_url, find_links = _index(source_policy())
+    try:
+        pins = requirements_lock(
+            requirements=(), project=tree, index_url=index_url, find_links=find_links, progress=_progress
+        )
+        built = environment_build(
+            pins=pins, project=tree, index_url=index_url, find_links=find_links, progress=_progress
+        )
+    except BuildError as exc:
+        raise error(str(exc)) from None
+    return replace(origin, pins=pins, environment=built.digest)
+
+
+def _progress(step: str, line: str) -> None:
+    log.info("importplugins %s: %s", step, line)
+
+
+def _source(entry: LegacyEntry) -> Source:
+    """A URL is fetched (cloned, or an archive downloaded); a path is a folder, as the older bot read it."""
+    if _is_git(entry.url):
+        return source_parse(entry.url)
+    folder = _folder(entry.url)
+    if not folder.is_dir():
+        raise SourceError(f"{folder} is not a folder (nor a git URL)")
+    return Source("folder", str(folder.resolve()))
+
+
+def legacy_entry_pin(*, file: str, entry: LegacyEntry) -> LegacyPin:
+    """Fetch and pin one older-bot entry; ManifestError (file, entry, ``url``) when it cannot be.
+
+    The operator's ``plugin_sources`` (config.yaml) decides which URLs and folders may be used.
+    """
+
+    def error(reason: str) -> ManifestError:
+        return ManifestError(file=file, index=entry.index, name=entry.name, field="url", reason=reason)
+
+    try:
+        source = _source(entry)
+    except SourceError as exc:
+        raise error(str(exc)) from None
+    refusal = source_refusal(source, source_policy())
+    if refusal:
+        raise error(refusal)
+    if source.kind == "folder":
+        return _pin(
+            file, entry, Path(source.location), Origin(kind=SourceKind.FOLDER, source=source.location, resolved="")
+        )
+    if source.kind not in ("git", "archive"):
+        raise error(f"{entry.url} is neither a folder nor a git URL")
+    with _scratch() as work:
+        try:
+            fetched = source_fetch(source, into=work / "fetched", progress=_progress, cache=source_cache())
+        except SourceError as exc:
+            raise error(f"cannot fetch {entry.url}: {exc}") from None
+        assert fetched.tree is not None  # git and archives have a tree
+        return _pin(file, entry, fetched.tree, Origin(kind=source.kind, source=entry.url, resolved=fetched.resolved))
+
+
+def legacy_manifest_pin(*, manifest: Manifest) -> tuple[Manifest, dict[str, LegacyPin]]:
+    """The older file's entries as this bot's (same file, new entries), and each one's pin."""
+    pins = {e.name: legacy_entry_pin(file=manifest.file, entry=e) for e in manifest.legacy}
+    entries = tuple(pin.entry for pin in pins.values())
+    return Manifest(file=manifest.file, plugins=entries, notices=manifest.notices), pins
