@@ -8,10 +8,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from plugins.commands import command_usage
+from plugins.envnames import env_name_problem, env_value_problem
 from plugins.lifecycle import LifecycleError, plugin_action
 from plugins.models import (
     BotGroup,
@@ -20,10 +23,12 @@ from plugins.models import (
     PermissionGrant,
     Plugin,
     PluginCommand,
+    PluginSecret,
     PluginVersion,
 )
 from plugins.operations import botusers_block, plugins_enable, versions_activate
 from plugins.runtime_admin import reload_plugins
+from plugins.secrets import plugin_secret_set, plugin_secret_unset, secrets_problem
 from plugins.versions import ActivationError, version_check
 
 
@@ -169,10 +174,23 @@ class PluginAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["name", "enabled", "active_version", "default_policy", "default_handler", "config"]}),
+        (_("Secrets"), {"fields": ["secret_names"]}),
         (_("Health"), {"fields": tuple(readonly_fields)}),
     ]
     inlines = [VersionInline, PluginGrantInline]
     actions = ["enable", "disable", "rollback", reload_plugins]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*self.readonly_fields, "secret_names"]
+
+    @admin.display(description=_("secrets"))
+    def secret_names(self, obj: Plugin) -> str:
+        """The names of its secrets (never a value), and where they are set."""
+        if obj.pk is None:
+            return "-"
+        names = ", ".join(obj.secrets.values_list("key", flat=True)) or _("none")
+        url = reverse("admin:plugins_pluginsecret_changelist") + f"?plugin__id__exact={obj.pk}"
+        return format_html('{} (<a href="{}">{}</a>)', names, url, _("set or remove"))
 
     def save_model(self, request: HttpRequest, obj: Plugin, form: Any, change: bool) -> None:
         wanted = obj.active_version
@@ -203,6 +221,75 @@ class PluginAdmin(admin.ModelAdmin):
                 self.message_user(request, plugin_action(action="rollback", name=plugin.name))
             except LifecycleError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
+
+
+class PluginSecretForm(forms.ModelForm):
+    """A secret's value goes in and never comes back out: the field is always shown empty."""
+
+    value = forms.CharField(
+        label=_("value"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Stored encrypted; never shown again. Leave empty to keep the value set."),
+    )
+
+    class Meta:
+        model = PluginSecret
+        fields = ["plugin", "key"]
+
+    def clean_key(self) -> str:
+        key: str = self.cleaned_data["key"]
+        problem = env_name_problem(key)
+        if problem:
+            raise forms.ValidationError(problem)
+        return key
+
+    def clean_value(self) -> str:
+        value: str = self.cleaned_data.get("value") or ""
+        if not value and self.instance.pk is None:
+            raise forms.ValidationError(_("Enter the value."))
+        problem = env_value_problem(value) or (secrets_problem() if value else "")
+        if problem:
+            raise forms.ValidationError(problem)
+        return value
+
+
+@admin.register(PluginSecret)
+class PluginSecretAdmin(admin.ModelAdmin):
+    """Set a secret, replace its value or remove it; its value is never displayed."""
+
+    form = PluginSecretForm
+    list_display = ["key", "plugin", "state"]
+    list_filter = ["plugin"]
+    search_fields = ["key", "plugin__name"]
+    list_select_related = ["plugin"]
+    autocomplete_fields = ["plugin"]
+    fields = ["plugin", "key", "value", "state"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # A secret is replaced under its name, not renamed: a new name is a new secret.
+        return ["plugin", "key", "state"] if obj is not None else ["state"]
+
+    @admin.display(description=_("state"))
+    def state(self, obj: PluginSecret) -> str:
+        if obj.pk is None:
+            return _("not set")
+        return _("set, updated at %(when)s") % {"when": obj.updated_at.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+    def save_model(self, request: HttpRequest, obj: PluginSecret, form: Any, change: bool) -> None:
+        value = form.cleaned_data.get("value") or ""
+        if not value:
+            return  # nothing entered: the value set stays
+        saved = plugin_secret_set(plugin=obj.plugin.name, key=obj.key, value=value)
+        obj.pk, obj.ciphertext, obj.updated_at = saved.pk, saved.ciphertext, saved.updated_at
+
+    def delete_model(self, request: HttpRequest, obj: PluginSecret) -> None:
+        plugin_secret_unset(plugin=obj.plugin.name, key=obj.key)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PluginSecret]) -> None:
+        for secret in queryset.select_related("plugin"):
+            plugin_secret_unset(plugin=secret.plugin.name, key=secret.key)
 
 
 class CommandInline(admin.TabularInline):

@@ -8,8 +8,9 @@ class PluginsConfig(AppConfig):
 
     def ready(self) -> None:
         from plugins.celery_hooks import celery_hooks_connect
-        from plugins.checks import sandbox_check
+        from plugins.checks import sandbox_check, secrets_key_check
 
         celery_hooks_connect()
 
         checks.register(sandbox_check)
+        checks.register(secrets_key_check)

@@ -28,3 +28,17 @@ def sandbox_check(**kwargs: Any) -> list[checks.CheckMessage]:
             id="plugins.W001",
         )
     ]
+
+
+def secrets_key_check(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Scaled out without PLUGIN_SECRETS_KEY, no plugin secret can be stored or read."""
+    if settings.PLUGIN_SECRETS_KEY:
+        return []
+    return [
+        checks.Warning(
+            "plugins that have secrets will not start, and none can be set: PLUGIN_SECRETS_KEY is not set",
+            hint="REDIS_URL is set, so several machines share the database: give each the same "
+            "PLUGIN_SECRETS_KEY (at least 32 random characters).",
+            id="plugins.W002",
+        )
+    ]

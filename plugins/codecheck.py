@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ class CodeCheck:
     code: Snapshot
     plugin_id: int | None = None  # None: a plugin not installed yet (the range's last uid)
     network: bool = False
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # its secrets: never logged
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ def _spec(check: CodeCheck) -> HostSpec:
             limits=check.limits,
             code=check.code,
             data_dir=folder,
+            env=check.env,
         )
     except HostLoadError:
         shutil.rmtree(folder, ignore_errors=True)

@@ -28,13 +28,24 @@ from plugins.sandbox.cgroups import cgroups_available, cgroups_sweep
 from plugins.sandbox.codeload import LoadedCode, code_active, code_load
 from plugins.sandbox.confine import Sandbox
 from plugins.sandbox.firewall import firewall_install
-from plugins.sandbox.host import PROJECT_ROOT, UNAVAILABLE, Host, HostLoadError, HostSpec, Limits, platform_call
+from plugins.sandbox.host import UNAVAILABLE, Host, HostLoadError, HostSpec, Limits, platform_call
 from plugins.sandbox.pool import HostPool
 from plugins.sandbox.privileges import secrets_hide
 from plugins.sandbox.protocol import attachment_from_wire
 from plugins.sandbox.runner import Outcome, command_run, health_run
+from plugins.sandbox.runtime import plugin_runtime, runtime_compiled_for
 from plugins.sandbox.snapshot import Snapshot, SnapshotError
-from plugins.sandbox.system import interpreter_paths, system_layout, tool_path, tool_problem
+from plugins.sandbox.system import (
+    EnvironmentPython,
+    InterpreterError,
+    environment_binds,
+    environment_python,
+    folder_size,
+    system_layout,
+    tool_path,
+    tool_problem,
+)
+from plugins.secrets import SecretError, plugin_secrets_env
 from plugins.snapshots import live_snapshot, version_code, version_code_record
 
 log = logging.getLogger(__name__)
@@ -58,7 +69,7 @@ def plugin_data_dir(*, name: str) -> Path:
 
 def _secret_files() -> list[Path]:
     data = Path(settings.DATA_DIR)
-    names = ("secret_key", "bridge_token", "session_mnemonic", "chat_mnemonic")
+    names = ("secret_key", "secrets_key", "bridge_token", "session_mnemonic", "chat_mnemonic")
     files = [*(data / name for name in names), Path(settings.BASE_DIR) / ".env"]
     db = settings.DATABASES["default"]
     if settings.DATABASE_IS_SQLITE:
@@ -120,10 +131,51 @@ def _network_allowed(network: bool) -> bool:
     return True
 
 
-def plugin_sandbox(*, plugin_id: int | None, network: bool, code: Snapshot, writable: Path) -> Sandbox | None:
+def runtime_folder() -> Path:
+    """The plugin runtime (``plugins.api`` and the host's modules): a host's only import
+    of the platform, made once per process under ``DATA_DIR/plugin-runtime``."""
+    return plugin_runtime(Path(settings.DATA_DIR) / "plugin-runtime")
+
+
+def environment_folder(*, digest: str) -> Path:
+    """Where the plugin environment named ``digest`` is on this machine."""
+    return Path(settings.DATA_DIR) / "plugin-envs" / digest
+
+
+def environment_disk_size(*, digest: str) -> int | None:
+    """What environment ``digest`` takes on this machine's disk; None when it is not here."""
+    return folder_size(environment_folder(digest=digest))
+
+
+def environment_interpreter(*, digest: str) -> EnvironmentPython:
+    """The interpreter of environment ``digest``; HostLoadError (the reason) when it is
+    not on this machine or cannot be used."""
+    python = environment_folder(digest=digest) / "bin" / "python"
+    if not python.exists():
+        raise HostLoadError(
+            _("This plugin's environment %(digest)s is not on this machine (no %(path)s).")
+            % {"digest": digest, "path": python}
+        )
+    try:
+        return environment_python(str(python))
+    except InterpreterError as exc:
+        raise HostLoadError(
+            _("This plugin's environment %(digest)s cannot be used: %(reason)s") % {"digest": digest, "reason": exc}
+        ) from None
+
+
+def plugin_sandbox(
+    *,
+    plugin_id: int | None,
+    network: bool,
+    code: Snapshot,
+    writable: Path,
+    python: EnvironmentPython | None = None,
+) -> Sandbox | None:
     """How a host of this plugin's ``code`` is confined: None when the worker is not root
     (hosts keep its user), or when a root worker may not confine them and the operator
-    opted in.
+    opted in. ``python``: the version's own environment (None: the worker's interpreter),
+    bound read-only with the plugin runtime; nothing else of the project is.
 
     HostLoadError (the reason, for the chat, the admin and the CLI) when a root worker
     cannot confine the host: a plugin never runs as root unless the operator says so.
@@ -147,15 +199,19 @@ def plugin_sandbox(*, plugin_id: int | None, network: bool, code: Snapshot, writ
     # Not mounted in the sandbox at all; owner-only all the same, should one leak in.
     secrets_hide(data_dir=Path(settings.DATA_DIR), secret_files=_secret_files(), public_dirs=[])
     links, present = system_layout()
+    configs = Path(settings.DATA_DIR) / "plugin-runtime"
+    interpreter, emptied, overlays = environment_binds(python, configs=configs)
     return Sandbox(
         bwrap=tool_path(settings.PLUGIN_BWRAP),
         uid=uid,
         gid=uid,
         network=_network_allowed(network),
-        read_only=(*interpreter_paths(), str(PROJECT_ROOT / "plugins"), str(code.root)),
+        read_only=(*interpreter, str(runtime_folder()), str(code.root)),
         writable=str(writable),
         links=links,
         present=present,
+        emptied=emptied,
+        overlays=overlays,
     )
 
 
@@ -186,10 +242,12 @@ def version_limits(*, version: PluginVersion) -> Limits:
 
 
 def version_generation(*, version: PluginVersion, digest: str) -> str:
-    """Changes whenever the plugin is reloaded (or edited), or the version's limits are
-    (a host applies its memory limit at start): hosts of an older one retire."""
+    """Changes whenever the plugin is reloaded (or edited, or its secrets are set or
+    removed: ``plugins.secrets`` moves ``updated_at``), or the version's limits are (a host
+    applies its memory limit at start): hosts of an older one retire."""
     limits = version_limits(version=version)
     shape = f"{limits.timeout_seconds:g}/{limits.memory_mb}/{limits.cpu_seconds:g}/net={version.network}"
+    shape += f"/env={version.environment}"
     return f"{version.plugin.updated_at.timestamp():.6f}/{digest}/{shape}"
 
 
@@ -202,14 +260,23 @@ def host_spec(
     limits: Limits,
     code: Snapshot,
     data_dir: Path | None = None,
+    env: tuple[tuple[str, str], ...] = (),
+    environment: str = "",
 ) -> HostSpec:
     """How to start a host for this code: every host, serving or checking, starts from here.
 
     ``data_dir``: the host's writable folder, the plugin's own unless given (a code check
     gets a throwaway one, so it never touches the data of a version that is serving).
+    ``env``: the plugin's own variables (its secrets), for this host's environment only.
+    ``environment``: the digest of the version's own environment, whose interpreter the
+    host runs on ("": the worker's); HostLoadError when it is not on this machine.
     """
     folder = data_dir or plugin_data_dir(name=plugin)
-    sandbox = plugin_sandbox(plugin_id=plugin_id, network=network, code=code, writable=folder)
+    python = environment_interpreter(digest=environment) if environment else None
+    runtime = runtime_folder()
+    if python is not None:
+        runtime_compiled_for(runtime, python.base)
+    sandbox = plugin_sandbox(plugin_id=plugin_id, network=network, code=code, writable=folder, python=python)
     return HostSpec(
         plugin=plugin,
         entrypoint=entrypoint,
@@ -220,10 +287,35 @@ def host_spec(
         sandbox=sandbox,
         max_processes=settings.PLUGIN_MAX_PROCESSES,
         cgroups=_cgroups_wanted(sandbox),
+        env=env,
+        python=python.python if python is not None else "",
+        runtime=str(runtime),
     )
 
 
+# Per plugin: the ``updated_at`` its secrets were read at, and them (decrypted), so a
+# request served by an idle host costs no query and no decryption.
+_secrets_read: dict[int, tuple[float, tuple[tuple[str, str], ...]]] = {}
+
+
+def _plugin_env(version: PluginVersion) -> tuple[tuple[str, str], ...]:
+    """The plugin's secrets for its host; HostLoadError (why, never a value) when one
+    cannot be read: the host does not start without them."""
+    plugin = version.plugin
+    stamp = plugin.updated_at.timestamp()
+    cached = _secrets_read.get(plugin.pk)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        env = plugin_secrets_env(plugin=plugin.name)
+    except SecretError as exc:
+        raise HostLoadError(_("This plugin was not started: %(reason)s") % {"reason": exc}) from None
+    _secrets_read[plugin.pk] = (stamp, env)
+    return env
+
+
 def version_host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
+    """The host of ``version``: on its own environment's interpreter when it has one."""
     return host_spec(
         plugin=version.plugin.name,
         plugin_id=version.plugin.pk,
@@ -231,6 +323,8 @@ def version_host_spec(*, version: PluginVersion, code: Snapshot) -> HostSpec:
         entrypoint=version.entrypoint,
         limits=version_limits(version=version),
         code=code,
+        env=_plugin_env(version),
+        environment=version.environment,
     )
 
 
@@ -303,7 +397,11 @@ def _inline_request_locked(version: PluginVersion, message: dict[str, Any], on_c
 
 
 def version_request(*, version: PluginVersion, message: dict[str, Any], on_call: Caller) -> Outcome:
-    """Send ``message`` (``run`` or ``health``) to the version's code and return the outcome."""
+    """Send ``message`` (``run`` or ``health``) to the version's code and return the outcome.
+
+    Inline code (the trusted built-ins) gets no secrets: it runs in the worker's process,
+    where ``os.environ`` is every inline plugin's and the worker's own, so they never go there.
+    """
     if version.isolation == PluginVersion.Isolation.INLINE:
         return _inline_request(version, message, on_call)
     try:
@@ -347,3 +445,4 @@ def pool_hosts() -> list[Host]:
 def pool_close() -> None:
     _pool.close_all()
     _inline.clear()
+    _secrets_read.clear()

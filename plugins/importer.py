@@ -42,6 +42,7 @@ from plugins.health import LOADED, UNKNOWN
 from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load, manifest_notices
 from plugins.models import Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_retire, snapshot_take
+from plugins.secrets import SecretError, entry_env_store, plugin_secrets_env
 from plugins.snapshots import SNAPSHOT_KEY, code_store, snapshots_clean, version_digest
 from plugins.versions import ActivationError, version_activate, version_find
 
@@ -127,6 +128,7 @@ def _code_checks(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> t
             code=pins[e.name][1],
             plugin_id=ids.get(e.name),
             network=e.network,
+            env=_check_env(e),
         )
         for e in entries
     ]
@@ -138,6 +140,26 @@ def _code_checks(manifest: Manifest, pins: dict[str, tuple[str, Snapshot]]) -> t
     }
     described = {e.name: r.commands for e, r in zip(entries, results, strict=True) if not r.error}
     return errors, described
+
+
+def _check_env(entry: PluginEntry) -> tuple[tuple[str, str], ...]:
+    """The variables the entry's host will have (its stored secrets, then its ``env:``):
+    code that reads an API key as it loads loads in the check as it will serve."""
+    try:
+        stored = dict(plugin_secrets_env(plugin=entry.name))
+    except SecretError:
+        stored = {}  # not readable here: the serving host says so when it starts
+    return tuple({**stored, **entry.env}.items())
+
+
+def _env_store(manifest: Manifest, entry: PluginEntry) -> None:
+    """Keep the entry's ``env:`` as the plugin's secrets (names only in the log)."""
+    try:
+        changed = entry_env_store(plugin=entry.name, env=entry.env)
+    except SecretError as exc:
+        raise _error(manifest, entry, "env", str(exc)) from None
+    if changed:
+        log.info("%s: secrets set from env: %s", entry.name, ", ".join(changed))
 
 
 def _command_names(manifest: Manifest, described: Described) -> dict[str, list[str]]:
@@ -350,6 +372,7 @@ def plugins_import(*, path: Path, roots: Sequence[Path] | None = None, dry_run: 
         for entry in _order(manifest):
             if entry.name not in errors:
                 _import_entry(entry, pins[entry.name], described.get(entry.name, ()), replaced, tally)
+                _env_store(manifest, entry)
         tally.warnings.extend(_configured_handler_missing())
         if dry_run:
             transaction.set_rollback(True)

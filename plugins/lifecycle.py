@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from plugins import versions
 from plugins.commands import commands_derive
-from plugins.execution import version_code_try
+from plugins.execution import environment_disk_size, version_code_try
 from plugins.health import RELOAD_FAILED, plugin_error_rate
 from plugins.models import Plugin
 from plugins.sandbox.host import HostLoadError
@@ -110,8 +110,12 @@ def plugin_action(*, action: str, name: str, version: str = "") -> str:
     raise LifecycleError(_("Unknown action %(action)s.") % {"action": action})
 
 
-def plugins_overview() -> list[dict[str, Any]]:
-    """Every plugin with version, state, health and error rate, as plain data."""
+def plugins_overview(*, environments: bool = False) -> list[dict[str, Any]]:
+    """Every plugin with version, state, health and error rate, as plain data.
+
+    ``environments``: each row also names the active version's environment ("": the
+    bot's own interpreter) and its size on this machine's disk (None: not built here).
+    """
     rows = []
     for plugin in Plugin.objects.select_related("active_version").order_by("name"):
         health = plugin.health_status or "-"
@@ -129,4 +133,8 @@ def plugins_overview() -> list[dict[str, Any]]:
                 "versions": list(plugin.versions.values_list("version", flat=True)),
             }
         )
+        if environments:
+            environment = plugin.active_version.environment if plugin.active_version else ""
+            rows[-1]["environment"] = environment
+            rows[-1]["environment_size"] = environment_disk_size(digest=environment) if environment else None
     return rows

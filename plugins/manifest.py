@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from plugins.constraints import VersionError, constraint_parse, requirement_parse, version_parse
+from plugins.envnames import env_entries
 from sessionbot.botconfig import PLUGIN_NAME_RE
 
 SLUG = PLUGIN_NAME_RE.pattern
@@ -129,6 +130,14 @@ class PluginEntry(_Model):
     network: bool = False  # the host may reach the internet (never this machine's services)
     limits: Limits = Limits()
     health_check: HealthCheck | None = None
+    # The plugin's own variables (API keys), stored as its secrets at import: kept out of
+    # the entry's dump (the version's manifest, the checksum) and out of its repr.
+    env: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
+
+    @field_validator("env", mode="before")
+    @classmethod
+    def _env(cls, value: object) -> dict[str, str]:
+        return env_entries(value)
 
     @field_validator("version", mode="before")
     @classmethod

@@ -15,7 +15,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from plugins.environments.store import environments_clean
 from plugins.models import PluginVersion
+from plugins.sandbox.runtime import plugin_runtime, runtimes_prune
 from plugins.sandbox.snapshot import (
     Snapshot,
     SnapshotError,
@@ -84,7 +86,8 @@ def version_code_record(*, version: PluginVersion, digest: str, only_if_unset: b
 
 
 def snapshots_clean(*, grace_seconds: float | None = None) -> list[Path]:
-    """Remove the snapshots no version refers to, once no invocation can still be using them.
+    """Remove the snapshots and environments no version refers to, once no invocation can
+    still be using them.
 
     The grace period defaults to the Celery task time limit: the longest an invocation
     that started on the old code can still run.
@@ -94,4 +97,19 @@ def snapshots_clean(*, grace_seconds: float | None = None) -> list[Path]:
         if isinstance(manifest, dict) and manifest.get(SNAPSHOT_KEY):
             keep.add((name, str(manifest[SNAPSHOT_KEY])))
     grace = float(settings.CELERY_TASK_TIME_LIMIT) if grace_seconds is None else grace_seconds
-    return snapshots_prune(store=code_store(), keep=keep, grace_seconds=grace)
+    runtimes_clean()
+    removed = snapshots_prune(store=code_store(), keep=keep, grace_seconds=grace)
+    # The environments (plugins.environments) follow the same rule.
+    environments = set(PluginVersion.objects.exclude(environment="").values_list("environment", flat=True))
+    return removed + environments_clean(keep=environments, grace_seconds=grace)
+
+
+RUNTIME_GRACE = 7 * 24 * 3600.0
+
+
+def runtimes_clean() -> list[Path]:
+    """Remove the plugin runtime folders of older code that no host started from for a
+    week (a worker still on that code marks its folder at each host start)."""
+    into = Path(settings.DATA_DIR) / "plugin-runtime"
+    grace = max(RUNTIME_GRACE, float(settings.CELERY_TASK_TIME_LIMIT))
+    return runtimes_prune(into=into, keep=plugin_runtime(into), grace_seconds=grace)

@@ -57,6 +57,80 @@ class Recovery(_Model):
     max_attempts: int = Field(3, ge=1, le=100)
 
 
+# A git host given by name alone (gitlab.example, or gitlab.example:8443) is reached over https.
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
+_SCP_RULE = re.compile(r"^[A-Za-z0-9._~-]+@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^\s]*)$")
+
+
+def source_rule_parse(text: str, *, schemes: tuple[str, ...]) -> tuple[str, str, str]:
+    """Read one ``plugin_sources`` entry as (scheme, host, path prefix); "" host: any host.
+
+    ``https://`` allows every host over https, ``https://github.com/myorg`` the
+    repositories under that path, ``gitlab.example`` means ``https://gitlab.example``, and
+    ``git@gitlab.example:`` (git's scp form) means ``ssh://gitlab.example``. Raise
+    ValueError naming the entry when it is none of these.
+    """
+    scp = _SCP_RULE.match(text)
+    if scp:
+        scheme, host, path = "ssh", scp["host"].lower(), "/" + scp["path"]
+    elif "://" in text:
+        scheme, _, rest = text.partition("://")
+        host, slash, tail = rest.partition("/")
+        scheme, host, path = scheme.lower(), host.lower(), slash + tail
+        if "@" in host:
+            raise ValueError(f"{text!r}: leave the user out of an allowed URL")
+    elif _HOST.match(text.lower()):
+        scheme, host, path = "https", text.lower(), ""
+    else:
+        raise ValueError(f"{text!r} is not a URL prefix (https://host/path) or a host name")
+    if scheme not in schemes:
+        raise ValueError(f"{text!r}: the scheme must be one of {', '.join(schemes)}")
+    if host and not _HOST.match(host):
+        raise ValueError(f"{text!r}: {host!r} is not a host name")
+    if not host and path.strip("/"):
+        raise ValueError(f"{text!r}: a path needs a host before it")
+    return scheme, host, path.rstrip("/")
+
+
+GIT_RULE_SCHEMES = ("https", "http", "ssh", "git")
+ARCHIVE_RULE_SCHEMES = ("https", "http")
+INDEX_RULE_SCHEMES = ("https", "http", "file")
+DEFAULT_INDEX = "https://pypi.org/simple"
+
+
+class PluginSources(_Model):
+    """Where plugins may be installed from (plugins.sources.policy applies it)."""
+
+    git: tuple[str, ...] = ("https://",)
+    archives: tuple[str, ...] = ("https://",)
+    indexes: tuple[str, ...] = (DEFAULT_INDEX,)
+    local: bool = True
+    uploads: bool = True
+
+    @field_validator("git")
+    @classmethod
+    def _git_rules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            source_rule_parse(entry, schemes=GIT_RULE_SCHEMES)
+        return value
+
+    @field_validator("archives")
+    @classmethod
+    def _archive_rules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            source_rule_parse(entry, schemes=ARCHIVE_RULE_SCHEMES)
+        return value
+
+    @field_validator("indexes")
+    @classmethod
+    def _index_rules(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if "://" not in entry:
+                raise ValueError(f"{entry!r} is not an index URL such as {DEFAULT_INDEX}")
+            source_rule_parse(entry, schemes=INDEX_RULE_SCHEMES)
+        return value
+
+
 class BotConfig(_Model):
     command_prefix: str = Field("/", min_length=1, max_length=3)
     # Before default_language, which is checked against it.
@@ -72,6 +146,7 @@ class BotConfig(_Model):
     max_attachments: int = Field(10, ge=0, le=100)
     polling: Polling = Polling()
     recovery: Recovery = Recovery()
+    plugin_sources: PluginSources = PluginSources()
 
     @field_validator("admins")
     @classmethod

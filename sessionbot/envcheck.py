@@ -64,6 +64,19 @@ def secret_key_check(raw: str, *, debug: bool, scaled_out: bool) -> str:
     return raw
 
 
+def plugin_secrets_key_check(raw: str, *, debug: bool) -> str:
+    """Return the key that encrypts plugin secrets ("": generate one into the data folder).
+
+    Several comma-separated keys: the first encrypts, every one decrypts (a key rotation).
+    """
+    keys = [key.strip() for key in raw.split(",") if key.strip()]
+    for key in keys:
+        if not debug and len(key) < MIN_SECRET_KEY:
+            reason = f"a key is {len(key)} characters; use at least {MIN_SECRET_KEY} random ones"
+            raise EnvError("PLUGIN_SECRETS_KEY", reason)
+    return ",".join(keys)
+
+
 def allowed_hosts_check(hosts: list[str]) -> list[str]:
     for host in hosts:
         if not host or "://" in host or "/" in host or re.search(r"\s", host):

@@ -65,6 +65,13 @@ SECRET_KEY = _checked(
 if not SECRET_KEY:
     SECRET_KEY = secret_file_value(DATA_DIR / "secret_key")
 
+# Encrypts plugin secrets (plugins.secrets). Unset: generated once into data/secrets_key
+# (0600), as SECRET_KEY is; scaled out (REDIS_URL set) with DEBUG off, every machine must
+# be given the same key, and until it is, plugins that have secrets do not start.
+PLUGIN_SECRETS_KEY = _checked(envcheck.plugin_secrets_key_check, env.str("PLUGIN_SECRETS_KEY", default=""), debug=DEBUG)
+if not PLUGIN_SECRETS_KEY and (not REDIS_URL or DEBUG):
+    PLUGIN_SECRETS_KEY = secret_file_value(DATA_DIR / "secrets_key")
+
 _hosts: list[str] = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 ALLOWED_HOSTS = _checked(envcheck.allowed_hosts_check, _hosts)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

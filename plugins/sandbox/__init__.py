@@ -4,5 +4,6 @@
 import Django. ``confine`` builds the sandbox's command line and limits, ``system``,
 ``cgroups`` and ``firewall`` are the operating system's side of it; ``host`` and ``pool``
 are the worker's side of the pipe; ``drain`` and ``output`` turn what a host prints into
-the worker's log lines.
+the worker's log lines. ``runtime`` copies the modules a host imports (and ``plugins.api``)
+into a folder of their own: the only part of the platform on a host's path.
 """

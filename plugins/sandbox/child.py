@@ -17,10 +17,11 @@ from plugins.sandbox.enter import host_enter
 
 
 def boot() -> None:
-    joining = host_enter(Entry.from_arg(sys.argv[1])) if len(sys.argv) > 1 else None
+    entry = Entry.from_arg(sys.argv[1]) if len(sys.argv) > 1 else None
+    joining = host_enter(entry) if entry is not None else None
     from plugins.sandbox import serve
 
-    serve.main(joining)
+    serve.main(joining, site=entry is not None and entry.site)
 
 
 if __name__ == "__main__":

@@ -53,10 +53,17 @@ class Sandbox:
     writable: str  # the plugin's own folder: its cwd and HOME
     links: Mapping[str, str] = field(default_factory=dict)
     present: frozenset[str] = frozenset(SYSTEM_PATHS + BASE_ETC + NETWORK_ETC)
+    # Folders inside a read-only bind shown empty (a read-only tmpfs), then (source, path)
+    # files mounted read-only over paths inside the binds: a plugin environment's bin/ and
+    # pyvenv.cfg, which its build wrote, give way to a trusted interpreter and config.
+    emptied: tuple[str, ...] = ()
+    overlays: tuple[tuple[str, str], ...] = ()
 
 
 def _system_binds(box: Sandbox) -> list[str]:
-    argv: list[str] = []
+    # /etc first, 0755: bubblewrap would make it 0700 above the files bound into it, and
+    # the plugin's uid could read none of them (name resolution, TLS trust, the loader).
+    argv: list[str] = ["--perms", "0755", "--dir", "/etc"]
     etc = BASE_ETC + (NETWORK_ETC if box.network else ())
     for path in (*SYSTEM_PATHS, *etc):
         if path in box.links:
@@ -102,6 +109,12 @@ def bwrap_argv(box: Sandbox) -> list[str]:
     # Parents before children, so a folder inside another is mounted on top of it.
     for path in _depth_first(set(box.read_only)):
         argv += ["--ro-bind", path, path]
+    for path in box.emptied:
+        argv += ["--perms", "0755", "--tmpfs", path]
+    for source, path in box.overlays:
+        argv += ["--ro-bind", source, path]
+    for path in box.emptied:
+        argv += ["--remount-ro", path]
     argv += ["--bind", box.writable, box.writable, "--chdir", box.writable, "--"]
     return argv
 
@@ -134,10 +147,19 @@ class Entry:
     uid: int | None = None  # drop to this uid and gid (root worker only)
     gid: int | None = None
     cgroup_fds: Sequence[int] = ()  # open cgroup.procs files to join
+    # Started without ``site`` (``-S``): a plugin environment's site-packages (and the .pth
+    # files there, which run code) are added only once the host is confined.
+    site: bool = False
 
     def to_arg(self) -> str:
         return json.dumps(
-            {"limits": dict(self.limits), "uid": self.uid, "gid": self.gid, "cgroup_fds": list(self.cgroup_fds)},
+            {
+                "limits": dict(self.limits),
+                "uid": self.uid,
+                "gid": self.gid,
+                "cgroup_fds": list(self.cgroup_fds),
+                "site": self.site,
+            },
             separators=(",", ":"),
         )
 
@@ -149,4 +171,5 @@ class Entry:
             uid=data["uid"],
             gid=data["gid"],
             cgroup_fds=tuple(int(fd) for fd in data["cgroup_fds"]),
+            site=bool(data.get("site", False)),
         )

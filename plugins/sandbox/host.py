@@ -15,13 +15,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from plugins.envnames import env_name_problem
 from plugins.sandbox.cgroups import HostCgroup
 from plugins.sandbox.confine import Entry, Sandbox, bwrap_argv, hard_limits
 from plugins.sandbox.drain import OutputDrain
@@ -70,20 +71,32 @@ class HostSpec:
     max_processes: int | None = None  # per plugin uid (RLIMIT_NPROC) and per host (pids.max)
     cgroups: bool = False  # give each host a cgroup (memory, pids, CPU time)
     python: str = ""  # the interpreter of the version's own environment; empty: this one
-    env: tuple[tuple[str, str], ...] = ()  # the plugin's own variables (its secrets, env:)
+    # The plugin's own variables (its secrets, env:): never in a repr, so never in a log.
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     api: str = "sessionbot"  # "legacy": an older bot's plugin, run through its adapter
+    # The folder on the host's PYTHONPATH: the plugin runtime (plugins.sandbox.runtime);
+    # empty: the project root (a benchmark or a test that builds its own spec).
+    runtime: str = ""
 
 
-def host_environment(base: Mapping[str, str], *, data_dir: Path) -> dict[str, str]:
-    """The plugin host's environment: a short allow-list, never a secret-looking name."""
+def host_environment(
+    base: Mapping[str, str], *, data_dir: Path, own: Iterable[tuple[str, str]] = (), runtime: str = ""
+) -> dict[str, str]:
+    """The plugin host's environment: a short allow-list of the worker's ``base`` (never a
+    secret-looking name), then the plugin's ``own`` variables (its secrets, given on
+    purpose), then the platform's, which no variable of the plugin can replace.
+
+    ``runtime``: the only folder of the platform the host imports from (the plugin runtime).
+    """
     env = {k: v for k, v in base.items() if k in ENV_PASSED and not SECRET_LOOKING.search(k)}
     env.setdefault("PATH", "/usr/bin:/bin")
     env.setdefault("LANG", "C.UTF-8")
+    env.update((k, v) for k, v in own if not env_name_problem(k))
     env.update(
         {
             "HOME": str(data_dir),
             "TMPDIR": str(data_dir / "tmp"),
-            "PYTHONPATH": str(PROJECT_ROOT),
+            "PYTHONPATH": runtime or str(PROJECT_ROOT),
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
         }
@@ -118,7 +131,8 @@ class Host:
         self._cpu_start = 0.0
         (spec.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
         process_protect()
-        _bytecode_ready()
+        if not spec.runtime:
+            _bytecode_ready()  # a runtime folder is compiled when it is made
         argv, fds = self._argv()
         try:
             self.proc = subprocess.Popen(
@@ -127,7 +141,7 @@ class Host:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,  # the plugin's prints and logging: see OutputDrain
                 cwd=spec.data_dir,
-                env=host_environment(os.environ, data_dir=spec.data_dir),
+                env=host_environment(os.environ, data_dir=spec.data_dir, own=spec.env, runtime=spec.runtime),
                 pass_fds=fds,
                 # Its own session and process group: killing the group takes its children too,
                 # and a Ctrl-C to the worker is the worker's to handle.
@@ -166,12 +180,14 @@ class Host:
                 self._cgroup_remove()
                 raise HostLoadError(f"the plugin host's cgroup could not be made: {exc}") from None
         # -P: the host's working folder (the plugin's own, writable) is not on sys.path; -s:
-        # nor its ~/.local site-packages (the host starts as root inside the sandbox).
-        argv = [sys.executable, "-s", "-P", "-m", "plugins.sandbox.child"]
-        entry = Entry(limits=limits, cgroup_fds=fds)
+        # nor its ~/.local site-packages (the host starts as root inside the sandbox). -S, on
+        # a plugin's own environment: its site-packages wait until the host is confined.
+        site = bool(spec.python)
+        argv = [spec.python or sys.executable, "-s", "-P", *(["-S"] if site else []), "-m", "plugins.sandbox.child"]
+        entry = Entry(limits=limits, cgroup_fds=fds, site=site)
         if box is not None:
             folder_give(path=spec.data_dir, user=HostUser(spec.plugin, box.uid, box.gid))
-            entry = Entry(limits=limits, uid=box.uid, gid=box.gid, cgroup_fds=fds)
+            entry = Entry(limits=limits, uid=box.uid, gid=box.gid, cgroup_fds=fds, site=site)
             argv = [*bwrap_argv(box), *argv]
         return [*argv, entry.to_arg()], fds
 

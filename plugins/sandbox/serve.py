@@ -137,9 +137,18 @@ def _guard(parent: int) -> None:
         os._exit(0)  # the worker died before the guard was set
 
 
-def main(joining: Joining | None = None) -> None:
+def _site_enter() -> None:
+    """Add the environment's site-packages, as ``site`` does at a normal start; its .pth
+    files run now, as the plugin's uid, in the host's cgroup."""
+    import site
+
+    site.main()
+
+
+def main(joining: Joining | None = None, *, site: bool = False) -> None:
     """Serve the worker until it says exit or goes away; ``joining`` must finish (the host
-    is in its cgroups) before the plugin's code is loaded."""
+    is in its cgroups) before the plugin's code is loaded. ``site``: the host started
+    without ``site`` (``-S``) and adds it then."""
     channel = Channel()
     sys.meta_path.insert(0, _BlockPlatform())
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -149,6 +158,8 @@ def main(joining: Joining | None = None) -> None:
     try:
         if joining is not None:
             joining.wait()
+        if site:
+            _site_enter()
         host = Host(channel, init)
         channel.write({"op": "ready", "commands": plugin_describe(instance=host.instance, prefix=host.prefix)})
     except (PluginLoadError, MemoryError, EnterError) as exc:

@@ -44,6 +44,8 @@ def test_this_tree_keeps_every_contract() -> None:
         ("broker/chunker.py", "import django.utils", "Pure cores import no Django", "broker.chunker -> django"),
         ("bridge/runtime.py", "import sessiontestnet.local", "test network", "bridge.runtime -> sessiontestnet"),
         ("bridge/brokerlink.py", "import asyncio", "protocol core does no I/O", "bridge.brokerlink -> asyncio"),
+        ("plugins/sandbox/runner.py", "import psutil", "host's modules import no", "plugins.sandbox.runner -> psutil"),
+        ("plugins/api.py", "import plugins.models", "host's modules import no", "plugins.api -> plugins.models"),
     ],
 )
 def test_a_wrong_way_import_fails_with_the_import_named(

@@ -103,3 +103,12 @@ def ran(inv: Invocation) -> str:
     """The version an invocation recorded as the one that ran."""
     assert inv.plugin_version is not None
     return inv.plugin_version.version
+
+
+@pytest.fixture
+def plugin_secrets_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PLUGIN_SECRETS_KEY here and in workers, where the run gives none (scaled out)."""
+    if not settings.PLUGIN_SECRETS_KEY:
+        key = "tests-only-plugin-secrets-key-not-for-production"
+        monkeypatch.setattr(settings, "PLUGIN_SECRETS_KEY", key)
+        monkeypatch.setenv("PLUGIN_SECRETS_KEY", key)

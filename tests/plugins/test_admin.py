@@ -16,11 +16,13 @@ from plugins.models import (
     PermissionGrant,
     Plugin,
     PluginCommand,
+    PluginSecret,
     PluginVersion,
 )
+from plugins.secrets import plugin_secret_set
 from plugins.versions import version_activate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plugin_secrets_key")]
 
 USER = "05" + "ab" * 32
 
@@ -50,7 +52,9 @@ def objects() -> dict[str, object]:
     )
     outbound = OutboundMessage.objects.create(ref="r1", to=USER, text="Sunny", invocation=invocation)
     bridge = BridgeStatus.objects.create(bot_id=USER, client="test", status={"polling": True})
+    secret = plugin_secret_set(plugin="weather", key="WEATHER_API_KEY", value="wk-123")
     return {
+        "secret": secret,
         "user": user,
         "group": group,
         "plugin": plugin,
@@ -71,7 +75,7 @@ def _url(model: Any, page: str, *args: object) -> str:
 
 def test_every_model_of_the_project_is_in_the_admin() -> None:
     registered = {m for m in admin.site._registry if m._meta.app_label in {"plugins", "broker"}}
-    expected = {BotUser, BotGroup, Plugin, PluginVersion, PluginCommand, PermissionGrant, Invocation}
+    expected = {BotUser, BotGroup, Plugin, PluginVersion, PluginCommand, PluginSecret, PermissionGrant, Invocation}
     assert registered == expected | {InboundMessage, OutboundMessage, BridgeStatus}
 
 
@@ -83,7 +87,7 @@ def test_every_changelist_and_change_form_opens(admin_client, objects) -> None:
         assert admin_client.get(_url(model, "change", obj.pk)).status_code == 200, model
 
 
-@pytest.mark.parametrize("model", [BotUser, BotGroup, Plugin, PermissionGrant])
+@pytest.mark.parametrize("model", [BotUser, BotGroup, Plugin, PluginSecret, PermissionGrant])
 def test_add_forms_open_for_what_an_operator_creates(admin_client, model) -> None:
     assert admin_client.get(_url(model, "add")).status_code == 200
 

@@ -69,6 +69,7 @@ def test_folders_above_the_binds_are_made_enterable_before_the_binds() -> None:
     argv = bwrap_argv(BOX)
     made = pairs(argv, "--dir")
     assert made == [
+        "/etc",  # before the /etc files: 0755, where bubblewrap would make it 0700
         "/opt",
         "/srv",
         "/srv/bot",
@@ -78,6 +79,8 @@ def test_folders_above_the_binds_are_made_enterable_before_the_binds() -> None:
         "/srv/bot/data/plugin-code/x",
     ]
     assert max(argv.index(d) for d in made) < argv.index("/srv/bot/plugins")
+    assert argv[argv.index("/etc") - 3 : argv.index("/etc")] == ["--perms", "0755", "--dir"]
+    assert argv.index("/etc") < argv.index("/etc/localtime")
 
 
 def test_a_project_under_tmp_is_bound_on_top_of_the_private_tmp_not_hidden_by_it() -> None:
@@ -91,7 +94,7 @@ def test_a_project_under_tmp_is_bound_on_top_of_the_private_tmp_not_hidden_by_it
     assert argv[tmpfs - 1] == "--tmpfs"
     for path in (*box.read_only, box.writable):
         assert argv.index(path) > tmpfs, path
-    made = pairs(argv, "--dir")
+    made = [d for d in pairs(argv, "--dir") if d != "/etc"]
     assert "/tmp" not in made
     assert made[:2] == ["/tmp/ci", "/tmp/ci/checkout"]
     assert all(argv.index(d) > tmpfs for d in made)
@@ -116,6 +119,37 @@ def test_a_long_cpu_budget_raises_the_lifetime_cpu_limit() -> None:
 def test_the_entry_survives_the_command_line() -> None:
     entry = Entry(limits={"AS": 1, "NPROC": 2}, uid=200001, gid=200001, cgroup_fds=(5, 6))
     assert Entry.from_arg(entry.to_arg()) == entry
+    assert Entry.from_arg(replace(entry, site=True).to_arg()).site
+
+
+ENV = "/srv/bot/data/plugin-envs/d1"
+
+
+def test_an_environments_bin_and_pyvenv_cfg_give_way_to_trusted_ones_after_the_binds() -> None:
+    box = replace(
+        BOX,
+        read_only=(*BOX.read_only, ENV),
+        emptied=(f"{ENV}/bin",),
+        overlays=(("/opt/py/bin/python3.11", f"{ENV}/bin/python"), ("/srv/bot/data/cfg/a.cfg", f"{ENV}/pyvenv.cfg")),
+    )
+    argv = bwrap_argv(box)
+    env_bind = argv.index(ENV)
+    empty = argv.index(f"{ENV}/bin")
+    assert argv[empty - 3 : empty] == ["--perms", "0755", "--tmpfs"]
+    python = argv.index(f"{ENV}/bin/python")
+    assert argv[python - 2 : python] == ["--ro-bind", "/opt/py/bin/python3.11"]
+    config = argv.index(f"{ENV}/pyvenv.cfg")
+    assert argv[config - 2 : config] == ["--ro-bind", "/srv/bot/data/cfg/a.cfg"]
+    remount = argv.index("--remount-ro")
+    assert argv[remount + 1] == f"{ENV}/bin"
+    assert env_bind < empty < python < remount  # mounted over the environment, then sealed
+    assert max(python, config, remount) < argv.index("--bind")
+
+
+def test_a_host_on_the_workers_interpreter_has_nothing_mounted_over_its_binds() -> None:
+    argv = bwrap_argv(BOX)
+    assert "--remount-ro" not in argv
+    assert pairs(argv, "--tmpfs") == ["/dev/shm", "/tmp"]
 
 
 def test_the_firewall_rejects_local_addresses_for_the_plugin_uid_range_only() -> None:

@@ -19,6 +19,14 @@ def _migrate(targets: list[tuple[str, str]]):
     return executor.loader.project_state(targets).apps
 
 
+@pytest.fixture(autouse=True)
+def _latest_schema_after():
+    """The tests after these run on the latest schema, not the one a test stopped at."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 def test_localized_command_docs_move_onto_the_command_rows() -> None:
     old = _migrate(BEFORE)
     plugin = old.get_model("plugins", "Plugin").objects.create(name="weather")

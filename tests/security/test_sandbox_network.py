@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -55,4 +56,16 @@ def test_a_networked_plugin_has_the_network_but_not_this_machines_services(plugi
     assert {seen[t].split(":")[0] for t in targets} == {"ConnectionRefusedError"}, seen
     assert not seen[f"unix:{PG_SOCKET}"].startswith("ok:")
     assert set(seen["interfaces"].split(",")) - {"lo"}
+    pool_close()
+
+
+def test_a_networked_plugin_can_read_the_name_resolution_and_tls_files(plugin_roots) -> None:
+    # bubblewrap makes the folders above a bound file 0700: without /etc made 0755 first,
+    # the plugin's uid reads none of them, and name resolution and TLS fail.
+    sandbox_required()
+    hostile(network=True)
+    wanted = [p for p in ("/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/hosts") if Path(p).exists()]
+    reply = ask_with("hostile", "/files", read=wanted)
+    assert wanted
+    assert all(line.split(" ")[2].startswith("ok") for line in reply.splitlines()), reply
     pool_close()

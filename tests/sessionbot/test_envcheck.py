@@ -73,6 +73,7 @@ def test_a_sqlite_file_in_a_missing_folder_is_refused(tmp_path) -> None:
 def test_secrets_are_never_echoed() -> None:
     assert "hunter2" not in _message(lambda: envcheck.bridge_token_check("hunter2"))
     assert "hunter2" not in _message(lambda: envcheck.secret_key_check("hunter2", debug=False, scaled_out=False))
+    assert "hunter2" not in _message(lambda: envcheck.plugin_secrets_key_check("hunter2", debug=False))
 
 
 @pytest.mark.parametrize(
@@ -81,6 +82,12 @@ def test_secrets_are_never_echoed() -> None:
         (lambda: envcheck.secret_key_check("", debug=False, scaled_out=False), ""),
         (lambda: envcheck.secret_key_check("", debug=True, scaled_out=True), ""),
         (lambda: envcheck.secret_key_check("dev", debug=True, scaled_out=True), "dev"),
+        (lambda: envcheck.plugin_secrets_key_check("", debug=False), ""),
+        (
+            lambda: envcheck.plugin_secrets_key_check(f" {'n' * 32} , {'o' * 32} ", debug=False),
+            f"{'n' * 32},{'o' * 32}",
+        ),
+        (lambda: envcheck.plugin_secrets_key_check("dev", debug=True), "dev"),
         (lambda: envcheck.redis_url_check(""), ""),
         (lambda: envcheck.redis_url_check("rediss://u:p@cache.internal:6380/2"), "rediss://u:p@cache.internal:6380/2"),
         (lambda: envcheck.host_ip_check("0.0.0.0"), "0.0.0.0"),

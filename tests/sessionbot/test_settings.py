@@ -16,7 +16,11 @@ pytestmark = pytest.mark.slow
 
 def _check(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``manage.py check`` in a clean environment plus ``env``, with its own data folder."""
-    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PLUGIN_SECRETS_KEY", "DEBUG"}
+    }
     base.update({"DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}, **env)
     return subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=base, capture_output=True, text=True, timeout=120
@@ -43,6 +47,7 @@ def _one_line(result: subprocess.CompletedProcess[str]) -> str:
         ({"CSRF_TRUSTED_ORIGINS": "bot.example.org"}, "CSRF_TRUSTED_ORIGINS: 'bot.example.org' is not an origin"),
         ({"HTTPS_ONLY": "sometimes"}, "HTTPS_ONLY: 'sometimes' is not a boolean"),
         ({"HTTP_HEADER_TIMEOUT": "0"}, "HTTP_HEADER_TIMEOUT: '0' is below the minimum 0.1"),
+        ({"PLUGIN_SECRETS_KEY": "s3cret"}, "PLUGIN_SECRETS_KEY: a key is 6 characters; use at least 32"),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_one_line(tmp_path, env, message) -> None:
@@ -109,3 +114,21 @@ def test_scaled_out_mode_starts_with_a_given_secret_key(tmp_path) -> None:
     result = _check(tmp_path, REDIS_URL="redis://127.0.0.1:6379/1", SECRET_KEY="k" * 40)
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "data" / "secret_key").exists()
+
+
+def test_embedded_mode_generates_a_private_plugin_secrets_key_once(tmp_path) -> None:
+    assert _check(tmp_path).returncode == 0
+    key_file = tmp_path / "data" / "secrets_key"
+    first = key_file.read_text()
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert _check(tmp_path).returncode == 0
+    assert key_file.read_text() == first
+
+
+def test_scaled_out_mode_without_a_plugin_secrets_key_warns_and_generates_none(tmp_path) -> None:
+    result = _check(tmp_path, REDIS_URL="redis://127.0.0.1:6379/1", SECRET_KEY="k" * 40)
+    assert result.returncode == 0, result.stderr
+    assert "plugins.W002" in result.stderr + result.stdout
+    assert not (tmp_path / "data" / "secrets_key").exists()
+    given = _check(tmp_path, REDIS_URL="redis://127.0.0.1:6379/1", SECRET_KEY="k" * 40, PLUGIN_SECRETS_KEY="p" * 40)
+    assert "plugins.W002" not in given.stderr + given.stdout

@@ -1,19 +1,35 @@
-"""``manage.py plugins list|reload|enable|disable|activate|rollback|health|watch``."""
+"""``manage.py plugins list|reload|enable|disable|activate|rollback|health|watch|secret|rekey``."""
 
 from __future__ import annotations
 
+import getpass
+import sys
 from argparse import ArgumentParser
-from typing import Any
+from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from plugins import lifecycle
 from plugins.health import health_checks_run
+from plugins.sandbox.system import size_format
+from plugins.secrets import (
+    SecretError,
+    plugin_runs_inline,
+    plugin_secret_set,
+    plugin_secret_unset,
+    plugin_secrets_list,
+    plugin_secrets_rekey,
+)
 from plugins.watcher import watch_forever
 
 
 class Command(BaseCommand):
-    help = "Operate plugins: list them, reload their code, enable, disable, activate or roll back versions."
+    help = (
+        "Operate plugins: list them, reload their code, enable, disable, activate or roll back versions, "
+        "set their secrets."
+    )
+    stealth_options = ("stdin",)  # where a secret's value is read from (tests pass their own)
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -25,6 +41,16 @@ class Command(BaseCommand):
         activate.add_argument("version")
         sub.add_parser("health", help="run every plugin's health check now")
         sub.add_parser("watch", help="reload plugins whenever their files change (Ctrl-C stops)")
+        secret = sub.add_parser(
+            "secret",
+            help="set a plugin's secret from stdin (NAME KEY), remove it (--unset), or list its names (NAME)",
+        )
+        secret.add_argument("name", help="the plugin")
+        secret.add_argument(
+            "key", nargs="?", default="", help="the variable, such as OPENAI_API_KEY (none: list the names)"
+        )
+        secret.add_argument("--unset", action="store_true", help="remove the secret")
+        sub.add_parser("rekey", help="encrypt every plugin secret again under the first PLUGIN_SECRETS_KEY")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -35,6 +61,17 @@ class Command(BaseCommand):
             self._list()
         elif action == "watch":
             watch_forever()
+        elif action == "rekey":
+            try:
+                count = plugin_secrets_rekey()
+            except SecretError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(self.style.SUCCESS(_("%(count)d secrets encrypted again.") % {"count": count}))
+        elif action == "secret":
+            try:
+                self._secret(options["name"], options["key"], unset=options["unset"], stdin=options.get("stdin"))
+            except SecretError as exc:
+                raise CommandError(str(exc)) from None
         else:
             try:
                 name, version = options["name"], options.get("version") or ""
@@ -44,9 +81,9 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(message))
 
     def _list(self) -> None:
-        rows = lifecycle.plugins_overview()
+        rows = lifecycle.plugins_overview(environments=True)
         # Each column as wide as its widest cell, so a long state (reload-failed) keeps them aligned.
-        table = [("plugin", "version", "enabled", "state", "errors/h", "health")]
+        table = [("plugin", "version", "enabled", "state", "errors/h", "env", "health")]
         table += [
             (
                 row["name"],
@@ -54,15 +91,58 @@ class Command(BaseCommand):
                 "yes" if row["enabled"] else "no",
                 row["load_state"],
                 f"{row['error_rate']:.0%}",
+                _environment_cell(row),
                 row["health"],
             )
             for row in rows
         ]
-        widths = [max(len(cells[i]) for cells in table) for i in range(5)]
+        widths = [max(len(cells[i]) for cells in table) for i in range(6)]
         errors = [""] + [row["last_error"] for row in rows]
         for cells, error in zip(table, errors, strict=True):
             self.stdout.write(
-                " ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=False)) + " " + cells[5]
+                " ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=False)) + " " + cells[6]
             )
             if error:
                 self.stdout.write(f"{'':<{widths[0]}} last error: {error}")
+
+    def _secret(self, name: str, key: str, *, unset: bool, stdin: IO[str] | None) -> None:
+        if not key:
+            if unset:
+                raise CommandError(_("Name the secret to remove: plugins secret NAME KEY --unset"))
+            rows = plugin_secrets_list(plugin=name)
+            if not rows:
+                self.stdout.write(_("Plugin %(plugin)s has no secrets.") % {"plugin": name})
+            for secret, updated_at in rows:
+                self.stdout.write(f"{secret}  {_('set')} {updated_at:%Y-%m-%d %H:%M:%S %Z}")
+            return
+        if unset:
+            if not plugin_secret_unset(plugin=name, key=key):
+                raise CommandError(_("Plugin %(plugin)s has no secret %(key)s.") % {"plugin": name, "key": key})
+            self.stdout.write(self.style.SUCCESS(_("%(key)s removed; the plugin's hosts restart.") % {"key": key}))
+            return
+        value = secret_read(stream=stdin or sys.stdin, prompt=f"{key}: ")
+        if not value:
+            raise CommandError(_("No value given on stdin; nothing changed."))
+        plugin_secret_set(plugin=name, key=key, value=value)
+        self.stdout.write(self.style.SUCCESS(_("%(key)s set; the plugin's hosts restart.") % {"key": key}))
+        if plugin_runs_inline(plugin=name):
+            self.stderr.write(
+                _("%(plugin)s runs inline: inline plugins get no secrets; give it isolation: host.") % {"plugin": name}
+            )
+
+
+def secret_read(*, stream: IO[str], prompt: str) -> str:
+    """The value: typed without echo on a terminal, else everything piped in, without the
+    line break that ``echo`` or a file ends it with."""
+    if stream.isatty():
+        return getpass.getpass(prompt)
+    value = stream.read()
+    return value.removesuffix("\n").removesuffix("\r")
+
+
+def _environment_cell(row: dict[str, Any]) -> str:
+    """The size of the version's own environment; ``-``: it runs on the bot's interpreter."""
+    if not row["environment"]:
+        return "-"
+    size = row["environment_size"]
+    return "missing" if size is None else size_format(size)
