@@ -12,7 +12,8 @@ as it liked.
 are the observers' words, so the host runs them like any other command. The plugin's
 coroutines run on one event loop of the host's, kept between commands. What the plugin
 sends while a command runs (from ``notify`` or from tasks it starts there, which the
-command waits for) is that command's answer; what it sends when no command runs has no
+command waits for) goes to that command's conversation: each message as soon as the next
+one is made, the last as the command's answer; what it sends when no command runs has no
 conversation to go to and is logged, not sent.
 """
 
@@ -54,16 +55,20 @@ _RUN: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("legacy_run",
 
 
 def _deliver(run: _Run, reply: Reply) -> None:
-    """Send one of the plugin's replies (with ``Context.send``: ``run.ctx.send(reply)``)."""
+    """Keep ``reply`` and send the one kept before it: each goes out as it is made.
+
+    The last one is held back to be the command's own answer, so a plugin that notifies
+    once answers the way a new-style command does, and one that notifies five times
+    sends four interim messages (each durable, in order) and then its answer.
+    """
+    if run.replies:
+        run.ctx.send(run.replies.pop())
     run.replies.append(reply)
 
 
 def _answer(run: _Run) -> Reply | None:
-    """The command's own answer: what :func:`_deliver` kept (None once it sends at once)."""
-    if not run.replies:
-        return None
-    text = "\n\n".join(r.text for r in run.replies if r.text)
-    return Reply(text, tuple(a for r in run.replies for a in r.attachments))
+    """The command's own answer: the last reply the plugin made, or None if it made none."""
+    return run.replies[-1] if run.replies else None
 
 
 class _Done:

@@ -31,6 +31,7 @@ class Started:
         self.data.mkdir(exist_ok=True)
         self.spec = HostSpec("oldie", "oldie:Plugin", (str(code.root),), self.data, LIMITS, api="legacy")
         self.host = Host(self.spec)
+        self.sent: list[str] = []
 
     def run(self, command: str, text: str, attachments: list[dict[str, str]] | None = None) -> Outcome:
         ctx = {
@@ -47,9 +48,11 @@ class Started:
         message = {"op": "run", "command": command, "arguments": text, "ctx": ctx}
         return self.host.request(message, on_call=self.platform)
 
-    @staticmethod
-    def platform(method: str, args: dict[str, Any]) -> Any:
-        raise AssertionError(f"no platform call expected, got {method}")
+    def platform(self, method: str, args: dict[str, Any]) -> Any:
+        if method != "send":
+            raise AssertionError(f"no platform call but send expected, got {method}")
+        self.sent.append(args["text"])
+        return None
 
 
 @pytest.fixture
@@ -118,7 +121,8 @@ def test_every_notify_of_a_command_is_sent_in_order_even_from_a_task_it_started(
         ("?", "shout", "?shout [text…]"),
     ]
     outcome = host.run("count", "")
-    assert (outcome.status, outcome.reply and outcome.reply.text) == (OK, "one\n\ntwo\n\nthree")
+    assert (outcome.status, outcome.reply and outcome.reply.text) == (OK, "three")
+    assert host.sent == ["one", "two"]
 
 
 def test_a_plain_def_observer_answers_and_attachments_travel_both_ways(start) -> None:
