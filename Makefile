@@ -41,6 +41,8 @@ test: lint contracts typecheck pytest
 bench: $(VENV)/.dev
 	$(PY) -m bench.broker
 	$(PY) -m bench.plugin_host
+	$(PY) -m bench.plugin_host --environments
+	$(PY) -m bench.plugin_install
 
 messages: $(VENV)/.dev
 	$(PY) manage.py makemessages -l es -l zh_Hans --ignore=.venv --ignore=bench
