@@ -98,7 +98,7 @@ def _pins(manifest: Manifest, roots: Sequence[Path], legacy: dict[str, LegacyPin
             code = snapshot_take(plugin=entry.name, entrypoint=entry.entrypoint, roots=roots, store=code_store())
         except (EntrypointError, SnapshotError) as exc:
             raise _error(manifest, entry, "entrypoint", str(exc)) from None
-        checksum = source_checksum(module_file=module_file, entry=entry.model_dump(mode="json"))
+        checksum = source_checksum(module_file=module_file, entry=entry.identity())
         pins[entry.name] = (checksum, code)
     return pins
 

@@ -83,7 +83,7 @@ def _pin(entry: PluginEntry, tree: Path) -> tuple[str, Snapshot]:
     except (EntrypointError, SnapshotError) as exc:
         message = _("entrypoint %(entrypoint)s: %(error)s") % {"entrypoint": entry.entrypoint, "error": exc}
         raise InstallError("manifest", message) from None
-    return source_checksum(module_file=module_file, entry=entry.model_dump(mode="json")), code
+    return source_checksum(module_file=module_file, entry=entry.identity()), code
 
 
 def _installed(plugin: Plugin | None) -> list[Installed]:

@@ -230,6 +230,14 @@ class PluginEntry(_Model):
             raise ValueError("a plugin cannot depend on itself")
         return self
 
+    def identity(self) -> dict[str, Any]:
+        """What the operator declared, as JSON, for a version's checksum.
+
+        Fields left at their defaults are left out, so an entry keeps its checksum when a
+        later release of the bot adds a field with a default: a re-import says "unchanged".
+        """
+        return self.model_dump(mode="json", exclude_defaults=True)
+
 
 class Manifest(_Model):
     file: str

@@ -179,3 +179,15 @@ def test_the_shipped_plugins_file_is_valid() -> None:
     manifest = manifest_load(path=Path(__file__).resolve().parents[2] / "data" / "plugins.yaml")
     names = [e.name for e in manifest.plugins]
     assert {"ping", "echo"} <= set(names)
+
+
+def test_an_entrys_identity_leaves_out_what_a_later_release_adds_with_a_default() -> None:
+    from plugins.manifest import PluginEntry
+
+    class LaterEntry(PluginEntry):
+        added_later: int = 0
+
+    fields = {"name": "weather", "version": "1.0", "entrypoint": "weather.main:Weather", "queue": "llm"}
+    assert LaterEntry(**fields).identity() == PluginEntry(**fields).identity()
+    assert PluginEntry(**fields).identity() == fields
+    assert PluginEntry(**{**fields, "queue": ""}).identity() != PluginEntry(**fields).identity()
