@@ -46,7 +46,7 @@ from plugins.installsource import (
 from plugins.manifest import PluginEntry
 from plugins.models import BuildState, InstallJob, Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_take
-from plugins.secrets import SecretError, plugin_secrets_env
+from plugins.secrets import plugin_check_env
 from plugins.snapshots import SNAPSHOT_KEY, code_store, snapshots_clean, version_digest
 from plugins.versions import ActivationError, version_activate
 
@@ -101,16 +101,6 @@ def _installed(plugin: Plugin | None) -> list[Installed]:
     ]
 
 
-def _check_env(entry: PluginEntry) -> tuple[tuple[str, str], ...]:
-    """The variables its host will have (its stored secrets, then the entry's ``env:``):
-    code that reads an API key as it loads loads in the check as it will serve."""
-    try:
-        stored = dict(plugin_secrets_env(plugin=entry.name))
-    except SecretError:
-        stored = {}  # not readable here: the serving host says so when it starts
-    return tuple({**stored, **entry.env}.items())
-
-
 def _check(entry: PluginEntry, code: Snapshot, plugin: Plugin | None, environment: str) -> tuple[dict[str, Any], ...]:
     check = CodeCheck(
         plugin=entry.name,
@@ -119,7 +109,7 @@ def _check(entry: PluginEntry, code: Snapshot, plugin: Plugin | None, environmen
         code=code,
         plugin_id=plugin.pk if plugin else None,
         network=entry.network,
-        env=_check_env(entry),
+        env=plugin_check_env(plugin=entry.name, env=entry.env),
         environment=environment,
     )
     result = codes_check(checks=[check])[0]
