@@ -135,9 +135,31 @@ def _command_clash(name: str, commands: tuple[dict[str, Any], ...]) -> str:
     }
 
 
+def _settings_problem(entry: PluginEntry, commands: tuple[dict[str, Any], ...]) -> str:
+    """A command the manifest or entry configures (policy, filters, health check) that its
+    code does not declare ('' when every one is there), as importplugins refuses it too."""
+    declared = [str(c["name"]) for c in commands]
+    shown = ", ".join(declared) or _("none")
+    for spec in entry.commands:
+        if spec.name not in declared:
+            return _("its code declares no command %(command)s (it has: %(declared)s)") % {
+                "command": spec.name,
+                "declared": shown,
+            }
+    check = entry.health_check
+    if check is not None and check.command and check.command not in declared:
+        return _("health_check: %(command)s is not one of the commands its code declares (%(declared)s)") % {
+            "command": check.command,
+            "declared": shown,
+        }
+    return ""
+
+
 def _fields(entry: PluginEntry, fetched: Fetched, checksum: str, code: str) -> dict[str, Any]:
     return {
+        "api": entry.api,
         "entrypoint": entry.entrypoint,
+        # The whole entry, its health check included (plugins.health reads it from here).
         "manifest": {**entry.model_dump(mode="json"), SNAPSHOT_KEY: code},
         "dependencies": entry.dependencies,
         "requirements": list(entry.requirements),
@@ -146,6 +168,7 @@ def _fields(entry: PluginEntry, fetched: Fetched, checksum: str, code: str) -> d
         "timeout_seconds": entry.limits.timeout_seconds,
         "memory_mb": entry.limits.memory_mb,
         "cpu_seconds": entry.limits.cpu_seconds,
+        "queue": entry.queue,
         "checksum": checksum,
         "source_kind": fetched.kind,
         "source": fetched.source,
@@ -232,7 +255,7 @@ def _install_fetched(*, fetched: Fetched, entry: PluginEntry, activate: bool, pr
         fields = _fields(entry, fetched, checksum, code.digest)
         progress("check", _("loading the code in a plugin host"))
         commands = _check(entry, code, plugin, fetched.environment)
-        clash = _command_clash(entry.name, commands)
+        clash = _command_clash(entry.name, commands) or _settings_problem(entry, commands)
         if clash:
             raise InstallError("check", clash)
     except InstallError as exc:

@@ -28,8 +28,6 @@ from plugins.sources.spec import Source, SourceError, source_parse, source_text,
 
 Progress = Callable[[str, str], None]
 PLUGIN_FILE = "sessionbot-plugin.yaml"
-# What the plugin's own file states; the operator's entry adds its decisions on top.
-AUTHOR_FIELDS = ("name", "version", "entrypoint", "requirements", "dependencies", "network", "limits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +145,8 @@ def source_manifest(*, fetched: Fetched, entry: PluginEntry | None) -> PluginEnt
             "manifest",
             _("the source has no %(file)s and no entry gives its name, version and entrypoint") % {"file": PLUGIN_FILE},
         )
-    base = own.model_dump(mode="json", include=set(AUTHOR_FIELDS)) if own is not None else {}
+    # What the author wrote (its queue and health check too); the operator's fields win.
+    base = own.entry_fields() if own is not None else {}
     try:
         return PluginEntry.model_validate({**base, **given})
     except ValueError as exc:
