@@ -5,6 +5,8 @@ the operator's ``plugin_sources`` allow it), the fetch (``clone``, ``resolve``,
 ``download``, ``unpack`` or ``copy``), ``manifest`` (the plugin's own file, with the
 operator's entry on top), the environment (``resolve``, ``download``, ``build``),
 ``check`` (its code loads in a plugin host, on that environment) and ``activate``.
+A source without a manifest is read as an older bot's plugin (``source_older``), as
+``importplugins`` reads the older bot's plugins.yaml: pinned, built, then checked the same way.
 Nothing of the plugin runs in this process: building and loading happen in sandboxed
 processes as the build or the plugin's user.
 
@@ -21,6 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,9 @@ from plugins.installsource import (
     environment_for,
     source_fetch_any,
     source_manifest,
+    source_older,
 )
+from plugins.legacyinstall.entries import LegacyPin
 from plugins.manifest import PluginEntry
 from plugins.models import BuildState, InstallJob, Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_take
@@ -109,6 +114,7 @@ def _check(entry: PluginEntry, code: Snapshot, plugin: Plugin | None, environmen
         code=code,
         plugin_id=plugin.pk if plugin else None,
         network=entry.network,
+        api=entry.api,
         env=plugin_check_env(plugin=entry.name, env=entry.env),
         environment=environment,
     )
@@ -232,8 +238,12 @@ def _same_source_check(name: str, fetched: Fetched) -> None:
     )
 
 
-def _install_fetched(*, fetched: Fetched, entry: PluginEntry, activate: bool, progress: Progress) -> PluginVersion:
-    checksum, code = _pin(entry, fetched.tree)
+def _install_fetched(
+    *, fetched: Fetched, entry: PluginEntry, activate: bool, progress: Progress, older: LegacyPin | None = None
+) -> PluginVersion:
+    """Plan, build, check and record the fetched code; ``older``: an older bot's plugin, pinned
+    and with its environment built already (``source_older``)."""
+    checksum, code = (older.checksum, older.code) if older is not None else _pin(entry, fetched.tree)
     plugin = Plugin.objects.filter(name=entry.name).first()
     plan = install_plan(
         wanted=entry.version,
@@ -251,7 +261,8 @@ def _install_fetched(*, fetched: Fetched, entry: PluginEntry, activate: bool, pr
         return version
     fields = _fields(entry, fetched, checksum, code.digest)
     try:
-        fetched = environment_for(fetched=fetched, entry=entry, progress=progress)
+        if older is None:
+            fetched = environment_for(fetched=fetched, entry=entry, progress=progress)
         fields = _fields(entry, fetched, checksum, code.digest)
         progress("check", _("loading the code in a plugin host"))
         commands = _check(entry, code, plugin, fetched.environment)
@@ -289,11 +300,16 @@ def plugin_install(
     """
     with _workdir() as work:
         fetched = source_fetch_any(source=source, ref=ref, upload=upload, into=work, progress=progress)
-        wanted = source_manifest(fetched=fetched, entry=entry)
+        older = source_older(fetched=fetched, entry=entry, progress=progress)
+        if older is None:
+            wanted = source_manifest(fetched=fetched, entry=entry)
+        else:
+            wanted, origin = older.entry, older.origin
+            fetched = replace(fetched, resolved=origin.resolved, pins=origin.pins, environment=origin.environment)
         progress("manifest", f"{wanted.name} {wanted.version} ({wanted.entrypoint})")
         if entry is None:
             _same_source_check(wanted.name, fetched)
-        version = _install_fetched(fetched=fetched, entry=wanted, activate=activate, progress=progress)
+        version = _install_fetched(fetched=fetched, entry=wanted, activate=activate, progress=progress, older=older)
     snapshots_clean()
     return version
 
