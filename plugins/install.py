@@ -29,8 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, TextField, Value
-from django.db.models.functions import Concat
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -49,7 +48,7 @@ from plugins.installsource import (
 )
 from plugins.legacyinstall.entries import LegacyPin
 from plugins.manifest import PluginEntry
-from plugins.models import BuildState, InstallJob, Plugin, PluginCommand, PluginVersion
+from plugins.models import BuildState, Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_take
 from plugins.secrets import plugin_check_env
 from plugins.snapshots import SNAPSHOT_KEY, code_store, snapshots_clean, version_digest
@@ -209,7 +208,8 @@ def _failed(plan: Plan, entry: PluginEntry, fields: dict[str, Any], error: Insta
     return InstallError(error.step, error.message, version=version)
 
 
-def _activate(version: PluginVersion, progress: Progress) -> None:
+def install_activate(*, version: PluginVersion, progress: Progress) -> None:
+    """Make ``version`` the serving one; InstallError (step ``activate``) when it cannot be."""
     try:
         version_activate(version=version)
     except ActivationError as exc:
@@ -257,7 +257,7 @@ def _install_fetched(
         version = plugin.versions.select_related("plugin").get(version=plan.version)
         progress("unchanged", _("%(version)s is installed already (unchanged).") % {"version": version})
         if activate and plugin.active_version_id != version.pk:
-            _activate(version, progress)
+            install_activate(version=version, progress=progress)
         return version
     fields = _fields(entry, fetched, checksum, code.digest)
     try:
@@ -279,7 +279,7 @@ def _install_fetched(
     count = len(commands)
     progress("check", _("%(version)s installed with %(count)d commands.") % {"version": version, "count": count})
     if activate:
-        _activate(version, progress)
+        install_activate(version=version, progress=progress)
     return version
 
 
@@ -358,93 +358,3 @@ def plugin_uninstall(*, name: str, purge: bool = False) -> str:
     if purge or not data.exists():
         return _("%(name)s uninstalled.") % {"name": name}
     return _("%(name)s uninstalled; its data stays in %(folder)s.") % {"name": name, "folder": data}
-
-
-# Background installs (the admin): a job row, a Celery task, progress in the job's log.
-
-
-def install_job_start(*, source: str, ref: str = "", upload: str = "", activate: bool = True) -> InstallJob:
-    """Record an install job and run it in the background once this transaction commits."""
-    job = InstallJob.objects.create(source=source, ref=ref, upload=upload, activate=activate)
-
-    def enqueue() -> None:
-        from plugins.tasks import install_job_run_task
-
-        install_job_run_task.delay(job.pk)
-
-    transaction.on_commit(enqueue)
-    return job
-
-
-def _job_log(job_id: int, step: str, line: str) -> None:
-    InstallJob.objects.filter(pk=job_id).update(
-        step=step[:32], log=Concat(F("log"), Value(f"[{step}] {line}\n"), output_field=TextField())
-    )
-
-
-def _upload_remove(path: Path) -> None:
-    """Remove an uploaded archive (and the folder it was stored in) once its job ran."""
-    uploads = (Path(settings.DATA_DIR) / "uploads").resolve()
-    folder = path.resolve().parent
-    if folder.parent == uploads:
-        shutil.rmtree(folder, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def install_job_run(*, job_id: int) -> None:
-    """Run a queued install job; its state, step, log, error and version tell the outcome."""
-    claimed = InstallJob.objects.filter(pk=job_id, state=InstallJob.State.QUEUED).update(state=InstallJob.State.RUNNING)
-    if not claimed:
-        return  # already run (a task delivered twice)
-    job = InstallJob.objects.get(pk=job_id)
-
-    def progress(step: str, line: str) -> None:
-        _quiet(step, line)
-        _job_log(job_id, step, line)
-
-    try:
-        version = plugin_install(
-            source=job.source,
-            ref=job.ref,
-            upload=Path(job.upload) if job.upload else None,
-            activate=job.activate,
-            progress=progress,
-        )
-    except InstallError as exc:
-        progress(exc.step, exc.message)
-        failed = exc.version
-        InstallJob.objects.filter(pk=job_id).update(
-            state=InstallJob.State.FAILED,
-            step=exc.step[:32],
-            error=str(exc),
-            version=failed,
-            name=failed.plugin.name if failed else "",
-            finished_at=timezone.now(),
-        )
-        return
-    except Exception as exc:  # a bug: the job must not stay "running" for ever
-        log.exception("install job %s failed", job_id)
-        InstallJob.objects.filter(pk=job_id).update(
-            state=InstallJob.State.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
-        )
-        raise
-    finally:
-        if job.upload:
-            _upload_remove(Path(job.upload))
-    InstallJob.objects.filter(pk=job_id).update(
-        state=InstallJob.State.SUCCEEDED,
-        version=version,
-        name=version.plugin.name,
-        finished_at=timezone.now(),
-    )
-
-
-def install_job_activate(*, job: InstallJob) -> str:
-    """Activate the version a succeeded job installed (it was installed without activating)."""
-    if job.version_id is None or job.state != InstallJob.State.SUCCEEDED:
-        raise InstallError("activate", _("This install has no version to activate."))
-    version = PluginVersion.objects.select_related("plugin").get(pk=job.version_id)
-    lines: list[str] = []
-    _activate(version, lambda _step, line: lines.append(line))
-    return lines[-1]
