@@ -21,6 +21,7 @@ from plugins.execution import pool_close
 from plugins.installjobs import install_job_run, install_jobs_lost_fail
 from plugins.models import BuildState, InstallJob, Plugin
 from tests.conftest import ROOT, process_stop, wait_for, worker_env
+from tests.plugins.legacy.trees import older_plugin
 from tests.plugins.test_install import plugin_folder
 
 INSTALL = "admin:plugins_plugin_install"
@@ -208,3 +209,15 @@ def test_a_task_delivered_again_after_its_worker_died_fails_its_job(db, settings
     job.refresh_from_db()
     assert (job.state, job.error) == ("failed", "the worker running this install stopped; start it again")
     assert "[stopped] the worker running this install stopped" in job.log
+
+
+def test_a_pasted_folder_of_an_older_bots_plugin_installs_and_serves(admin_client, celery_worker, tmp_path) -> None:
+    tree = older_plugin(tmp_path / "src", "parrot")
+    job = _finished(_post(admin_client, source=str(tree), activate="on").pk)
+    assert job.state == InstallJob.State.SUCCEEDED, job.log + job.error
+    assert job.name == "parrot"
+    assert "reading parrot as an older bot's plugin" in job.log
+    version = Plugin.objects.get(name="parrot").active_version
+    assert version is not None
+    assert version.api == "legacy"
+    assert list(version.commands.values_list("prefix", "name")) == [("!", "echo")]
