@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +18,7 @@ from plugins.commands import command_usage
 from plugins.envnames import env_name_problem, env_value_problem
 from plugins.execution import environment_disk_size
 from plugins.installadmin import install_job_view, install_view
+from plugins.installjobs import install_jobs_lost_fail
 from plugins.lifecycle import LifecycleError, plugin_action
 from plugins.models import (
     BotGroup,
@@ -455,6 +456,10 @@ class InstallJobAdmin(ReadOnlyAdmin):
     list_filter = ["state"]
     search_fields = ["source", "name", "error"]
     list_select_related = ["version__plugin"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        install_jobs_lost_fail()  # a job whose worker stopped shows as failed, not running for ever
+        return super().changelist_view(request, extra_context)
 
     @admin.display(description=_("build log"))
     def job_page(self, obj: InstallJob) -> str:

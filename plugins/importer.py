@@ -45,7 +45,7 @@ from plugins.legacyinstall.entries import LegacyPin, Origin, legacy_manifest_pin
 from plugins.manifest import Manifest, ManifestError, PluginEntry, manifest_load, manifest_notices
 from plugins.models import Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_retire, snapshot_take
-from plugins.secrets import SecretError, entry_env_store, plugin_secrets_env
+from plugins.secrets import SecretError, entry_env_store, plugin_check_env
 from plugins.snapshots import SNAPSHOT_KEY, code_store, snapshots_clean, version_digest
 from plugins.versions import ActivationError, version_activate, version_find
 
@@ -141,7 +141,7 @@ def _code_checks(
             network=e.network,
             api=e.api,
             environment=legacy[e.name].origin.environment if e.name in legacy else "",
-            env=_check_env(e),
+            env=plugin_check_env(plugin=e.name, env=e.env),
         )
         for e in entries
     ]
@@ -153,16 +153,6 @@ def _code_checks(
     }
     described = {e.name: r.commands for e, r in zip(entries, results, strict=True) if not r.error}
     return errors, described
-
-
-def _check_env(entry: PluginEntry) -> tuple[tuple[str, str], ...]:
-    """The variables the entry's host will have (its stored secrets, then its ``env:``):
-    code that reads an API key as it loads loads in the check as it will serve."""
-    try:
-        stored = dict(plugin_secrets_env(plugin=entry.name))
-    except SecretError:
-        stored = {}  # not readable here: the serving host says so when it starts
-    return tuple({**stored, **entry.env}.items())
 
 
 def _env_store(manifest: Manifest, entry: PluginEntry) -> None:

@@ -5,6 +5,8 @@ the operator's ``plugin_sources`` allow it), the fetch (``clone``, ``resolve``,
 ``download``, ``unpack`` or ``copy``), ``manifest`` (the plugin's own file, with the
 operator's entry on top), the environment (``resolve``, ``download``, ``build``),
 ``check`` (its code loads in a plugin host, on that environment) and ``activate``.
+A source without a manifest is read as an older bot's plugin (``source_older``), as
+``importplugins`` reads the older bot's plugins.yaml: pinned, built, then checked the same way.
 Nothing of the plugin runs in this process: building and loading happen in sandboxed
 processes as the build or the plugin's user.
 
@@ -21,13 +23,13 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, TextField, Value
-from django.db.models.functions import Concat
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -42,11 +44,13 @@ from plugins.installsource import (
     environment_for,
     source_fetch_any,
     source_manifest,
+    source_older,
 )
+from plugins.legacyinstall.entries import LegacyPin
 from plugins.manifest import PluginEntry
-from plugins.models import BuildState, InstallJob, Plugin, PluginCommand, PluginVersion
+from plugins.models import BuildState, Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_take
-from plugins.secrets import SecretError, plugin_secrets_env
+from plugins.secrets import plugin_check_env
 from plugins.snapshots import SNAPSHOT_KEY, code_store, snapshots_clean, version_digest
 from plugins.versions import ActivationError, version_activate
 
@@ -101,16 +105,6 @@ def _installed(plugin: Plugin | None) -> list[Installed]:
     ]
 
 
-def _check_env(entry: PluginEntry) -> tuple[tuple[str, str], ...]:
-    """The variables its host will have (its stored secrets, then the entry's ``env:``):
-    code that reads an API key as it loads loads in the check as it will serve."""
-    try:
-        stored = dict(plugin_secrets_env(plugin=entry.name))
-    except SecretError:
-        stored = {}  # not readable here: the serving host says so when it starts
-    return tuple({**stored, **entry.env}.items())
-
-
 def _check(entry: PluginEntry, code: Snapshot, plugin: Plugin | None, environment: str) -> tuple[dict[str, Any], ...]:
     check = CodeCheck(
         plugin=entry.name,
@@ -119,7 +113,8 @@ def _check(entry: PluginEntry, code: Snapshot, plugin: Plugin | None, environmen
         code=code,
         plugin_id=plugin.pk if plugin else None,
         network=entry.network,
-        env=_check_env(entry),
+        api=entry.api,
+        env=plugin_check_env(plugin=entry.name, env=entry.env),
         environment=environment,
     )
     result = codes_check(checks=[check])[0]
@@ -145,9 +140,31 @@ def _command_clash(name: str, commands: tuple[dict[str, Any], ...]) -> str:
     }
 
 
+def _settings_problem(entry: PluginEntry, commands: tuple[dict[str, Any], ...]) -> str:
+    """A command the manifest or entry configures (policy, filters, health check) that its
+    code does not declare ('' when every one is there), as importplugins refuses it too."""
+    declared = [str(c["name"]) for c in commands]
+    shown = ", ".join(declared) or _("none")
+    for spec in entry.commands:
+        if spec.name not in declared:
+            return _("its code declares no command %(command)s (it has: %(declared)s)") % {
+                "command": spec.name,
+                "declared": shown,
+            }
+    check = entry.health_check
+    if check is not None and check.command and check.command not in declared:
+        return _("health_check: %(command)s is not one of the commands its code declares (%(declared)s)") % {
+            "command": check.command,
+            "declared": shown,
+        }
+    return ""
+
+
 def _fields(entry: PluginEntry, fetched: Fetched, checksum: str, code: str) -> dict[str, Any]:
     return {
+        "api": entry.api,
         "entrypoint": entry.entrypoint,
+        # The whole entry, its health check included (plugins.health reads it from here).
         "manifest": {**entry.model_dump(mode="json"), SNAPSHOT_KEY: code},
         "dependencies": entry.dependencies,
         "requirements": list(entry.requirements),
@@ -156,6 +173,7 @@ def _fields(entry: PluginEntry, fetched: Fetched, checksum: str, code: str) -> d
         "timeout_seconds": entry.limits.timeout_seconds,
         "memory_mb": entry.limits.memory_mb,
         "cpu_seconds": entry.limits.cpu_seconds,
+        "queue": entry.queue,
         "checksum": checksum,
         "source_kind": fetched.kind,
         "source": fetched.source,
@@ -190,7 +208,8 @@ def _failed(plan: Plan, entry: PluginEntry, fields: dict[str, Any], error: Insta
     return InstallError(error.step, error.message, version=version)
 
 
-def _activate(version: PluginVersion, progress: Progress) -> None:
+def install_activate(*, version: PluginVersion, progress: Progress) -> None:
+    """Make ``version`` the serving one; InstallError (step ``activate``) when it cannot be."""
     try:
         version_activate(version=version)
     except ActivationError as exc:
@@ -219,8 +238,12 @@ def _same_source_check(name: str, fetched: Fetched) -> None:
     )
 
 
-def _install_fetched(*, fetched: Fetched, entry: PluginEntry, activate: bool, progress: Progress) -> PluginVersion:
-    checksum, code = _pin(entry, fetched.tree)
+def _install_fetched(
+    *, fetched: Fetched, entry: PluginEntry, activate: bool, progress: Progress, older: LegacyPin | None = None
+) -> PluginVersion:
+    """Plan, build, check and record the fetched code; ``older``: an older bot's plugin, pinned
+    and with its environment built already (``source_older``)."""
+    checksum, code = (older.checksum, older.code) if older is not None else _pin(entry, fetched.tree)
     plugin = Plugin.objects.filter(name=entry.name).first()
     plan = install_plan(
         wanted=entry.version,
@@ -234,15 +257,16 @@ def _install_fetched(*, fetched: Fetched, entry: PluginEntry, activate: bool, pr
         version = plugin.versions.select_related("plugin").get(version=plan.version)
         progress("unchanged", _("%(version)s is installed already (unchanged).") % {"version": version})
         if activate and plugin.active_version_id != version.pk:
-            _activate(version, progress)
+            install_activate(version=version, progress=progress)
         return version
     fields = _fields(entry, fetched, checksum, code.digest)
     try:
-        fetched = environment_for(fetched=fetched, entry=entry, progress=progress)
+        if older is None:
+            fetched = environment_for(fetched=fetched, entry=entry, progress=progress)
         fields = _fields(entry, fetched, checksum, code.digest)
         progress("check", _("loading the code in a plugin host"))
         commands = _check(entry, code, plugin, fetched.environment)
-        clash = _command_clash(entry.name, commands)
+        clash = _command_clash(entry.name, commands) or _settings_problem(entry, commands)
         if clash:
             raise InstallError("check", clash)
     except InstallError as exc:
@@ -255,7 +279,7 @@ def _install_fetched(*, fetched: Fetched, entry: PluginEntry, activate: bool, pr
     count = len(commands)
     progress("check", _("%(version)s installed with %(count)d commands.") % {"version": version, "count": count})
     if activate:
-        _activate(version, progress)
+        install_activate(version=version, progress=progress)
     return version
 
 
@@ -276,11 +300,16 @@ def plugin_install(
     """
     with _workdir() as work:
         fetched = source_fetch_any(source=source, ref=ref, upload=upload, into=work, progress=progress)
-        wanted = source_manifest(fetched=fetched, entry=entry)
+        older = source_older(fetched=fetched, entry=entry, progress=progress)
+        if older is None:
+            wanted = source_manifest(fetched=fetched, entry=entry)
+        else:
+            wanted, origin = older.entry, older.origin
+            fetched = replace(fetched, resolved=origin.resolved, pins=origin.pins, environment=origin.environment)
         progress("manifest", f"{wanted.name} {wanted.version} ({wanted.entrypoint})")
         if entry is None:
             _same_source_check(wanted.name, fetched)
-        version = _install_fetched(fetched=fetched, entry=wanted, activate=activate, progress=progress)
+        version = _install_fetched(fetched=fetched, entry=wanted, activate=activate, progress=progress, older=older)
     snapshots_clean()
     return version
 
@@ -329,93 +358,3 @@ def plugin_uninstall(*, name: str, purge: bool = False) -> str:
     if purge or not data.exists():
         return _("%(name)s uninstalled.") % {"name": name}
     return _("%(name)s uninstalled; its data stays in %(folder)s.") % {"name": name, "folder": data}
-
-
-# Background installs (the admin): a job row, a Celery task, progress in the job's log.
-
-
-def install_job_start(*, source: str, ref: str = "", upload: str = "", activate: bool = True) -> InstallJob:
-    """Record an install job and run it in the background once this transaction commits."""
-    job = InstallJob.objects.create(source=source, ref=ref, upload=upload, activate=activate)
-
-    def enqueue() -> None:
-        from plugins.tasks import install_job_run_task
-
-        install_job_run_task.delay(job.pk)
-
-    transaction.on_commit(enqueue)
-    return job
-
-
-def _job_log(job_id: int, step: str, line: str) -> None:
-    InstallJob.objects.filter(pk=job_id).update(
-        step=step[:32], log=Concat(F("log"), Value(f"[{step}] {line}\n"), output_field=TextField())
-    )
-
-
-def _upload_remove(path: Path) -> None:
-    """Remove an uploaded archive (and the folder it was stored in) once its job ran."""
-    uploads = (Path(settings.DATA_DIR) / "uploads").resolve()
-    folder = path.resolve().parent
-    if folder.parent == uploads:
-        shutil.rmtree(folder, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
-def install_job_run(*, job_id: int) -> None:
-    """Run a queued install job; its state, step, log, error and version tell the outcome."""
-    claimed = InstallJob.objects.filter(pk=job_id, state=InstallJob.State.QUEUED).update(state=InstallJob.State.RUNNING)
-    if not claimed:
-        return  # already run (a task delivered twice)
-    job = InstallJob.objects.get(pk=job_id)
-
-    def progress(step: str, line: str) -> None:
-        _quiet(step, line)
-        _job_log(job_id, step, line)
-
-    try:
-        version = plugin_install(
-            source=job.source,
-            ref=job.ref,
-            upload=Path(job.upload) if job.upload else None,
-            activate=job.activate,
-            progress=progress,
-        )
-    except InstallError as exc:
-        progress(exc.step, exc.message)
-        failed = exc.version
-        InstallJob.objects.filter(pk=job_id).update(
-            state=InstallJob.State.FAILED,
-            step=exc.step[:32],
-            error=str(exc),
-            version=failed,
-            name=failed.plugin.name if failed else "",
-            finished_at=timezone.now(),
-        )
-        return
-    except Exception as exc:  # a bug: the job must not stay "running" for ever
-        log.exception("install job %s failed", job_id)
-        InstallJob.objects.filter(pk=job_id).update(
-            state=InstallJob.State.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now()
-        )
-        raise
-    finally:
-        if job.upload:
-            _upload_remove(Path(job.upload))
-    InstallJob.objects.filter(pk=job_id).update(
-        state=InstallJob.State.SUCCEEDED,
-        version=version,
-        name=version.plugin.name,
-        finished_at=timezone.now(),
-    )
-
-
-def install_job_activate(*, job: InstallJob) -> str:
-    """Activate the version a succeeded job installed (it was installed without activating)."""
-    if job.version_id is None or job.state != InstallJob.State.SUCCEEDED:
-        raise InstallError("activate", _("This install has no version to activate."))
-    version = PluginVersion.objects.select_related("plugin").get(pk=job.version_id)
-    lines: list[str] = []
-    _activate(version, lambda _step, line: lines.append(line))
-    return lines[-1]

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from plugins.install import install_job_activate, install_job_start
+from plugins.installjobs import install_job_activate, install_job_start, install_jobs_lost_fail
 from plugins.installplan import InstallError
 from plugins.installsource import uploads_allowed
 from plugins.models import InstallJob, Plugin
@@ -115,6 +115,7 @@ def install_view(request: HttpRequest, *, site: admin.AdminSite) -> HttpResponse
 def install_job_view(request: HttpRequest, job_id: int, *, site: admin.AdminSite) -> HttpResponse:
     """Where an install stands: state, step, error and the build log; Activate when it can."""
     _allowed(request)
+    install_jobs_lost_fail()  # a job whose worker stopped shows as failed, not running for ever
     job = get_object_or_404(InstallJob.objects.select_related("version__plugin"), pk=job_id)
     version = job.version
     active = version is not None and version.plugin.active_version_id == version.pk

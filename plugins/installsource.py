@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -19,17 +20,23 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from plugins.environments.build import environment_build, project_distribution, requirements_lock
 from plugins.environments.core import BuildError, PinsError, pins_parse
 from plugins.installplan import InstallError
+from plugins.legacy.adapter import PLUGIN_CLASS
+from plugins.legacyinstall.entries import LegacyPin, LegacyTreeError, Origin, legacy_tree_pin
 from plugins.manifest import PluginEntry
 from plugins.sources.active import source_cache, source_policy
 from plugins.sources.fetch import source_fetch
-from plugins.sources.pluginfile import PluginFileError, plugin_file_read
+from plugins.sources.pluginfile import (
+    PluginFile,
+    PluginFileError,
+    legacy_layout,
+    legacy_plugin_class,
+    plugin_file_read,
+)
 from plugins.sources.policy import source_refusal
 from plugins.sources.spec import Source, SourceError, source_parse, source_text, source_upload
 
 Progress = Callable[[str, str], None]
 PLUGIN_FILE = "sessionbot-plugin.yaml"
-# What the plugin's own file states; the operator's entry adds its decisions on top.
-AUTHOR_FIELDS = ("name", "version", "entrypoint", "requirements", "dependencies", "network", "limits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,25 +140,76 @@ def source_fetch_any(*, source: str, ref: str, upload: Path | None, into: Path, 
     )
 
 
-def source_manifest(*, fetched: Fetched, entry: PluginEntry | None) -> PluginEntry:
-    """The plugin's own manifest, with the operator's entry (its fields given) on top."""
+def _own(fetched: Fetched) -> PluginFile | None:
     try:
-        own = plugin_file_read(fetched.tree)
+        return plugin_file_read(fetched.tree)
     except PluginFileError as exc:
         raise InstallError("manifest", str(exc)) from None
-    given = entry.model_dump(mode="json", include=entry.model_fields_set) if entry is not None else {}
+
+
+def _given(entry: PluginEntry | None) -> dict[str, Any]:
+    """The fields the operator's entry sets (its ``env:`` too), but not where the code comes from."""
+    if entry is None:
+        return {}
+    given = entry.model_dump(mode="json", include=entry.model_fields_set)
     given.pop("source", None)
     given.pop("ref", None)
+    if "env" in entry.model_fields_set:
+        given["env"] = dict(entry.env)
+    return given
+
+
+def source_manifest(*, fetched: Fetched, entry: PluginEntry | None) -> PluginEntry:
+    """The plugin's own manifest, with the operator's entry (its fields given) on top."""
+    own = _own(fetched)
+    given = _given(entry)
     if own is None and not (given.get("entrypoint") and given.get("version")):
         raise InstallError(
             "manifest",
             _("the source has no %(file)s and no entry gives its name, version and entrypoint") % {"file": PLUGIN_FILE},
         )
-    base = own.model_dump(mode="json", include=set(AUTHOR_FIELDS)) if own is not None else {}
+    # What the author wrote (its queue and health check too); the operator's fields win.
+    base = own.entry_fields() if own is not None else {}
     try:
         return PluginEntry.model_validate({**base, **given})
     except ValueError as exc:
         raise InstallError("manifest", str(exc).splitlines()[-1] if str(exc) else PLUGIN_FILE) from None
+
+
+def source_older(*, fetched: Fetched, entry: PluginEntry | None, progress: Progress) -> LegacyPin | None:
+    """A source without a manifest, read as an older bot's plugin: pinned, its environment built.
+
+    None when the tree has a manifest, or the operator's entry gives version and entrypoint
+    (:func:`source_manifest` reads those). The result is what ``importplugins`` makes of the
+    older bot's plugins.yaml entry for it: its module's name is the plugin's, its prefix
+    words become commands, its setup.py requirements go into an environment of its own.
+    """
+    given = _given(entry)
+    if _own(fetched) is not None or (given.get("entrypoint") and given.get("version")):
+        return None
+    name = str(given.get("name", ""))
+    module = legacy_layout(fetched.tree, name=name)
+    if module is None or not legacy_plugin_class(fetched.tree, module, name=PLUGIN_CLASS):
+        raise InstallError(
+            "manifest",
+            _(
+                "the source has no %(file)s and is no older bot's plugin either (a module <name>/<name>.py "
+                "with a %(cls)s class); add a %(file)s"
+            )
+            % {"file": PLUGIN_FILE, "cls": PLUGIN_CLASS},
+        )
+    progress(
+        "manifest",
+        _("no %(file)s: reading %(module)s as an older bot's plugin") % {"file": PLUGIN_FILE, "module": module},
+    )
+    origin = Origin(kind=fetched.kind, source=fetched.source, resolved=fetched.resolved)
+    try:
+        return legacy_tree_pin(
+            tree=fetched.tree, origin=origin, name=module, given=given, shown=fetched.source, progress=progress
+        )
+    except LegacyTreeError as exc:
+        reason = exc.reason.removeprefix(f"{exc.step}: ") if exc.field == "url" else str(exc)
+        raise InstallError(exc.step, reason) from None
 
 
 def environment_for(*, fetched: Fetched, entry: PluginEntry, progress: Progress) -> Fetched:

@@ -147,6 +147,17 @@ def plugin_secrets_env(*, plugin: str) -> tuple[tuple[str, str], ...]:
     return tuple((key, secret_decrypt(ciphertext, plugin=plugin, key=key)) for key, ciphertext in rows)
 
 
+def plugin_check_env(*, plugin: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The variables ``plugin``'s host will have: its stored secrets, then ``env`` (an entry's
+    ``env:``) on top. The code check gets them too, so code that reads an API key as it
+    loads loads in the check as it will serve."""
+    try:
+        stored = dict(plugin_secrets_env(plugin=plugin))
+    except SecretError:
+        stored = {}  # not readable here: the serving host says so when it starts
+    return tuple({**stored, **env}.items())
+
+
 def entry_env_store(*, plugin: str, env: Mapping[str, str]) -> tuple[str, ...]:
     """Store a plugins.yaml entry's ``env:`` as ``plugin``'s secrets; return the names changed.
 

@@ -13,7 +13,7 @@ from celery import shared_task
 from celery.signals import worker_ready, worker_shutdown
 
 from plugins.health import health_checks_run
-from plugins.install import install_job_run
+from plugins.installjobs import install_job_run
 from plugins.queues import Heartbeat, worker_name
 from plugins.services import invocation_execute
 from sessionbot.dbretry import once_more_on_lost_connection

@@ -385,6 +385,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # host's start (30 s) and the finish, so it never stops a slow plugin that is still working.
 CELERY_TASK_TIME_LIMIT = 900 + 120
 CELERY_TASK_SOFT_TIME_LIMIT = 900 + 90
+# A running install job whose worker has not said it is alive for this long is shown as
+# failed (its worker stopped); the worker says so every sixth of it (plugins.install).
+PLUGIN_INSTALL_STALE_SECONDS = _number("PLUGIN_INSTALL_STALE_SECONDS", 60, minimum=1)
 # Plugin environments (plugins.environments): the index their requirements resolve from
 # ("" : none, the find-links alone) and folders or URLs of distributions besides it.
 PLUGIN_INDEX_URL = env.str("PLUGIN_INDEX_URL", default="https://pypi.org/simple")

@@ -17,7 +17,7 @@ import json
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -100,50 +100,79 @@ def _folder(url: str) -> Path:
     return path if path.is_absolute() else Path(settings.BASE_DIR) / path
 
 
-def _fields(entry: LegacyEntry, project: ProjectInfo, version: str) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "name": entry.name,
+class LegacyTreeError(ValueError):
+    """A tree that cannot be pinned as an older-bot plugin; ``field`` names the entry's field."""
+
+    def __init__(self, field: str, reason: str, *, step: str = "manifest") -> None:
+        self.field, self.reason, self.step = field, reason, step  # step: the install's (build…)
+        super().__init__(f"{field}: {reason}")
+
+
+def _fields(name: str, project: ProjectInfo, version: str) -> dict[str, Any]:
+    return {
+        "name": name,
         "version": version,
-        "entrypoint": f"{entry.name}:{PLUGIN_CLASS}",
-        "enabled": entry.enabled,
+        "entrypoint": f"{name}:{PLUGIN_CLASS}",
         "requirements": list(project.requirements),
         "isolation": "host",
         "api": PluginApi.LEGACY.value,
     }
-    if entry.env is not None:
-        fields["env"] = entry.env  # the older list of one-key maps: stored as the plugin's secrets
-    return fields
 
 
-def _pin(file: str, entry: LegacyEntry, tree: Path, origin: Origin) -> LegacyPin:
-    def error(reason: str) -> ManifestError:
-        return ManifestError(file=file, index=entry.index, name=entry.name, field="url", reason=reason)
+def legacy_tree_pin(
+    *,
+    tree: Path,
+    origin: Origin,
+    name: str = "",
+    given: Mapping[str, Any] | None = None,
+    shown: str = "",
+    progress: Callable[[str, str], None] | None = None,
+) -> LegacyPin:
+    """Pin ``tree`` as an older bot's plugin: its module, version, code and environment.
 
-    if legacy_layout(tree, name=entry.name) is None:
-        reason = (
-            f"{entry.url} has no module {entry.name} ({entry.name}/{entry.name}.py, {entry.name}/ or {entry.name}.py)"
-        )
-        raise error(reason)
+    ``name``: the module to import (the older file's ``name``); "" finds the one the tree
+    holds (``legacy_layout``). ``given``: the operator's fields, on top of what the tree
+    says (``enabled``, ``env``, a queue…). ``shown``: the source, as error messages name it;
+    ``progress``: told each step of the build.
+    Its setup.py requirements are built into an environment of its own, as the older bot's
+    ``pip install -e`` did into its own. Raises :class:`LegacyTreeError`.
+    """
+    module = legacy_layout(tree, name=name)
+    where = shown or str(tree)
+    if module is None:
+        if name:
+            reason = f"{where} has no module {name} ({name}/{name}.py, {name}/ or {name}.py)"
+        else:
+            reason = f"{where} has no module of an older bot's plugin (<name>/<name>.py with a {PLUGIN_CLASS} class)"
+        raise LegacyTreeError("url", reason)
     project = _project(tree)
     version = legacy_version(declared=project.version, resolved=origin.resolved, commit=origin.kind == SourceKind.GIT)
     try:
-        code = legacy_snapshot_take(plugin=entry.name, module=entry.name, tree=tree, store=code_store())
+        code = legacy_snapshot_take(plugin=module, module=module, tree=tree, store=code_store())
     except SnapshotError as exc:
-        raise error(str(exc)) from None
-    fields = _fields(entry, project, version)
+        raise LegacyTreeError("url", str(exc)) from None
     try:
-        pinned = PluginEntry.model_validate(fields)
+        pinned = PluginEntry.model_validate({**_fields(module, project, version), **(given or {})})
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in first["loc"]) or "url"
-        reason = str(first["msg"]).removeprefix("Value error, ")
-        raise ManifestError(file=file, index=entry.index, name=entry.name, field=field, reason=reason) from None
+        raise LegacyTreeError(field, str(first["msg"]).removeprefix("Value error, ")) from None
     if origin.kind != SourceKind.GIT:
         origin = replace(origin, resolved=code.digest)
     if project.requirements:
-        origin = _environment(error, tree, origin)
+        origin = _environment(tree, origin, progress or _progress)
     stamp = json.dumps([pinned.model_dump(mode="json"), code.digest, origin.source, origin.environment])
     return LegacyPin(entry=pinned, checksum=hashlib.sha256(stamp.encode()).hexdigest(), code=code, origin=origin)
+
+
+def _pin(file: str, entry: LegacyEntry, tree: Path, origin: Origin) -> LegacyPin:
+    given: dict[str, Any] = {"enabled": entry.enabled}
+    if entry.env is not None:
+        given["env"] = entry.env  # the older list of one-key maps: stored as the plugin's secrets
+    try:
+        return legacy_tree_pin(tree=tree, origin=origin, name=entry.name, given=given, shown=entry.url)
+    except LegacyTreeError as exc:
+        raise ManifestError(file=file, index=entry.index, name=entry.name, field=exc.field, reason=exc.reason) from None
 
 
 def _index(policy: SourcePolicy) -> tuple[str | None, list[str]]:
@@ -154,19 +183,19 @@ def _index(policy: SourcePolicy) -> tuple[str | None, list[str]]:
     return remote, links
 
 
-def _environment(error: Callable[[str], ManifestError], tree: Path, origin: Origin) -> Origin:
+def _environment(tree: Path, origin: Origin, progress: Callable[[str, str], None]) -> Origin:
     """Lock and build the environment of the tree's project (its setup.py requirements), as
     the older bot's ``pip install -e`` did, but into an environment of its own."""
     index_url, find_links = _index(source_policy())
     try:
         pins = requirements_lock(
-            requirements=(), project=tree, index_url=index_url, find_links=find_links, progress=_progress
+            requirements=(), project=tree, index_url=index_url, find_links=find_links, progress=progress
         )
         built = environment_build(
-            pins=pins, project=tree, index_url=index_url, find_links=find_links, progress=_progress
+            pins=pins, project=tree, index_url=index_url, find_links=find_links, progress=progress
         )
     except BuildError as exc:
-        raise error(str(exc)) from None
+        raise LegacyTreeError("url", str(exc), step=exc.step) from None
     return replace(origin, pins=pins, environment=built.digest)
 
 

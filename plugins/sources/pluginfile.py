@@ -217,3 +217,30 @@ def legacy_layout(tree: Path, *, name: str = "") -> str | None:
         if len(packages) == 1:
             return packages[0]
     return None
+
+
+def _module_file(tree: Path, module: str) -> Path | None:
+    for path in (tree / module / f"{module}.py", tree / module / "__init__.py", tree / f"{module}.py"):
+        if path.is_file() and not path.is_symlink():
+            return path
+    return None
+
+
+def legacy_plugin_class(tree: Path, module: str, *, name: str = "Plugin") -> bool:
+    """Whether ``module`` (as :func:`legacy_layout` found it) defines or imports ``name``, the
+    class the older bot instantiated. Read, never run: a name made at run time is not seen."""
+    path = _module_file(tree, module)
+    if path is None:
+        return False
+    try:
+        parsed = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (SyntaxError, ValueError):
+        return True  # the code check names the line that does not parse
+    for node in parsed.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return True
+        if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == name for a in node.names):
+            return True
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return True
+    return False

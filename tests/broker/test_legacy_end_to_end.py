@@ -1,6 +1,6 @@
-"""An older bot's plugin, installed from its own git repository by the older plugins.yaml
-with the distribution its setup.py requires, answers ``!echo hi`` over the bridge protocol,
-beside the bot's ``/`` commands."""
+"""An older bot's plugin, installed from its own git repository with the distribution its
+setup.py requires, answers ``!echo hi`` over the bridge protocol, beside the bot's ``/``
+commands: installed by the older plugins.yaml, or by ``plugins install`` of its URL."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ ECHO_WITH_A_LIBRARY = ECHO.replace(
 
 
 @pytest.fixture
-def older_echo(tmp_path: Path, transactional_db: None, settings) -> Plugin:
-    """The older bot's echo plugin in a git repository of its own, with a setup.py that
-    requires a small local distribution (found in a folder of wheels), imported by the older file."""
+def older_echo_repository(tmp_path: Path, transactional_db: None, settings) -> str:
+    """The older bot's echo plugin in a git repository of its own (no sessionbot-plugin.yaml),
+    with a setup.py that requires a small local distribution found in a folder of wheels."""
     house = tmp_path / "wheels"
     wheel_write(
         house, name="legacy-words", version="1.0", files={"legacy_words.py": "def same(text):\n    return text\n"}
@@ -39,7 +39,23 @@ def older_echo(tmp_path: Path, transactional_db: None, settings) -> Plugin:
         update={"plugin_sources": sources.model_copy(update={"indexes": indexes})}
     )
     tree = older_plugin(tmp_path / "repos", module=ECHO_WITH_A_LIBRARY, requires=("legacy-words==1.0",))
-    url = git_repository(tree)
+    return git_repository(tree)
+
+
+def _installed_with_its_library() -> Plugin:
+    plugin_install("ping", "sessionbot_builtin.ping:Ping", ["ping"])
+    plugin = Plugin.objects.get(name="echo")
+    assert plugin.active_version is not None
+    assert plugin.active_version.api == "legacy"
+    assert "legacy-words==1.0" in plugin.active_version.pins
+    assert plugin.active_version.environment
+    return plugin
+
+
+@pytest.fixture
+def older_echo(tmp_path: Path, older_echo_repository: str) -> Plugin:
+    """The older bot's echo plugin, imported by the older file."""
+    url = older_echo_repository
     path = plugins_yaml(
         tmp_path / "plugins.yaml",
         f"""
@@ -57,15 +73,20 @@ def older_echo(tmp_path: Path, transactional_db: None, settings) -> Plugin:
     out = StringIO()
     call_command("importplugins", str(path), stdout=out, stderr=out)
     assert "activated: echo 0.1.0+g" in out.getvalue(), out.getvalue()
-    plugin_install("ping", "sessionbot_builtin.ping:Ping", ["ping"])
-    plugin = Plugin.objects.get(name="echo")
-    assert plugin.active_version is not None
-    assert "legacy-words==1.0" in plugin.active_version.pins
-    assert plugin.active_version.environment
-    return plugin
+    return _installed_with_its_library()
 
 
-async def test_the_older_echo_plugin_answers_its_word_over_the_bridge(bridge, older_echo, celery_worker) -> None:
+@pytest.fixture
+def older_echo_installed(older_echo_repository: str) -> Plugin:
+    """The older bot's echo plugin, installed as an operator does: ``plugins install URL``."""
+    out = StringIO()
+    call_command("plugins", "install", older_echo_repository, stdout=out)
+    assert "older bot's plugin" in out.getvalue(), out.getvalue()
+    assert "activate: echo 0.1.0+g" in out.getvalue(), out.getvalue()
+    return _installed_with_its_library()
+
+
+async def _echo_and_ping(bridge) -> None:
     await bridge.send_json_to(message("!echo hi", mid="legacy-echo"))
     assert (await receive_until(bridge, "ack"))["status"] == "accepted"
     await bridge.send_json_to(message("/ping", mid="legacy-ping"))
@@ -78,3 +99,13 @@ async def test_the_older_echo_plugin_answers_its_word_over_the_bridge(bridge, ol
     assert answers["legacy-echo"]["text"] == "hi"
     assert answers["legacy-echo"]["to"] == USER
     assert answers["legacy-ping"]["text"] == "pong"
+
+
+async def test_the_older_echo_plugin_answers_its_word_over_the_bridge(bridge, older_echo, celery_worker) -> None:
+    await _echo_and_ping(bridge)
+
+
+async def test_the_older_echo_plugin_installed_from_its_url_answers_over_the_bridge(
+    bridge, older_echo_installed, celery_worker
+) -> None:
+    await _echo_and_ping(bridge)

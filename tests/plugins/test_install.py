@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 import uuid
 from io import StringIO
 from pathlib import Path
@@ -12,11 +13,13 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from plugins.execution import pool_close
+from plugins.health import health_checks_run
 from plugins.install import plugin_install, plugin_uninstall, plugin_upgrade
 from plugins.installplan import InstallError
-from plugins.models import BuildState, Plugin, PluginVersion
+from plugins.models import BuildState, Invocation, Plugin, PluginVersion
+from plugins.queues import queue_served_forget
 from plugins.snapshots import version_digest
-from tests.plugins.conftest import ask
+from tests.plugins.conftest import ask, enqueue, replies
 
 pytestmark = pytest.mark.django_db
 
@@ -215,3 +218,79 @@ def test_another_source_cannot_take_over_an_installed_plugins_name(tmp_path, nam
     assert str(good.source) in caught.value.message
     assert Plugin.objects.get(name=name).active_version_id == good.pk
     assert ask(f"/{name}")[0] == "hello"
+
+
+SLOW = """
+from plugins.api import Context, Plugin, Reply, command
+
+
+class Slow(Plugin):
+    @command("{name}", summary="Think for a long time")
+    def think(self, ctx: Context) -> Reply:
+        return Reply("thought")
+
+    @command("{name}-alive", summary="Say whether the model answers")
+    def alive(self, ctx: Context) -> Reply:
+        return Reply("the model answers")
+"""
+
+
+def slow_folder(tmp_path: Path, name: str, *, health_command: str = "") -> Path:
+    """A plugin whose own manifest puts it on the ``llm`` queue, with a health check."""
+    folder = plugin_folder(tmp_path, name=name, body=SLOW.format(name=name))
+    manifest = folder / "sessionbot-plugin.yaml"
+    manifest.write_text(
+        manifest.read_text().replace(":Thing", ":Slow")
+        + "queue: llm\n"
+        + f"health_check: {{command: {health_command or name + '-alive'}, interval_seconds: 60}}\n"
+    )
+    return folder
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_plugins_own_queue_and_health_check_are_applied(tmp_path, name) -> None:
+    queue_served_forget()
+    call_command("plugins", "install", str(slow_folder(tmp_path, name)), stdout=StringIO())
+    version = Plugin.objects.get(name=name).active_version
+    assert version is not None
+    assert version.queue == "llm"
+    assert version.manifest["health_check"] == {
+        "command": f"{name}-alive",
+        "method": None,
+        "interval_seconds": 60.0,
+    }
+    assert health_checks_run(force=True) >= 1
+    plugin = Plugin.objects.get(name=name)
+    assert (plugin.health_status, plugin.health_detail) == ("ok", "the model answers")
+    # No worker serves llm: the user hears "unavailable" at once, not after a timeout.
+    started = time.monotonic()
+    inv = enqueue(f"/{name}")
+    inv.refresh_from_db()
+    assert time.monotonic() - started < 5
+    assert inv.status == Invocation.Status.FAILED
+    assert replies(inv) == f"Sorry, /{name} is unavailable right now. Please try again later."
+    assert "llm" in inv.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_operators_entry_overrides_the_plugins_queue_and_health_check(tmp_path, name) -> None:
+    folder = slow_folder(tmp_path, name)
+    plugins_file = tmp_path / "plugins.yaml"
+    plugins_file.write_text(
+        f"plugins:\n  - name: {name}\n    source: {folder}\n    queue: gpu\n"
+        f"    health_check: {{command: {name}, interval_seconds: 600}}\n"
+    )
+    out = StringIO()
+    call_command("importplugins", str(plugins_file), stdout=out, stderr=out)
+    assert f"activated: {name} 1.0.0" in out.getvalue(), out.getvalue()
+    version = PluginVersion.objects.get(plugin__name=name)
+    assert version.queue == "gpu"
+    assert version.manifest["health_check"]["command"] == name
+    assert version.manifest["health_check"]["interval_seconds"] == 600.0
+
+
+def test_a_health_check_naming_no_command_of_the_code_fails_at_the_check(tmp_path, name) -> None:
+    folder = slow_folder(tmp_path, name, health_command="missing")
+    with pytest.raises(CommandError, match=r"step check: health_check: missing is not one of the commands"):
+        call_command("plugins", "install", str(folder), stdout=StringIO())
+    assert Plugin.objects.get(name=name).active_version is None

@@ -303,3 +303,24 @@ def test_rekey_moves_every_secret_to_the_new_key_without_restarting_hosts(llm, s
     settings.PLUGIN_SECRETS_KEY = new  # the old key dropped
     assert plugin_secrets_env(plugin="llm") == (("K", VALUE),)
     assert Plugin.objects.get(name="llm").updated_at == stamp
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_install_loads_code_that_reads_its_stored_secret_as_it_loads(tmp_path: Path) -> None:
+    folder = tmp_path / "llm-src"
+    (folder / "llmsrc").mkdir(parents=True)
+    without_key = "\n".join(line for line in LLM_CODE.splitlines() if "LLM_KEY" not in line)
+    (folder / "llmsrc" / "__init__.py").write_text(textwrap.dedent(without_key))
+    (folder / "sessionbot-plugin.yaml").write_text("name: llm\nversion: '1.0.0'\nentrypoint: llmsrc:Llm\n")
+    call_command("plugins", "install", str(folder), stdout=io.StringIO())
+    plugin_secret_set(plugin="llm", key="LLM_KEY", value=VALUE)
+    # The next version refuses to load without its key, as a client built at import would.
+    (folder / "llmsrc" / "__init__.py").write_text(textwrap.dedent(LLM_CODE))
+    (folder / "sessionbot-plugin.yaml").write_text("name: llm\nversion: '1.1.0'\nentrypoint: llmsrc:Llm\n")
+    out = io.StringIO()
+    call_command("plugins", "install", str(folder), stdout=out)
+    assert "llm 1.1.0" in out.getvalue()
+    assert VALUE not in out.getvalue()
+    serving = Plugin.objects.get(name="llm").active_version
+    assert serving is not None
+    assert serving.version == "1.1.0"

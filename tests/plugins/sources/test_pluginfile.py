@@ -13,6 +13,7 @@ from plugins.sources.pluginfile import (
     PluginFile,
     PluginFileError,
     legacy_layout,
+    legacy_plugin_class,
     plugin_file_parse,
     plugin_file_read,
 )
@@ -183,3 +184,21 @@ def test_setup_py_is_read_never_run(tmp_path) -> None:
     write(tmp_path, {"setup.py": f"open({str(marker)!r}, 'w')\nsetup(packages=['p'])\n", "p/__init__.py": ""})
     assert legacy_layout(tmp_path) == "p"
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("code", "found"),
+    [
+        ("class Plugin:\n    pass\n", True),
+        ("from .core import Plugin\n", True),
+        ("from core import Thing as Plugin\n", True),
+        ("Plugin = make()\n", True),
+        ("def start():\n    pass\n", False),
+        ("class Plugins:\n    pass\n", False),
+        ("def broken(:\n", True),  # the code check names the line
+    ],
+)
+def test_an_older_plugins_class_is_found_without_running_its_module(tmp_path: Path, code: str, found: bool) -> None:
+    (tmp_path / "echo").mkdir()
+    (tmp_path / "echo" / "echo.py").write_text(code)
+    assert legacy_plugin_class(tmp_path, "echo") is found
