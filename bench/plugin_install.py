@@ -30,7 +30,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -66,6 +65,12 @@ def _run(*argv: str | Path, cwd: Path | None = None) -> None:
     subprocess.run([str(a) for a in argv], cwd=cwd, check=True, capture_output=True)
 
 
+def pyproject(name: str, version: str, tail: str = "") -> str:
+    """A setuptools project's pyproject.toml; ``tail`` goes on after its version."""
+    head = '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n'
+    return f'{head}[project]\nname = "{name}"\nversion = "{version}"\n{tail}'
+
+
 def wheelhouse(root: Path, *, with_setuptools: bool) -> Path:
     """The find-links folder: the library's wheel (and setuptools for ``--no-index``)."""
     import uv
@@ -73,17 +78,7 @@ def wheelhouse(root: Path, *, with_setuptools: bool) -> Path:
     house, source = root / "wheels", root / "lib"
     (source / LIBRARY).mkdir(parents=True)
     (source / LIBRARY / "__init__.py").write_text('VERSION = "1.0"\n')
-    (source / "pyproject.toml").write_text(
-        textwrap.dedent(f"""\
-            [build-system]
-            requires = ["setuptools"]
-            build-backend = "setuptools.build_meta"
-
-            [project]
-            name = "{LIBRARY}"
-            version = "1.0"
-            """)
-    )
+    (source / "pyproject.toml").write_text(pyproject(LIBRARY, "1.0"))
     house.mkdir()
     _run(sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "-d", house, "setuptools")
     _run(uv.find_uv_bin(), "build", "-q", "--wheel", "--no-index", "--find-links", house, "-o", house, source)
@@ -107,21 +102,8 @@ def repository(root: Path, *, shape: str) -> Path:
     if shape == "manifest":
         manifest += f"requirements: ['{LIBRARY}==1.0']\n"
     else:
-        (repo / "pyproject.toml").write_text(
-            textwrap.dedent(f"""\
-                [build-system]
-                requires = ["setuptools"]
-                build-backend = "setuptools.build_meta"
-
-                [project]
-                name = "{PLUGIN}"
-                version = "1.0.0"
-                dependencies = ["{LIBRARY}==1.0"]
-
-                [tool.setuptools]
-                packages = ["{PLUGIN}"]
-                """)
-        )
+        tail = f'dependencies = ["{LIBRARY}==1.0"]\n\n[tool.setuptools]\npackages = ["{PLUGIN}"]\n'
+        (repo / "pyproject.toml").write_text(pyproject(PLUGIN, "1.0.0", tail))
     (repo / "sessionbot-plugin.yaml").write_text(manifest)
     _run(*GIT, "init", "-q", "-b", "main", cwd=repo)
     return repo

@@ -187,15 +187,9 @@ def _check_command_settings(manifest: Manifest, names: dict[str, list[str]], lef
     for entry in manifest.plugins:
         if entry.name in left_out:
             continue
-        declared = names[entry.name]
-        for cmd in entry.commands:
-            if cmd.name not in declared:
-                reason = f"the plugin's code declares no command {cmd.name!r} (it has: {', '.join(declared) or 'none'})"
-                raise _error(manifest, entry, f"commands.{cmd.name}", reason)
-        check = entry.health_check
-        if check is not None and check.command and check.command not in declared:
-            reason = f"{check.command!r} is not one of the commands its code declares"
-            raise _error(manifest, entry, "health_check.command", reason)
+        problem = entry.settings_problem(names[entry.name])
+        if problem is not None:
+            raise _error(manifest, entry, *problem)
 
 
 def _check_dependencies(manifest: Manifest) -> None:

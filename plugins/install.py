@@ -45,6 +45,7 @@ from plugins.installsource import (
     source_fetch_any,
     source_manifest,
     source_older,
+    source_plugin_file,
 )
 from plugins.legacyinstall.entries import LegacyPin
 from plugins.manifest import PluginEntry
@@ -141,23 +142,9 @@ def _command_clash(name: str, commands: tuple[dict[str, Any], ...]) -> str:
 
 
 def _settings_problem(entry: PluginEntry, commands: tuple[dict[str, Any], ...]) -> str:
-    """A command the manifest or entry configures (policy, filters, health check) that its
-    code does not declare ('' when every one is there), as importplugins refuses it too."""
-    declared = [str(c["name"]) for c in commands]
-    shown = ", ".join(declared) or _("none")
-    for spec in entry.commands:
-        if spec.name not in declared:
-            return _("its code declares no command %(command)s (it has: %(declared)s)") % {
-                "command": spec.name,
-                "declared": shown,
-            }
-    check = entry.health_check
-    if check is not None and check.command and check.command not in declared:
-        return _("health_check: %(command)s is not one of the commands its code declares (%(declared)s)") % {
-            "command": check.command,
-            "declared": shown,
-        }
-    return ""
+    """What :meth:`PluginEntry.settings_problem` finds against the code's commands ('' if none)."""
+    problem = entry.settings_problem([str(c["name"]) for c in commands])
+    return "" if problem is None else f"{problem[0]}: {problem[1]}"
 
 
 def _fields(entry: PluginEntry, fetched: Fetched, checksum: str, code: str) -> dict[str, Any]:
@@ -300,9 +287,10 @@ def plugin_install(
     """
     with _workdir() as work:
         fetched = source_fetch_any(source=source, ref=ref, upload=upload, into=work, progress=progress)
-        older = source_older(fetched=fetched, entry=entry, progress=progress)
+        own = source_plugin_file(fetched)
+        older = source_older(fetched=fetched, own=own, entry=entry, progress=progress)
         if older is None:
-            wanted = source_manifest(fetched=fetched, entry=entry)
+            wanted = source_manifest(own=own, entry=entry)
         else:
             wanted, origin = older.entry, older.origin
             fetched = replace(fetched, resolved=origin.resolved, pins=origin.pins, environment=origin.environment)

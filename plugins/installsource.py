@@ -140,7 +140,8 @@ def source_fetch_any(*, source: str, ref: str, upload: Path | None, into: Path, 
     )
 
 
-def _own(fetched: Fetched) -> PluginFile | None:
+def source_plugin_file(fetched: Fetched) -> PluginFile | None:
+    """The plugin's own manifest in the fetched tree; None when it has none."""
     try:
         return plugin_file_read(fetched.tree)
     except PluginFileError as exc:
@@ -159,9 +160,8 @@ def _given(entry: PluginEntry | None) -> dict[str, Any]:
     return given
 
 
-def source_manifest(*, fetched: Fetched, entry: PluginEntry | None) -> PluginEntry:
-    """The plugin's own manifest, with the operator's entry (its fields given) on top."""
-    own = _own(fetched)
+def source_manifest(*, own: PluginFile | None, entry: PluginEntry | None) -> PluginEntry:
+    """The plugin's own manifest ``own``, with the operator's entry (its fields given) on top."""
     given = _given(entry)
     if own is None and not (given.get("entrypoint") and given.get("version")):
         raise InstallError(
@@ -176,16 +176,18 @@ def source_manifest(*, fetched: Fetched, entry: PluginEntry | None) -> PluginEnt
         raise InstallError("manifest", str(exc).splitlines()[-1] if str(exc) else PLUGIN_FILE) from None
 
 
-def source_older(*, fetched: Fetched, entry: PluginEntry | None, progress: Progress) -> LegacyPin | None:
+def source_older(
+    *, fetched: Fetched, own: PluginFile | None, entry: PluginEntry | None, progress: Progress
+) -> LegacyPin | None:
     """A source without a manifest, read as an older bot's plugin: pinned, its environment built.
 
-    None when the tree has a manifest, or the operator's entry gives version and entrypoint
+    None when the tree has a manifest (``own``), or the operator's entry gives version and entrypoint
     (:func:`source_manifest` reads those). The result is what ``importplugins`` makes of the
     older bot's plugins.yaml entry for it: its module's name is the plugin's, its prefix
     words become commands, its setup.py requirements go into an environment of its own.
     """
     given = _given(entry)
-    if _own(fetched) is not None or (given.get("entrypoint") and given.get("version")):
+    if own is not None or (given.get("entrypoint") and given.get("version")):
         return None
     name = str(given.get("name", ""))
     module = legacy_layout(fetched.tree, name=name)

@@ -8,7 +8,7 @@ field or a bad value, is raised as :class:`ManifestError`, which names the file,
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -229,6 +229,18 @@ class PluginEntry(_Model):
         if self.name in self.dependencies:
             raise ValueError("a plugin cannot depend on itself")
         return self
+
+    def settings_problem(self, declared: Sequence[str]) -> tuple[str, str] | None:
+        """The first command the entry configures (policy, filters, health check) that its
+        code does not declare, as ``(field, reason)``; None when every one is declared."""
+        for cmd in self.commands:
+            if cmd.name not in declared:
+                has = ", ".join(declared) or "none"
+                return f"commands.{cmd.name}", f"the plugin's code declares no command {cmd.name!r} (it has: {has})"
+        check = self.health_check
+        if check is not None and check.command and check.command not in declared:
+            return "health_check.command", f"{check.command!r} is not one of the commands its code declares"
+        return None
 
     def identity(self) -> dict[str, Any]:
         """What the operator declared, as JSON, for a version's checksum.

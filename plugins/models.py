@@ -383,7 +383,7 @@ class InstallJob(models.Model):
     error = models.TextField(blank=True)
     version = models.ForeignKey(PluginVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
-    # Written while a worker runs the job (plugins.install): a running job whose worker
+    # Written while a worker runs the job (plugins.installjobs): a running job whose worker
     # stopped writing it is failed, not left "running" for ever.
     alive_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -123,28 +123,23 @@ def legacy_tree_pin(
     *,
     tree: Path,
     origin: Origin,
-    name: str = "",
+    name: str,
     given: Mapping[str, Any] | None = None,
     shown: str = "",
     progress: Callable[[str, str], None] | None = None,
 ) -> LegacyPin:
     """Pin ``tree`` as an older bot's plugin: its module, version, code and environment.
 
-    ``name``: the module to import (the older file's ``name``); "" finds the one the tree
-    holds (``legacy_layout``). ``given``: the operator's fields, on top of what the tree
-    says (``enabled``, ``env``, a queue…). ``shown``: the source, as error messages name it;
-    ``progress``: told each step of the build.
+    ``name``: the module to import (the older file's ``name``). ``given``: the operator's
+    fields, on top of what the tree says (``enabled``, ``env``, a queue…). ``shown``: the
+    source, as error messages name it; ``progress``: told each step of the build.
     Its setup.py requirements are built into an environment of its own, as the older bot's
     ``pip install -e`` did into its own. Raises :class:`LegacyTreeError`.
     """
     module = legacy_layout(tree, name=name)
     where = shown or str(tree)
     if module is None:
-        if name:
-            reason = f"{where} has no module {name} ({name}/{name}.py, {name}/ or {name}.py)"
-        else:
-            reason = f"{where} has no module of an older bot's plugin (<name>/<name>.py with a {PLUGIN_CLASS} class)"
-        raise LegacyTreeError("url", reason)
+        raise LegacyTreeError("url", f"{where} has no module {name} ({name}/{name}.py, {name}/ or {name}.py)")
     project = _project(tree)
     version = legacy_version(declared=project.version, resolved=origin.resolved, commit=origin.kind == SourceKind.GIT)
     try:

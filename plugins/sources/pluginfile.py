@@ -161,11 +161,19 @@ def plugin_file_read(tree: Path) -> PluginFile | None:
     return plugin_file_parse(text, file=shown)
 
 
-def _module_at(tree: Path, name: str) -> bool:
+def _module_file(tree: Path, name: str) -> Path | None:
+    """The file the older loader would import as module ``name`` from ``tree``: ``<name>/<name>.py``,
+    ``<name>/__init__.py`` or ``<name>.py``; None when there is none (links are not followed)."""
     folder = tree / name
-    if folder.is_symlink() or not folder.is_dir():
-        return (tree / f"{name}.py").is_file()
-    return (folder / f"{name}.py").is_file() or (folder / "__init__.py").is_file()
+    places = (folder / f"{name}.py", folder / "__init__.py") if folder.is_dir() and not folder.is_symlink() else ()
+    for path in (*places, tree / f"{name}.py"):
+        if path.is_file() and not path.is_symlink():
+            return path
+    return None
+
+
+def _module_at(tree: Path, name: str) -> bool:
+    return _module_file(tree, name) is not None
 
 
 def _setup_packages(tree: Path) -> list[str]:
@@ -216,13 +224,6 @@ def legacy_layout(tree: Path, *, name: str = "") -> str | None:
         packages = [d for d in folders if (tree / d / "__init__.py").is_file()]
         if len(packages) == 1:
             return packages[0]
-    return None
-
-
-def _module_file(tree: Path, module: str) -> Path | None:
-    for path in (tree / module / f"{module}.py", tree / module / "__init__.py", tree / f"{module}.py"):
-        if path.is_file() and not path.is_symlink():
-            return path
     return None
 
 

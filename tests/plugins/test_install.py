@@ -291,6 +291,6 @@ def test_the_operators_entry_overrides_the_plugins_queue_and_health_check(tmp_pa
 
 def test_a_health_check_naming_no_command_of_the_code_fails_at_the_check(tmp_path, name) -> None:
     folder = slow_folder(tmp_path, name, health_command="missing")
-    with pytest.raises(CommandError, match=r"step check: health_check: missing is not one of the commands"):
+    with pytest.raises(CommandError, match=r"step check: health_check\.command: 'missing' is not one of the commands"):
         call_command("plugins", "install", str(folder), stdout=StringIO())
     assert Plugin.objects.get(name=name).active_version is None

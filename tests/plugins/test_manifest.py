@@ -191,3 +191,34 @@ def test_an_entrys_identity_leaves_out_what_a_later_release_adds_with_a_default(
     assert LaterEntry(**fields).identity() == PluginEntry(**fields).identity()
     assert PluginEntry(**fields).identity() == fields
     assert PluginEntry(**{**fields, "queue": ""}).identity() != PluginEntry(**fields).identity()
+
+
+@pytest.mark.parametrize(
+    ("extra", "declared", "problem"),
+    [
+        ({}, [], None),
+        ({"commands": [{"name": "go"}]}, ["go"], None),
+        (
+            {"commands": [{"name": "gone"}]},
+            ["go"],
+            ("commands.gone", "the plugin's code declares no command 'gone' (it has: go)"),
+        ),
+        (
+            {"commands": [{"name": "gone"}]},
+            [],
+            ("commands.gone", "the plugin's code declares no command 'gone' (it has: none)"),
+        ),
+        ({"health_check": {"command": "go"}}, ["go"], None),
+        ({"health_check": {"method": "healthy"}}, [], None),
+        (
+            {"health_check": {"command": "nope"}},
+            ["go"],
+            ("health_check.command", "'nope' is not one of the commands its code declares"),
+        ),
+    ],
+)
+def test_an_entrys_settings_must_name_commands_its_code_declares(extra, declared, problem) -> None:
+    from plugins.manifest import PluginEntry
+
+    entry = PluginEntry(name="weather", version="1.0", entrypoint="weather.main:Weather", **extra)
+    assert entry.settings_problem(declared) == problem
