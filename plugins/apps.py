@@ -8,9 +8,10 @@ class PluginsConfig(AppConfig):
 
     def ready(self) -> None:
         from plugins.celery_hooks import celery_hooks_connect
-        from plugins.checks import sandbox_check, secrets_key_check
+        from plugins.checks import index_check, sandbox_check, secrets_key_check
 
         celery_hooks_connect()
 
         checks.register(sandbox_check)
         checks.register(secrets_key_check)
+        checks.register(index_check)

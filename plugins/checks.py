@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core import checks
 
 from plugins.sandbox.system import tool_problem
+from plugins.sources.active import source_policy
+from plugins.sources.policy import index_refusal
 
 
 def sandbox_check(**kwargs: Any) -> list[checks.CheckMessage]:
@@ -40,5 +42,20 @@ def secrets_key_check(**kwargs: Any) -> list[checks.CheckMessage]:
             hint="REDIS_URL is set, so several machines share the database: give each the same "
             "PLUGIN_SECRETS_KEY (at least 32 random characters).",
             id="plugins.W002",
+        )
+    ]
+
+
+def index_check(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Builds resolve from PLUGIN_INDEX_URL: config.yaml's plugin_sources.indexes must allow it."""
+    refusal = index_refusal("", source_policy())
+    if not refusal:
+        return []
+    return [
+        checks.Error(
+            f"no plugin with requirements can be installed: PLUGIN_INDEX_URL is refused ({refusal})",
+            hint="List PLUGIN_INDEX_URL in plugin_sources.indexes of config.yaml, or set PLUGIN_INDEX_URL "
+            "to an index it lists (empty: wheels from PLUGIN_FIND_LINKS only).",
+            id="plugins.E001",
         )
     ]

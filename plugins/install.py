@@ -42,6 +42,7 @@ from plugins.installplan import Installed, InstallError, Plan, install_plan
 from plugins.installsource import (
     Fetched,
     environment_for,
+    older_environment_for,
     source_fetch_any,
     source_manifest,
     source_older,
@@ -229,7 +230,7 @@ def _install_fetched(
     *, fetched: Fetched, entry: PluginEntry, activate: bool, progress: Progress, older: LegacyPin | None = None
 ) -> PluginVersion:
     """Plan, build, check and record the fetched code; ``older``: an older bot's plugin, pinned
-    and with its environment built already (``source_older``)."""
+    by ``source_older``."""
     checksum, code = (older.checksum, older.code) if older is not None else _pin(entry, fetched.tree)
     plugin = Plugin.objects.filter(name=entry.name).first()
     plan = install_plan(
@@ -250,6 +251,8 @@ def _install_fetched(
     try:
         if older is None:
             fetched = environment_for(fetched=fetched, entry=entry, progress=progress)
+        else:
+            fetched = older_environment_for(fetched=fetched, older=older, progress=progress)
         fields = _fields(entry, fetched, checksum, code.digest)
         progress("check", _("loading the code in a plugin host"))
         commands = _check(entry, code, plugin, fetched.environment)
@@ -292,8 +295,8 @@ def plugin_install(
         if older is None:
             wanted = source_manifest(own=own, entry=entry)
         else:
-            wanted, origin = older.entry, older.origin
-            fetched = replace(fetched, resolved=origin.resolved, pins=origin.pins, environment=origin.environment)
+            wanted = older.entry
+            fetched = replace(fetched, resolved=older.origin.resolved)
         progress("manifest", f"{wanted.name} {wanted.version} ({wanted.entrypoint})")
         if entry is None:
             _same_source_check(wanted.name, fetched)

@@ -21,9 +21,9 @@ from plugins.environments.build import environment_build, project_distribution, 
 from plugins.environments.core import BuildError, PinsError, pins_parse
 from plugins.installplan import InstallError
 from plugins.legacy.adapter import PLUGIN_CLASS
-from plugins.legacyinstall.entries import LegacyPin, LegacyTreeError, Origin, legacy_tree_pin
+from plugins.legacyinstall.entries import LegacyPin, LegacyTreeError, Origin, legacy_environment, legacy_tree_pin
 from plugins.manifest import PluginEntry
-from plugins.sources.active import source_cache, source_policy
+from plugins.sources.active import build_indexes, source_cache, source_policy
 from plugins.sources.fetch import source_fetch
 from plugins.sources.pluginfile import (
     PluginFile,
@@ -72,8 +72,10 @@ def _fetch_step(parsed: Source, message: str) -> str:
 
 def _indexes(parsed: Source | None = None) -> tuple[str | None, list[str]]:
     """The index uv resolves from (None: the find-links alone) and the find-links."""
-    index = (parsed.index if parsed is not None else "") or settings.PLUGIN_INDEX_URL
-    return index or None, list(settings.PLUGIN_FIND_LINKS)
+    try:
+        return build_indexes(parsed.index if parsed is not None else "")
+    except SourceError as exc:
+        raise InstallError("source", str(exc)) from None
 
 
 def _built(
@@ -207,11 +209,20 @@ def source_older(
     origin = Origin(kind=fetched.kind, source=fetched.source, resolved=fetched.resolved)
     try:
         return legacy_tree_pin(
-            tree=fetched.tree, origin=origin, name=module, given=given, shown=fetched.source, progress=progress
+            tree=fetched.tree, origin=origin, name=module, given=given, shown=fetched.source, environment=False
         )
     except LegacyTreeError as exc:
-        reason = exc.reason.removeprefix(f"{exc.step}: ") if exc.field == "url" else str(exc)
-        raise InstallError(exc.step, reason) from None
+        raise InstallError(exc.step, exc.reason if exc.field == "url" else str(exc)) from None
+
+
+def older_environment_for(*, fetched: Fetched, older: LegacyPin, progress: Progress) -> Fetched:
+    """Build the environment of an older bot's plugin (its setup.py requirements), as
+    :func:`environment_for` builds a plugin's with a manifest."""
+    try:
+        origin = legacy_environment(tree=fetched.tree, origin=older.origin, progress=progress)
+    except LegacyTreeError as exc:
+        raise InstallError(exc.step, exc.reason) from None
+    return replace(fetched, pins=origin.pins, environment=origin.environment)
 
 
 def environment_for(*, fetched: Fetched, entry: PluginEntry, progress: Progress) -> Fetched:

@@ -36,10 +36,10 @@ from plugins.manifest import Manifest, ManifestError, PluginEntry
 from plugins.models import PluginApi, SourceKind
 from plugins.sandbox.snapshot import Snapshot, SnapshotError
 from plugins.snapshots import code_store
-from plugins.sources.active import source_cache, source_policy
+from plugins.sources.active import build_indexes, source_cache, source_policy
 from plugins.sources.fetch import source_fetch
 from plugins.sources.pluginfile import legacy_layout
-from plugins.sources.policy import SourcePolicy, source_refusal
+from plugins.sources.policy import source_refusal
 from plugins.sources.spec import Source, SourceError, source_parse
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,7 @@ def legacy_tree_pin(
     given: Mapping[str, Any] | None = None,
     shown: str = "",
     progress: Callable[[str, str], None] | None = None,
+    environment: bool = True,
 ) -> LegacyPin:
     """Pin ``tree`` as an older bot's plugin: its module, version, code and environment.
 
@@ -134,7 +135,8 @@ def legacy_tree_pin(
     fields, on top of what the tree says (``enabled``, ``env``, a queue…). ``shown``: the
     source, as error messages name it; ``progress``: told each step of the build.
     Its setup.py requirements are built into an environment of its own, as the older bot's
-    ``pip install -e`` did into its own. Raises :class:`LegacyTreeError`.
+    ``pip install -e`` did into its own; with ``environment`` False the caller builds it
+    (:func:`legacy_environment`). Raises :class:`LegacyTreeError`.
     """
     module = legacy_layout(tree, name=name)
     where = shown or str(tree)
@@ -154,9 +156,11 @@ def legacy_tree_pin(
         raise LegacyTreeError(field, str(first["msg"]).removeprefix("Value error, ")) from None
     if origin.kind != SourceKind.GIT:
         origin = replace(origin, resolved=code.digest)
-    if project.requirements:
-        origin = _environment(tree, origin, progress or _progress)
-    stamp = json.dumps([pinned.model_dump(mode="json"), code.digest, origin.source, origin.environment])
+    if environment:
+        origin = legacy_environment(tree=tree, origin=origin, progress=progress or _progress)
+    # The environment follows from the requirements (in the entry): not part of the stamp, so a
+    # version is the same whether its environment was built before or after it was planned.
+    stamp = json.dumps([pinned.model_dump(mode="json"), code.digest, origin.source])
     return LegacyPin(entry=pinned, checksum=hashlib.sha256(stamp.encode()).hexdigest(), code=code, origin=origin)
 
 
@@ -167,21 +171,20 @@ def _pin(file: str, entry: LegacyEntry, tree: Path, origin: Origin) -> LegacyPin
     try:
         return legacy_tree_pin(tree=tree, origin=origin, name=entry.name, given=given, shown=entry.url)
     except LegacyTreeError as exc:
-        raise ManifestError(file=file, index=entry.index, name=entry.name, field=exc.field, reason=exc.reason) from None
+        reason = exc.reason if exc.step == "manifest" else f"{exc.step}: {exc.reason}"
+        raise ManifestError(file=file, index=entry.index, name=entry.name, field=exc.field, reason=reason) from None
 
 
-def _index(policy: SourcePolicy) -> tuple[str | None, list[str]]:
-    """The package index (the first remote one allowed) and the local folders of wheels
-    (``file://`` entries of ``plugin_sources.indexes``) a build may use."""
-    remote = next((i for i in policy.indexes if i.startswith(("https://", "http://"))), None)
-    links = [i.removeprefix("file://") for i in policy.indexes if i.startswith(("file://", "/"))]
-    return remote, links
-
-
-def _environment(tree: Path, origin: Origin, progress: Callable[[str, str], None]) -> Origin:
+def legacy_environment(*, tree: Path, origin: Origin, progress: Callable[[str, str], None]) -> Origin:
     """Lock and build the environment of the tree's project (its setup.py requirements), as
-    the older bot's ``pip install -e`` did, but into an environment of its own."""
-    index_url, find_links = _index(source_policy())
+    the older bot's ``pip install -e`` did, but into an environment of its own; none when it
+    requires nothing. Raises :class:`LegacyTreeError` naming the build's step."""
+    if not _project(tree).requirements:
+        return origin
+    try:
+        index_url, find_links = build_indexes()
+    except SourceError as exc:
+        raise LegacyTreeError("url", str(exc), step="source") from None
     try:
         pins = requirements_lock(
             requirements=(), project=tree, index_url=index_url, find_links=find_links, progress=progress
@@ -190,7 +193,7 @@ def _environment(tree: Path, origin: Origin, progress: Callable[[str, str], None
             pins=pins, project=tree, index_url=index_url, find_links=find_links, progress=progress
         )
     except BuildError as exc:
-        raise LegacyTreeError("url", str(exc), step=exc.step) from None
+        raise LegacyTreeError("url", exc.message, step=exc.step) from None
     return replace(origin, pins=pins, environment=built.digest)
 
 

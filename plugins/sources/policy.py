@@ -35,16 +35,18 @@ class SourcePolicy:
     indexes: tuple[str, ...] = (DEFAULT_INDEX,)
     local: bool = True
     uploads: bool = True
+    default_index: str = DEFAULT_INDEX  # what builds resolve from when nothing names one ("": none)
 
 
-def policy_from_config(sources: PluginSources) -> SourcePolicy:
-    """The policy that config.yaml's ``plugin_sources`` states."""
+def policy_from_config(sources: PluginSources, *, default_index: str = DEFAULT_INDEX) -> SourcePolicy:
+    """The policy that config.yaml's ``plugin_sources`` states, for builds that resolve from ``default_index``."""
     return SourcePolicy(
         git=sources.git,
         archives=sources.archives,
         indexes=sources.indexes,
         local=sources.local,
         uploads=sources.uploads,
+        default_index=default_index,
     )
 
 
@@ -102,7 +104,12 @@ def source_refusal(source: Source, policy: SourcePolicy) -> str | None:
         if _listed(policy.archives, ARCHIVE_RULE_SCHEMES, source.location):
             return None
         return _not_listed("archives", policy.archives, source.location)
-    index = source.index or DEFAULT_INDEX
-    if _listed(policy.indexes, INDEX_RULE_SCHEMES, index):
+    return index_refusal(source.index, policy)
+
+
+def index_refusal(index: str, policy: SourcePolicy) -> str | None:
+    """The rule that refuses resolving from ``index`` ("": the policy's default index); None: allowed."""
+    index = index or policy.default_index
+    if not index or _listed(policy.indexes, INDEX_RULE_SCHEMES, index):
         return None
     return _not_listed("indexes", policy.indexes, index)

@@ -33,11 +33,7 @@ def older_echo_repository(tmp_path: Path, transactional_db: None, settings) -> s
     wheel_write(
         house, name="legacy-words", version="1.0", files={"legacy_words.py": "def same(text):\n    return text\n"}
     )
-    sources = settings.BOT_CONFIG.plugin_sources
-    indexes = (*sources.indexes, f"file://{house}")
-    settings.BOT_CONFIG = settings.BOT_CONFIG.model_copy(
-        update={"plugin_sources": sources.model_copy(update={"indexes": indexes})}
-    )
+    settings.PLUGIN_FIND_LINKS = [str(house)]
     tree = older_plugin(tmp_path / "repos", module=ECHO_WITH_A_LIBRARY, requires=("legacy-words==1.0",))
     return git_repository(tree)
 

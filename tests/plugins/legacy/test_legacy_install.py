@@ -13,7 +13,7 @@ from plugins.execution import pool_close
 from plugins.models import Invocation, Plugin, PluginCommand, PluginVersion
 from plugins.snapshots import version_digest
 from tests.plugins.legacy.test_legacy_import import NOTEBOOK, _say
-from tests.plugins.legacy.trees import git_commit, git_repository, older_plugin, plugins_yaml
+from tests.plugins.legacy.trees import SETUP, git_commit, git_repository, older_plugin, plugins_yaml
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +103,35 @@ def test_an_older_plugin_whose_requirement_cannot_be_resolved_fails_at_that_step
     with pytest.raises(CommandError, match=r"(?s)install failed at step resolve: .*no-such-distribution-here"):
         _install(str(tree))
     assert not Plugin.objects.filter(name="echo", active_version__isnull=False).exists()
+    failed = PluginVersion.objects.get(plugin__name="echo")
+    assert failed.build_state == "failed"
+    assert failed.build_error.startswith("resolve: ")
+    assert "no-such-distribution-here" in failed.build_error
+
+
+def test_a_failed_build_of_an_older_plugins_next_version_leaves_the_serving_one(tmp_path) -> None:
+    tree = older_plugin(tmp_path / "src")
+    url = git_repository(tree)
+    _install(url)
+    serving = PluginVersion.objects.get(plugin__name="echo")
+    setup = SETUP.format(package="echo-plugin", version='"0.1.0"', requires=["no-such-distribution-here==9.9"])
+    (tree / "setup.py").write_text(setup)
+    git_commit(tree)
+    with pytest.raises(CommandError, match="upgrade failed at step resolve"):
+        call_command("plugins", "upgrade", "echo", stdout=StringIO())
+    plugin = Plugin.objects.get(name="echo")
+    assert plugin.active_version_id == serving.pk
+    failed = plugin.versions.exclude(pk=serving.pk).get()
+    assert (failed.build_state, failed.resolved != serving.resolved) == ("failed", True)
+    assert _say("echo", "echo", "still here")[0] == "still here"
+
+
+def test_an_index_that_plugin_sources_refuses_is_never_resolved_from(tmp_path, settings) -> None:
+    settings.PLUGIN_INDEX_URL = "https://pypi.example/simple"
+    tree = older_plugin(tmp_path / "src", requires=("legacy-words==1.0",))
+    with pytest.raises(CommandError) as caught:
+        _install(str(tree))
+    assert str(caught.value) == (
+        "install failed at step source: plugin_sources.indexes does not list https://pypi.example/simple "
+        "(it allows: https://pypi.org/simple)"
+    )

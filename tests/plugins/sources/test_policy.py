@@ -104,6 +104,17 @@ def git(location: str) -> Source:
             SourcePolicy(indexes=("https://pypi.lan",)),
             None,
         ),
+        (
+            Source("index", "echo==1"),
+            SourcePolicy(indexes=("https://pypi.lan",), default_index="https://pypi.lan/simple"),
+            None,
+        ),
+        (
+            Source("index", "echo==1"),
+            SourcePolicy(indexes=("https://pypi.lan",), default_index="https://pypi.org/simple"),
+            "plugin_sources.indexes does not list https://pypi.org/simple (it allows: https://pypi.lan)",
+        ),
+        (Source("index", "echo==1"), SourcePolicy(indexes=(), default_index=""), None),
         (git("https://github.com/myorg/bot"), SourcePolicy(git=("https://github.com/myorg",)), None),
         (git("https://github.com/myorg/bot"), SourcePolicy(git=("https://github.com/myorg/",)), None),
         (git("https://GitHub.com/myorg/bot"), SourcePolicy(git=("https://github.com/myorg",)), None),
