@@ -142,8 +142,7 @@ def sdist_wheel(steps: Steps, src: UvSources, *, pin: Pin, python: str, network:
     """Build the pinned sdist alone, apart, and keep the wheel it made."""
     locations = [*src.find_links, pin.url] if pin.url else list(src.find_links)
     apart, apart_src = steps.apart(f"sdist-{pin.name}", network=network, locations=locations, src=src)
-    assert apart.home is not None
-    scratch, pin_file = apart.home / "scratch", apart.home / "pin.txt"
+    scratch, pin_file = apart.here / "scratch", apart.here / "pin.txt"
     pin_file.write_text(pin_text(pin) + "\n", encoding="utf-8")
     apart.run("venv", venv_argv(apart_src, python=sys.executable, target=str(scratch)))
     apart.run("sdist", pin_build_argv(apart_src, python=str(scratch / "bin" / "python"), pin_file=str(pin_file)))

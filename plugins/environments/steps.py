@@ -118,12 +118,16 @@ class Steps:
     timeout_seconds: float
     progress: Progress
     max_bytes: int = ENV_MAX_BYTES
-    home: Path | None = None
+    home: Path | None = None  # None: the work folder
     deadline: float = field(default=0.0)
 
     def __post_init__(self) -> None:
         self.deadline = self.deadline or time.monotonic() + self.timeout_seconds
-        self.home = self.home or self.work
+
+    @property
+    def here(self) -> Path:
+        """The folder the steps run in."""
+        return self.home or self.work
 
     def _late(self, step: str) -> BuildError:
         return BuildError(step, _("it did not finish within %(seconds)g s") % {"seconds": self.timeout_seconds})
@@ -155,7 +159,7 @@ class Steps:
         result = step_run(
             argv=argv,
             confinement=self.confinement,
-            home=str(self.home),
+            home=str(self.here),
             timeout=left,
             on_line=lambda line: self.progress(step, line),
             watch=self.watch,
@@ -166,8 +170,6 @@ class Steps:
             raise self._late(step)
         if result.returncode != 0 and check:
             # The work folder's paths say nothing to the reader.
-            output = result.output.replace(str(Path(str(self.home)) / "src"), "<project>").replace(
-                str(self.work), "<build>"
-            )
+            output = result.output.replace(str(self.here / "src"), "<project>").replace(str(self.work), "<build>")
             message = message_shorten(output) or _("uv stopped with exit code %(code)s") % {"code": result.returncode}
             raise BuildError(failure_step(phase=phase, message=message), message)
