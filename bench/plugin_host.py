@@ -125,10 +125,11 @@ def environment_make(folder: Path) -> EnvironmentPython:
     the builder runs (``plugins.environments.core``: a relocatable venv, then the pins
     installed as copies with their bytecode compiled), from a local wheel, no index."""
     import hashlib
+    import sysconfig
 
     import uv
 
-    from plugins.environments.core import UvSources, sync_argv, venv_argv
+    from plugins.environments.core import UvSources, compile_argv, sync_argv, venv_argv
 
     wheel = _wheel(folder.parent / "wheels")
     src = UvSources(uv=uv.find_uv_bin(), cache=str(folder.parent / "uv-cache"), find_links=(str(wheel.parent),))
@@ -139,6 +140,8 @@ def environment_make(folder: Path) -> EnvironmentPython:
     subprocess.run(venv_argv(src, python=base, target=str(folder)), check=True, env=env, capture_output=True)
     python = str(folder / "bin" / "python")
     subprocess.run(sync_argv(src, python=python, pins_file=str(pins)), check=True, env=env, capture_output=True)
+    site = sysconfig.get_path("purelib", vars={"base": str(folder), "platbase": str(folder)})
+    subprocess.run(compile_argv(python=base, site_packages=site, final=site), check=True, capture_output=True)
     os.chmod(folder.parent, 0o755)  # the plugin's uid enters it
     return environment_python(python)
 

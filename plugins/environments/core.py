@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.parser import HeaderParser
 
@@ -62,7 +63,15 @@ STEP_SIGNS = (
     ),
     ("resolve", ("no solution found", "unsatisfiable", "not found in the package registry", "not found in the cache")),
 )
-PHASE_STEPS = {"lock": "resolve", "venv": "build", "install": "download", "project": "build"}
+PHASE_STEPS = {
+    "lock": "resolve",
+    "venv": "build",
+    "install": "download",
+    "requires": "download",
+    "project": "build",
+    "sdist": "build",
+    "compile": "build",
+}
 
 
 class BuildError(Exception):
@@ -255,10 +264,23 @@ class UvSources:
         return args
 
 
-def lock_argv(src: UvSources, *, python: str, inputs: Sequence[str], output: str) -> list[str]:
-    """Resolve ``inputs`` (requirements files, a project's pyproject.toml or setup.py)."""
+def lock_argv(src: UvSources, *, python: str, inputs: Sequence[str], output: str, build: bool = False) -> list[str]:
+    """Resolve ``inputs`` (requirements files, a project's pyproject.toml or setup.py).
+
+    ``build`` False: with ``--no-build``, which runs no package code (what it writes to
+    the cache is safe for every plugin) and fails when an sdist must be built.
+    """
     head = [src.uv, "pip", "compile", "--generate-hashes", "--no-header", "--no-annotate"]
-    return [*head, "--python", python, "--output-file", output, *src.args(), *inputs]
+    return [
+        *head,
+        *([] if build else ["--no-build"]),
+        "--python",
+        python,
+        "--output-file",
+        output,
+        *src.args(),
+        *inputs,
+    ]
 
 
 def venv_argv(src: UvSources, *, python: str, target: str) -> list[str]:
@@ -267,19 +289,90 @@ def venv_argv(src: UvSources, *, python: str, target: str) -> list[str]:
 
 
 def sync_argv(src: UvSources, *, python: str, pins_file: str) -> list[str]:
-    """Install exactly the pins, every file checked against its hash."""
-    # Copies, not hardlinks: the environment shares no inode with the cache that later
-    # builds (of other plugins) write to.
-    tail = ["--link-mode", "copy", "--compile-bytecode", *src.args(), pins_file]
-    return [src.uv, "pip", "sync", "--require-hashes", "--python", python, *tail]
+    """Install exactly the pins, every file checked against its hash, wheels only.
+
+    ``--no-build``: no package code runs while uv writes the shared cache; an sdist is
+    built apart first (``pin_build_argv``) and installed as the wheel that made.
+    No ``--compile-bytecode``: uv would start the environment's interpreter, which runs
+    the ``.pth`` files of what it installed (``compile_argv`` does it without them).
+    """
+    # Copies, not hardlinks: the environment shares no inode with the cache.
+    tail = ["--link-mode", "copy", *src.args(), pins_file]
+    return [src.uv, "pip", "sync", "--require-hashes", "--no-build", "--python", python, *tail]
+
+
+def requires_argv(src: UvSources, *, python: str, requirements_file: str) -> list[str]:
+    """Install a project's build requirements (wheels only) into the environment its
+    build runs on."""
+    tail = ["--link-mode", "copy", *src.args(), "-r", requirements_file]
+    return [src.uv, "pip", "install", "--no-build", "--python", python, *tail]
 
 
 def wheel_argv(src: UvSources, *, python: str, project: str, out: str) -> list[str]:
     """Build the plugin's own distribution to a wheel, installed with the pins (its
-    dependencies): one call of the build backend less than ``uv pip install`` makes."""
-    return [src.uv, "build", "--wheel", "--python", python, "--out-dir", out, *src.args(), project]
+    dependencies), on ``python``'s environment, which holds its build requirements: uv
+    fetches nothing, so the build needs neither the shared cache nor the network."""
+    head = [src.uv, "build", "--wheel", "--no-build-isolation", "--python", python, "--out-dir", out]
+    return [*head, *src.args(), project]
 
 
-def install_text(pins: str, *, wheel: str, sha256: str) -> str:
-    """The pins and the project's wheel (with its hash), for one ``uv pip sync``."""
-    return f"{pins.rstrip()}\n{wheel} --hash=sha256:{sha256}\n".lstrip()
+def pin_build_argv(src: UvSources, *, python: str, pin_file: str) -> list[str]:
+    """Build one pinned sdist (``pin_file`` holds it alone, with its hashes) and install
+    it into a scratch environment: the wheel it makes is left in ``src.cache``."""
+    tail = ["--no-deps", "--link-mode", "copy", *src.args(), "-r", pin_file]
+    return [src.uv, "pip", "install", "--require-hashes", "--python", python, *tail]
+
+
+def compile_argv(*, python: str, site_packages: str, final: str) -> list[str]:
+    """Byte-compile an environment's site-packages with the trusted interpreter: ``-I -S``
+    run no ``.pth`` file and nothing of the environment; compileall does not descend
+    into linked folders; ``-s``/``-p`` record the path the files will have once in place."""
+    return [python, "-I", "-S", "-m", "compileall", "-q", "-j", "0", "-s", site_packages, "-p", final, site_packages]
+
+
+# uv's words for "this needs a build", for a distribution of an index and for a direct reference.
+NO_BUILD = re.compile(
+    r"Wheels are required for `([^`]+)` because building from source is disabled"
+    r"|Building source distributions for `([^`]+)` is disabled"
+)
+
+
+def no_build_blocker(message: str) -> str | None:
+    """The distribution a ``--no-build`` step would have had to build (canonical), if that
+    is why it failed."""
+    found = NO_BUILD.search(message)
+    return canonicalize_name(found.group(1) or found.group(2)) if found else None
+
+
+def pin_text(pin: Pin) -> str:
+    """A pin as a requirements line, its hashes with it."""
+    requirement = f"{pin.name} @ {pin.url}" if pin.url else f"{pin.name}=={pin.version}"
+    marker = f" ; {pin.marker}" if pin.marker else ""
+    return requirement + marker + "".join(f" --hash={digest}" for digest in pin.hashes)
+
+
+@dataclass(frozen=True, slots=True)
+class Wheel:
+    path: str
+    sha256: str  # hex
+
+
+def install_text(pins: Sequence[Pin], *, built: Mapping[str, Wheel], project: Wheel | None = None) -> str:
+    """The requirements of one ``uv pip sync``: the pins, each one ``built`` here (by
+    name) replaced by its wheel and that wheel's hash, then the project's wheel."""
+    lines = []
+    for pin in pins:
+        wheel = built.get(pin.name)
+        marker = f" ; {pin.marker}" if pin.marker else ""
+        lines.append(f"{wheel.path}{marker} --hash=sha256:{wheel.sha256}" if wheel else pin_text(pin))
+    if project is not None:
+        lines.append(f"{project.path} --hash=sha256:{project.sha256}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def sdist_key(pin: Pin, *, index_url: str | None, find_links: Sequence[str], python: str) -> str:
+    """The name of the wheel built from this pinned sdist, alone, on this interpreter, its
+    build requirements from these sources: what made it, so only the same inputs reuse it."""
+    made = {"pin": [pin.name, pin.version, pin.url, list(pin.hashes)], "index": index_url, "links": list(find_links)}
+    blob = json.dumps({"format": FORMAT, "sdist": made, "python": python}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()

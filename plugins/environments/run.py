@@ -1,10 +1,11 @@
 """Run one uv step confined like a plugin host, within a time limit. No Django.
 
-The caller (``plugins.environments.build``) decides the confinement: a root worker runs
-the step under bubblewrap (``plugins.sandbox.confine.bwrap_argv``) with, besides the work
-folder, the uv cache writable and the find-links folders readable, and the step drops to
-the build uid with hard limits (``plugins.environments.confined``); a worker that is not
-root runs it as itself with the same limits.
+The caller (``plugins.environments.steps``) decides the confinement: a root worker runs
+the step under bubblewrap (``plugins.sandbox.confine.bwrap_argv``) with, besides its work
+folder, the find-links folders readable and, for a step that runs no package code, the
+shared uv cache writable; the step drops to the build uid with hard limits
+(``plugins.environments.confined``). A worker that is not root runs it as itself with the
+same limits.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class Confinement:
 
     sandbox: Sandbox | None  # None: as this process's user, without namespaces
     limits: Mapping[str, int]
-    writable: tuple[str, ...] = ()  # besides the work folder: the uv cache
+    writable: tuple[str, ...] = ()  # besides the work folder: the shared uv cache, or nothing
     read_only: tuple[str, ...] = ()  # the find-links folders
     env: Mapping[str, str] = field(default_factory=dict)
 

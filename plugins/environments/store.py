@@ -5,6 +5,8 @@ plugins once built (owned by the worker's user, readable by every plugin uid);
 ``DATA_DIR/plugin-envs/.build-*``: builds in progress, renamed into place when done;
 ``DATA_DIR/plugin-wheels/<project digest>``: a project's wheel, built when its
 requirements are locked, installed by the build that follows;
+``DATA_DIR/plugin-wheels/<sdist key>``: the wheel built from a pinned sdist, alone (never
+in the shared cache, which no package code writes);
 ``DATA_DIR/uv-cache``: uv's cache, shared by every build.
 """
 
@@ -137,11 +139,12 @@ def wheels_dir() -> Path:
     return Path(settings.DATA_DIR) / "plugin-wheels"
 
 
-def wheel_keep(*, project: str, wheel: Path) -> Path:
-    """Keep the wheel built from the project of content digest ``project``."""
-    folder = wheels_dir() / project
+def wheel_keep(*, key: str, wheel: Path) -> Path:
+    """Keep a wheel built here under ``key``: a project's content digest, or what made
+    an sdist's wheel (``core.sdist_key``). A copy: the wheel's own file is the build uid's."""
+    folder = wheels_dir() / key
     shutil.rmtree(folder, ignore_errors=True)
-    part = wheels_dir() / f".{project}.part"
+    part = wheels_dir() / f".{key}.part"
     shutil.rmtree(part, ignore_errors=True)
     part.mkdir(parents=True)
     shutil.copyfile(wheel, part / wheel.name)
@@ -150,10 +153,10 @@ def wheel_keep(*, project: str, wheel: Path) -> Path:
     return folder / wheel.name
 
 
-def wheel_find(project: str) -> Path | None:
-    """The wheel kept for the project of content digest ``project``, if any."""
-    folder = wheels_dir() / project
-    wheels = list(folder.glob("*.whl")) if project and folder.is_dir() else []
+def wheel_find(key: str) -> Path | None:
+    """The wheel kept under ``key``, if any."""
+    folder = wheels_dir() / key
+    wheels = list(folder.glob("*.whl")) if key and folder.is_dir() else []
     if len(wheels) != 1:
         return None
     os.utime(folder)

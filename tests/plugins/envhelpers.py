@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -50,3 +52,26 @@ def environment_make(env: Path, *, wheels: Path, requirements: list[str], cache:
         env=run_env,
     )
     return python
+
+
+def sdist_write(folder: Path, *, name: str, version: str, files: dict[str, str], setup_prelude: str = "") -> Path:
+    """A setup.py sdist of ``name`` ``version`` holding ``files`` (path → text); installing
+    it runs ``setup_prelude`` first, as the build of any sdist runs its own code."""
+    root = f"{name}-{version}"
+    payload = {
+        **files,
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        "setup.py": setup_prelude
+        + "from setuptools import setup\n"
+        + f"setup(name={name!r}, version={version!r}, packages=[{name!r}])\n",
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    sdist = folder / f"{root}.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        for path, text in payload.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{root}/{path}")
+            info.size = len(data)
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return sdist

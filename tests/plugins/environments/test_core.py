@@ -9,6 +9,8 @@ from plugins.environments.core import (
     Pin,
     PinsError,
     UvSources,
+    Wheel,
+    compile_argv,
     environment_digest,
     failure_step,
     install_text,
@@ -17,9 +19,13 @@ from plugins.environments.core import (
     message_shorten,
     metadata_requirements,
     network_needed,
+    no_build_blocker,
+    pin_build_argv,
     pins_parse,
     requirement_urls,
     requirements_text,
+    requires_argv,
+    sdist_key,
     sync_argv,
     venv_argv,
     wheel_argv,
@@ -198,6 +204,7 @@ def test_it_names_the_step_that_failed(phase: str, message: str, step: str) -> N
 
 OFFLINE = UvSources(uv="/u/uv", cache="/d/uv-cache", find_links=("/w/house",), offline=True)
 INDEX = UvSources(uv="/u/uv", cache="/d/uv-cache", index_url="https://pypi.org/simple")
+APART = UvSources(uv="/u/uv", cache="/w/lock/cache", find_links=("/w/house",))
 
 
 @pytest.mark.parametrize(
@@ -205,9 +212,15 @@ INDEX = UvSources(uv="/u/uv", cache="/d/uv-cache", index_url="https://pypi.org/s
     [
         (
             lock_argv(INDEX, python="/py", inputs=["/w/requirements.in", "/w/src/setup.py"], output="/w/pins.txt"),
-            "/u/uv pip compile --generate-hashes --no-header --no-annotate --python /py --output-file /w/pins.txt "
-            "--cache-dir /d/uv-cache --no-progress --index-url https://pypi.org/simple "
+            "/u/uv pip compile --generate-hashes --no-header --no-annotate --no-build --python /py "
+            "--output-file /w/pins.txt --cache-dir /d/uv-cache --no-progress --index-url https://pypi.org/simple "
             "/w/requirements.in /w/src/setup.py",
+        ),
+        (
+            lock_argv(APART, python="/py", inputs=["/w/lock/requirements.in"], output="/w/lock/pins.txt", build=True),
+            "/u/uv pip compile --generate-hashes --no-header --no-annotate --python /py "
+            "--output-file /w/lock/pins.txt --cache-dir /w/lock/cache --no-progress --no-index "
+            "--find-links /w/house /w/lock/requirements.in",
         ),
         (
             venv_argv(OFFLINE, python="/py", target="/w/env"),
@@ -215,13 +228,28 @@ INDEX = UvSources(uv="/u/uv", cache="/d/uv-cache", index_url="https://pypi.org/s
         ),
         (
             sync_argv(OFFLINE, python="/w/env/bin/python", pins_file="/w/pins.txt"),
-            "/u/uv pip sync --require-hashes --python /w/env/bin/python --link-mode copy --compile-bytecode "
+            "/u/uv pip sync --require-hashes --no-build --python /w/env/bin/python --link-mode copy "
             "--cache-dir /d/uv-cache --no-progress --no-index --find-links /w/house --offline /w/pins.txt",
         ),
         (
-            wheel_argv(INDEX, python="/w/env/bin/python", project="/w/src", out="/w/dist"),
-            "/u/uv build --wheel --python /w/env/bin/python --out-dir /w/dist "
-            "--cache-dir /d/uv-cache --no-progress --index-url https://pypi.org/simple /w/src",
+            requires_argv(OFFLINE, python="/w/build-tools/bin/python", requirements_file="/w/build-requires.txt"),
+            "/u/uv pip install --no-build --python /w/build-tools/bin/python --link-mode copy "
+            "--cache-dir /d/uv-cache --no-progress --no-index --find-links /w/house --offline "
+            "-r /w/build-requires.txt",
+        ),
+        (
+            wheel_argv(APART, python="/w/build-tools/bin/python", project="/w/project/src", out="/w/project/dist"),
+            "/u/uv build --wheel --no-build-isolation --python /w/build-tools/bin/python --out-dir /w/project/dist "
+            "--cache-dir /w/lock/cache --no-progress --no-index --find-links /w/house /w/project/src",
+        ),
+        (
+            pin_build_argv(APART, python="/w/sdist-a/scratch/bin/python", pin_file="/w/sdist-a/pin.txt"),
+            "/u/uv pip install --require-hashes --python /w/sdist-a/scratch/bin/python --no-deps --link-mode copy "
+            "--cache-dir /w/lock/cache --no-progress --no-index --find-links /w/house -r /w/sdist-a/pin.txt",
+        ),
+        (
+            compile_argv(python="/py", site_packages="/w/env/lib/site", final="/d/e/lib/site"),
+            "/py -I -S -m compileall -q -j 0 -s /w/env/lib/site -p /d/e/lib/site /w/env/lib/site",
         ),
     ],
 )
@@ -229,15 +257,70 @@ def test_it_runs_uv_with_these_command_lines(argv: list[str], expected: str) -> 
     assert " ".join(argv) == expected
 
 
+def test_only_the_steps_apart_may_build_and_run_package_code() -> None:
+    sharing = [
+        lock_argv(INDEX, python="/py", inputs=["/w/r.in"], output="/w/p.txt"),
+        sync_argv(INDEX, python="/py", pins_file="/w/p.txt"),
+        requires_argv(INDEX, python="/py", requirements_file="/w/r.txt"),
+    ]
+
+    assert all("--no-build" in argv and "--compile-bytecode" not in argv for argv in sharing)
+
+
 @pytest.mark.parametrize(
-    ("pins", "expected"),
+    ("message", "expected"),
     [
-        ("", "/w/dist/p-0.1-py3-none-any.whl --hash=sha256:ab\n"),
-        (COMPILED, COMPILED + "/w/dist/p-0.1-py3-none-any.whl --hash=sha256:ab\n"),
+        (
+            "error: No solution found when resolving dependencies\n  cause: Because sb-Lib==3.0 has no usable "
+            "wheels …\nhint: Wheels are required for `sb-Lib` because building from source is disabled for all "
+            "packages (i.e., with `--no-build`)",
+            "sb-lib",
+        ),
+        (
+            "error: Failed to build `pp @ file:///w/proj`\n  cause: Building source distributions for `pp` is disabled",
+            "pp",
+        ),
+        ("error: No solution found when resolving dependencies\n  cause: sblib==9.0 not found", None),
+        ("", None),
     ],
 )
-def test_the_projects_wheel_is_installed_with_the_pins_and_its_hash(pins: str, expected: str) -> None:
-    assert install_text(pins, wheel="/w/dist/p-0.1-py3-none-any.whl", sha256="ab") == expected
+def test_it_names_the_sdist_that_a_step_without_builds_stopped_at(message: str, expected: str | None) -> None:
+    assert no_build_blocker(message) == expected
+
+
+PINNED = pins_parse(COMPILED)
+WHEEL = Wheel(path="/w/wheels/idna-3.10-py3-none-any.whl", sha256="cd")
+
+
+@pytest.mark.parametrize(
+    ("built", "project", "expected"),
+    [
+        ({}, None, f'idna==3.10 ; python_version >= "3.8" --hash={H1}\nrequests==2.32.3 --hash={H1} --hash={H2}\n'),
+        (
+            {"idna": WHEEL},
+            Wheel(path="/w/dist/p-0.1-py3-none-any.whl", sha256="ab"),
+            f'/w/wheels/idna-3.10-py3-none-any.whl ; python_version >= "3.8" --hash=sha256:cd\n'
+            f"requests==2.32.3 --hash={H1} --hash={H2}\n"
+            "/w/dist/p-0.1-py3-none-any.whl --hash=sha256:ab\n",
+        ),
+    ],
+)
+def test_the_install_takes_the_wheels_built_here_in_place_of_their_sdists(
+    built: dict[str, Wheel], project: Wheel | None, expected: str
+) -> None:
+    assert install_text(PINNED, built=built, project=project) == expected
+    assert pins_parse(install_text(PINNED, built={})) == PINNED
+
+
+def test_a_wheel_built_from_an_sdist_is_reused_only_for_the_same_pin_sources_and_python() -> None:
+    (idna, requests) = PINNED
+    key = sdist_key(idna, index_url=None, find_links=("/w/house",), python="cpython-3.11")
+
+    assert key == sdist_key(idna, index_url=None, find_links=("/w/house",), python="cpython-3.11")
+    assert key != sdist_key(requests, index_url=None, find_links=("/w/house",), python="cpython-3.11")
+    assert key != sdist_key(idna, index_url=None, find_links=("/w/other",), python="cpython-3.11")
+    assert key != sdist_key(idna, index_url="https://pypi.org/simple", find_links=("/w/house",), python="cpython-3.11")
+    assert key != sdist_key(idna, index_url=None, find_links=("/w/house",), python="cpython-3.12")
 
 
 @pytest.mark.parametrize(

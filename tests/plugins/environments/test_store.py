@@ -80,7 +80,7 @@ def test_a_kept_project_wheel_is_removed_once_no_build_took_it_for_the_grace_per
 ) -> None:
     wheel = tmp_path / "plug-0.1-py3-none-any.whl"
     wheel.write_bytes(b"wheel")
-    kept = wheel_keep(project=DIGESTS[0], wheel=wheel)
+    kept = wheel_keep(key=DIGESTS[0], wheel=wheel)
     assert wheel_find(DIGESTS[0]) == kept
     assert kept.read_bytes() == b"wheel"
 
