@@ -24,6 +24,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from plugins.api import Context, Platform, Plugin, Storage
+from plugins.environments.store import environment_path
 from plugins.loader import PluginLoadError
 from plugins.models import PluginApi, PluginVersion
 from plugins.sandbox.cgroups import cgroups_available, cgroups_sweep
@@ -42,7 +43,6 @@ from plugins.sandbox.system import (
     InterpreterError,
     environment_binds,
     environment_python,
-    folder_size,
     system_layout,
     tool_path,
     tool_problem,
@@ -139,24 +139,17 @@ def runtime_folder() -> Path:
     return plugin_runtime(Path(settings.DATA_DIR) / "plugin-runtime")
 
 
-def environment_folder(*, digest: str) -> Path:
-    """Where the plugin environment named ``digest`` is on this machine."""
-    return Path(settings.DATA_DIR) / "plugin-envs" / digest
-
-
-def environment_disk_size(*, digest: str) -> int | None:
-    """What environment ``digest`` takes on this machine's disk; None when it is not here."""
-    return folder_size(environment_folder(digest=digest))
-
-
 def environment_interpreter(*, digest: str) -> EnvironmentPython:
     """The interpreter of environment ``digest``; HostLoadError (the reason) when it is
     not on this machine or cannot be used."""
-    python = environment_folder(digest=digest) / "bin" / "python"
-    if not python.exists():
+    try:
+        python: Path | None = environment_path(digest) / "bin" / "python"
+    except ValueError:  # not a digest: no folder of this machine bears that name
+        python = None
+    if python is None or not python.exists():
         raise HostLoadError(
             _("This plugin's environment %(digest)s is not on this machine (no %(path)s).")
-            % {"digest": digest, "path": python}
+            % {"digest": digest, "path": python or digest}
         )
     try:
         return environment_python(str(python))

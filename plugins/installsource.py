@@ -19,6 +19,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from plugins.environments.build import environment_build, project_distribution, requirements_lock
 from plugins.environments.core import BuildError, PinsError, pins_parse
+from plugins.environments.store import environment_path
 from plugins.installplan import InstallError
 from plugins.legacy.adapter import PLUGIN_CLASS
 from plugins.legacyinstall.entries import LegacyPin, LegacyTreeError, Origin, legacy_tree_pin
@@ -97,8 +98,9 @@ def _built(
     return pins, built.digest
 
 
-def _site_packages(environment: str) -> Path:
-    env = Path(settings.DATA_DIR) / "plugin-envs" / environment
+def environment_site_packages(environment: str) -> Path:
+    """The site-packages folder of environment ``environment`` on this machine."""
+    env = environment_path(environment)
     found = sorted(env.glob("lib/python*/site-packages"))
     if not found:
         raise InstallError("build", _("the environment has no site-packages folder"))
@@ -116,7 +118,7 @@ def _index_fetch(parsed: Source, progress: Progress) -> Fetched:
         kind="index",
         source=source_text(parsed),
         ref="",
-        tree=_site_packages(environment),
+        tree=environment_site_packages(environment),
         resolved=version,
         pins=pins,
         environment=environment,

@@ -15,7 +15,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from plugins.execution import environment_disk_size, pool_close
+from plugins.environments.store import environment_size
+from plugins.execution import pool_close
 from plugins.install import plugin_install, plugin_upgrade
 from plugins.installplan import InstallError
 from plugins.models import BuildState, InstallJob, Plugin, PluginVersion
@@ -162,7 +163,7 @@ def test_a_plugin_with_a_requirement_runs_in_its_own_environment(tmp_path, name,
     assert ask(f"/{name}")[0] == "lib 1.5"
     page = admin_client.get(reverse("admin:plugins_pluginversion_change", args=[version.pk])).content.decode()
     assert built.as_uri() in page  # the pins
-    assert size_format(environment_disk_size(digest=version.environment) or 0) in page
+    assert size_format(environment_size(version.environment) or 0) in page
 
 
 def test_a_failed_resolve_leaves_the_serving_version_serving(tmp_path, name) -> None:
