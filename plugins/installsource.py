@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from packaging.requirements import Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from plugins.archives import archive_keep
 from plugins.environments.build import environment_build, project_distribution, requirements_lock
 from plugins.environments.core import BuildError, PinsError, pins_parse
 from plugins.environments.store import environment_path
@@ -135,6 +136,8 @@ def source_fetch_any(*, source: str, ref: str, upload: Path | None, into: Path, 
     except SourceError as exc:
         raise InstallError(_fetch_step(parsed, str(exc)), str(exc)) from None
     assert got.tree is not None
+    if got.archive is not None and not parsed.location.startswith(("https://", "http://")):
+        archive_keep(path=got.archive)  # no other machine can fetch it: they take it from here
     recorded = upload.name if upload is not None else source_text(parsed)
     archive = got.archive if got.archive is not None and got.archive.name.endswith(".whl") else None
     return Fetched(
