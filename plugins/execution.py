@@ -27,6 +27,8 @@ from plugins.api import Context, Platform, Plugin, Storage
 from plugins.environments.store import environment_path
 from plugins.loader import PluginLoadError
 from plugins.models import PluginApi, PluginVersion
+from plugins.outcomes import NO_CODE, NO_ENVIRONMENT, SETTING_UP
+from plugins.provision import CODE, ProvisionBusy, ProvisionError, version_provision
 from plugins.sandbox.cgroups import cgroups_available, cgroups_sweep
 from plugins.sandbox.codeload import LoadedCode, code_active, code_load
 from plugins.sandbox.confine import Sandbox
@@ -48,7 +50,7 @@ from plugins.sandbox.system import (
     tool_problem,
 )
 from plugins.secrets import SecretError, plugin_secrets_env
-from plugins.snapshots import live_snapshot, version_code, version_code_record
+from plugins.snapshots import live_snapshot, version_code, version_code_record, version_digest
 
 log = logging.getLogger(__name__)
 Caller = Callable[[str, dict[str, Any]], Any]
@@ -420,6 +422,26 @@ def _inline_request_locked(version: PluginVersion, message: dict[str, Any], on_c
         )
 
 
+# The versions this process found set up on this machine: a request costs no look at the disk.
+_provisioned_here: set[tuple[int, str, str]] = set()
+
+
+def _provisioned(version: PluginVersion) -> Outcome | None:
+    """None once this machine has the version's code and environment (set up now if need
+    be); else the outcome that says it is being set up, or why it cannot be."""
+    key = (version.pk, version_digest(version=version), version.environment)
+    if key in _provisioned_here:
+        return None
+    try:
+        version_provision(version=version)
+    except ProvisionBusy:
+        return Outcome(SETTING_UP, error=_("another worker of this machine is setting this version up"))
+    except ProvisionError as exc:
+        return Outcome(NO_CODE if exc.part == CODE else NO_ENVIRONMENT, error=str(exc))
+    _provisioned_here.add(key)
+    return None
+
+
 def version_request(*, version: PluginVersion, message: dict[str, Any], on_call: Caller) -> Outcome:
     """Send ``message`` (``run`` or ``health``) to the version's code and return the outcome.
 
@@ -428,6 +450,9 @@ def version_request(*, version: PluginVersion, message: dict[str, Any], on_call:
     """
     if version.isolation == PluginVersion.Isolation.INLINE:
         return _inline_request(version, message, on_call)
+    unprovisioned = _provisioned(version)
+    if unprovisioned is not None:
+        return unprovisioned
     try:
         pinned = version_code(version=version)
     except SnapshotError as exc:
@@ -455,6 +480,12 @@ def version_code_try(*, version: PluginVersion) -> tuple[Snapshot, list[dict[str
     plugin is not in the plugin roots: its pinned tree is loaded again (a new tree comes
     with a new import of its plugins.yaml).
     """
+    try:
+        version_provision(version=version)
+    except ProvisionBusy:
+        raise HostLoadError(_("This plugin is being set up on this machine; try again in a moment.")) from None
+    except ProvisionError as exc:
+        raise HostLoadError(_("This plugin cannot be set up on this machine: %(reason)s") % {"reason": exc}) from None
     if version.api == PluginApi.LEGACY:
         code = version_code(version=version).snapshot
     else:
@@ -475,3 +506,4 @@ def pool_close() -> None:
     _pool.close_all()
     _inline.clear()
     _secrets_read.clear()
+    _provisioned_here.clear()

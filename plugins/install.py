@@ -39,6 +39,7 @@ from plugins.health import LOADED
 from plugins.installplan import Installed, InstallError, Plan, install_plan
 from plugins.installsource import (
     Fetched,
+    code_roots,
     environment_for,
     source_fetch_any,
     source_manifest,
@@ -63,13 +64,8 @@ def _quiet(step: str, line: str) -> None:
     log.info("install %s: %s", step, line)
 
 
-def _code_roots(tree: Path) -> list[Path]:
-    """Where the plugin's top package may sit in its tree: the top, or a ``src`` layout."""
-    return [p for p in (tree, tree / "src") if p.is_dir()]
-
-
 def _pin(entry: PluginEntry, tree: Path) -> tuple[str, Snapshot]:
-    roots = _code_roots(tree)
+    roots = code_roots(tree)
     try:
         module_file = entrypoint_file(entrypoint=entry.entrypoint, roots=roots)
         code = snapshot_take(plugin=entry.name, entrypoint=entry.entrypoint, roots=roots, store=code_store())

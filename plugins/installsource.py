@@ -72,7 +72,7 @@ def _fetch_step(parsed: Source, message: str) -> str:
     return "download" if parsed.location.startswith(("https://", "http://")) else "fetch"
 
 
-def _indexes(parsed: Source | None = None) -> tuple[str | None, list[str]]:
+def source_indexes(parsed: Source | None = None) -> tuple[str | None, list[str]]:
     """The index uv resolves from (None: the find-links alone) and the find-links."""
     index = (parsed.index if parsed is not None else "") or settings.PLUGIN_INDEX_URL
     return index or None, list(settings.PLUGIN_FIND_LINKS)
@@ -82,7 +82,7 @@ def _built(
     requirements: Sequence[str], project: Path | None, parsed: Source | None, progress: Progress
 ) -> tuple[str, str]:
     """Lock and build: (pins, environment digest), ('', '') when there is nothing to install."""
-    index_url, find_links = _indexes(parsed)
+    index_url, find_links = source_indexes(parsed)
     try:
         pins = requirements_lock(
             requirements=requirements, project=project, index_url=index_url, find_links=find_links, progress=progress
@@ -97,6 +97,11 @@ def _built(
     except PinsError as exc:
         raise InstallError("resolve", str(exc)) from None
     return pins, built.digest
+
+
+def code_roots(tree: Path) -> list[Path]:
+    """Where the plugin's top package may sit in its tree: the top, or a ``src`` layout."""
+    return [p for p in (tree, tree / "src") if p.is_dir()]
 
 
 def environment_site_packages(environment: str) -> Path:
@@ -126,9 +131,17 @@ def _index_fetch(parsed: Source, progress: Progress) -> Fetched:
     )
 
 
-def source_fetch_any(*, source: str, ref: str, upload: Path | None, into: Path, progress: Progress) -> Fetched:
-    """Fetch ``source`` (or the uploaded archive) into ``into``, after the operator's policy allows it."""
-    parsed = _parsed(source, ref, upload)
+def source_fetch_any(
+    *, source: str, ref: str, upload: Path | None, into: Path, progress: Progress, commit: str = ""
+) -> Fetched:
+    """Fetch ``source`` (or the uploaded archive) into ``into``, after the operator's policy allows it.
+
+    ``commit``: fetch a git source at this commit, whatever ref it names (a version being
+    set up on another machine).
+    """
+    parsed = _parsed(source, "" if commit else ref, upload)
+    if commit and parsed.kind == "git":
+        parsed = replace(parsed, ref=commit)
     if parsed.kind == "index":
         return _index_fetch(parsed, progress)
     try:

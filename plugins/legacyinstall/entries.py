@@ -156,7 +156,7 @@ def _pin(file: str, entry: LegacyEntry, tree: Path, origin: Origin) -> LegacyPin
         raise ManifestError(file=file, index=entry.index, name=entry.name, field=exc.field, reason=exc.reason) from None
 
 
-def _index(policy: SourcePolicy) -> tuple[str | None, list[str]]:
+def legacy_indexes(policy: SourcePolicy) -> tuple[str | None, list[str]]:
     """The package index (the first remote one allowed) and the local folders of wheels
     (``file://`` entries of ``plugin_sources.indexes``) a build may use."""
     remote = next((i for i in policy.indexes if i.startswith(("https://", "http://"))), None)
@@ -167,7 +167,7 @@ def _index(policy: SourcePolicy) -> tuple[str | None, list[str]]:
 def _environment(tree: Path, origin: Origin, progress: Callable[[str, str], None]) -> Origin:
     """Lock and build the environment of the tree's project (its setup.py requirements), as
     the older bot's ``pip install -e`` did, but into an environment of its own."""
-    index_url, find_links = _index(source_policy())
+    index_url, find_links = legacy_indexes(source_policy())
     try:
         pins = requirements_lock(
             requirements=(), project=tree, index_url=index_url, find_links=find_links, progress=progress
