@@ -19,7 +19,9 @@ a build on one machine never holds up another.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +54,7 @@ from plugins.sources.unpack import size_text
 log = logging.getLogger(__name__)
 
 CODE, ENVIRONMENT = "code", "environment"  # the part of a version that could not be set up
+RETRY_SECONDS = 60.0  # a version that could not be set up is tried again after this
 
 
 class ProvisionBusy(Exception):
@@ -95,13 +98,45 @@ def _progress(version: PluginVersion) -> Callable[[str, str], None]:
     return progress
 
 
+def _folder() -> Path:
+    folder = Path(settings.DATA_DIR) / "plugin-provision"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _failure_key(version: PluginVersion) -> str:
+    return f"{version.resolved}/{version_digest(version=version)}/{version.environment}"
+
+
+def _failure_recent(version: PluginVersion) -> ProvisionError | None:
+    """The failure of the last try to set ``version`` up, if it is recent: a source that is
+    gone is not fetched again for every command."""
+    path = _folder() / f"version-{version.pk}.failed"
+    try:
+        if time.time() - path.stat().st_mtime > RETRY_SECONDS:
+            return None
+        failure = json.loads(path.read_text(encoding="utf-8"))
+        if failure["key"] != _failure_key(version):
+            return None
+        return ProvisionError(str(failure["step"]), str(failure["message"]), part=str(failure["part"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _failure_note(version: PluginVersion, error: ProvisionError | None) -> None:
+    path = _folder() / f"version-{version.pk}.failed"
+    if error is None:
+        path.unlink(missing_ok=True)
+        return
+    failure = {"key": _failure_key(version), "step": error.step, "message": error.message, "part": error.part}
+    path.write_text(json.dumps(failure), encoding="utf-8")
+
+
 @contextmanager
 def provision_lock(*, version: PluginVersion) -> Iterator[None]:
     """Hold this machine's lock on setting ``version`` up; ProvisionBusy at once, without
     waiting, when another worker of this machine holds it."""
-    folder = Path(settings.DATA_DIR) / "plugin-provision"
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / f"version-{version.pk}.lock").open("a") as handle:
+    with (_folder() / f"version-{version.pk}.lock").open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -117,23 +152,32 @@ def version_provision(*, version: PluginVersion) -> bool:
     were set up now, False if they were here already (or come with the bot's plugin roots).
 
     Raises :class:`ProvisionBusy` at once while another worker of this machine sets them up,
-    and :class:`ProvisionError` (step, reason, logged) when they cannot be made.
+    and :class:`ProvisionError` (step, reason, logged) when they cannot be made; that failure
+    is the answer, without a new try, for RETRY_SECONDS.
     """
     if not _from_source(version):
         return False
     missing = _missing(version)
     if not (missing.code or missing.environment):
         return False
+    failed = _failure_recent(version)
+    if failed is not None:
+        raise failed
     with provision_lock(version=version):
         missing = _missing(version)  # the worker that held the lock may have made them
         if not (missing.code or missing.environment):
             return False
+        failed = _failure_recent(version)  # or failed to, just now
+        if failed is not None:
+            raise failed
         log.info("setting up %s on this machine from its %s source %s", version, version.source_kind, version.source)
         try:
             _provision(version, missing)
         except ProvisionError as exc:
             log.warning("%s cannot be set up on this machine: step %s: %s", version, exc.step, exc.message)
+            _failure_note(version, exc)
             raise
+        _failure_note(version, None)
     log.info("%s is set up on this machine", version)
     return True
 

@@ -22,7 +22,7 @@ from plugins.provision import provision_lock
 from plugins.sandbox.snapshot import snapshot_find
 from plugins.snapshots import code_store, version_digest
 from tests.plugins.conftest import ask, user
-from tests.plugins.test_install_sources import commit, plugin_wheel, repository, wheel, with_requirement
+from tests.plugins.test_install_sources import library_repository, plugin_wheel, repository
 
 pytestmark = pytest.mark.django_db
 
@@ -52,11 +52,7 @@ def machine_b(settings, tmp_path: Path, data_dir: Path):
 
 
 def test_a_version_installed_on_another_machine_is_set_up_from_its_pins(tmp_path, name, machine_b) -> None:
-    lib = f"sbmachine{uuid.uuid4().hex[:6]}"
-    built = wheel(tmp_path / "wheels", lib=lib, version="1.5")
-    repo = repository(tmp_path, name=name)
-    with_requirement(repo, name=name, requirement=f"{lib} @ {built.as_uri()}", lib=lib)
-    commit(repo, "needs the library")
+    repo, _wheel = library_repository(tmp_path, name=name)
     version = plugin_install(source=repo.as_uri())
     assert ask(f"/{name}")[0] == "lib 1.5"
 
@@ -85,7 +81,13 @@ def test_a_version_whose_source_is_gone_is_unavailable_and_says_why(tmp_path, na
     )
     assert inv.status == "failed"
     assert inv.error.startswith("clone: git clone failed")
-    assert any("cannot be set up on this machine: step clone: git clone failed" in r.message for r in caplog.records)
+    logged = [r.message for r in caplog.records if "cannot be set up on this machine" in r.message]
+    assert len(logged) == 1
+    assert f"{name} 1.0.0 cannot be set up on this machine: step clone: git clone failed" in logged[0]
+    with caplog.at_level(logging.WARNING, logger="plugins.provision"):
+        again, later = ask(f"/{name}")
+    assert (again, later.error) == (reply, inv.error)  # the same answer, without a new try for a while
+    assert len([r for r in caplog.records if "cannot be set up on this machine" in r.message]) == 1
 
 
 def test_an_uploaded_wheel_is_set_up_on_another_machine_from_the_database(tmp_path, name, machine_b) -> None:
