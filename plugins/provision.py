@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 from plugins.archives import ARCHIVE_MAX_BYTES, archive_restore
 from plugins.entrypoints import EntrypointError
 from plugins.environments.build import environment_build
-from plugins.environments.core import BuildError, pins_with_file
+from plugins.environments.core import BuildError, PinsError, pins_with_file
 from plugins.environments.store import environment_find
 from plugins.installplan import InstallError
 from plugins.installsource import (
@@ -182,21 +182,40 @@ def version_provision(*, version: PluginVersion) -> bool:
     return True
 
 
+@contextmanager
+def _making(part: str, step: str) -> Iterator[None]:
+    """Report what goes wrong while making ``part`` as a ProvisionError (``step`` unless the
+    error names its own): a full disk or an unreadable folder is a reason like any other."""
+    try:
+        yield
+    except InstallError as exc:
+        raise ProvisionError(exc.step, exc.message, part=part) from None
+    except PinsError as exc:
+        raise ProvisionError("resolve", str(exc), part=part) from None
+    except OSError as exc:
+        raise ProvisionError(step, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), part=part) from None
+
+
 def _provision(version: PluginVersion, missing: _Missing) -> None:
     with fetch_scratch() as work:
         if version.source_kind == SourceKind.INDEX:
             # The requirement's code is what its environment installs.
             if missing.environment:
-                _environment(version, version.pins, project=None)
+                with _making(ENVIRONMENT, "build"):
+                    _environment(version, version.pins, project=None)
             if missing.code:
-                _code(version, environment_site_packages(version.environment))
+                with _making(CODE, "manifest"):
+                    _code(version, environment_site_packages(version.environment))
             return
-        tree, wheel = _fetch(version, work)
+        with _making(CODE, "fetch"):
+            tree, wheel = _fetch(version, work)
         if missing.environment:
-            pins = pins_with_file(version.pins, path=str(wheel)) if wheel is not None else version.pins
-            _environment(version, pins, project=None if wheel is not None else tree)
+            with _making(ENVIRONMENT, "build"):
+                pins = pins_with_file(version.pins, path=str(wheel)) if wheel is not None else version.pins
+                _environment(version, pins, project=None if wheel is not None else tree)
         if missing.code:
-            _code(version, tree)
+            with _making(CODE, "manifest"):
+                _code(version, tree)
 
 
 def _fetch(version: PluginVersion, work: Path) -> tuple[Path, Path | None]:
@@ -215,12 +234,9 @@ def _fetch(version: PluginVersion, work: Path) -> tuple[Path, Path | None]:
                 part=CODE,
             )
     commit = version.resolved if version.source_kind == SourceKind.GIT else ""
-    try:
-        fetched = source_fetch_any(
-            source=version.source, ref="", upload=kept, into=work, progress=_progress(version), commit=commit
-        )
-    except InstallError as exc:
-        raise ProvisionError(exc.step, exc.message, part=CODE) from None
+    fetched = source_fetch_any(
+        source=version.source, ref="", upload=kept, into=work, progress=_progress(version), commit=commit
+    )
     if version.source_kind in (SourceKind.GIT, SourceKind.ARCHIVE) and fetched.resolved != version.resolved:
         raise ProvisionError(
             "fetch",

@@ -90,6 +90,23 @@ def test_a_version_whose_source_is_gone_is_unavailable_and_says_why(tmp_path, na
     assert len([r for r in caplog.records if "cannot be set up on this machine" in r.message]) == 1
 
 
+def test_a_version_whose_pinned_library_is_gone_is_unavailable_and_says_why(tmp_path, name, machine_b) -> None:
+    repo, library = library_repository(tmp_path, name=name)
+    version = plugin_install(source=repo.as_uri())
+    library.unlink()  # machine B's uv cache never saw it: nothing can install the pins
+
+    machine_b()
+    reply, inv = ask(f"/{name}")
+
+    assert reply == (
+        f"Sorry, /{name} is unavailable on this machine: the libraries it needs cannot be installed here. "
+        "The bot's operator can see why."
+    )
+    assert inv.error.startswith("download: ")
+    assert library.name in inv.error
+    assert environment_find(version.environment) is None
+
+
 def test_an_uploaded_wheel_is_set_up_on_another_machine_from_the_database(tmp_path, name, machine_b) -> None:
     uploads = tmp_path / "uploads"
     built = plugin_wheel(uploads, name=name, answer="from the database")
