@@ -22,6 +22,8 @@ from plugins.provision import provision_lock
 from plugins.sandbox.snapshot import snapshot_find
 from plugins.snapshots import code_store, version_digest
 from tests.plugins.conftest import ask, user
+from tests.plugins.legacy.test_legacy_import import _say
+from tests.plugins.legacy.trees import git_repository, older_plugin
 from tests.plugins.test_install_sources import library_repository, plugin_wheel, repository
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +66,17 @@ def test_a_version_installed_on_another_machine_is_set_up_from_its_pins(tmp_path
     assert environment_find(version.environment) is not None  # the same digest: the same pins
     assert snapshot_find(store=code_store(), plugin=name, digest=version_digest(version=version)) is not None
     assert ask(f"/{name}")[0] == "lib 1.5"
+
+
+def test_an_older_bots_plugin_from_git_is_set_up_on_another_machine(tmp_path, machine_b) -> None:
+    url = git_repository(older_plugin(tmp_path / "src"))
+    plugin_install(source=url)
+    assert _say("echo", "echo", "on machine A")[0] == "on machine A"
+
+    machine_b()
+    text, inv = _say("echo", "echo", "on machine B")
+
+    assert (text, inv.status) == ("on machine B", "ok")
 
 
 def test_a_version_whose_source_is_gone_is_unavailable_and_says_why(tmp_path, name, machine_b, caplog) -> None:
