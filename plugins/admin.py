@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from plugins.commands import command_usage
+from plugins.environments.store import environment_size
 from plugins.envnames import env_name_problem, env_value_problem
-from plugins.execution import environment_disk_size
 from plugins.installadmin import install_job_view, install_view
 from plugins.installjobs import install_jobs_lost_fail
 from plugins.lifecycle import LifecycleError, plugin_action
@@ -398,7 +398,7 @@ class PluginVersionAdmin(admin.ModelAdmin):
     def environment_size(self, obj: PluginVersion) -> str:
         if not obj.environment:
             return "-"
-        size = environment_disk_size(digest=obj.environment)
+        size = environment_size(obj.environment)
         return size_format(size) if size is not None else str(_("not on this machine"))
 
     @admin.display(boolean=True, description=_("active"))

@@ -24,8 +24,11 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from plugins.api import Context, Platform, Plugin, Storage
+from plugins.environments.store import environment_path
 from plugins.loader import PluginLoadError
 from plugins.models import PluginApi, PluginVersion
+from plugins.outcomes import NO_CODE, NO_ENVIRONMENT, SETTING_UP
+from plugins.provision import CODE, ProvisionBusy, ProvisionError, version_provision
 from plugins.sandbox.cgroups import cgroups_available, cgroups_sweep
 from plugins.sandbox.codeload import LoadedCode, code_active, code_load
 from plugins.sandbox.confine import Sandbox
@@ -42,13 +45,12 @@ from plugins.sandbox.system import (
     InterpreterError,
     environment_binds,
     environment_python,
-    folder_size,
     system_layout,
     tool_path,
     tool_problem,
 )
 from plugins.secrets import SecretError, plugin_secrets_env
-from plugins.snapshots import live_snapshot, version_code, version_code_record
+from plugins.snapshots import live_snapshot, version_code, version_code_record, version_digest
 
 log = logging.getLogger(__name__)
 Caller = Callable[[str, dict[str, Any]], Any]
@@ -139,24 +141,17 @@ def runtime_folder() -> Path:
     return plugin_runtime(Path(settings.DATA_DIR) / "plugin-runtime")
 
 
-def environment_folder(*, digest: str) -> Path:
-    """Where the plugin environment named ``digest`` is on this machine."""
-    return Path(settings.DATA_DIR) / "plugin-envs" / digest
-
-
-def environment_disk_size(*, digest: str) -> int | None:
-    """What environment ``digest`` takes on this machine's disk; None when it is not here."""
-    return folder_size(environment_folder(digest=digest))
-
-
 def environment_interpreter(*, digest: str) -> EnvironmentPython:
     """The interpreter of environment ``digest``; HostLoadError (the reason) when it is
     not on this machine or cannot be used."""
-    python = environment_folder(digest=digest) / "bin" / "python"
-    if not python.exists():
+    try:
+        python: Path | None = environment_path(digest) / "bin" / "python"
+    except ValueError:  # not a digest: no folder of this machine bears that name
+        python = None
+    if python is None or not python.exists():
         raise HostLoadError(
             _("This plugin's environment %(digest)s is not on this machine (no %(path)s).")
-            % {"digest": digest, "path": python}
+            % {"digest": digest, "path": python or digest}
         )
     try:
         return environment_python(str(python))
@@ -427,6 +422,26 @@ def _inline_request_locked(version: PluginVersion, message: dict[str, Any], on_c
         )
 
 
+# The versions this process found set up on this machine: a request costs no look at the disk.
+_provisioned_here: set[tuple[int, str, str]] = set()
+
+
+def _provisioned(version: PluginVersion) -> Outcome | None:
+    """None once this machine has the version's code and environment (set up now if need
+    be); else the outcome that says it is being set up, or why it cannot be."""
+    key = (version.pk, version_digest(version=version), version.environment)
+    if key in _provisioned_here:
+        return None
+    try:
+        version_provision(version=version)
+    except ProvisionBusy:
+        return Outcome(SETTING_UP, error=_("another worker of this machine is setting this version up"))
+    except ProvisionError as exc:
+        return Outcome(NO_CODE if exc.part == CODE else NO_ENVIRONMENT, error=str(exc))
+    _provisioned_here.add(key)
+    return None
+
+
 def version_request(*, version: PluginVersion, message: dict[str, Any], on_call: Caller) -> Outcome:
     """Send ``message`` (``run`` or ``health``) to the version's code and return the outcome.
 
@@ -435,6 +450,9 @@ def version_request(*, version: PluginVersion, message: dict[str, Any], on_call:
     """
     if version.isolation == PluginVersion.Isolation.INLINE:
         return _inline_request(version, message, on_call)
+    unprovisioned = _provisioned(version)
+    if unprovisioned is not None:
+        return unprovisioned
     try:
         pinned = version_code(version=version)
     except SnapshotError as exc:
@@ -462,6 +480,12 @@ def version_code_try(*, version: PluginVersion) -> tuple[Snapshot, list[dict[str
     plugin is not in the plugin roots: its pinned tree is loaded again (a new tree comes
     with a new import of its plugins.yaml).
     """
+    try:
+        version_provision(version=version)
+    except ProvisionBusy:
+        raise HostLoadError(_("This plugin is being set up on this machine; try again in a moment.")) from None
+    except ProvisionError as exc:
+        raise HostLoadError(_("This plugin cannot be set up on this machine: %(reason)s") % {"reason": exc}) from None
     if version.api == PluginApi.LEGACY:
         code = version_code(version=version).snapshot
     else:
@@ -482,3 +506,4 @@ def pool_close() -> None:
     _pool.close_all()
     _inline.clear()
     _secrets_read.clear()
+    _provisioned_here.clear()

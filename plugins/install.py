@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from plugins.health import LOADED
 from plugins.installplan import Installed, InstallError, Plan, install_plan
 from plugins.installsource import (
     Fetched,
+    code_roots,
     environment_for,
     older_environment_for,
     source_fetch_any,
@@ -54,6 +53,7 @@ from plugins.models import BuildState, Plugin, PluginCommand, PluginVersion
 from plugins.sandbox.snapshot import Snapshot, SnapshotError, snapshot_take
 from plugins.secrets import plugin_check_env
 from plugins.snapshots import SNAPSHOT_KEY, code_store, snapshots_clean, version_digest
+from plugins.sources.active import fetch_scratch
 from plugins.versions import ActivationError, version_activate
 
 log = logging.getLogger(__name__)
@@ -65,24 +65,8 @@ def _quiet(step: str, line: str) -> None:
     log.info("install %s: %s", step, line)
 
 
-@contextmanager
-def _workdir() -> Iterator[Path]:
-    parent = Path(settings.DATA_DIR) / "plugin-fetch"
-    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=parent))
-    try:
-        yield work
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _code_roots(tree: Path) -> list[Path]:
-    """Where the plugin's top package may sit in its tree: the top, or a ``src`` layout."""
-    return [p for p in (tree, tree / "src") if p.is_dir()]
-
-
 def _pin(entry: PluginEntry, tree: Path) -> tuple[str, Snapshot]:
-    roots = _code_roots(tree)
+    roots = code_roots(tree)
     try:
         module_file = entrypoint_file(entrypoint=entry.entrypoint, roots=roots)
         code = snapshot_take(plugin=entry.name, entrypoint=entry.entrypoint, roots=roots, store=code_store())
@@ -288,7 +272,7 @@ def plugin_install(
     win over the plugin's own manifest. Raises :class:`InstallError` naming the step that
     failed; a version that failed to build or load is recorded inactive, with its error.
     """
-    with _workdir() as work:
+    with fetch_scratch() as work:
         fetched = source_fetch_any(source=source, ref=ref, upload=upload, into=work, progress=progress)
         own = source_plugin_file(fetched)
         older = source_older(fetched=fetched, own=own, entry=entry, progress=progress)

@@ -23,12 +23,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from plugins.archives import ARCHIVE_MAX_BYTES
 from plugins.installjobs import install_job_activate, install_job_start, install_jobs_lost_fail
 from plugins.installplan import InstallError
 from plugins.installsource import uploads_allowed
 from plugins.models import InstallJob, Plugin
 
-UPLOAD_MAX_BYTES = 64 * 1024 * 1024
+UPLOAD_MAX_BYTES = ARCHIVE_MAX_BYTES  # every machine gets the archive from the database
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 

@@ -12,13 +12,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.utils.translation import gettext as _
 from packaging.requirements import Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from plugins.archives import archive_keep
 from plugins.environments.build import environment_build, project_distribution, requirements_lock
 from plugins.environments.core import BuildError, PinsError, pins_parse
+from plugins.environments.store import environment_path
 from plugins.installplan import InstallError
 from plugins.legacy.adapter import PLUGIN_CLASS
 from plugins.legacyinstall.entries import LegacyPin, LegacyTreeError, Origin, legacy_environment, legacy_tree_pin
@@ -70,7 +71,7 @@ def _fetch_step(parsed: Source, message: str) -> str:
     return "download" if parsed.location.startswith(("https://", "http://")) else "fetch"
 
 
-def _indexes(parsed: Source | None = None) -> tuple[str | None, list[str]]:
+def source_indexes(parsed: Source | None = None) -> tuple[str | None, list[str]]:
     """The index uv resolves from (None: the find-links alone) and the find-links."""
     try:
         return build_indexes(parsed.index if parsed is not None else "")
@@ -82,7 +83,7 @@ def _built(
     requirements: Sequence[str], project: Path | None, parsed: Source | None, progress: Progress
 ) -> tuple[str, str]:
     """Lock and build: (pins, environment digest), ('', '') when there is nothing to install."""
-    index_url, find_links = _indexes(parsed)
+    index_url, find_links = source_indexes(parsed)
     try:
         pins = requirements_lock(
             requirements=requirements, project=project, index_url=index_url, find_links=find_links, progress=progress
@@ -99,8 +100,14 @@ def _built(
     return pins, built.digest
 
 
-def _site_packages(environment: str) -> Path:
-    env = Path(settings.DATA_DIR) / "plugin-envs" / environment
+def code_roots(tree: Path) -> list[Path]:
+    """Where the plugin's top package may sit in its tree: the top, or a ``src`` layout."""
+    return [p for p in (tree, tree / "src") if p.is_dir()]
+
+
+def environment_site_packages(environment: str) -> Path:
+    """The site-packages folder of environment ``environment`` on this machine."""
+    env = environment_path(environment)
     found = sorted(env.glob("lib/python*/site-packages"))
     if not found:
         raise InstallError("build", _("the environment has no site-packages folder"))
@@ -118,16 +125,24 @@ def _index_fetch(parsed: Source, progress: Progress) -> Fetched:
         kind="index",
         source=source_text(parsed),
         ref="",
-        tree=_site_packages(environment),
+        tree=environment_site_packages(environment),
         resolved=version,
         pins=pins,
         environment=environment,
     )
 
 
-def source_fetch_any(*, source: str, ref: str, upload: Path | None, into: Path, progress: Progress) -> Fetched:
-    """Fetch ``source`` (or the uploaded archive) into ``into``, after the operator's policy allows it."""
-    parsed = _parsed(source, ref, upload)
+def source_fetch_any(
+    *, source: str, ref: str, upload: Path | None, into: Path, progress: Progress, commit: str = ""
+) -> Fetched:
+    """Fetch ``source`` (or the uploaded archive) into ``into``, after the operator's policy allows it.
+
+    ``commit``: fetch a git source at this commit, whatever ref it names (a version being
+    set up on another machine).
+    """
+    parsed = _parsed(source, "" if commit else ref, upload)
+    if commit and parsed.kind == "git":
+        parsed = replace(parsed, ref=commit)
     if parsed.kind == "index":
         return _index_fetch(parsed, progress)
     try:
@@ -135,6 +150,8 @@ def source_fetch_any(*, source: str, ref: str, upload: Path | None, into: Path, 
     except SourceError as exc:
         raise InstallError(_fetch_step(parsed, str(exc)), str(exc)) from None
     assert got.tree is not None
+    if got.archive is not None and not parsed.location.startswith(("https://", "http://")):
+        archive_keep(path=got.archive)  # no other machine can fetch it: they take it from here
     recorded = upload.name if upload is not None else source_text(parsed)
     archive = got.archive if got.archive is not None and got.archive.name.endswith(".whl") else None
     return Fetched(

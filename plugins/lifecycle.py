@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 
 from plugins import versions
 from plugins.commands import commands_derive
-from plugins.execution import environment_disk_size, version_code_try
+from plugins.environments.store import environment_size
+from plugins.execution import version_code_try
 from plugins.health import RELOAD_FAILED, plugin_error_rate
 from plugins.models import Plugin
 from plugins.sandbox.host import HostLoadError
@@ -136,5 +137,5 @@ def plugins_overview(*, environments: bool = False) -> list[dict[str, Any]]:
         if environments:
             environment = plugin.active_version.environment if plugin.active_version else ""
             rows[-1]["environment"] = environment
-            rows[-1]["environment_size"] = environment_disk_size(digest=environment) if environment else None
+            rows[-1]["environment_size"] = environment_size(environment) if environment else None
     return rows

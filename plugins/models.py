@@ -409,3 +409,22 @@ class QueueWorker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.worker} on {self.queue}"
+
+
+class PluginArchive(models.Model):
+    """The bytes of an archive a plugin was installed from that no other machine can fetch
+    again (uploaded, or a file of the installing machine), so that every worker can set
+    the version up (``plugins.provision``). Kept while a version refers to it."""
+
+    sha256 = models.CharField(max_length=64, primary_key=True)
+    name = models.CharField(max_length=255, help_text=_("file name, as installed: a wheel's says what it is"))
+    size = models.PositiveBigIntegerField()
+    data = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("plugin archive")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sha256[:12]})"

@@ -22,6 +22,10 @@ MAX_REPLY_ATTACHMENT_BYTES = 12_000_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f/\\]")
 
+# A version not set up on this machine yet (``plugins.provision``): being set up by another
+# worker now, or unavailable because its code or its environment cannot be made here.
+SETTING_UP, NO_CODE, NO_ENVIRONMENT = "setting_up", "no_code", "no_environment"
+
 STATUS = {
     runner.OK: Invocation.Status.OK,
     runner.ERROR: Invocation.Status.ERROR,
@@ -33,6 +37,9 @@ STATUS = {
     TIMEOUT: Invocation.Status.TIMEOUT,
     CPU: Invocation.Status.TIMEOUT,
     CRASHED: Invocation.Status.CRASHED,
+    SETTING_UP: Invocation.Status.FAILED,
+    NO_CODE: Invocation.Status.FAILED,
+    NO_ENVIRONMENT: Invocation.Status.FAILED,
 }
 
 
@@ -49,6 +56,24 @@ def outcome_message(*, outcome: Outcome, command: str, timeout_seconds: float) -
         return _("Sorry, /%(command)s took longer than %(seconds)s seconds and was stopped.") % params
     if outcome.status == CRASHED:
         return _("Sorry, /%(command)s stopped unexpectedly. Please try again.") % params
+    if outcome.status == SETTING_UP:
+        return _("Sorry, /%(command)s is being set up on this machine. Please try again in a moment.") % params
+    if outcome.status == NO_CODE:
+        return (
+            _(
+                "Sorry, /%(command)s is unavailable on this machine: its code cannot be fetched again from "
+                "where it was installed. The bot's operator can see why."
+            )
+            % params
+        )
+    if outcome.status == NO_ENVIRONMENT:
+        return (
+            _(
+                "Sorry, /%(command)s is unavailable on this machine: the libraries it needs cannot be "
+                "installed here. The bot's operator can see why."
+            )
+            % params
+        )
     if outcome.status in (UNAVAILABLE, runner.UNKNOWN):
         return _("Sorry, /%(command)s is unavailable right now. Please try again later.") % params
     return _("Sorry, /%(command)s failed. The bot's operator can see what went wrong.") % params

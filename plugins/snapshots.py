@@ -15,8 +15,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from plugins.archives import archives_clean
 from plugins.environments.store import environments_clean
-from plugins.models import PluginApi, PluginVersion
+from plugins.models import PluginApi, PluginVersion, SourceKind
 from plugins.sandbox.runtime import plugin_runtime, runtimes_prune
 from plugins.sandbox.snapshot import (
     Snapshot,
@@ -91,8 +92,8 @@ def version_code_record(*, version: PluginVersion, digest: str, only_if_unset: b
 
 
 def snapshots_clean(*, grace_seconds: float | None = None) -> list[Path]:
-    """Remove the snapshots and environments no version refers to, once no invocation can
-    still be using them.
+    """Remove the snapshots, environments and kept archives no version refers to, once no
+    invocation (or install) can still be using them.
 
     The grace period defaults to the Celery task time limit: the longest an invocation
     that started on the old code can still run.
@@ -106,6 +107,8 @@ def snapshots_clean(*, grace_seconds: float | None = None) -> list[Path]:
     removed = snapshots_prune(store=code_store(), keep=keep, grace_seconds=grace)
     # The environments (plugins.environments) follow the same rule.
     environments = set(PluginVersion.objects.exclude(environment="").values_list("environment", flat=True))
+    archives = PluginVersion.objects.filter(source_kind=SourceKind.ARCHIVE).values_list("resolved", flat=True)
+    archives_clean(keep=set(archives), grace_seconds=grace)
     return removed + environments_clean(keep=environments, grace_seconds=grace)
 
 

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email.parser import HeaderParser
+from pathlib import PurePosixPath
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -157,11 +158,34 @@ def environment_digest(*, pins: str, python: str, project: str) -> str:
 
     ``python`` identifies the interpreter (implementation, version, platform); ``project``
     is the content digest of the plugin's own distribution ("" when it installs none).
-    The pins are read, not hashed as text: comments and their order do not matter.
+    The pins are read, not hashed as text: comments and their order do not matter. A file
+    of this machine (a direct reference to a local wheel) counts by its name and hashes, not
+    its folder: another machine that puts the same file elsewhere builds the same environment.
     """
-    canonical = [[p.name, p.version, p.url, p.marker, list(p.hashes)] for p in pins_parse(pins, require_hashes=False)]
+    canonical = [
+        [p.name, p.version, _url_identity(p), p.marker, list(p.hashes)] for p in pins_parse(pins, require_hashes=False)
+    ]
     blob = json.dumps({"format": FORMAT, "pins": canonical, "python": python, "project": project}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _url_identity(pin: Pin) -> str:
+    local = location_local(pin.url) if pin.url else None
+    if local is None or not pin.hashes:
+        return pin.url
+    return "file:" + PurePosixPath(local).name
+
+
+def pins_with_file(pins: str, *, path: str) -> str:
+    """``pins`` with each direct reference to a local file named as ``path`` leading to
+    ``path`` instead: the same file (its hash is checked) where this machine keeps it."""
+    target = PurePosixPath(path).as_uri()
+    wanted = PurePosixPath(target.removeprefix("file://")).name
+    for pin in pins_parse(pins, require_hashes=False):
+        local = location_local(pin.url) if pin.url else None
+        if local is not None and PurePosixPath(local).name == wanted and pin.url != target:
+            pins = pins.replace(pin.url, target)
+    return pins
 
 
 def requirements_text(requirements: Sequence[str]) -> str:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from plugins.sandbox.system import folder_size
+
 WORK_PREFIX = ".build-"
 # Folders of a plugin's project that are not part of what it installs.
 SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".venv"}
@@ -57,9 +59,13 @@ def environment_find(digest: str) -> Environment | None:
     return Environment(path=path, digest=digest, python=str(path / "bin" / "python"))
 
 
-def environment_size(digest: str) -> int:
-    """The bytes the environment takes on disk (0 if this machine does not have it)."""
-    return tree_size(environment_path(digest))
+def environment_size(digest: str) -> int | None:
+    """The bytes environment ``digest`` takes on this machine's disk (a file linked twice
+    counted once); None when this machine does not have it."""
+    try:
+        return folder_size(environment_path(digest))
+    except ValueError:  # not a digest: no folder of this machine bears that name
+        return None
 
 
 def tree_size(path: Path) -> int:

@@ -15,10 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,7 +33,7 @@ from plugins.manifest import Manifest, ManifestError, PluginEntry
 from plugins.models import PluginApi, SourceKind
 from plugins.sandbox.snapshot import Snapshot, SnapshotError
 from plugins.snapshots import code_store
-from plugins.sources.active import build_indexes, source_cache, source_policy
+from plugins.sources.active import build_indexes, fetch_scratch, source_cache, source_policy
 from plugins.sources.fetch import source_fetch
 from plugins.sources.pluginfile import legacy_layout
 from plugins.sources.policy import source_refusal
@@ -81,17 +78,6 @@ def _project(tree: Path) -> ProjectInfo:
             except (OSError, UnicodeDecodeError):
                 continue
     return project_merge(*found)
-
-
-@contextmanager
-def _scratch() -> Iterator[Path]:
-    parent = Path(settings.DATA_DIR) / "plugin-fetch"
-    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=parent))
-    try:
-        yield work
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _folder(url: str) -> Path:
@@ -233,7 +219,7 @@ def legacy_entry_pin(*, file: str, entry: LegacyEntry) -> LegacyPin:
         )
     if source.kind not in ("git", "archive"):
         raise error(f"{entry.url} is neither a folder nor a git URL")
-    with _scratch() as work:
+    with fetch_scratch() as work:
         try:
             fetched = source_fetch(source, into=work / "fetched", progress=_progress, cache=source_cache())
         except SourceError as exc:

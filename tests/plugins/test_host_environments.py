@@ -4,6 +4,7 @@ host imports nothing of the platform but the plugin runtime."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -18,9 +19,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from plugins.environments.store import environment_path, environment_size
 from plugins.execution import (
-    environment_disk_size,
-    environment_folder,
     plugin_data_dir,
     pool_close,
     pool_hosts,
@@ -47,6 +47,7 @@ MODULES = (
 
 PLUGIN = """
 import importlib
+import hashlib
 import json
 import sys
 import time
@@ -101,8 +102,7 @@ def environments(tmp_path_factory) -> Iterator[dict[str, Path]]:
         ("2.0", ["libdemo==2.0"]),
         ("pth", ["libdemo==1.0", "pthprobe"]),
     ):
-        digest = f"test-hostenv-libdemo-{version}"
-        folder = Path(settings.DATA_DIR) / "plugin-envs" / digest
+        folder = environment_path(demo_env(version))
         shutil.rmtree(folder, ignore_errors=True)
         environment_make(folder, wheels=tmp / "wheels", requirements=requirements, cache=tmp / "cache")
         made[version] = folder
@@ -111,12 +111,17 @@ def environments(tmp_path_factory) -> Iterator[dict[str, Path]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def demo_env(version: str) -> str:
+    """The digest the test names the libdemo ``version`` environment by."""
+    return hashlib.sha256(f"test-hostenv-libdemo-{version}".encode()).hexdigest()
+
+
 def demo(root: Path, name: str, version: str) -> PluginVersion:
     """A plugin ``name`` (package ``name``) whose version runs on the libdemo ``version`` env."""
     (root / name).mkdir()
     (root / name / "__init__.py").write_text(PLUGIN.format(name=name, modules=MODULES))
     commands = [name, f"{name}probe", f"{name}wait"]
-    return install(name, f"{name}:Demo", commands, environment=f"test-hostenv-libdemo-{version}")
+    return install(name, f"{name}:Demo", commands, environment=demo_env(version))
 
 
 @pytest.fixture
@@ -132,7 +137,7 @@ def test_two_plugins_on_two_versions_of_one_library_answer_side_by_side(demos) -
     assert len(hosts) == 2
     assert all(host.proc.poll() is None for host in hosts)  # both running at once
     assert sorted(host.spec.python for host in hosts) == [
-        str(environment_folder(digest=f"test-hostenv-libdemo-{v}") / "bin" / "python") for v in ("1.0", "2.0")
+        str(environment_path(demo_env(v)) / "bin" / "python") for v in ("1.0", "2.0")
     ]
     assert ask("/demoone")[0] == "demoone libdemo 1.0"  # served by the same host again
     assert {host.pid for host in pool_hosts()} == {host.pid for host in hosts}
@@ -203,7 +208,7 @@ def test_a_host_on_its_environment_imports_only_the_plugin_runtime(demos) -> Non
     for module in ("psutil", "plugins.execution", "plugins.models", "plugins.sandbox.output", "bridgeprotocol"):
         assert found[module] == "ModuleNotFoundError", module
     assert found["api"] == "plugins.api"
-    env = environment_folder(digest="test-hostenv-libdemo-1.0")
+    env = environment_path(demo_env("1.0"))
     assert found["python"] == str(env / "bin" / "python")
     assert found["libdemo"].startswith(str(env))
     runtime = Path(settings.DATA_DIR) / "plugin-runtime"
@@ -230,7 +235,7 @@ def test_the_list_shows_each_versions_environment_size(demos) -> None:
     call_command("plugins", "list", stdout=out)
     rows = {line.split()[0]: line.split() for line in out.getvalue().splitlines()}
     assert rows["plugin"][5] == "env"
-    size = environment_disk_size(digest="test-hostenv-libdemo-1.0")
+    size = environment_size(demo_env("1.0"))
     assert size is not None
     assert size > 10_000  # an interpreter's links, pip's metadata, libdemo
     assert rows["demoone"][5] == size_format(size)

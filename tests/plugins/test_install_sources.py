@@ -15,7 +15,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from plugins.execution import environment_disk_size, pool_close
+from plugins.environments.store import environment_size
+from plugins.execution import pool_close
 from plugins.install import plugin_install, plugin_upgrade
 from plugins.installplan import InstallError
 from plugins.models import BuildState, InstallJob, Plugin, PluginVersion
@@ -104,6 +105,17 @@ def with_requirement(folder: Path, *, name: str, requirement: str, lib: str) -> 
     manifest.write_text(manifest.read_text() + f"requirements: ['{requirement}']\n")
 
 
+def library_repository(tmp_path: Path, *, name: str) -> tuple[Path, Path]:
+    """A repository whose plugin requires a library (version 1.5) by a direct reference to
+    its local wheel; the repository and the wheel."""
+    lib = f"sblib{uuid.uuid4().hex[:6]}"
+    built = wheel(tmp_path / "wheels", lib=lib, version="1.5")
+    repo = repository(tmp_path, name=name)
+    with_requirement(repo, name=name, requirement=f"{lib} @ {built.as_uri()}", lib=lib)
+    commit(repo, "needs the library")
+    return repo, built
+
+
 def test_a_git_repository_installs_at_its_commit_and_again_is_unchanged(tmp_path, name) -> None:
     repo = repository(tmp_path, name=name)
     head = git(repo, "rev-parse", "HEAD")
@@ -147,22 +159,18 @@ def test_a_ref_the_repository_lacks_fails_at_resolve(tmp_path, name) -> None:
 
 
 def test_a_plugin_with_a_requirement_runs_in_its_own_environment(tmp_path, name, admin_client) -> None:
-    lib = f"sbinstall{uuid.uuid4().hex[:6]}"
-    built = wheel(tmp_path / "wheels", lib=lib, version="1.5")
-    repo = repository(tmp_path, name=name)
-    with_requirement(repo, name=name, requirement=f"{lib} @ {built.as_uri()}", lib=lib)
-    commit(repo, "needs the library")
+    repo, built = library_repository(tmp_path, name=name)
     steps: list[str] = []
     version = plugin_install(source=repo.as_uri(), progress=lambda step, _line: steps.append(step))
     assert version.environment
-    assert f"{lib}==1.5" not in version.pins  # a direct reference is pinned by its URL
+    assert "==1.5" not in version.pins  # a direct reference is pinned by its URL
     assert built.as_uri() in version.pins
     assert "--hash=sha256:" in version.pins
     assert "build" in steps
     assert ask(f"/{name}")[0] == "lib 1.5"
     page = admin_client.get(reverse("admin:plugins_pluginversion_change", args=[version.pk])).content.decode()
     assert built.as_uri() in page  # the pins
-    assert size_format(environment_disk_size(digest=version.environment) or 0) in page
+    assert size_format(environment_size(version.environment) or 0) in page
 
 
 def test_a_failed_resolve_leaves_the_serving_version_serving(tmp_path, name) -> None:

@@ -22,6 +22,7 @@ from plugins.environments.core import (
     no_build_blocker,
     pin_build_argv,
     pins_parse,
+    pins_with_file,
     requirement_urls,
     requirements_text,
     requires_argv,
@@ -379,3 +380,36 @@ def test_a_wheel_that_declares_a_broken_requirement_fails_its_build() -> None:
     with pytest.raises(BuildError) as caught:
         metadata_requirements("Name: plug\nRequires-Dist: x=1\n")
     assert caught.value.step == "build"
+
+
+WHEEL_PINS = f"""\
+pkg-demo @ file:///data-a/plugin-fetch/tmp1/fetch/pkg_demo-1.0-py3-none-any.whl \\
+    --hash={H1}
+requests==2.32.3 \\
+    --hash={H2}
+"""
+
+
+def test_a_local_wheel_counts_by_its_name_and_hash_not_its_folder() -> None:
+    elsewhere = WHEEL_PINS.replace("/data-a/plugin-fetch/tmp1/fetch", "/srv/b/kept")
+    assert _digest(pins=elsewhere) == _digest(pins=WHEEL_PINS)
+    assert _digest(pins=WHEEL_PINS.replace(H1, "sha256:" + "3" * 64)) != _digest(pins=WHEEL_PINS)
+    assert _digest(pins=WHEEL_PINS.replace("pkg_demo-1.0", "pkg_demo-1.1")) != _digest(pins=WHEEL_PINS)
+    remote = WHEEL_PINS.replace("file:///data-a/plugin-fetch/tmp1/fetch", "https://a.example/w")
+    assert _digest(pins=remote) != _digest(pins=remote.replace("a.example", "b.example"))
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/srv/b/kept/pkg_demo-1.0-py3-none-any.whl", "file:///srv/b/kept/pkg_demo-1.0-py3-none-any.whl"),
+        ("/srv/b/kept/other-1.0-py3-none-any.whl", "file:///data-a/plugin-fetch/tmp1/fetch/pkg_demo"),
+    ],
+)
+def test_pins_lead_to_where_this_machine_keeps_the_same_file(path: str, expected: str) -> None:
+    moved = pins_with_file(WHEEL_PINS, path=path)
+    assert expected in moved
+    assert pins_parse(moved)[1] == pins_parse(WHEEL_PINS)[1]  # the rest is as it was
+    assert environment_digest(pins=moved, python="x", project="") == environment_digest(
+        pins=WHEEL_PINS, python="x", project=""
+    )
