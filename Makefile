@@ -44,6 +44,10 @@ bench: $(VENV)/.dev
 	$(PY) -m bench.plugin_host --environments
 	$(PY) -m bench.plugin_install
 
+# Folders that hold no user-facing strings of the bot; tests/sessionbot/test_catalogs.py
+# extracts with the same list to check that the committed catalogs match the code.
+MESSAGES_IGNORE := .venv bench data docs tests mutants staticfiles control
+
 messages: $(VENV)/.dev
-	$(PY) manage.py makemessages -l es -l zh_Hans --ignore=.venv --ignore=bench
-	$(PY) manage.py compilemessages --ignore=.venv
+	$(PY) manage.py makemessages -l es -l zh_Hans --no-obsolete $(addprefix --ignore=,$(MESSAGES_IGNORE))
+	$(PY) manage.py compilemessages $(addprefix --ignore=,$(MESSAGES_IGNORE))

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from bridge.account import (
     OutFile,
@@ -78,9 +79,11 @@ class ChatReceiver(threading.Thread):
             self.downloads.mkdir(parents=True, exist_ok=True)
             target = self.downloads / f"{int(time.time() * 1000)}-{Path(pointer.name or 'file').name}"
             target.write_bytes(data)
-            self.out(
-                _("%(who)s sent a file: %(path)s (%(size)d bytes)") % {"who": who, "path": target, "size": len(data)}
+            size = len(data)
+            sent = ngettext(
+                "%(who)s sent a file: %(path)s (%(size)d byte)", "%(who)s sent a file: %(path)s (%(size)d bytes)", size
             )
+            self.out(sent % {"who": who, "path": target, "size": size})
 
 
 def chat_line(*, account: SessionAccount, bot_id: str, line: str, out: Printer) -> None:

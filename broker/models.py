@@ -17,22 +17,33 @@ class InboundMessage(models.Model):
         IGNORED = "ignored", _("ignored")
 
     message_id = models.CharField(_("Session message hash"), max_length=128, unique=True)
-    sender = models.CharField(max_length=66)
-    conversation = models.CharField(max_length=80)
-    conversation_type = models.CharField(max_length=8)
-    timestamp = models.BigIntegerField(help_text=_("ms since the epoch, as sent"))
-    text = models.TextField(blank=True)
-    author_name = models.CharField(max_length=100, blank=True)
-    attachments = models.JSONField(default=list, blank=True, help_text=_("metadata; contents kept in data/"))
-    reply_to = models.JSONField(null=True, blank=True)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.ACCEPTED, db_index=True)
-    invocation = models.OneToOneField(
-        Invocation, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_message"
+    sender = models.CharField(verbose_name=_("sender"), max_length=66)
+    conversation = models.CharField(verbose_name=_("conversation"), max_length=80)
+    conversation_type = models.CharField(verbose_name=_("conversation type"), max_length=8)
+    timestamp = models.BigIntegerField(verbose_name=_("timestamp"), help_text=_("ms since the epoch, as sent"))
+    text = models.TextField(verbose_name=_("text"), blank=True)
+    author_name = models.CharField(verbose_name=_("author name"), max_length=100, blank=True)
+    attachments = models.JSONField(
+        verbose_name=_("attachments"), default=list, blank=True, help_text=_("metadata; contents kept in data/")
     )
-    received_at = models.DateTimeField(default=timezone.now, db_index=True)  # admin list, /metrics window
+    reply_to = models.JSONField(verbose_name=_("reply to"), null=True, blank=True)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=8, choices=Status.choices, default=Status.ACCEPTED, db_index=True
+    )
+    invocation = models.OneToOneField(
+        Invocation,
+        verbose_name=_("invocation"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="inbound_message",
+    )
+    # Indexed for the admin's list and the /metrics window.
+    received_at = models.DateTimeField(verbose_name=_("received at"), default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("inbound message")
+        verbose_name_plural = _("inbound messages")
         ordering = ["-received_at"]
 
     def __str__(self) -> str:
@@ -45,27 +56,35 @@ class OutboundMessage(models.Model):
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
 
-    ref = models.CharField(max_length=100, unique=True)
-    to = models.CharField(max_length=80)
-    text = models.TextField(blank=True)
-    attachments = models.JSONField(default=list, blank=True)
-    reply_to = models.JSONField(null=True, blank=True)
+    ref = models.CharField(verbose_name=_("reference"), max_length=100, unique=True)
+    to = models.CharField(verbose_name=_("recipient"), max_length=80)
+    text = models.TextField(verbose_name=_("text"), blank=True)
+    attachments = models.JSONField(verbose_name=_("attachments"), default=list, blank=True)
+    reply_to = models.JSONField(verbose_name=_("reply to"), null=True, blank=True)
     invocation = models.ForeignKey(
-        Invocation, null=True, blank=True, on_delete=models.SET_NULL, related_name="outbound_messages"
+        Invocation,
+        verbose_name=_("invocation"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="outbound_messages",
     )
-    part = models.PositiveIntegerField(default=1)
-    parts = models.PositiveIntegerField(default=1)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    attempts = models.PositiveIntegerField(default=0)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    session_hash = models.CharField(max_length=128, blank=True)
-    session_timestamp = models.BigIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    part = models.PositiveIntegerField(verbose_name=_("part"), default=1)
+    parts = models.PositiveIntegerField(verbose_name=_("parts"), default=1)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    next_attempt_at = models.DateTimeField(verbose_name=_("next attempt at"), default=timezone.now)
+    attempts = models.PositiveIntegerField(verbose_name=_("attempts"), default=0)
+    sent_at = models.DateTimeField(verbose_name=_("sent at"), null=True, blank=True)
+    session_hash = models.CharField(verbose_name=_("Session message hash"), max_length=128, blank=True)
+    session_timestamp = models.BigIntegerField(verbose_name=_("Session timestamp"), null=True, blank=True)
+    last_error = models.TextField(verbose_name=_("last error"), blank=True)
 
     class Meta:
         verbose_name = _("outbound message")
+        verbose_name_plural = _("outbound messages")
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["status", "id"])]
 
@@ -75,11 +94,13 @@ class OutboundMessage(models.Model):
 
 class BridgeStatus(models.Model):
     bot_id = models.CharField(_("bot Session ID"), max_length=66, unique=True)
-    client = models.CharField(max_length=200, blank=True)
-    connected = models.BooleanField(default=False)
-    connected_at = models.DateTimeField(null=True, blank=True)
-    last_seen = models.DateTimeField(null=True, blank=True)
-    status = models.JSONField(default=dict, blank=True, help_text=_("the latest status frame"))
+    client = models.CharField(verbose_name=_("client"), max_length=200, blank=True)
+    connected = models.BooleanField(verbose_name=_("connected"), default=False)
+    connected_at = models.DateTimeField(verbose_name=_("connected at"), null=True, blank=True)
+    last_seen = models.DateTimeField(verbose_name=_("last seen"), null=True, blank=True)
+    status = models.JSONField(
+        verbose_name=_("status"), default=dict, blank=True, help_text=_("the latest status frame")
+    )
 
     class Meta:
         verbose_name = _("bridge status")

@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from plugins.codecheck import CodeCheck, codes_check
 from plugins.commands import commands_derive
@@ -251,7 +252,10 @@ def _install_fetched(
         version = _write(plan, entry, fields, BuildState.READY, "")
         commands_derive(version=version, described=commands)
     count = len(commands)
-    progress("check", _("%(version)s installed with %(count)d commands.") % {"version": version, "count": count})
+    installed = ngettext(
+        "%(version)s installed with %(count)d command.", "%(version)s installed with %(count)d commands.", count
+    )
+    progress("check", installed % {"version": version, "count": count})
     if activate:
         install_activate(version=version, progress=progress)
     return version

@@ -107,7 +107,7 @@ def install_jobs_lost_fail(*, now: datetime | None = None) -> int:
     return lost.update(
         state=InstallJob.State.FAILED,
         error=reason,
-        log=Concat(F("log"), Value(f"[{_('stopped')}] {reason}\n"), output_field=TextField()),
+        log=Concat(F("log"), Value(_("[stopped] %(reason)s") % {"reason": reason} + "\n"), output_field=TextField()),
         finished_at=now,
     )
 

@@ -61,7 +61,7 @@ def _parsed(source: str, ref: str, upload: Path | None) -> Source:
         raise InstallError("source", str(exc)) from None
     refusal = source_refusal(parsed, source_policy())
     if refusal:
-        raise InstallError("source", refusal)
+        raise InstallError("source", _(refusal.text) % refusal.params)
     return parsed
 
 

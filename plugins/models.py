@@ -77,20 +77,22 @@ class Policy(models.TextChoices):
 
 class BotUser(models.Model):
     session_id = models.CharField(_("Session ID"), max_length=66, unique=True, validators=[validate_session_id])
-    display_name = models.CharField(max_length=100, blank=True)
+    display_name = models.CharField(verbose_name=_("display name"), max_length=100, blank=True)
     language = models.CharField(
+        verbose_name=_("language"),
         max_length=16,
         blank=True,
         validators=[validate_language],
         help_text=_("Empty means the bot's default language."),
     )
-    blocked = models.BooleanField(default=False)
+    blocked = models.BooleanField(verbose_name=_("blocked"), default=False)
     is_admin = models.BooleanField(_("admin"), default=False)
-    first_seen = models.DateTimeField(default=timezone.now)
-    last_seen = models.DateTimeField(default=timezone.now)
+    first_seen = models.DateTimeField(verbose_name=_("first seen"), default=timezone.now)
+    last_seen = models.DateTimeField(verbose_name=_("last seen"), default=timezone.now)
 
     class Meta:
         verbose_name = _("bot user")
+        verbose_name_plural = _("bot users")
         ordering = ["-last_seen"]
 
     def __str__(self) -> str:
@@ -99,12 +101,13 @@ class BotUser(models.Model):
 
 
 class BotGroup(models.Model):
-    name = models.CharField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
-    members = models.ManyToManyField(BotUser, related_name="bot_groups", blank=True)
+    name = models.CharField(verbose_name=_("name"), max_length=100, unique=True)
+    description = models.TextField(verbose_name=_("description"), blank=True)
+    members = models.ManyToManyField(BotUser, verbose_name=_("members"), related_name="bot_groups", blank=True)
 
     class Meta:
         verbose_name = _("group")
+        verbose_name_plural = _("groups")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -112,28 +115,39 @@ class BotGroup(models.Model):
 
 
 class Plugin(models.Model):
-    name = models.SlugField(max_length=64, unique=True)
-    enabled = models.BooleanField(default=True)
+    name = models.SlugField(verbose_name=_("name"), max_length=64, unique=True)
+    enabled = models.BooleanField(verbose_name=_("enabled"), default=True)
     active_version = models.ForeignKey(
-        "PluginVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "PluginVersion",
+        verbose_name=_("active version"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    default_policy = models.CharField(max_length=16, choices=Policy.choices, default=Policy.EVERYONE)
+    default_policy = models.CharField(
+        verbose_name=_("default policy"), max_length=16, choices=Policy.choices, default=Policy.EVERYONE
+    )
     default_handler = models.BooleanField(
-        default=False, help_text=_("Receives plain text that is not a command (one plugin at most).")
+        verbose_name=_("default handler"),
+        default=False,
+        help_text=_("Receives plain text that is not a command (one plugin at most)."),
     )
-    config = models.JSONField(default=dict, blank=True)
+    config = models.JSONField(verbose_name=_("config"), default=dict, blank=True)
     # Health, kept by the runtime.
-    load_state = models.CharField(max_length=16, default="unknown")
-    last_error = models.TextField(blank=True)
-    last_error_at = models.DateTimeField(null=True, blank=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    health_status = models.CharField(max_length=16, blank=True)
-    health_detail = models.TextField(blank=True)
-    health_checked_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    load_state = models.CharField(verbose_name=_("load state"), max_length=16, default="unknown")
+    last_error = models.TextField(verbose_name=_("last error"), blank=True)
+    last_error_at = models.DateTimeField(verbose_name=_("last error at"), null=True, blank=True)
+    last_success_at = models.DateTimeField(verbose_name=_("last success at"), null=True, blank=True)
+    health_status = models.CharField(verbose_name=_("health status"), max_length=16, blank=True)
+    health_detail = models.TextField(verbose_name=_("health detail"), blank=True)
+    health_checked_at = models.DateTimeField(verbose_name=_("health checked at"), null=True, blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("plugin")
+        verbose_name_plural = _("plugins")
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
@@ -171,51 +185,84 @@ class PluginVersion(models.Model):
         HOST = "host", _("own process (isolated)")
         INLINE = "inline", _("inline in the worker (trusted)")
 
-    plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="versions")
-    version = models.CharField(max_length=64, validators=[validate_version])
-    entrypoint = models.CharField(max_length=200, help_text=_("module:attr inside a plugin root"))
-    manifest = models.JSONField(default=dict, blank=True)
+    plugin = models.ForeignKey(Plugin, verbose_name=_("plugin"), on_delete=models.CASCADE, related_name="versions")
+    version = models.CharField(verbose_name=_("version"), max_length=64, validators=[validate_version])
+    entrypoint = models.CharField(
+        verbose_name=_("entrypoint"), max_length=200, help_text=_("module:attr inside a plugin root")
+    )
+    manifest = models.JSONField(verbose_name=_("manifest"), default=dict, blank=True)
     dependencies = models.JSONField(
-        default=dict, blank=True, validators=[validate_dependencies], help_text=_("plugin name → version constraint")
+        verbose_name=_("dependencies"),
+        default=dict,
+        blank=True,
+        validators=[validate_dependencies],
+        help_text=_("plugin name → version constraint"),
     )
     requirements = models.JSONField(
-        default=list, blank=True, validators=[validate_requirements], help_text=_("Python requirements (PEP 508)")
+        verbose_name=_("requirements"),
+        default=list,
+        blank=True,
+        validators=[validate_requirements],
+        help_text=_("Python requirements (PEP 508)"),
     )
-    isolation = models.CharField(max_length=8, choices=Isolation.choices, default=Isolation.HOST)
+    isolation = models.CharField(
+        verbose_name=_("isolation"), max_length=8, choices=Isolation.choices, default=Isolation.HOST
+    )
     network = models.BooleanField(
+        verbose_name=_("network"),
         default=False,
         help_text=_(
             "May reach the internet from its host; never this machine's own services. "
             "Off: its host has no network at all."
         ),
     )
-    timeout_seconds = models.FloatField(null=True, blank=True)
-    memory_mb = models.PositiveIntegerField(null=True, blank=True)
-    cpu_seconds = models.FloatField(null=True, blank=True)
-    checksum = models.CharField(max_length=64, blank=True)
+    timeout_seconds = models.FloatField(verbose_name=_("timeout (seconds)"), null=True, blank=True)
+    memory_mb = models.PositiveIntegerField(verbose_name=_("memory (MB)"), null=True, blank=True)
+    cpu_seconds = models.FloatField(verbose_name=_("CPU seconds"), null=True, blank=True)
+    checksum = models.CharField(verbose_name=_("checksum"), max_length=64, blank=True)
     # Where the code comes from (see plugins.sources): a folder in a plugin root (the
     # default), a git repository, a package index requirement or an archive.
-    source_kind = models.CharField(max_length=8, choices=SourceKind.choices, default=SourceKind.FOLDER)
-    source = models.CharField(max_length=1000, blank=True, help_text=_("URL, requirement or archive, as given"))
-    ref = models.CharField(max_length=200, blank=True, help_text=_("git tag, branch or commit asked for"))
-    resolved = models.CharField(
-        max_length=200, blank=True, help_text=_("what the source resolved to: a commit, or an archive's SHA-256")
+    source_kind = models.CharField(
+        verbose_name=_("source kind"), max_length=8, choices=SourceKind.choices, default=SourceKind.FOLDER
     )
-    api = models.CharField(max_length=10, choices=PluginApi.choices, default=PluginApi.SESSIONBOT)
+    source = models.CharField(
+        verbose_name=_("source"), max_length=1000, blank=True, help_text=_("URL, requirement or archive, as given")
+    )
+    ref = models.CharField(
+        verbose_name=_("reference"), max_length=200, blank=True, help_text=_("git tag, branch or commit asked for")
+    )
+    resolved = models.CharField(
+        verbose_name=_("resolved"),
+        max_length=200,
+        blank=True,
+        help_text=_("what the source resolved to: a commit, or an archive's SHA-256"),
+    )
+    api = models.CharField(
+        verbose_name=_("plugin API"), max_length=10, choices=PluginApi.choices, default=PluginApi.SESSIONBOT
+    )
     # The environment the version runs in: its pinned requirements (with hashes) and the
     # digest naming the environment built from them; empty: the bot's own interpreter.
-    pins = models.TextField(blank=True, help_text=_("pinned requirements with hashes"))
-    environment = models.CharField(max_length=64, blank=True)
-    build_state = models.CharField(max_length=8, choices=BuildState.choices, default=BuildState.READY)
-    build_error = models.TextField(blank=True)
-    queue = models.CharField(
-        max_length=64, blank=True, help_text=_("Celery queue its commands run on; empty: the default queue")
+    pins = models.TextField(
+        verbose_name=_("pinned requirements"), blank=True, help_text=_("pinned requirements with hashes")
     )
-    imported_at = models.DateTimeField(default=timezone.now)
+    environment = models.CharField(verbose_name=_("environment"), max_length=64, blank=True)
+    build_state = models.CharField(
+        verbose_name=_("build state"), max_length=8, choices=BuildState.choices, default=BuildState.READY
+    )
+    build_error = models.TextField(verbose_name=_("build error"), blank=True)
+    queue = models.CharField(
+        verbose_name=_("queue"),
+        max_length=64,
+        blank=True,
+        help_text=_("Celery queue its commands run on; empty: the default queue"),
+    )
+    imported_at = models.DateTimeField(verbose_name=_("imported at"), default=timezone.now)
     # The latest activation: rollback returns to the version activated before the current one.
-    activated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    activated_at = models.DateTimeField(verbose_name=_("activated at"), null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("plugin version")
+        verbose_name_plural = _("plugin versions")
         ordering = ["plugin__name", "-imported_at"]
         constraints = [models.UniqueConstraint(fields=["plugin", "version"], name="unique_plugin_version")]
 
@@ -242,25 +289,43 @@ class PluginCommand(models.Model):
     plugins.yaml entry. Nobody edits these rows by hand: the next reload would undo it.
     """
 
-    version = models.ForeignKey(PluginVersion, on_delete=models.CASCADE, related_name="commands")
-    name = models.CharField(max_length=64, validators=[validate_command_name])
-    summary = models.CharField(max_length=200, blank=True, help_text=_("English, from the code's @command."))
-    help = models.TextField(blank=True, help_text=_("English, from the handler's docstring."))
-    args = models.JSONField(default=list, blank=True, help_text=_("from the handler's signature"))
+    version = models.ForeignKey(
+        PluginVersion, verbose_name=_("version"), on_delete=models.CASCADE, related_name="commands"
+    )
+    name = models.CharField(verbose_name=_("name"), max_length=64, validators=[validate_command_name])
+    summary = models.CharField(
+        verbose_name=_("summary"), max_length=200, blank=True, help_text=_("English, from the code's @command.")
+    )
+    help = models.TextField(verbose_name=_("help"), blank=True, help_text=_("English, from the handler's docstring."))
+    args = models.JSONField(
+        verbose_name=_("arguments"), default=list, blank=True, help_text=_("from the handler's signature")
+    )
     docs = models.JSONField(
-        default=dict, blank=True, help_text=_("translations from the plugin's catalog: language → summary, help")
+        verbose_name=_("translations"),
+        default=dict,
+        blank=True,
+        help_text=_("translations from the plugin's catalog: language → summary, help"),
     )
     prefix = models.CharField(
+        verbose_name=_("prefix"),
         max_length=4,
         blank=True,
         help_text=_("the command's own prefix (an older bot's plugin: !); empty: the bot's prefix"),
     )
-    filters = models.JSONField(default=dict, blank=True, help_text=_("metadata filters for routing"))
+    filters = models.JSONField(
+        verbose_name=_("filters"), default=dict, blank=True, help_text=_("metadata filters for routing")
+    )
     policy = models.CharField(
-        max_length=16, choices=Policy.choices, blank=True, help_text=_("Empty means the plugin's policy.")
+        verbose_name=_("policy"),
+        max_length=16,
+        choices=Policy.choices,
+        blank=True,
+        help_text=_("Empty means the plugin's policy."),
     )
 
     class Meta:
+        verbose_name = _("plugin command")
+        verbose_name_plural = _("plugin commands")
         ordering = ["name"]
         constraints = [models.UniqueConstraint(fields=["version", "name"], name="unique_command_per_version")]
 
@@ -281,15 +346,22 @@ class PermissionGrant(models.Model):
         ALLOW = "allow", _("allow")
         DENY = "deny", _("deny")
 
-    effect = models.CharField(max_length=5, choices=Effect.choices, default=Effect.ALLOW)
-    plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="grants")
-    command = models.CharField(max_length=64, blank=True, help_text=_("Empty: every command of the plugin."))
-    user = models.ForeignKey(BotUser, null=True, blank=True, on_delete=models.CASCADE, related_name="grants")
-    group = models.ForeignKey(BotGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="grants")
-    created_at = models.DateTimeField(auto_now_add=True)
+    effect = models.CharField(verbose_name=_("effect"), max_length=5, choices=Effect.choices, default=Effect.ALLOW)
+    plugin = models.ForeignKey(Plugin, verbose_name=_("plugin"), on_delete=models.CASCADE, related_name="grants")
+    command = models.CharField(
+        verbose_name=_("command"), max_length=64, blank=True, help_text=_("Empty: every command of the plugin.")
+    )
+    user = models.ForeignKey(
+        BotUser, verbose_name=_("user"), null=True, blank=True, on_delete=models.CASCADE, related_name="grants"
+    )
+    group = models.ForeignKey(
+        BotGroup, verbose_name=_("group"), null=True, blank=True, on_delete=models.CASCADE, related_name="grants"
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("permission grant")
+        verbose_name_plural = _("permission grants")
         constraints = [
             models.CheckConstraint(
                 condition=(Q(user__isnull=False) & Q(group__isnull=True))
@@ -316,25 +388,39 @@ class Invocation(models.Model):
 
     FINISHED = (Status.OK, Status.ERROR, Status.FAILED, Status.TIMEOUT, Status.CRASHED)
 
-    key = models.CharField(max_length=100, unique=True, help_text=_("idempotency key, e.g. the message hash"))
-    user = models.ForeignKey(BotUser, null=True, on_delete=models.SET_NULL, related_name="invocations")
-    plugin_version = models.ForeignKey(PluginVersion, null=True, on_delete=models.SET_NULL, related_name="invocations")
-    command = models.CharField(max_length=64, blank=True)
-    arguments = models.TextField(blank=True)
-    conversation = models.CharField(max_length=80)
-    conversation_type = models.CharField(max_length=8, default="private")
-    language = models.CharField(max_length=16, blank=True)
-    reply_to = models.JSONField(null=True, blank=True)
-    attachments = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    queued_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.FloatField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
+    key = models.CharField(
+        verbose_name=_("key"), max_length=100, unique=True, help_text=_("idempotency key, e.g. the message hash")
+    )
+    user = models.ForeignKey(
+        BotUser, verbose_name=_("user"), null=True, on_delete=models.SET_NULL, related_name="invocations"
+    )
+    plugin_version = models.ForeignKey(
+        PluginVersion,
+        verbose_name=_("plugin version"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="invocations",
+    )
+    command = models.CharField(verbose_name=_("command"), max_length=64, blank=True)
+    arguments = models.TextField(verbose_name=_("arguments"), blank=True)
+    conversation = models.CharField(verbose_name=_("conversation"), max_length=80)
+    conversation_type = models.CharField(verbose_name=_("conversation type"), max_length=8, default="private")
+    language = models.CharField(verbose_name=_("language"), max_length=16, blank=True)
+    reply_to = models.JSONField(verbose_name=_("reply to"), null=True, blank=True)
+    attachments = models.JSONField(verbose_name=_("attachments"), default=list, blank=True)
+    status = models.CharField(
+        verbose_name=_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
+    queued_at = models.DateTimeField(verbose_name=_("queued at"), default=timezone.now)
+    started_at = models.DateTimeField(verbose_name=_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(verbose_name=_("finished at"), null=True, blank=True)
+    duration_ms = models.FloatField(verbose_name=_("duration (ms)"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(verbose_name=_("attempts"), default=0)
+    error = models.TextField(verbose_name=_("error"), blank=True)
 
     class Meta:
+        verbose_name = _("invocation")
+        verbose_name_plural = _("invocations")
         ordering = ["-queued_at"]
         indexes = [models.Index(fields=["status", "queued_at"])]
 
@@ -349,13 +435,14 @@ class PluginSecret(models.Model):
     the logs show it after entry, and exports leave it out unless asked.
     """
 
-    plugin = models.ForeignKey(Plugin, on_delete=models.CASCADE, related_name="secrets")
-    key = models.CharField(max_length=128)
-    ciphertext = models.TextField()
-    updated_at = models.DateTimeField(auto_now=True)
+    plugin = models.ForeignKey(Plugin, verbose_name=_("plugin"), on_delete=models.CASCADE, related_name="secrets")
+    key = models.CharField(verbose_name=_("key"), max_length=128)
+    ciphertext = models.TextField(verbose_name=_("ciphertext"))
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("plugin secret")
+        verbose_name_plural = _("plugin secrets")
         ordering = ["plugin__name", "key"]
         constraints = [models.UniqueConstraint(fields=["plugin", "key"], name="unique_secret_per_plugin")]
 
@@ -372,24 +459,33 @@ class InstallJob(models.Model):
         SUCCEEDED = "succeeded", _("succeeded")
         FAILED = "failed", _("failed")
 
-    source = models.CharField(max_length=1000, blank=True)
-    ref = models.CharField(max_length=200, blank=True)
-    name = models.CharField(max_length=64, blank=True, help_text=_("the plugin, once known"))
-    upload = models.CharField(max_length=500, blank=True, help_text=_("path of an uploaded archive"))
-    activate = models.BooleanField(default=True)
-    state = models.CharField(max_length=9, choices=State.choices, default=State.QUEUED, db_index=True)
-    step = models.CharField(max_length=32, blank=True, help_text=_("clone, resolve, download, build, check"))
-    log = models.TextField(blank=True)
-    error = models.TextField(blank=True)
-    version = models.ForeignKey(PluginVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(verbose_name=_("source"), max_length=1000, blank=True)
+    ref = models.CharField(verbose_name=_("reference"), max_length=200, blank=True)
+    name = models.CharField(verbose_name=_("name"), max_length=64, blank=True, help_text=_("the plugin, once known"))
+    upload = models.CharField(
+        verbose_name=_("upload"), max_length=500, blank=True, help_text=_("path of an uploaded archive")
+    )
+    activate = models.BooleanField(verbose_name=_("activate"), default=True)
+    state = models.CharField(
+        verbose_name=_("state"), max_length=9, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    step = models.CharField(
+        verbose_name=_("step"), max_length=32, blank=True, help_text=_("clone, resolve, download, build, check")
+    )
+    log = models.TextField(verbose_name=_("log"), blank=True)
+    error = models.TextField(verbose_name=_("error"), blank=True)
+    version = models.ForeignKey(
+        PluginVersion, verbose_name=_("version"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
     # Written while a worker runs the job (plugins.installjobs): a running job whose worker
     # stopped writing it is failed, not left "running" for ever.
-    alive_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    alive_at = models.DateTimeField(verbose_name=_("alive at"), null=True, blank=True)
+    finished_at = models.DateTimeField(verbose_name=_("finished at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("plugin install")
+        verbose_name_plural = _("plugin installs")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -399,12 +495,13 @@ class InstallJob(models.Model):
 class QueueWorker(models.Model):
     """A Celery worker serving a queue, as last seen: a plugin on a queue nobody serves is unavailable."""
 
-    queue = models.CharField(max_length=64)
-    worker = models.CharField(max_length=200)
-    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+    queue = models.CharField(verbose_name=_("queue"), max_length=64)
+    worker = models.CharField(verbose_name=_("worker"), max_length=200)
+    seen_at = models.DateTimeField(verbose_name=_("seen at"), default=timezone.now, db_index=True)
 
     class Meta:
         verbose_name = _("queue worker")
+        verbose_name_plural = _("queue workers")
         constraints = [models.UniqueConstraint(fields=["queue", "worker"], name="unique_queue_worker")]
 
     def __str__(self) -> str:

@@ -212,7 +212,7 @@ def legacy_entry_pin(*, file: str, entry: LegacyEntry) -> LegacyPin:
         raise error(str(exc)) from None
     refusal = source_refusal(source, source_policy())
     if refusal:
-        raise error(refusal)
+        raise error(str(refusal))
     if source.kind == "folder":
         return _pin(
             file, entry, Path(source.location), Origin(kind=SourceKind.FOLDER, source=source.location, resolved="")

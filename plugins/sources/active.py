@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from plugins.sources.policy import SourcePolicy, index_refusal, policy_from_config
 from plugins.sources.spec import SourceError
@@ -28,7 +29,7 @@ def build_indexes(index: str = "") -> tuple[str | None, list[str]]:
     """
     refusal = index_refusal(index, source_policy())
     if refusal:
-        raise SourceError(refusal)
+        raise SourceError(gettext(refusal.text) % refusal.params)
     return (index or settings.PLUGIN_INDEX_URL) or None, list(settings.PLUGIN_FIND_LINKS)
 
 

@@ -26,6 +26,25 @@ from sessionbot.botconfig import (
 Rule = tuple[str, str, str]  # scheme, host ("" = any), path prefix ("" = any)
 
 
+def gettext_noop(message: str) -> str:
+    """Mark ``message`` for the catalogs (makemessages knows this name); the caller translates it."""
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a source is refused: an English sentence with %-placeholders and their values.
+
+    ``str()`` gives the English; an edge with Django shows ``gettext(text) % params``.
+    """
+
+    text: str
+    params: dict[str, str]
+
+    def __str__(self) -> str:
+        return self.text % self.params
+
+
 @dataclass(frozen=True, slots=True)
 class SourcePolicy:
     """The allowed sources; each tuple holds entries as ``plugin_sources`` writes them."""
@@ -83,19 +102,28 @@ def _shown(location: str) -> str:
     return f"{scheme}://{host}{path}"
 
 
-def _not_listed(key: str, entries: tuple[str, ...], location: str) -> str:
-    allowed = ", ".join(entries) if entries else "nothing"
-    return f"plugin_sources.{key} does not list {_shown(location)} (it allows: {allowed})"
+def _not_listed(key: str, entries: tuple[str, ...], location: str) -> Refusal:
+    params = {"key": key, "source": _shown(location), "allowed": ", ".join(entries)}
+    if not entries:
+        return Refusal(gettext_noop("plugin_sources.%(key)s does not list %(source)s (it allows nothing)"), params)
+    return Refusal(gettext_noop("plugin_sources.%(key)s does not list %(source)s (it allows: %(allowed)s)"), params)
 
 
-def source_refusal(source: Source, policy: SourcePolicy) -> str | None:
+def source_refusal(source: Source, policy: SourcePolicy) -> Refusal | None:
     """The rule of ``policy`` that refuses ``source``, in config.yaml's words; None: allowed."""
     if source.upload:
-        return None if policy.uploads else "plugin_sources.uploads is false: uploaded archives are refused"
+        if policy.uploads:
+            return None
+        return Refusal(gettext_noop("plugin_sources.uploads is false: uploaded archives are refused"), {})
     if source.local:
         if policy.local:
             return None
-        return "plugin_sources.local is false: folders, repositories and archives on this machine are refused"
+        return Refusal(
+            gettext_noop(
+                "plugin_sources.local is false: folders, repositories and archives on this machine are refused"
+            ),
+            {},
+        )
     if source.kind == "git":
         if _listed(policy.git, GIT_RULE_SCHEMES, source.location):
             return None
@@ -107,7 +135,7 @@ def source_refusal(source: Source, policy: SourcePolicy) -> str | None:
     return index_refusal(source.index, policy)
 
 
-def index_refusal(index: str, policy: SourcePolicy) -> str | None:
+def index_refusal(index: str, policy: SourcePolicy) -> Refusal | None:
     """The rule that refuses resolving from ``index`` ("": the policy's default index); None: allowed."""
     index = index or policy.default_index
     if not index or _listed(policy.indexes, INDEX_RULE_SCHEMES, index):

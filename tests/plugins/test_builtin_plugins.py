@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.models import BotGroup, BotUser, Invocation, Plugin, PluginCommand
+from plugins.models import BotGroup, BotUser, BuildState, Invocation, Plugin, PluginCommand, PluginVersion
 from tests.plugins.conftest import ADMIN, USER, ask, derive, install, ran, user
 
 pytestmark = pytest.mark.django_db
@@ -111,6 +111,24 @@ def test_lang_refuses_a_language_the_bot_does_not_speak() -> None:
     reply, inv = ask("/lang klingon")
     assert reply == "Unknown language klingon. Choose one of: en, es, zh-hans."
     assert inv.status == Invocation.Status.ERROR
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "echo 2.0.0 did not build or load, so it cannot serve: no wheel"),
+        ("es", "echo 2.0.0 no se construyó o no se cargó, así que no puede dar servicio: no wheel"),
+        ("zh-hans", "echo 2.0.0 未能构建或加载，因此无法提供服务：no wheel"),
+    ],
+)
+def test_an_admin_reads_why_a_version_cannot_be_activated_in_their_language(language, expected) -> None:
+    echo = Plugin.objects.get(name="echo")
+    PluginVersion.objects.create(
+        plugin=echo, version="2.0.0", entrypoint="m:C", build_state=BuildState.FAILED, build_error="no wheel"
+    )
+    reply, inv = ask("/plugins activate echo 2.0.0", sender=ADMIN, language=language)
+    assert (reply, inv.status) == (expected, Invocation.Status.ERROR)
+    assert ran(ask("/echo hi")[1]) == "1.0.0"
 
 
 def test_plugins_lists_version_and_health_for_admins() -> None:

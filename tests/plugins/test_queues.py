@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - full-width punctuation is correct in Chinese text
 """Queues of their own: the entry's ``queue``, workers' heartbeats, "unavailable" at once."""
 
 from __future__ import annotations
@@ -108,6 +109,19 @@ def test_a_command_for_a_queue_nobody_serves_is_answered_unavailable_at_once(plu
     assert "llm" in inv.error
     # The plugin itself is well: it is not marked as failing to load.
     assert Plugin.objects.get(name="good").load_state != "error"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("es", "Lo siento, /good no está disponible ahora mismo. Inténtalo más tarde."),
+        ("zh-hans", "抱歉，/good 暂时不可用。请稍后再试。"),
+    ],
+)
+def test_the_unavailable_answer_speaks_the_users_language(plugin_roots, language, expected) -> None:
+    install("good", "fx_good:Good", ["good"], queue="llm")
+    inv = enqueue("/good 1 hi", language=language)
+    assert replies(inv) == expected
 
 
 def routed(text: str, mid: str) -> Invocation:

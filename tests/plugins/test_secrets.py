@@ -299,7 +299,7 @@ def test_rekey_moves_every_secret_to_the_new_key_without_restarting_hosts(llm, s
     settings.PLUGIN_SECRETS_KEY = f"{new},{old}"
     out = io.StringIO()
     call_command("plugins", "rekey", stdout=out)
-    assert "1 secrets encrypted again" in out.getvalue()
+    assert "1 secret encrypted again." in out.getvalue()
     settings.PLUGIN_SECRETS_KEY = new  # the old key dropped
     assert plugin_secrets_env(plugin="llm") == (("K", VALUE),)
     assert Plugin.objects.get(name="llm").updated_at == stamp

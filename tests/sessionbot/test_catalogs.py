@@ -1,17 +1,21 @@
-"""Every gettext entry of the Spanish and Chinese catalogs is translated, and the .mo files match.
+"""The Spanish and Chinese catalogs hold every message of the code, translated, and the .mo files match.
 
-A user who chose Spanish or Chinese reads English wherever an entry is empty or marked fuzzy
-(gettext skips both), and reads stale text when a .po was edited without compiling it again.
-``make messages`` extracts and compiles; these tests say what is still missing.
+A user who chose Spanish or Chinese reads English wherever a message of the code is missing
+from the catalog, or its entry is empty or marked fuzzy (gettext skips both), and reads stale
+text when a .po was edited without compiling it again. ``make messages`` extracts and
+compiles; these tests say what is still missing. The extraction check runs makemessages on a
+copy of the source, never on the tree, with the Makefile's list of folders to skip.
 """
 
 from __future__ import annotations
 
 import ast
 import gettext
+import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +28,8 @@ LANGUAGES = ("es", "zh_Hans")
 _FIELD = re.compile(r"^(msgctxt|msgid_plural|msgid|msgstr(?:\[\d+\])?)\s+(\".*\")\s*$")
 _PLACEHOLDER = re.compile(r"%(?:\((\w+)\))?[-#0 +]*\d*(?:\.\d+)?([diouxXeEfFgGcrsa%])")
 _NPLURALS = re.compile(r"nplurals\s*=\s*(\d+)")
+_BRACES = re.compile(r"\{(\w*)(?:[!:][^{}]*)?\}")
+_IGNORE = re.compile(r"^MESSAGES_IGNORE\s*:=(.*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +42,7 @@ class Entry:
     plural: str | None
     msgstrs: tuple[str, ...]
     flags: frozenset[str]
+    where: tuple[str, ...] = ()  # the ``#:`` references: file:line of the code that says it
 
 
 def parse_po(text: str) -> list[Entry]:
@@ -43,6 +50,7 @@ def parse_po(text: str) -> list[Entry]:
     entries: list[Entry] = []
     fields: dict[str, str] = {}
     flags: set[str] = set()
+    where: list[str] = []
     start = 0
     current = ""
 
@@ -57,10 +65,12 @@ def parse_po(text: str) -> list[Entry]:
                     plural=fields.get("msgid_plural"),
                     msgstrs=tuple(fields[k] for k in forms),
                     flags=frozenset(flags),
+                    where=tuple(where),
                 )
             )
         fields.clear()
         flags.clear()
+        where.clear()
 
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -71,6 +81,8 @@ def parse_po(text: str) -> list[Entry]:
                 close()
             if line.startswith("#,"):
                 flags.update(f.strip() for f in line[2:].split(","))
+            elif line.startswith("#:"):
+                where.extend(line[2:].split())
             continue
         if line.startswith('"'):
             fields[current] += ast.literal_eval(line)
@@ -95,12 +107,20 @@ def _placeholders(text: str) -> list[str]:
     )
 
 
+def _braces(text: str) -> list[str]:
+    return sorted(f"{{{name}}}" for name in _BRACES.findall(text))
+
+
 def _label(entry: Entry) -> str:
     return f"line {entry.line}: {entry.msgid!r}"
 
 
 def catalog_gaps(entries: list[Entry]) -> list[str]:
-    """One line per entry a reader would see in English or garbled: empty, fuzzy or with other placeholders."""
+    """One line per entry a reader would see in English or garbled: empty, fuzzy or with other placeholders.
+
+    ``%`` placeholders are compared where xgettext saw them (python-format); ``{name}``
+    placeholders in every entry, so that a str.format() message keeps its fields too.
+    """
     header = next((e for e in entries if e.msgid == "" and e.context is None), None)
     found = _NPLURALS.search(header.msgstrs[0]) if header and header.msgstrs else None
     nplurals = int(found.group(1)) if found else 2
@@ -120,7 +140,30 @@ def catalog_gaps(entries: list[Entry]) -> list[str]:
             for translation in entry.msgstrs:
                 if _placeholders(translation) != wanted:
                     gaps.append(f"{_label(entry)} has the placeholders {_placeholders(translation)}, not {wanted}")
+        for translation in entry.msgstrs:
+            if _braces(translation) != _braces(entry.msgid):
+                gaps.append(f"{_label(entry)} has the fields {_braces(translation)}, not {_braces(entry.msgid)}")
     return gaps
+
+
+def _key(entry: Entry) -> tuple[str | None, str, str | None]:
+    return entry.context, entry.msgid, entry.plural
+
+
+def catalog_drift(code: list[Entry], catalog: list[Entry]) -> list[str]:
+    """One line per message ``code`` has that ``catalog`` lacks, and per catalog entry no code says any more.
+
+    ``code`` is what makemessages extracts now; a missing message reaches the user in English.
+    """
+    have = {_key(e) for e in catalog}
+    said = {_key(e) for e in code}
+    drift = [
+        f"{e.msgid!r} ({', '.join(e.where) or 'no reference'}) is not in the catalog"
+        for e in code
+        if e.msgid and _key(e) not in have
+    ]
+    drift += [f"{_label(e)} is no longer in the code" for e in catalog if e.msgid and _key(e) not in said]
+    return drift
 
 
 def mo_drift(entries: list[Entry], mo_path: Path) -> list[str]:
@@ -146,14 +189,55 @@ def mo_drift(entries: list[Entry], mo_path: Path) -> list[str]:
     return drift
 
 
-def _msgfmt() -> str:
-    program = shutil.which("msgfmt")
+def _gettext_tool(name: str) -> str:
+    program = shutil.which(name)
     if program is None:
-        message = "msgfmt is not installed (apt-get install gettext); set it up or unset REQUIRE_SERVICES"
+        message = f"{name} is not installed (apt-get install gettext); set it up or unset REQUIRE_SERVICES"
         if services_required():
             pytest.fail(message)
         pytest.skip(message)
     return program
+
+
+def _msgfmt() -> str:
+    return _gettext_tool("msgfmt")
+
+
+def messages_ignore() -> list[str]:
+    """The folders ``make messages`` skips: the Makefile's MESSAGES_IGNORE, the one list of them."""
+    found = _IGNORE.search((ROOT / "Makefile").read_text(encoding="utf-8"))
+    assert found is not None, "the Makefile has no MESSAGES_IGNORE line"
+    return found.group(1).split()
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Entry]]:
+    """The catalog of each language as makemessages makes it from the code now, in a copy of the tree."""
+    for tool in ("xgettext", "msguniq", "msgmerge", "msgattrib"):
+        _gettext_tool(tool)
+    ignored = messages_ignore()
+    copy = tmp_path_factory.mktemp("messages") / "source"
+
+    def skipped(folder: str, names: list[str]) -> list[str]:
+        top = Path(folder) == ROOT
+        return [n for n in names if n.startswith(".") or n == "__pycache__" or (top and n in [*ignored, "locale"])]
+
+    shutil.copytree(ROOT, copy, ignore=skipped)
+    (copy / "locale").mkdir()  # empty: every message comes out as the code says it
+    command = [sys.executable, "manage.py", "makemessages", "--no-obsolete"]
+    command += [f"--ignore={folder}" for folder in ignored]
+    command += [arg for language in LANGUAGES for arg in ("-l", language)]
+    result = subprocess.run(
+        command,
+        cwd=copy,
+        env={**os.environ, "PYTHONPATH": str(copy)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    made = {language: copy / "locale" / language / "LC_MESSAGES" / "django.po" for language in LANGUAGES}
+    return {language: parse_po(path.read_text(encoding="utf-8")) for language, path in made.items()}
 
 
 def _po(language: str) -> Path:
@@ -165,6 +249,13 @@ def test_every_entry_is_translated_and_none_is_fuzzy(language) -> None:
     entries = parse_po(_po(language).read_text(encoding="utf-8"))
     assert len(entries) > 100
     assert catalog_gaps(entries) == []
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_message_of_the_code_is_in_the_catalog_translated(language, extracted) -> None:
+    catalog = parse_po(_po(language).read_text(encoding="utf-8"))
+    problems = catalog_drift(extracted[language], catalog) + catalog_gaps(catalog)
+    assert problems == [], "run make messages, then translate these:\n" + "\n".join(problems)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -203,6 +294,11 @@ msgctxt "menu"
 msgid "file"
 msgstr "archivo"
 
+#: b.py:2 b.py:9
+#, python-brace-format
+msgid "{count} new"
+msgstr "{count} nuevos"
+
 msgid "one bot"
 msgid_plural "%(count)s bots"
 msgstr[0] "un bot"
@@ -219,8 +315,10 @@ def test_the_reader_keeps_contexts_plurals_and_continued_lines() -> None:
         (None, "hello", ("hola\n",)),
         (None, "%(name)s left", ("%(name)s se fue",)),
         ("menu", "file", ("archivo",)),
+        (None, "{count} new", ("{count} nuevos",)),
         (None, "one bot", ("un bot", "varios bots")),
     ]
+    assert entries[4].where == ("b.py:2", "b.py:9")
     assert catalog_gaps(entries) == []
 
 
@@ -232,6 +330,7 @@ def test_the_reader_keeps_contexts_plurals_and_continued_lines() -> None:
         ('msgstr[1] "varios bots"', 'msgstr[1] ""', "'one bot' is untranslated"),
         ('msgstr[1] "varios bots"\n', "", "'one bot' has 1 plural forms, the language has 2"),
         ('"%(name)s se fue"', '"%(nombre)s se fue"', "'%(name)s left' has the placeholders ['%(nombre)s']"),
+        ('"{count} nuevos"', '"{cuenta} nuevos"', "'{count} new' has the fields ['{cuenta}'], not ['{count}']"),
     ],
 )
 def test_a_gap_in_a_sample_catalog_is_named(old, new, gap) -> None:
@@ -257,3 +356,29 @@ def test_a_po_edited_after_compiling_is_caught(tmp_path) -> None:
     assert mo_drift(parse_po(SAMPLE.replace('msgid "hello"\nmsgstr "hola"\n', "")), mo) == [
         "'hello': only the .mo has it"
     ]
+
+
+def test_a_message_the_catalog_lacks_or_no_code_says_is_named() -> None:
+    catalog = parse_po(SAMPLE)
+    code = parse_po(SAMPLE.replace('msgid "hello"', 'msgid "hi"') + '\n#: c.py:3\nmsgid "new"\nmsgstr ""\n')
+    assert catalog_drift(catalog, catalog) == []
+    assert catalog_drift(code, catalog) == [
+        "'hi' (a.py:1) is not in the catalog",
+        "'new' (c.py:3) is not in the catalog",
+        "line 7: 'hello' is no longer in the code",
+    ]
+
+
+def test_a_plural_message_whose_plural_changed_is_not_in_the_catalog() -> None:
+    catalog = parse_po(SAMPLE)
+    code = parse_po(SAMPLE.replace('msgid_plural "%(count)s bots"', 'msgid_plural "%(count)s robots"'))
+    assert catalog_drift(code, catalog) == [
+        "'one bot' (no reference) is not in the catalog",
+        "line 23: 'one bot' is no longer in the code",
+    ]
+
+
+def test_the_makefile_skips_no_source_folder() -> None:
+    ignored = messages_ignore()
+    assert {"data", "docs", "tests", "bench"} <= set(ignored)
+    assert not {"broker", "plugins", "sessionbot", "adminauth", "examples"} & set(ignored)

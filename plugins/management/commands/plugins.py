@@ -9,6 +9,7 @@ from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from plugins import lifecycle
 from plugins.health import health_checks_run
@@ -67,7 +68,10 @@ class Command(BaseCommand):
         if action == "list":
             self._list()
         elif action == "health":
-            self.stdout.write(f"{health_checks_run(force=True)} health checks ran")
+            ran = health_checks_run(force=True)
+            self.stdout.write(
+                ngettext("%(count)d health check ran.", "%(count)d health checks ran.", ran) % {"count": ran}
+            )
             self._list()
         elif action == "watch":
             watch_forever()
@@ -76,7 +80,8 @@ class Command(BaseCommand):
                 count = plugin_secrets_rekey()
             except SecretError as exc:
                 raise CommandError(str(exc)) from None
-            self.stdout.write(self.style.SUCCESS(_("%(count)d secrets encrypted again.") % {"count": count}))
+            again = ngettext("%(count)d secret encrypted again.", "%(count)d secrets encrypted again.", count)
+            self.stdout.write(self.style.SUCCESS(again % {"count": count}))
         elif action == "secret":
             try:
                 self._secret(options["name"], options["key"], unset=options["unset"], stdin=options.get("stdin"))
@@ -110,7 +115,8 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.SUCCESS(plugin_uninstall(name=options["name"], purge=options["purge"])))
                 return
         except InstallError as exc:
-            raise CommandError(f"{action} failed at step {exc.step}: {exc.message}") from None
+            failed = _("%(action)s failed at step %(step)s: %(error)s")
+            raise CommandError(failed % {"action": action, "step": exc.step, "error": exc.message}) from None
         self.stdout.write(self.style.SUCCESS(f"{version} ({version.source_kind} {version.resolved[:12]})"))
 
     def _list(self) -> None:
@@ -146,7 +152,8 @@ class Command(BaseCommand):
             if not rows:
                 self.stdout.write(_("Plugin %(plugin)s has no secrets.") % {"plugin": name})
             for secret, updated_at in rows:
-                self.stdout.write(f"{secret}  {_('set')} {updated_at:%Y-%m-%d %H:%M:%S %Z}")
+                when = f"{updated_at:%Y-%m-%d %H:%M:%S %Z}"
+                self.stdout.write(_("%(key)s  set %(when)s") % {"key": secret, "when": when})
             return
         if unset:
             if not plugin_secret_unset(plugin=name, key=key):

@@ -18,7 +18,7 @@ def test_the_bot_runs_with_the_configured_policy(monkeypatch) -> None:
     monkeypatch.setattr(settings, "BOT_CONFIG", config)
     assert source_policy().git == ("gitlab.example",)
     refusal = source_refusal(Source("git", "https://github.com/o/r"), source_policy())
-    assert refusal == "plugin_sources.git does not list https://github.com/o/r (it allows: gitlab.example)"
+    assert str(refusal) == "plugin_sources.git does not list https://github.com/o/r (it allows: gitlab.example)"
 
 
 def test_git_clones_are_kept_in_the_data_folder() -> None:
