@@ -10,12 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from plugins.constraints import VersionError, constraint_parse, requirement_parse, version_equal, version_parse
-
-validate_session_id = RegexValidator(
-    regex=r"^05[0-9a-f]{64}\Z",
-    message=_("A Session ID is 66 lowercase hex characters starting with 05."),
-    code="invalid_session_id",
-)
+from sessionbot.validators import validate_session_id
 
 
 def validate_version(value: str) -> None:

@@ -1,7 +1,7 @@
 """A plugin's secrets (API keys): encrypted at rest, handed to that plugin's hosts only.
 
-Values are encrypted with Fernet (AES-128-CBC with an HMAC-SHA256, from ``cryptography``)
-under a key derived from ``PLUGIN_SECRETS_KEY`` (or ``data/secrets_key``): a copy of the
+Values are sealed (``sessionbot.sealing``: Fernet under a key derived from
+``PLUGIN_SECRETS_KEY`` or ``data/secrets_key``, for the purpose "plugin secrets"): a copy of the
 database alone, or an export of it, gives nothing away. Once stored, a value is read back
 only to start that plugin's host (``plugin_secrets_env`` -> ``HostSpec.env``); the admin
 and the command line show names and dates, never values, and nothing logs them.
@@ -13,14 +13,10 @@ the new values, on every machine.
 
 from __future__ import annotations
 
-import base64
-import functools
 from collections.abc import Mapping
 from datetime import datetime
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.fernet import InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -28,20 +24,11 @@ from django.utils.translation import gettext as _
 
 from plugins.envnames import env_name_problem, env_value_problem
 from plugins.models import Plugin, PluginSecret
+from sessionbot import sealing
 
 
 class SecretError(Exception):
     """A secret cannot be stored or read; ``str(error)`` says why, never with the value."""
-
-
-@functools.lru_cache(maxsize=4)
-def _cipher(keys: str) -> MultiFernet:
-    # Any text of 32 characters or more is a key: HKDF turns it into Fernet's 32 bytes.
-    def fernet(key: str) -> Fernet:
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"sessionbot plugin secrets")
-        return Fernet(base64.urlsafe_b64encode(derived.derive(key.encode())))
-
-    return MultiFernet([fernet(key) for key in keys.split(",")])
 
 
 def _keys() -> MultiFernet:
@@ -53,7 +40,7 @@ def _keys() -> MultiFernet:
                 "(REDIS_URL is set, so several machines share these secrets)."
             )
         )
-    return _cipher(keys)
+    return sealing.cipher(keys, purpose=sealing.PLUGIN_SECRETS)
 
 
 def secrets_problem() -> str:
