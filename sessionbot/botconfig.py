@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator
 
 SESSION_ID_RE = re.compile(r"^05[0-9a-f]{64}$")
 # A plugin's name, in config.yaml and in data/plugins.yaml (plugins.manifest uses it too).
@@ -189,6 +189,48 @@ class BotConfig(_Model):
         if value is not None and not PLUGIN_NAME_RE.match(value):
             raise ValueError(f"{value!r} is not a plugin name (lower-case letters, digits, - and _)")
         return value
+
+
+# What a bot may set for itself over config.yaml (the rest is the deployment's).
+BOT_SETTING_NAMES = (
+    "command_prefix",
+    "languages",
+    "default_language",
+    "default_handler",
+    "rate_limit",
+    "admins",
+    "polling",
+)
+
+
+def _optional(name: str) -> Any:
+    annotation: Any = BotConfig.model_fields[name].annotation
+    return (annotation | None, None)
+
+
+# Those fields of BotConfig, each optional: an unset one keeps config.yaml's value.
+BotSettings: type[BaseModel] = create_model(
+    "BotSettings",
+    __config__=ConfigDict(extra="forbid", frozen=True),
+    **{name: _optional(name) for name in BOT_SETTING_NAMES},
+)
+
+
+def bot_config_apply(
+    *, base: BotConfig, overrides: Mapping[str, object], languages: Mapping[str, str] | None = None
+) -> BotConfig:
+    """``base`` with a bot's ``overrides`` on top, checked as config.yaml is.
+
+    ConfigError names the key and the reason, as for the file.
+    """
+    try:
+        given = BotSettings.model_validate(overrides).model_dump(exclude_none=True)
+        merged = {**base.model_dump(), **{name: overrides[name] for name in given}}
+        return BotConfig.model_validate(merged, context={"languages": languages})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        reason = str(err["ctx"]["error"]) if err["type"] == "value_error" else err["msg"]
+        raise ConfigError(f"{_location(err['loc'])}: {reason}") from None
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

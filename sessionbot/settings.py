@@ -138,6 +138,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "bots",
     "plugins",
     "broker",
 ]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("sessionbot", "broker", "plugins", "adminauth", "bridge", "bridgeprotocol", "sessiontestnet")
+PACKAGES = ("sessionbot", "bots", "broker", "plugins", "adminauth", "bridge", "bridgeprotocol", "sessiontestnet")
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -46,6 +46,8 @@ def test_this_tree_keeps_every_contract() -> None:
         ("bridge/brokerlink.py", "import asyncio", "protocol core does no I/O", "bridge.brokerlink -> asyncio"),
         ("plugins/sandbox/runner.py", "import psutil", "host's modules import no", "plugins.sandbox.runner -> psutil"),
         ("plugins/api.py", "import plugins.models", "host's modules import no", "plugins.api -> plugins.models"),
+        ("bots/services.py", "import plugins.models", "bots know neither", "bots.services -> plugins"),
+        ("bots/models.py", "import broker.models", "bots know neither", "bots.models -> broker"),
     ],
 )
 def test_a_wrong_way_import_fails_with_the_import_named(

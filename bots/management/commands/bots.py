@@ -1,0 +1,111 @@
+"""``manage.py bots``: list, add, enable, disable, remove bots, and export a bot's identity."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from argparse import ArgumentParser
+from typing import IO, Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from bots.models import Bot
+from bots.services import BotError, bot_add, bot_disable, bot_enable, bot_key_export, bot_remove
+
+
+class Command(BaseCommand):
+    help = "Operate bots: list, add, enable, disable or remove them, and export a bot's identity."
+    stealth_options = ("stdin",)  # where --mnemonic-stdin reads the words from (tests pass their own)
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("list", help="the bots with their Session IDs and whether they are enabled")
+        add = sub.add_parser("add", help="add a bot with a new identity, or with one read from stdin")
+        add.add_argument("name", help="a short name: letters, digits, - and _")
+        add.add_argument("--display-name", default="", help="the name Session users see")
+        add.add_argument(
+            "--mnemonic-stdin", action="store_true", help="read the 13 words of an existing identity from stdin"
+        )
+        for action in ("enable", "disable"):
+            sub.add_parser(action, help=f"{action} a bot").add_argument("name")
+        remove = sub.add_parser("remove", help="remove a bot and its stored identity")
+        remove.add_argument("name")
+        remove.add_argument("--purge", action="store_true", help="remove its history too")
+        sub.add_parser("export-key", help="print a bot's 13 words, for a backup").add_argument("name")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            self._do(options)
+        except BotError as exc:
+            raise CommandError(str(exc)) from None
+
+    def _do(self, options: dict[str, Any]) -> None:
+        action = options["action"]
+        if action == "list":
+            self._list()
+        elif action == "add":
+            words = None
+            if options["mnemonic_stdin"]:
+                words = mnemonic_read(stream=options.get("stdin") or sys.stdin)
+                if not words.strip():
+                    raise CommandError(_("No mnemonic given on stdin; no bot added."))
+            bot = bot_add(name=options["name"], words=words, display_name=options["display_name"])
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _("Bot %(name)s added: Session ID %(session_id)s")
+                    % {"name": bot.name, "session_id": bot.session_id}
+                )
+            )
+            if words is None:
+                self.stdout.write(
+                    _("Its identity is new: back it up with manage.py bots export-key %(name)s.") % {"name": bot.name}
+                )
+        elif action == "enable":
+            bot_enable(name=options["name"])
+            self.stdout.write(self.style.SUCCESS(_("Bot %(name)s enabled.") % {"name": options["name"]}))
+        elif action == "disable":
+            bot_disable(name=options["name"])
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _("Bot %(name)s disabled: a bridge no longer starts for it.") % {"name": options["name"]}
+                )
+            )
+        elif action == "remove":
+            session_id = bot_remove(name=options["name"], purge=options["purge"])
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _(
+                        "Bot %(name)s removed. Its identity %(session_id)s is gone unless you exported it "
+                        "(bots export-key) or kept a database backup."
+                    )
+                    % {"name": options["name"], "session_id": session_id}
+                )
+            )
+        elif action == "export-key":
+            words = bot_key_export(name=options["name"])
+            self.stderr.write(
+                _(
+                    "Warning: these 13 words ARE the bot %(name)s. Anyone who has them can read its messages "
+                    "and speak as it. Keep them offline; never paste them into a chat or a ticket."
+                )
+                % {"name": options["name"]}
+            )
+            self.stdout.write(words)
+
+    def _list(self) -> None:
+        bots = list(Bot.objects.order_by("name"))
+        if not bots:
+            self.stdout.write(_("No bots yet: the bridge makes the first from today's identity when it starts."))
+            return
+        width = max(len(bot.name) for bot in bots)
+        for bot in bots:
+            state = _("enabled") if bot.enabled else _("disabled")
+            self.stdout.write(f"{bot.name:<{width}}  {bot.session_id}  {state:<8}  {bot.display_name}")
+
+
+def mnemonic_read(*, stream: IO[str]) -> str:
+    """The words: typed without echo on a terminal, else everything piped in."""
+    if stream.isatty():
+        return getpass.getpass(_("Mnemonic (13 words): "))
+    return stream.read()

@@ -1,0 +1,185 @@
+"""Adding, switching and removing bots, and reading a bot's identity for its bridge.
+
+A bot's identity is its 13-word mnemonic. It is sealed (``sessionbot.sealing``, purpose
+"bot identities") under ``PLUGIN_SECRETS_KEY`` before it reaches the database, is opened
+only for the bridge and for ``bots export-key``, and is never logged: error messages name
+the bot, never the words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from session_python import Session
+
+from bots.models import Bot, BotKey
+from bridge.identity import IdentityError, mnemonic_check, mnemonic_load, session_id_of
+from sessionbot import sealing
+
+FIRST_BOT = "main"
+
+
+class BotError(Exception):
+    """A bot action cannot be done; ``str(error)`` says why, never with the words."""
+
+
+@dataclass(frozen=True, slots=True)
+class BotIdentity:
+    """What a bridge needs to serve a bot."""
+
+    name: str
+    session_id: str
+    display_name: str
+    words: str
+
+
+def _keys() -> str:
+    keys = str(getattr(settings, "PLUGIN_SECRETS_KEY", "") or "")
+    if not keys:
+        raise BotError(
+            _(
+                "Bot identities are sealed with PLUGIN_SECRETS_KEY: set it, the same on every machine "
+                "(REDIS_URL is set, so several machines share the bots)."
+            )
+        )
+    return keys
+
+
+def _bot(name: str) -> Bot:
+    try:
+        return Bot.objects.get(name=name)
+    except Bot.DoesNotExist:
+        raise BotError(_("No bot is named %(name)s.") % {"name": name}) from None
+
+
+def _words_open(bot: Bot) -> str:
+    try:
+        sealed = BotKey.objects.get(bot=bot).key_sealed
+    except BotKey.DoesNotExist:
+        raise BotError(_("The bot %(name)s has no stored identity.") % {"name": bot.name}) from None
+    try:
+        return sealing.unseal(sealed, keys=_keys(), purpose=sealing.BOT_IDENTITIES)
+    except sealing.SealError:
+        raise BotError(
+            _(
+                "The identity of bot %(name)s cannot be decrypted with this machine's PLUGIN_SECRETS_KEY "
+                "(it was stored under another key)."
+            )
+            % {"name": bot.name}
+        ) from None
+
+
+def bot_add(*, name: str, words: str | None, display_name: str = "") -> Bot:
+    """Create the bot ``name`` with the identity ``words``, or a new identity when None."""
+    if words is None:
+        words = Session.generate_mnemonic()
+    try:
+        words = mnemonic_check(words, source=_("The mnemonic"))
+    except IdentityError as exc:
+        raise BotError(str(exc)) from None
+    bot = Bot(name=name, session_id=session_id_of(words), display_name=display_name)
+    try:
+        bot.full_clean()
+    except ValidationError as exc:
+        raise BotError(" ".join(message for messages in exc.message_dict.values() for message in messages)) from None
+    sealed = sealing.seal(words, keys=_keys(), purpose=sealing.BOT_IDENTITIES)
+    try:
+        with transaction.atomic():
+            bot.save()
+            BotKey.objects.create(bot=bot, key_sealed=sealed)
+    except IntegrityError:
+        raise BotError(_("A bot named %(name)s or with that identity exists already.") % {"name": name}) from None
+    return bot
+
+
+def _enabled_set(name: str, enabled: bool) -> Bot:
+    bot = _bot(name)
+    if bot.enabled != enabled:
+        bot.enabled = enabled
+        bot.save(update_fields=["enabled", "updated_at"])
+    return bot
+
+
+def bot_enable(*, name: str) -> Bot:
+    """Let the bot ``name`` be served."""
+    return _enabled_set(name, True)
+
+
+def bot_disable(*, name: str) -> Bot:
+    """Stop serving the bot ``name``: a bridge refuses to start for it."""
+    return _enabled_set(name, False)
+
+
+def bot_remove(*, name: str, purge: bool = False) -> str:
+    """Delete the bot ``name`` and its stored identity; return its Session ID.
+
+    No message or user belongs to a bot yet, so there is no history to keep or purge:
+    ``purge`` is accepted now so that scripts keep working once there is.
+    """
+    bot = _bot(name)
+    session_id = bot.session_id
+    bot.delete()
+    return session_id
+
+
+def bot_key_export(*, name: str) -> str:
+    """The words of the bot ``name``, for a backup; the caller warns whoever sees them."""
+    return _words_open(_bot(name))
+
+
+def bot_first_ensure() -> Bot | None:
+    """Make today's identity (``SESSION_MNEMONIC`` or ``data/session_mnemonic``, generated
+    when neither exists) the bot "main" when there is no bot; None when there is one.
+
+    An install that predates bots keeps its Session ID without a step by hand. The file
+    is left in place: it is the operator's, and a copy of the identity.
+    """
+    if Bot.objects.exists():
+        return None
+    try:
+        words = mnemonic_load(env_value=settings.SESSION_MNEMONIC, path=settings.DATA_DIR / "session_mnemonic")
+    except IdentityError as exc:
+        raise BotError(str(exc)) from None
+    try:
+        return bot_add(name=FIRST_BOT, words=words, display_name=settings.CLIENT_NAME)
+    except BotError:
+        if Bot.objects.filter(name=FIRST_BOT, session_id=session_id_of(words)).exists():
+            return None  # another process made it at the same moment
+        raise
+
+
+def bot_identity_serve(*, name: str | None) -> BotIdentity:
+    """The identity a bridge serves: the bot ``name``, or the first enabled bot (made from
+    today's identity when there is no bot at all).
+
+    BotError for an unknown or disabled bot, and when ``SESSION_MNEMONIC`` is set to
+    another identity than the bot's: the operator expects that identity to be served.
+    """
+    if name is None:
+        bot_first_ensure()
+        bot = Bot.objects.filter(enabled=True).order_by("created_at", "pk").first()
+        if bot is None:
+            raise BotError(_("Every bot is disabled: enable one (manage.py bots enable NAME)."))
+    else:
+        bot = _bot(name)
+        if not bot.enabled:
+            raise BotError(_("The bot %(name)s is disabled (manage.py bots enable %(name)s).") % {"name": name})
+    words = _words_open(bot)
+    if settings.SESSION_MNEMONIC.strip():
+        try:
+            configured = session_id_of(mnemonic_check(settings.SESSION_MNEMONIC, source="SESSION_MNEMONIC"))
+        except IdentityError as exc:
+            raise BotError(str(exc)) from None
+        if configured != bot.session_id:
+            raise BotError(
+                _(
+                    "SESSION_MNEMONIC is the identity %(configured)s, but the bot %(name)s is %(session_id)s: "
+                    "unset SESSION_MNEMONIC (the bots' identities are in the database) or choose its bot."
+                )
+                % {"configured": configured, "name": bot.name, "session_id": bot.session_id}
+            )
+    return BotIdentity(name=bot.name, session_id=bot.session_id, display_name=bot.display_name, words=words)
