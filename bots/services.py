@@ -49,6 +49,15 @@ def _keys() -> str:
     return keys
 
 
+def identities_problem() -> str:
+    """Why no bot identity can be stored or read on this machine ("" when it can)."""
+    try:
+        _keys()
+    except BotError as exc:
+        return str(exc)
+    return ""
+
+
 def _bot(name: str) -> Bot:
     try:
         return Bot.objects.get(name=name)
@@ -183,3 +192,8 @@ def bot_identity_serve(*, name: str | None) -> BotIdentity:
                 % {"configured": configured, "name": bot.name, "session_id": bot.session_id}
             )
     return BotIdentity(name=bot.name, session_id=bot.session_id, display_name=bot.display_name, words=words)
+
+
+def bots_enable(*, names: list[str], enabled: bool) -> int:
+    """Enable (or disable) the bots ``names``; return how many changed."""
+    return Bot.objects.filter(name__in=names).exclude(enabled=enabled).update(enabled=enabled)

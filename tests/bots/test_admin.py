@@ -1,0 +1,90 @@
+"""The bots in the admin: added with imported or new words that no page shows again."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from bots.models import Bot
+from bots.services import bot_add, bot_key_export
+from tests.bots.conftest import SESSION_ID, WORDS
+
+pytestmark = pytest.mark.django_db
+
+ADD = reverse("admin:bots_bot_add")
+LIST = reverse("admin:bots_bot_changelist")
+
+
+def _change(bot: Bot) -> str:
+    return reverse("admin:bots_bot_change", args=[bot.pk])
+
+
+def test_a_bot_added_with_words_has_their_session_id_and_no_page_shows_them(admin_client) -> None:
+    response = admin_client.post(ADD, {"name": "help", "display_name": "Help desk", "mnemonic": WORDS}, follow=True)
+    assert response.status_code == 200
+    bot = Bot.objects.get(name="help")
+    assert (bot.session_id, bot.display_name) == (SESSION_ID, "Help desk")
+    assert bot_key_export(name="help") == WORDS
+    for url in (LIST, _change(bot), ADD):
+        page = admin_client.get(url).content.decode()
+        assert WORDS.split()[3] not in page, url
+    assert WORDS.split()[3] not in response.content.decode()
+
+
+def test_a_bot_added_without_words_gets_a_new_identity(admin_client) -> None:
+    admin_client.post(ADD, {"name": "family", "display_name": "", "mnemonic": ""})
+    bot = Bot.objects.get(name="family")
+    assert bot.session_id.startswith("05")
+    assert len(bot_key_export(name="family").split()) == 13
+
+
+def test_bad_words_are_refused_and_not_echoed(admin_client) -> None:
+    response = admin_client.post(ADD, {"name": "bad", "mnemonic": "correct horse battery staple"})
+    page = response.content.decode()
+    assert response.status_code == 200  # the form again, with the error
+    assert "not a valid 13-word Session mnemonic" in page
+    assert "staple" not in page
+    assert not Bot.objects.exists()
+
+
+def test_an_identity_already_served_is_refused(admin_client) -> None:
+    bot_add(name="help", words=WORDS)
+    response = admin_client.post(ADD, {"name": "again", "mnemonic": WORDS})
+    assert "exists already" in response.content.decode()
+    assert Bot.objects.count() == 1
+
+
+def test_the_change_page_shows_the_session_id_as_a_qr_code_and_as_text(admin_client) -> None:
+    bot = bot_add(name="help", words=WORDS)
+    page = admin_client.get(_change(bot)).content.decode()
+    assert "<svg" in page
+    assert f'value="{SESSION_ID}"' in page
+    assert WORDS.split()[3] not in page
+
+
+def test_the_list_shows_each_bot_and_the_actions_switch_them(admin_client) -> None:
+    bot = bot_add(name="help", words=WORDS, display_name="Help desk")
+    page = admin_client.get(LIST).content.decode()
+    assert "help" in page
+    assert SESSION_ID in page
+    assert "Help desk" in page
+    admin_client.post(LIST, {"action": "disable", "_selected_action": [bot.pk]})
+    assert not Bot.objects.get(pk=bot.pk).enabled
+    admin_client.post(LIST, {"action": "enable", "_selected_action": [bot.pk]})
+    assert Bot.objects.get(pk=bot.pk).enabled
+
+
+def test_settings_are_checked_as_config_yaml_is(admin_client) -> None:
+    bot = bot_add(name="help", words=WORDS)
+    form = {"display_name": "Help", "enabled": "on", "settings": '{"command_prefix": ""}'}
+    response = admin_client.post(_change(bot), form)
+    assert "command_prefix" in response.content.decode()
+    assert Bot.objects.get(pk=bot.pk).settings == {}
+    admin_client.post(_change(bot), {**form, "settings": '{"command_prefix": "!"}'})
+    assert Bot.objects.get(pk=bot.pk).settings == {"command_prefix": "!"}
+
+
+def test_deleting_a_bot_removes_its_identity(admin_client) -> None:
+    bot = bot_add(name="help", words=WORDS)
+    admin_client.post(reverse("admin:bots_bot_delete", args=[bot.pk]), {"post": "yes"})
+    assert not Bot.objects.exists()
