@@ -19,6 +19,7 @@ from session_python import Session
 from bots.models import Bot, BotKey
 from bridge.identity import IdentityError, mnemonic_check, mnemonic_load, session_id_of
 from sessionbot import sealing
+from sessionbot.botconfig import BotConfig, ConfigError, bot_config_apply
 
 FIRST_BOT = "main"
 
@@ -35,6 +36,7 @@ class BotIdentity:
     session_id: str
     display_name: str
     words: str
+    config: BotConfig  # config.yaml with the bot's settings on top
 
 
 def _keys() -> str:
@@ -191,7 +193,13 @@ def bot_identity_serve(*, name: str | None) -> BotIdentity:
                 )
                 % {"configured": configured, "name": bot.name, "session_id": bot.session_id}
             )
-    return BotIdentity(name=bot.name, session_id=bot.session_id, display_name=bot.display_name, words=words)
+    try:
+        config = bot_config_apply(base=settings.BOT_CONFIG, overrides=bot.settings)
+    except ConfigError as exc:
+        raise BotError(_("The settings of bot %(name)s: %(error)s") % {"name": bot.name, "error": exc}) from None
+    return BotIdentity(
+        name=bot.name, session_id=bot.session_id, display_name=bot.display_name, words=words, config=config
+    )
 
 
 def bots_enable(*, names: list[str], enabled: bool) -> int:

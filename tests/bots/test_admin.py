@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib import admin
 from django.urls import reverse
 
-from bots.models import Bot
+from bots.models import Bot, BotKey
 from bots.services import bot_add, bot_key_export
 from tests.bots.conftest import SESSION_ID, WORDS
 
@@ -88,3 +89,8 @@ def test_deleting_a_bot_removes_its_identity(admin_client) -> None:
     bot = bot_add(name="help", words=WORDS)
     admin_client.post(reverse("admin:bots_bot_delete", args=[bot.pk]), {"post": "yes"})
     assert not Bot.objects.exists()
+
+
+def test_the_sealed_keys_have_no_admin_page() -> None:
+    assert Bot in admin.site._registry
+    assert BotKey not in admin.site._registry

@@ -9,13 +9,12 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from bots.models import Bot
 from bots.services import bot_add, bot_disable, bot_identity_serve, bot_key_export
 from broker.management.commands.runbridge import bridge_state_dir
+from tests.bots.conftest import SESSION_ID, WORDS
 
 pytestmark = pytest.mark.django_db
-
-WORDS = "mittens abnormal adult obliged kennel jittery omnibus necklace below catch hiding omega hiding"
-SESSION_ID = "05c99faffc6b91a66af2792d29e677f49fe36ade604d7d06ad0113b1e2b6e0886b"
 
 
 @pytest.fixture(autouse=True)
@@ -76,3 +75,11 @@ def test_without_bots_the_existing_identity_becomes_the_served_bot(tmp_path) -> 
 def test_the_first_bot_keeps_the_bridge_state_of_before_and_others_get_their_own(tmp_path) -> None:
     assert bridge_state_dir("main") == tmp_path / "bridge-state"
     assert bridge_state_dir("help") != bridge_state_dir("family")
+
+
+def test_the_bots_polling_settings_apply_to_its_bridge() -> None:
+    bot = bot_add(name="help", words=WORDS)
+    Bot.objects.filter(pk=bot.pk).update(settings={"polling": {"idle_interval_seconds": 30}})
+    served = bot_identity_serve(name="help")
+    assert served.config.polling.idle_interval_seconds == 30
+    assert served.config.chunk_size == settings.BOT_CONFIG.chunk_size

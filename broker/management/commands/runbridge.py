@@ -56,7 +56,7 @@ class Command(BaseCommand):
                 _("The bots are read from the database, which cannot be read (%(error)s): run manage.py migrate.")
                 % {"error": exc}
             ) from None
-        polling = settings.BOT_CONFIG.polling
+        polling = bot.config.polling
         cfg = BridgeSettings(
             broker_url=options["broker_url"] or broker_url_default(),
             token=settings.BRIDGE_TOKEN,
