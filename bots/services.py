@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -205,3 +206,23 @@ def bot_identity_serve(*, name: str | None) -> BotIdentity:
 def bots_enable(*, names: list[str], enabled: bool) -> int:
     """Enable (or disable) the bots ``names``; return how many changed."""
     return Bot.objects.filter(name__in=names).exclude(enabled=enabled).update(enabled=enabled)
+
+
+def bot_keys_rekey() -> int:
+    """Seal every bot's identity again under the first ``PLUGIN_SECRETS_KEY``; return how many.
+
+    After a key rotation (the new key first, the old one after it), so the old key can be
+    dropped without losing a bot.
+    """
+    cipher = sealing.cipher(_keys(), purpose=sealing.BOT_IDENTITIES)
+    done = 0
+    with transaction.atomic():
+        for key in BotKey.objects.select_for_update().select_related("bot"):
+            try:
+                rotated = cipher.rotate(key.key_sealed.encode("ascii")).decode("ascii")
+            except InvalidToken:
+                _words_open(key.bot)  # raises, naming the bot
+                raise
+            BotKey.objects.filter(pk=key.pk).update(key_sealed=rotated)
+            done += 1
+    return done

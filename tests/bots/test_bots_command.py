@@ -154,3 +154,21 @@ def test_no_first_bot_is_made_when_one_exists(bots_setup) -> None:
     assert bot_first_ensure() is None
     assert list(Bot.objects.values_list("name", flat=True)) == ["help"]
     assert not (bots_setup / "session_mnemonic").exists()
+
+
+def test_rekey_moves_the_identities_to_the_new_key(settings) -> None:
+    bots("add", "help", "--mnemonic-stdin", stdin=WORDS)
+    old = settings.PLUGIN_SECRETS_KEY
+    new = "a-new-key-of-more-than-thirty-two-characters"
+    settings.PLUGIN_SECRETS_KEY = f"{new},{old}"
+    out, _err = bots("rekey")
+    assert "1 bot identity" in out
+    settings.PLUGIN_SECRETS_KEY = new  # the old key dropped
+    assert bots("export-key", "help")[0].strip() == WORDS
+
+
+def test_an_identity_under_a_lost_key_is_named_not_shown(settings) -> None:
+    bots("add", "help", "--mnemonic-stdin", stdin=WORDS)
+    settings.PLUGIN_SECRETS_KEY = "another-key-of-more-than-thirty-two-characters"
+    with pytest.raises(CommandError, match="bot help cannot be decrypted"):
+        bots("export-key", "help")

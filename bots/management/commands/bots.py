@@ -1,4 +1,4 @@
-"""``manage.py bots``: list, add, enable, disable, remove bots, and export a bot's identity."""
+"""``manage.py bots``: list, add, enable, disable, remove bots; export or re-encrypt identities."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from typing import IO, Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from bots.models import Bot
-from bots.services import BotError, bot_add, bot_disable, bot_enable, bot_key_export, bot_remove
+from bots.services import BotError, bot_add, bot_disable, bot_enable, bot_key_export, bot_keys_rekey, bot_remove
 
 
 class Command(BaseCommand):
@@ -33,6 +34,7 @@ class Command(BaseCommand):
         remove.add_argument("name")
         remove.add_argument("--purge", action="store_true", help="remove its history too")
         sub.add_parser("export-key", help="print a bot's 13 words, for a backup").add_argument("name")
+        sub.add_parser("rekey", help="encrypt every bot's identity again under the first PLUGIN_SECRETS_KEY")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -80,6 +82,18 @@ class Command(BaseCommand):
                         "(bots export-key) or kept a database backup."
                     )
                     % {"name": options["name"], "session_id": session_id}
+                )
+            )
+        elif action == "rekey":
+            count = bot_keys_rekey()
+            self.stdout.write(
+                self.style.SUCCESS(
+                    ngettext(
+                        "%(count)d bot identity encrypted under the first key.",
+                        "%(count)d bot identities encrypted under the first key.",
+                        count,
+                    )
+                    % {"count": count}
                 )
             )
         elif action == "export-key":
