@@ -33,12 +33,13 @@ def sandbox_check(**kwargs: Any) -> list[checks.CheckMessage]:
 
 
 def secrets_key_check(**kwargs: Any) -> list[checks.CheckMessage]:
-    """Scaled out without PLUGIN_SECRETS_KEY, no plugin secret can be stored or read."""
+    """Scaled out without PLUGIN_SECRETS_KEY, no plugin secret or bot identity can be stored or read."""
     if settings.PLUGIN_SECRETS_KEY:
         return []
     return [
         checks.Warning(
-            "plugins that have secrets will not start, and none can be set: PLUGIN_SECRETS_KEY is not set",
+            "plugins that have secrets and the bots' bridges will not start, and no secret or bot can be "
+            "added: PLUGIN_SECRETS_KEY is not set",
             hint="REDIS_URL is set, so several machines share the database: give each the same "
             "PLUGIN_SECRETS_KEY (at least 32 random characters).",
             id="plugins.W002",

@@ -129,6 +129,7 @@ def test_scaled_out_mode_without_a_plugin_secrets_key_warns_and_generates_none(t
     result = _check(tmp_path, REDIS_URL="redis://127.0.0.1:6379/1", SECRET_KEY="k" * 40)
     assert result.returncode == 0, result.stderr
     assert "plugins.W002" in result.stderr + result.stdout
+    assert "the bots' bridges will not start" in result.stderr + result.stdout
     assert not (tmp_path / "data" / "secrets_key").exists()
     given = _check(tmp_path, REDIS_URL="redis://127.0.0.1:6379/1", SECRET_KEY="k" * 40, PLUGIN_SECRETS_KEY="p" * 40)
     assert "plugins.W002" not in given.stderr + given.stdout
