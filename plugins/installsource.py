@@ -236,7 +236,9 @@ def older_environment_for(*, fetched: Fetched, older: LegacyPin, progress: Progr
     """Build the environment of an older bot's plugin (its setup.py requirements), as
     :func:`environment_for` builds a plugin's with a manifest."""
     try:
-        origin = legacy_environment(tree=fetched.tree, origin=older.origin, progress=progress)
+        origin = legacy_environment(
+            tree=fetched.tree, origin=older.origin, requirements=older.entry.requirements, progress=progress
+        )
     except LegacyTreeError as exc:
         raise InstallError(exc.step, exc.reason) from None
     return replace(fetched, pins=origin.pins, environment=origin.environment)

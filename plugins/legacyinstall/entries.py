@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -143,7 +143,9 @@ def legacy_tree_pin(
     if origin.kind != SourceKind.GIT:
         origin = replace(origin, resolved=code.digest)
     if environment:
-        origin = legacy_environment(tree=tree, origin=origin, progress=progress or _progress)
+        origin = legacy_environment(
+            tree=tree, origin=origin, requirements=pinned.requirements, progress=progress or _progress
+        )
     # The environment follows from the requirements (in the entry): not part of the stamp, so a
     # version is the same whether its environment was built before or after it was planned.
     stamp = json.dumps([pinned.model_dump(mode="json"), code.digest, origin.source])
@@ -161,11 +163,14 @@ def _pin(file: str, entry: LegacyEntry, tree: Path, origin: Origin) -> LegacyPin
         raise ManifestError(file=file, index=entry.index, name=entry.name, field=exc.field, reason=reason) from None
 
 
-def legacy_environment(*, tree: Path, origin: Origin, progress: Callable[[str, str], None]) -> Origin:
+def legacy_environment(
+    *, tree: Path, origin: Origin, requirements: Sequence[str], progress: Callable[[str, str], None]
+) -> Origin:
     """Lock and build the environment of the tree's project (its setup.py requirements), as
     the older bot's ``pip install -e`` did, but into an environment of its own; none when it
-    requires nothing. Raises :class:`LegacyTreeError` naming the build's step."""
-    if not _project(tree).requirements:
+    requires nothing (``requirements``: its entry's, read from setup.py when it was pinned).
+    Raises :class:`LegacyTreeError` naming the build's step."""
+    if not requirements:
         return origin
     try:
         index_url, find_links = build_indexes()

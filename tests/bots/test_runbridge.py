@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -15,14 +14,6 @@ from broker.management.commands.runbridge import bridge_state_dir
 from tests.bots.conftest import SESSION_ID, WORDS
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _bots_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    if not settings.PLUGIN_SECRETS_KEY:
-        monkeypatch.setattr(settings, "PLUGIN_SECRETS_KEY", "tests-only-plugin-secrets-key-not-for-production")
-    monkeypatch.setattr(settings, "SESSION_MNEMONIC", "")
-    monkeypatch.setattr(settings, "DATA_DIR", tmp_path)
 
 
 def runbridge(*args: str) -> None:
