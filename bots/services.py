@@ -17,12 +17,13 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from session_python import Session
 
+from bots.adoption import FIRST_BOT
 from bots.models import Bot, BotKey
 from bridge.identity import IdentityError, mnemonic_check, mnemonic_load, session_id_of
 from sessionbot import sealing
 from sessionbot.botconfig import BotConfig, ConfigError, bot_config_apply
 
-FIRST_BOT = "main"
+__all__ = ["FIRST_BOT", "BotError", "BotIdentity"]
 
 
 class BotError(Exception):
