@@ -19,7 +19,11 @@ from tests.bots.conftest import WORDS
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # The schema the code before bots made.
-BEFORE = [("plugins", "0008_model_names_translated"), ("broker", "0003_model_names_translated"), ("bots", "0001_initial")]
+BEFORE = [
+    ("plugins", "0008_model_names_translated"),
+    ("broker", "0003_model_names_translated"),
+    ("bots", "0001_initial"),
+]
 USER = "05" + "ab" * 32
 EXTERNAL = "05" + "e7" * 32
 

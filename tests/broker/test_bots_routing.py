@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -19,7 +20,7 @@ from tests.broker.conftest import BOT, GROUP, USER, communicator, message, recei
 OTHER_BOT = "05" + "c1" * 32
 
 
-async def answer_to(comm: WebsocketCommunicator, text: str, **extra: object) -> dict:
+async def answer_to(comm: WebsocketCommunicator, text: str, **extra: Any) -> dict:
     await comm.send_json_to(message(text, **extra))
     assert (await receive_until(comm, "ack"))["status"] == "accepted"
     return await receive_until(comm, "send")
