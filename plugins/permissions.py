@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Q
 
 from bots.live import bot_config
+from bots.models import Bot
 from plugins.models import BotUser, PermissionGrant, Plugin, PluginCommand, Policy
 from plugins.offers import policy_of
 
@@ -13,6 +15,15 @@ def user_is_admin(*, user: BotUser) -> bool:
     """Admins of the user's bot: flagged in the admin, or listed in its settings (config.yaml's
     ``admins`` unless the bot names its own)."""
     return user.is_admin or user.session_id in bot_config(user.bot_id).admins
+
+
+def deployment_admin(*, user: BotUser) -> bool:
+    """Whether ``user`` may change what every bot runs (plugins, from a chat): an admin of
+    their bot who is also listed in config.yaml's ``admins``, or any admin of the bot when
+    the deployment has one bot only."""
+    if not user_is_admin(user=user):
+        return False
+    return user.session_id in settings.BOT_CONFIG.admins or not Bot.objects.exclude(pk=user.bot_id).exists()
 
 
 def permission_check(*, user: BotUser, plugin: Plugin, command: PluginCommand | None) -> bool:

@@ -24,7 +24,7 @@ from plugins.commands import command_prefix, command_usage
 from plugins.models import BotUser, Invocation, PluginCommand, PluginVersion
 from plugins.offers import bot_offers
 from plugins.outcomes import reply_capped
-from plugins.permissions import permission_check, user_is_admin
+from plugins.permissions import deployment_admin, permission_check, user_is_admin
 from sessionbot.botconfig import BotConfig
 
 BUILTIN_PACKAGE = "sessionbot_builtin"
@@ -141,6 +141,13 @@ class PlatformServices:
             raise PluginError(_("Only the bot's admins may do that."))
         if not self.version.entrypoint.startswith(BUILTIN_PACKAGE + "."):
             raise PluginError(_("Only built-in plugins may manage plugins."))
+        if not deployment_admin(user=self.user):
+            raise PluginError(
+                _(
+                    "Plugins serve every bot of this deployment: only the admins listed in config.yaml "
+                    "may manage them from a chat."
+                )
+            )
 
     def call_plugins(self) -> list[dict[str, Any]]:
         self._admin()

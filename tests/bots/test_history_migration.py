@@ -10,7 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import override_settings
 
 from bots.models import Bot, BotKey
-from bots.services import FIRST_BOT, bot_key_export
+from bots.services import FIRST_BOT, bot_identity_serve, bot_key_export
 from bridge.identity import session_id_of
 from broker.models import InboundMessage, OutboundMessage
 from plugins.models import BotUser, Invocation, PermissionGrant
@@ -108,3 +108,15 @@ def test_an_empty_install_gets_no_bot_from_the_migration(tmp_path: Path) -> None
     with override_settings(DATA_DIR=tmp_path, SESSION_MNEMONIC=""):
         _latest()
     assert not Bot.objects.exists()
+
+
+def test_a_first_bot_migrated_without_a_key_gets_it_when_its_bridge_starts(tmp_path: Path) -> None:
+    old = _migrate(BEFORE)
+    _history(old)
+    (tmp_path / "session_mnemonic").write_text(WORDS + "\n", encoding="utf-8")
+    with override_settings(DATA_DIR=tmp_path, SESSION_MNEMONIC="", PLUGIN_SECRETS_KEY=""):
+        _latest()
+    assert not BotKey.objects.exists()  # no key to seal it with at the time
+    with override_settings(DATA_DIR=tmp_path, SESSION_MNEMONIC=""):
+        served = bot_identity_serve(name=None)
+    assert (served.name, served.words) == (FIRST_BOT, WORDS)
