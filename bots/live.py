@@ -81,8 +81,26 @@ def bot_config(pk: int) -> BotConfig:
     return live_bot(pk).config
 
 
-def _unknown_name(session_id: str) -> str:
-    return "bridge-" + re.sub(r"[^0-9a-f]", "", session_id[2:])[:12]
+def _register(session_id: str) -> Bot:
+    """A bot for the bridge identity ``session_id``, named after it."""
+    digits = re.sub(r"[^0-9a-f]", "", session_id[2:])
+    for name in ("bridge-" + digits[:12], "bridge-" + digits[-57:]):  # the longer one if the short is taken
+        try:
+            with transaction.atomic():
+                bot = Bot.objects.create(name=name, session_id=session_id)
+        except IntegrityError:
+            found = Bot.objects.filter(session_id=session_id).first()
+            if found is not None:  # another connection registered it at the same moment
+                return found
+            continue
+        log.warning(
+            "a bridge said hello as %s, which no bot has: registered it as the bot %r "
+            "(rename it, set it up or disable it in the admin)",
+            session_id,
+            name,
+        )
+        return bot
+    raise IntegrityError(f"no free name for the bot of {session_id}")
 
 
 def bot_of_bridge(session_id: str) -> LiveBot:
@@ -93,20 +111,7 @@ def bot_of_bridge(session_id: str) -> LiveBot:
     hello, enabled, with no stored identity, and can be renamed, set up or disabled in the
     admin. Only a holder of BRIDGE_TOKEN gets this far.
     """
-    bot = Bot.objects.filter(session_id=session_id).first()
-    if bot is None:
-        name = _unknown_name(session_id)
-        try:
-            with transaction.atomic():
-                bot = Bot.objects.create(name=name, session_id=session_id)
-            log.warning(
-                "a bridge said hello as %s, which no bot has: registered it as the bot %r "
-                "(rename it, set it up or disable it in the admin)",
-                session_id,
-                name,
-            )
-        except IntegrityError:  # another connection registered it at the same moment
-            bot = Bot.objects.get(session_id=session_id)
+    bot = Bot.objects.filter(session_id=session_id).first() or _register(session_id)
     found = _live(bot)
     with _lock:
         _cache[bot.pk] = (time.monotonic() + TTL_SECONDS, found)

@@ -370,6 +370,9 @@ class Connection:
             job = ReadRung(bot=self.bot, refs=tuple(self.rung_refs))
             self.rung_refs = {}
         elif self.poll_now or now - self._last_poll >= self._interval(now):
+            # Idle: due by the clock alone, no message lately. Such a poll may be answered
+            # from what the process knows of the outbox (``broker.pending``).
+            idle = not self.poll_now and not self.after_hello and now >= self.active_until
             if now - self._last_full > RESCAN_SECONDS:
                 self.full_scan, self._last_full = True, now
             self.poll_now, self._last_poll = False, now
@@ -383,6 +386,7 @@ class Connection:
                 limit=POLL_LIMIT + len(ledger.inflight),  # pushed rows awaiting their confirm come back too
                 due_only=not after_hello,  # a reconnect gets every pending send, backoff or not
                 skip_refs=ledger.skip_refs(),
+                idle=idle,
             )
         else:
             return []

@@ -98,6 +98,7 @@ class ReadDue:
     limit: int
     due_only: bool
     skip_refs: frozenset[str]
+    idle: bool = False  # due by the clock alone: a bot with no pending send at all may skip it
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 
 from bridgeprotocol.frames import frame_text
-from broker import bridges, doorbell, outbox, working
+from broker import bridges, doorbell, outbox, pending, working
 from broker.accept import inbound_accept_many
 from broker.connection import Connection, frame_failed
 from broker.connection_jobs import (
@@ -83,6 +83,8 @@ async def job_perform(job: Job) -> Any:
             )
             return Found(sends=[outbox.send_frame(row) for row in rows])
         case ReadDue():
+            if job.idle and not await pending.pending_sends.has(job.bot):
+                return Found()  # what the poll would find: nothing pending for this bot
             due = await database_sync_to_async(outbox.outbox_due)(
                 bot=job.bot,
                 after_id=job.after_id,
@@ -99,6 +101,8 @@ async def job_perform(job: Job) -> Any:
         case StatusStore():
             return await database_sync_to_async(bridges.bridge_status_store)(bot_id=job.bot_id, fields=job.fields)
         case ReadWorking():
+            if not await pending.at_work.has(job.bot):
+                return []
             return await database_sync_to_async(working.conversations_working, thread_sensitive=False)(bot=job.bot)
         case StoreClose():
             return await database_sync_to_async(bridges.bridge_disconnected)(

@@ -175,3 +175,14 @@ async def test_a_second_hello_on_one_connection_may_not_change_its_bot(bridges) 
     assert (error["type"], error["code"]) == ("error", "bad_frame")
     assert not await OutboundMessage.objects.aexists()
     assert not await Plugin.objects.aexists()
+
+
+async def test_two_unknown_identities_alike_in_their_first_digits_get_a_bot_each(transactional_db: None) -> None:
+    alike = ["05" + "0" * 60 + suffix for suffix in ("0001", "0002")]
+    for session_id in alike:
+        comm = communicator()
+        await say_hello(comm, session_id)
+        await comm.disconnect()
+    names = [name async for name in Bot.objects.order_by("pk").values_list("name", flat=True)]
+    assert names[0] == "bridge-000000000000"
+    assert names[1] == "bridge-" + "0" * 53 + "0002"
