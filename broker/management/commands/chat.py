@@ -1,4 +1,4 @@
-"""``manage.py chat [BOT_SESSION_ID]``: talk to the bot from the terminal as a Session user."""
+"""``manage.py chat [BOT_SESSION_ID | BOT_NAME]``: talk to the bot from the terminal as a Session user."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from bridge.account import SESSION_ID_RE, SessionAccount
 from bridge.identity import IdentityError, mnemonic_load
 from bridge.network import network_build
 from broker.chatclient import ChatReceiver, chat_run
+from bots.models import Bot
 from broker.models import BridgeStatus
 
 
@@ -20,7 +21,12 @@ class Command(BaseCommand):
     help = "Chat with the bot as a Session user; '/file PATH' sends a file, '/quit' ends."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("bot_id", nargs="?", default="", help="the bot's Session ID (default: from the admin)")
+        parser.add_argument(
+            "bot_id",
+            nargs="?",
+            default="",
+            help="the bot's Session ID or name (default: the bot whose bridge was seen last)",
+        )
         parser.add_argument("--name", default="chat", help="your display name")
         parser.add_argument(
             "--linger", type=float, default=0.0, help="seconds to keep printing replies after input ends"
@@ -28,9 +34,14 @@ class Command(BaseCommand):
 
     def _bot_id(self, given: str) -> str:
         if given:
-            if not SESSION_ID_RE.match(given):
-                raise CommandError(f"{given!r} is not a Session ID (66 hex characters starting 05)")
-            return given
+            if SESSION_ID_RE.match(given):
+                return given
+            named = Bot.objects.filter(name=given).values_list("session_id", flat=True).first()
+            if named is None:
+                raise CommandError(
+                    f"{given!r} is neither a Session ID (66 hex characters starting 05) nor a bot's name"
+                )
+            return named
         latest = BridgeStatus.objects.order_by("-last_seen").first()
         if latest is None:
             raise CommandError("No bot has connected yet: start it (make run) or pass its Session ID")
