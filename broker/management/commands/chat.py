@@ -1,4 +1,4 @@
-"""``manage.py chat [BOT_SESSION_ID | BOT_NAME]``: talk to the bot from the terminal as a Session user."""
+"""``manage.py chat [BOT_SESSION_ID | BOT_NAME]``: talk to a bot from the terminal as a Session user."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from bots.models import Bot
 from bridge.account import SESSION_ID_RE, SessionAccount
 from bridge.identity import IdentityError, mnemonic_load
 from bridge.network import network_build
 from broker.chatclient import ChatReceiver, chat_run
-from bots.models import Bot
 from broker.models import BridgeStatus
 
 
