@@ -50,6 +50,7 @@ class Routing:
     """
 
     bot: int  # the bot the messages came to
+    config: BotConfig | None = None  # its settings, read while deciding: writing reads nothing
     users: dict[str, BotUser] = field(default_factory=dict)
     # Author names by Session ID, to fill in a user's missing display name when writing.
     people: dict[str, str] = field(default_factory=dict)
@@ -88,6 +89,7 @@ class Routing:
         for inbound, text in self.answers:
             outbox_enqueue_answer(
                 bot=self.bot,
+                config=self.config,
                 message_id=inbound.message_id,
                 to=inbound.conversation,
                 text=text,
@@ -158,7 +160,7 @@ def inbound_route(*, inbound: InboundMessage, bot_id: str, routing: Routing | No
     """
     own = routing is None
     routing = Routing(bot=inbound.bot_id) if routing is None else routing
-    config = bot_config(routing.bot)
+    config = routing.config = routing.config or bot_config(routing.bot)
     if inbound.sender == bot_id:
         inbound.status = Status.IGNORED  # our own sync copy
     else:

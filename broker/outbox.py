@@ -27,6 +27,7 @@ from broker.chunker import chunk_text
 from broker.models import OutboundMessage
 from plugins.api import Reply
 from plugins.models import Invocation
+from sessionbot.botconfig import BotConfig
 from sessionbot.dbbatch import writes_batched
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ def outbox_ring(rows: list[OutboundMessage]) -> None:
 def _store_parts(
     *,
     bot: int,
+    config: BotConfig | None = None,
     ref_base: str,
     to: str,
     text: str,
@@ -129,7 +131,7 @@ def _store_parts(
     reply_to: dict[str, object] | None,
     invocation: Invocation | None,
 ) -> list[OutboundMessage]:
-    config = bot_config(bot)
+    config = config or bot_config(bot)
     texts = chunk_text(text, size=config.chunk_size, markers=config.part_markers) if text else [""]
     rows = [
         OutboundMessage(
@@ -195,14 +197,29 @@ def _store_reply(
 
 
 def outbox_enqueue_answer(
-    *, bot: int, message_id: str, to: str, text: str, reply_to: dict[str, object] | None = None
+    *,
+    bot: int,
+    message_id: str,
+    to: str,
+    text: str,
+    reply_to: dict[str, object] | None = None,
+    config: BotConfig | None = None,
 ) -> list[OutboundMessage]:
-    """Store bot ``bot``'s own answer to message ``message_id`` (a hint, a refusal)."""
+    """Store bot ``bot``'s own answer to message ``message_id`` (a hint, a refusal), cut
+    into parts by ``config`` (the bot's, read now when None: a batch that only writes
+    passes the one it read)."""
     # The message hash may be 128 characters: a digest keeps the ref short and stable. A
     # group message reaches every bot in the group under one hash: the ref names the bot.
     digest = hashlib.sha256(f"{bot}:{message_id}".encode()).hexdigest()[:32]
     return _store_parts(
-        bot=bot, ref_base=f"b{digest}", to=to, text=text, attachments=[], reply_to=reply_to, invocation=None
+        bot=bot,
+        config=config,
+        ref_base=f"b{digest}",
+        to=to,
+        text=text,
+        attachments=[],
+        reply_to=reply_to,
+        invocation=None,
     )
 
 

@@ -18,11 +18,13 @@ from django.core.cache.backends.redis import RedisCache
 from django.db import OperationalError, connection
 from django.test import override_settings
 
+from bots import live
 from bridgeprotocol.frames import AttachmentFrame, Message
 from broker import accept, message_routing
 from broker.accept import ACCEPTED, UNSTORABLE, _attachments_store, inbound_accept_many
 from broker.models import InboundMessage, OutboundMessage
 from broker.ratelimit import Verdict, rate_limit_check, rate_limit_check_many
+from plugins import offers
 from plugins.models import BotUser, Invocation, Plugin
 from sessionbot.botconfig import BotConfig, RateLimit
 from tests.broker.conftest import BOT, OTHER, USER, message
@@ -30,9 +32,10 @@ from tests.roundtrips import queries_sent
 from tests.thebot import the_bot
 
 
-def batch(*frames: dict[str, Any]) -> list[str]:
+def batch(*frames: dict[str, Any], bot: int | None = None) -> list[str]:
     messages = [Message.model_validate(frame) for frame in frames]
-    return [result.status for result in inbound_accept_many(bot=the_bot().pk, messages=messages, bot_id=BOT)]
+    bot = bot or the_bot().pk
+    return [result.status for result in inbound_accept_many(bot=bot, messages=messages, bot_id=BOT)]
 
 
 def test_a_batch_gets_one_result_per_message_in_order(builtins: dict[str, Plugin]) -> None:
@@ -114,10 +117,14 @@ def test_a_batch_from_known_users_is_read_once_and_written_once_on_postgresql(
     if connection.vendor != "postgresql":
         pytest.skip("runs on PostgreSQL (set DATABASE_URL): SQLite has no round trips to save")
     monkeypatch.setattr(message_routing, "_COMMANDS_TTL", 600.0)  # the command tables stay cached
+    monkeypatch.setattr(live, "TTL_SECONDS", 600.0)  # and so do the bot's settings
+    monkeypatch.setattr(offers, "TTL_SECONDS", 600.0)  # and its plugins
     warm = [message(mid="w1"), message("/echo", mid="w2"), message("/nosuch", sender=OTHER, mid="w3")]
     assert batch(*warm) == ["accepted"] * 3
+    bot = the_bot().pk
     with queries_sent() as sent:
-        statuses = batch(message(mid="p1"), message("/echo hi", mid="p2"), message("/nosuch", sender=OTHER, mid="p3"))
+        found = (message(mid="p1"), message("/echo hi", mid="p2"), message("/nosuch", sender=OTHER, mid="p3"))
+        statuses = batch(*found, bot=bot)
     assert statuses == ["accepted"] * 3
     # Two round trips: the duplicates, users and reserved keys; then every write.
     assert [query.autocommit for query in sent] == [True, True], [query.sql[:70] for query in sent]
@@ -225,3 +232,13 @@ def test_a_database_that_cannot_be_reached_fails_the_whole_batch(
         batch(message(mid="one"), message(mid="two"))
     assert len(tries) == 1  # not tried again message by message
     assert not InboundMessage.objects.exists()
+
+
+def test_a_batch_writes_without_reading_even_when_the_bots_settings_are_read_anew(
+    builtins: dict[str, Plugin], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("runs on PostgreSQL (set DATABASE_URL): SQLite writes one statement at a time")
+    monkeypatch.setattr(live, "TTL_SECONDS", 0.0)  # every use of the bot's settings reads them
+    assert batch(message("/nosuch", mid="hint-1")) == ["accepted"]
+    assert OutboundMessage.objects.filter(to=USER).count() == 1

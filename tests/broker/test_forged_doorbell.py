@@ -14,7 +14,9 @@ import pytest
 import redis
 from django.conf import settings
 
+from bots.models import Bot
 from broker.models import InboundMessage, OutboundMessage
+from broker.outbox import doorbell_group
 from tests.broker.conftest import BOT, USER, message
 from tests.broker.servers import bridge_connect, frame_recv, hello, runbroker
 from tests.conftest import require_server
@@ -22,7 +24,11 @@ from tests.conftest import require_server
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
 VICTIM = "05" + "99" * 32
-BRIDGE_GROUP_CHANNEL = "asgi__group__bridge"  # channels_redis' pub/sub name of the "bridge" group
+
+
+def bridge_group_channel(session_id: str) -> str:
+    """channels_redis' pub/sub name of the group of the bot's bridge connections."""
+    return f"asgi__group__{doorbell_group(Bot.objects.get(session_id=session_id).pk)}"
 
 
 @pytest.fixture
@@ -34,9 +40,10 @@ def redis_mode() -> None:
 
 def forge(*events: dict[str, object]) -> None:
     client = redis.Redis.from_url(settings.REDIS_URL)
+    channel = bridge_group_channel(BOT)
     try:
         for event in events:
-            assert client.publish(BRIDGE_GROUP_CHANNEL, msgpack.packb(event)) >= 1  # the server listens
+            assert client.publish(channel, msgpack.packb(event)) >= 1  # the server listens
     finally:
         client.close()
 

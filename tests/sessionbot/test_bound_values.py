@@ -65,8 +65,9 @@ def _logged_since(log: Path, offset: int, pid: int, wanted: str) -> str:
 
 
 def _clashing_batch(marker: str) -> None:
+    bot = the_bot()  # read before the batch, which only writes
     with writes_batched(relaxed=False):
-        stored_first = OutboundMessage(bot=the_bot(), ref="new", to=USER, text=f"{marker} stored first")
+        stored_first = OutboundMessage(bot=bot, ref="new", to=USER, text=f"{marker} stored first")
         OutboundMessage.objects.bulk_create([stored_first], ignore_conflicts=True)
         OutboundMessage.objects.filter(ref="other").update(ref="taken", text=f"{marker} clashing")  # ref is unique
 

@@ -16,11 +16,23 @@ from tests.roundtrips import queries_sent
 from tests.thebot import the_bot
 
 USER = "05" + "ab" * 32
+_bot_ids: list[int] = []
+
+
+def _bot_id() -> int:
+    return _bot_ids[-1]
+
+
+@pytest.fixture(autouse=True)
+def _bot(transactional_db: None) -> None:
+    _bot_ids.append(the_bot().pk)
 
 
 def rows(*refs: str) -> list[OutboundMessage]:
+    """Unsaved sends; the bot is read first: a batch that only writes may call this."""
     return [
-        OutboundMessage(bot=the_bot(), ref=ref, to=USER, text=f"text of {ref} with 100% of its % signs") for ref in refs
+        OutboundMessage(bot_id=_bot_id(), ref=ref, to=USER, text=f"text of {ref} with 100% of its % signs")
+        for ref in refs
     ]
 
 
