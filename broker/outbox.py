@@ -155,10 +155,17 @@ def _store_parts(
     return rows
 
 
-def outbox_enqueue_reply(*, invocation: Invocation, reply: Reply) -> list[OutboundMessage]:
-    """Store a plugin's ``reply`` as pending sends; idempotent per invocation (rows unsaved on a repeat)."""
+def outbox_enqueue_reply(
+    *, invocation: Invocation, reply: Reply, config: BotConfig | None = None
+) -> list[OutboundMessage]:
+    """Store a plugin's ``reply`` as pending sends, cut by ``config`` (its bot's; read now
+    when None); idempotent per invocation (rows unsaved on a repeat)."""
     return _store_reply(
-        ref_base=f"inv{invocation.pk}", invocation=invocation, reply=reply, reply_to=invocation.reply_to
+        ref_base=f"inv{invocation.pk}",
+        invocation=invocation,
+        reply=reply,
+        reply_to=invocation.reply_to,
+        config=config,
     )
 
 
@@ -172,7 +179,12 @@ def outbox_enqueue_interim(*, invocation: Invocation, reply: Reply, sequence: in
 
 
 def _store_reply(
-    *, ref_base: str, invocation: Invocation, reply: Reply, reply_to: dict[str, object] | None
+    *,
+    ref_base: str,
+    invocation: Invocation,
+    reply: Reply,
+    reply_to: dict[str, object] | None,
+    config: BotConfig | None = None,
 ) -> list[OutboundMessage]:
     if not reply.text and not reply.attachments:
         return []
@@ -187,6 +199,7 @@ def _store_reply(
     ]
     return _store_parts(
         bot=invocation.bot_id,
+        config=config,
         ref_base=ref_base,
         to=invocation.conversation,
         text=reply.text,

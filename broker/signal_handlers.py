@@ -14,11 +14,14 @@ from broker.outbox import outbox_enqueue_interim, outbox_enqueue_reply
 from plugins.api import Reply
 from plugins.models import BotPlugin, Invocation, PermissionGrant, Plugin, PluginCommand, PluginVersion
 from plugins.signals import invocation_replied, invocation_sent
+from sessionbot.botconfig import BotConfig
 
 
 @receiver(invocation_replied)
-def _reply_to_outbox(sender: Any, *, invocation: Invocation, reply: Reply, **_: Any) -> None:
-    outbox_enqueue_reply(invocation=invocation, reply=reply)
+def _reply_to_outbox(
+    sender: Any, *, invocation: Invocation, reply: Reply, config: BotConfig | None = None, **_: Any
+) -> None:
+    outbox_enqueue_reply(invocation=invocation, reply=reply, config=config)
 
 
 @receiver(invocation_sent)

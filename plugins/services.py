@@ -175,7 +175,9 @@ def _invocation_finish(
     inv: Invocation, *, reply: Reply | None, status: str, outcome: Outcome, started: float, plugin_fault: bool = True
 ) -> None:
     # One round trip, committed without waiting for the disk: lost in a database crash, the
-    # invocation runs again (same refs, no double answer). Everything below only writes.
+    # invocation runs again (same refs, no double answer). Everything below only writes:
+    # the bot's settings, by which the reply is cut into parts, are read before.
+    config = bot_config(inv.bot_id)
     with writes_batched():
         inv.status = status
         inv.error = text_clean(outcome.error[:10000])
@@ -190,7 +192,7 @@ def _invocation_finish(
                 error=inv.error,
                 unavailable=plugin_fault and outcome.status == UNAVAILABLE,
             )
-        signals.invocation_replied.send(sender=Invocation, invocation=inv, reply=reply or Reply(""))
+        signals.invocation_replied.send(sender=Invocation, invocation=inv, reply=reply or Reply(""), config=config)
     log.info(
         "invocation %s /%s %s status=%s duration_ms=%.1f queued_ms=%.1f",
         inv.pk,

@@ -6,10 +6,11 @@ broker (dependencies point one way).
 
 from django.dispatch import Signal
 
-# Sent inside the transaction that finishes an invocation, with ``invocation`` and
-# ``reply`` (a plugins.api.Reply). Receivers must store what they need in that transaction,
-# and only write: on PostgreSQL its statements travel together when it ends
-# (``sessionbot.dbbatch.writes_batched``), so a read raises ``ReadInWriteBatch``.
+# Sent inside the transaction that finishes an invocation, with ``invocation``, ``reply``
+# (a plugins.api.Reply) and ``config`` (the settings of the invocation's bot, read before).
+# Receivers must store what they need in that transaction, and only write: on PostgreSQL
+# its statements travel together when it ends (``sessionbot.dbbatch.writes_batched``), so
+# a read raises ``ReadInWriteBatch``.
 invocation_replied = Signal()
 
 # Sent while an invocation runs, for each message its plugin sends before its answer

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bots import live
 from bots.models import Bot
 from plugins.models import BotGroup, BotUser, BuildState, Invocation, Plugin, PluginCommand, PluginVersion
 from tests.plugins.conftest import ADMIN, USER, ask, derive, install, ran, user
@@ -170,3 +171,12 @@ def test_with_several_bots_only_admins_listed_in_the_config_manage_plugins_from_
     assert Plugin.objects.get(name="echo").enabled
     settings.BOT_CONFIG = settings.BOT_CONFIG.model_copy(update={"admins": (ADMIN,)})
     assert ask("/plugins disable echo", sender=ADMIN)[0] == "echo disabled."
+
+
+@pytest.mark.django_db(transaction=True)  # outside a test's transaction, as a worker finishes
+def test_a_reply_is_stored_when_the_bots_settings_are_read_anew_at_every_use(monkeypatch) -> None:
+    # The finish's writes travel as one query on PostgreSQL and may not read: the reply is
+    # cut into parts by settings read before them.
+    monkeypatch.setattr(live, "TTL_SECONDS", 0.0)
+    reply, inv = ask("/ping")
+    assert (reply, inv.status) == ("pong", Invocation.Status.OK)
