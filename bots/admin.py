@@ -114,6 +114,13 @@ class BotAdmin(admin.ModelAdmin):
             fields.append("removed_at")
         return [*fields, "activity"]
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = self.get_fields(request, obj)
+        if obj is None:
+            return [(None, {"fields": fields})]
+        # What other apps show (bots.panels) gets a section of its own under the bot's fields.
+        return [(None, {"fields": fields[:-1]}), (_("Bridge, messages and plugins"), {"fields": fields[-1:]})]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # The name is how commands and runbridge --bot find the bot; the Session ID is its key's.
         return ["name", "session_id", "session_id_qr", "created_at", "removed_at", "activity"] if obj else []

@@ -29,6 +29,7 @@ class Panel:
     title: str | Promise
     rows: Callable[[Bot], Rows]
     column: Callable[[Sequence[Bot]], dict[int, str]] | None = None
+    order: int = 100  # panels show in this order, then in the order they were registered
 
 
 _panels: dict[str, Panel] = {}
@@ -41,9 +42,14 @@ def panel_register(
     title: str | Promise,
     rows: Callable[[Bot], Rows],
     column: Callable[[Sequence[Bot]], dict[int, str]] | None = None,
+    order: int = 100,
 ) -> None:
     """Show ``rows(bot)`` under ``title`` on every bot's page, and ``column(bots)`` in the list."""
-    _panels[key] = Panel(key=key, title=title, rows=rows, column=column)
+    _panels[key] = Panel(key=key, title=title, rows=rows, column=column, order=order)
+
+
+def _ordered() -> list[Panel]:
+    return sorted(_panels.values(), key=lambda panel: panel.order)
 
 
 def inline_register(inline: type[Any]) -> None:
@@ -52,14 +58,14 @@ def inline_register(inline: type[Any]) -> None:
 
 
 def bot_panels(bot: Bot) -> list[tuple[str, Rows]]:
-    """Every registered panel of ``bot``, in the order they were registered."""
-    return [(str(panel.title), panel.rows(bot)) for panel in _panels.values()]
+    """Every registered panel of ``bot``, as titles with their rows."""
+    return [(str(panel.title), panel.rows(bot)) for panel in _ordered()]
 
 
 def bots_column(bots: Sequence[Bot]) -> dict[int, list[str]]:
     """Each bot's short texts for the list, one per panel that has a column."""
     found: dict[int, list[str]] = {bot.pk: [] for bot in bots}
-    for panel in _panels.values():
+    for panel in _ordered():
         if panel.column is None or not bots:
             continue
         texts = panel.column(bots)

@@ -79,7 +79,13 @@ def test_the_list_shows_each_bot_and_the_actions_switch_them(admin_client) -> No
 
 def test_settings_are_checked_as_config_yaml_is(admin_client) -> None:
     bot = bot_add(name="help", words=WORDS)
-    form = {"display_name": "Help", "enabled": "on", "settings": '{"command_prefix": ""}'}
+    form = {
+        "display_name": "Help",
+        "enabled": "on",
+        "settings": '{"command_prefix": ""}',
+        "offers-TOTAL_FORMS": "0",
+        "offers-INITIAL_FORMS": "0",
+    }
     response = admin_client.post(_change(bot), form)
     assert "command_prefix" in response.content.decode()
     assert Bot.objects.get(pk=bot.pk).settings == {}
@@ -122,7 +128,15 @@ def test_removed_bots_are_listed_only_when_filtered_and_cannot_be_changed(admin_
     assert SESSION_ID in page
     assert ">family<" not in page
     assert "family" in admin_client.get(LIST + "?removed=all").content.decode()
-    admin_client.post(_change(removed), {"display_name": "x", "enabled": "on", "settings": "{}"})
+    assert "Messages received" in admin_client.get(_change(removed)).content.decode()  # its record stays readable
+    form = {
+        "display_name": "x",
+        "enabled": "on",
+        "settings": "{}",
+        "offers-TOTAL_FORMS": "0",
+        "offers-INITIAL_FORMS": "0",
+    }
+    assert admin_client.post(_change(removed), form).status_code == 403
     assert not Bot.objects.get(pk=removed.pk).enabled
     admin_client.post(LIST + "?removed=yes", {"action": "enable", "_selected_action": [removed.pk]})
     assert not Bot.objects.get(pk=removed.pk).enabled
