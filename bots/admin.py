@@ -119,7 +119,7 @@ class BotAdmin(admin.ModelAdmin):
         if obj is None:
             return [(None, {"fields": fields})]
         # What other apps show (bots.panels) gets a section of its own under the bot's fields.
-        return [(None, {"fields": fields[:-1]}), (_("Bridge, messages and plugins"), {"fields": fields[-1:]})]
+        return [(None, {"fields": fields[:-1]}), (_("Activity"), {"fields": fields[-1:]})]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # The name is how commands and runbridge --bot find the bot; the Session ID is its key's.
