@@ -33,6 +33,7 @@ class LiveBot:
     session_id: str
     enabled: bool
     config: BotConfig
+    removed: bool = False  # removed with its history kept: its bridge is refused
 
 
 _cache: dict[int, tuple[float, LiveBot]] = {}
@@ -47,7 +48,14 @@ def _live(bot: Bot) -> LiveBot:
         # answering on config.yaml's values and the operator is told which setting is wrong.
         log.error("the settings of bot %s are ignored until fixed: %s", bot.name, exc)
         config = settings.BOT_CONFIG
-    return LiveBot(pk=bot.pk, name=bot.name, session_id=bot.session_id, enabled=bot.enabled, config=config)
+    return LiveBot(
+        pk=bot.pk,
+        name=bot.name,
+        session_id=bot.session_id,
+        enabled=bot.enabled and bot.removed_at is None,
+        config=config,
+        removed=bot.removed_at is not None,
+    )
 
 
 def live_bot(pk: int) -> LiveBot:
@@ -89,7 +97,7 @@ def _register(session_id: str) -> Bot:
             with transaction.atomic():
                 bot = Bot.objects.create(name=name, session_id=session_id)
         except IntegrityError:
-            found = Bot.objects.filter(session_id=session_id).first()
+            found = Bot.objects.filter(session_id=session_id, removed_at__isnull=True).first()
             if found is not None:  # another connection registered it at the same moment
                 return found
             continue
@@ -110,8 +118,18 @@ def bot_of_bridge(session_id: str) -> LiveBot:
     holds an identity the database may not know: its bot is registered on its first
     hello, enabled, with no stored identity, and can be renamed, set up or disabled in the
     admin. Only a holder of BRIDGE_TOKEN gets this far.
+
+    An identity whose bot was removed is not registered again: the answer is the removed
+    bot (``removed``, not enabled), whose bridge the caller refuses. The operator removed
+    it on purpose; a bridge left running somewhere must not bring it back unseen. Adding
+    the identity again (``bots add --mnemonic-stdin``) or purging the removed bot lets
+    it in.
     """
-    bot = Bot.objects.filter(session_id=session_id).first() or _register(session_id)
+    bot = Bot.objects.filter(session_id=session_id, removed_at__isnull=True).first()
+    if bot is None:
+        bot = Bot.objects.filter(session_id=session_id).order_by("-removed_at").first()
+    if bot is None:
+        bot = _register(session_id)
     found = _live(bot)
     with _lock:
         _cache[bot.pk] = (time.monotonic() + TTL_SECONDS, found)

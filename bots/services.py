@@ -11,9 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cryptography.fernet import InvalidToken
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.db.models.deletion import Collector
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from session_python import Session
 
@@ -23,7 +27,7 @@ from bridge.identity import IdentityError, mnemonic_check, mnemonic_load, sessio
 from sessionbot import sealing
 from sessionbot.botconfig import BotConfig, ConfigError, bot_config_apply
 
-__all__ = ["FIRST_BOT", "BotError", "BotIdentity"]
+__all__ = ["FIRST_BOT", "BotError", "BotIdentity", "Purge"]
 
 
 class BotError(Exception):
@@ -63,10 +67,30 @@ def identities_problem() -> str:
 
 
 def _bot(name: str) -> Bot:
+    """The bot ``name`` (removed bots have no name any more: it may be a new bot's)."""
     try:
-        return Bot.objects.get(name=name)
+        return Bot.objects.get(name=name, removed_at__isnull=True)
     except Bot.DoesNotExist:
+        if Bot.objects.filter(name=name).exists():
+            raise BotError(
+                _("The bot %(name)s was removed: add a new bot (manage.py bots add NAME).") % {"name": name}
+            ) from None
         raise BotError(_("No bot is named %(name)s.") % {"name": name}) from None
+
+
+def _bot_to_purge(name: str) -> Bot:
+    """The bot ``name``, or the removed bot named or with the Session ID ``name``."""
+    live = Bot.objects.filter(name=name, removed_at__isnull=True).first()
+    if live is not None:
+        return live
+    removed = list(Bot.objects.filter(Q(name=name) | Q(session_id=name), removed_at__isnull=False)[:2])
+    if not removed:
+        raise BotError(_("No bot is named %(name)s.") % {"name": name})
+    if len(removed) > 1:
+        raise BotError(
+            _("Several removed bots are named %(name)s: give the Session ID of the one to purge.") % {"name": name}
+        )
+    return removed[0]
 
 
 def _words_open(bot: Bot) -> str:
@@ -127,16 +151,87 @@ def bot_disable(*, name: str) -> Bot:
     return _enabled_set(name, False)
 
 
-def bot_remove(*, name: str, purge: bool = False) -> str:
-    """Delete the bot ``name`` and its stored identity; return its Session ID.
+def bot_remove(*, name: str) -> Bot:
+    """Remove the bot ``name`` and keep its history; return it.
 
-    No message or user belongs to a bot yet, so there is no history to keep or purge:
-    ``purge`` is accepted now so that scripts keep working once there is.
+    Its identity (the stored words) is deleted and the bot is disabled for good; its
+    messages, users, invocations and sends stay, under a bot that the lists hide. Its name
+    and Session ID are free for a new bot.
     """
-    bot = _bot(name)
-    session_id = bot.session_id
-    bot.delete()
-    return session_id
+    with transaction.atomic():
+        bot = _bot(name)
+        BotKey.objects.filter(bot=bot).delete()
+        bot.enabled = False
+        bot.removed_at = timezone.now()
+        bot.save(update_fields=["enabled", "removed_at", "updated_at"])
+    return bot
+
+
+def bots_remove(*, pks: list[int]) -> int:
+    """Remove the bots ``pks`` (already removed ones are left as they are); return how many."""
+    with transaction.atomic():
+        live = Bot.objects.select_for_update().filter(pk__in=pks, removed_at__isnull=True)
+        names = list(live.values_list("name", flat=True))
+        for name in names:
+            bot_remove(name=name)
+    return len(names)
+
+
+@dataclass(frozen=True, slots=True)
+class Purge:
+    """What purging a bot deletes: rows by kind (``verbose_name_plural``), the bot's too."""
+
+    rows: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+def _history(bots: QuerySet[Bot]) -> Collector:
+    collector = Collector(using=bots.db)
+    collector.collect(bots)
+    return collector
+
+
+def _counted(collector: Collector) -> Purge:
+    rows: dict[str, int] = {}
+    for model, instances in collector.data.items():
+        rows[str(model._meta.verbose_name_plural)] = rows.get(str(model._meta.verbose_name_plural), 0) + len(instances)
+    for query in collector.fast_deletes:
+        count = query.count()
+        if count:
+            label = str(query.model._meta.verbose_name_plural)
+            rows[label] = rows.get(label, 0) + count
+    return Purge(rows=dict(sorted(rows.items())))
+
+
+def bot_purge_preview(*, pks: list[int]) -> Purge:
+    """The rows that purging the bots ``pks`` would delete, counted without deleting."""
+    return _counted(_history(Bot.objects.filter(pk__in=pks)))
+
+
+def bots_purge(*, pks: list[int]) -> Purge:
+    """Delete the bots ``pks`` with their whole history: messages, users, invocations, sends."""
+    with transaction.atomic():
+        _, deleted = Bot.objects.filter(pk__in=pks).delete()
+    rows: dict[str, int] = {}
+    for label, count in deleted.items():
+        if count:
+            model = apps.get_model(label)
+            rows[str(model._meta.verbose_name_plural)] = count
+    return Purge(rows=dict(sorted(rows.items())))
+
+
+def bot_purge(*, name: str) -> Purge:
+    """Delete the bot ``name`` (or the removed bot named so, or with that Session ID) and its
+    whole history."""
+    return bots_purge(pks=[_bot_to_purge(name).pk])
+
+
+def bot_purge_target(*, name: str) -> Bot:
+    """The bot that ``bot_purge(name=name)`` would delete, for a confirmation."""
+    return _bot_to_purge(name)
 
 
 def bot_key_export(*, name: str) -> str:
@@ -161,7 +256,7 @@ def bot_first_ensure() -> Bot | None:
     try:
         return bot_add(name=FIRST_BOT, words=words, display_name=settings.CLIENT_NAME)
     except BotError:
-        if Bot.objects.filter(name=FIRST_BOT, session_id=session_id_of(words)).exists():
+        if Bot.objects.filter(name=FIRST_BOT, session_id=session_id_of(words), removed_at__isnull=True).exists():
             return None  # another process made it at the same moment
         raise
 
@@ -191,7 +286,7 @@ def bot_identity_serve(*, name: str | None) -> BotIdentity:
     """
     if name is None:
         bot_first_ensure()
-        bot = Bot.objects.filter(enabled=True).order_by("created_at", "pk").first()
+        bot = Bot.objects.filter(enabled=True, removed_at__isnull=True).order_by("created_at", "pk").first()
         if bot is None:
             raise BotError(_("Every bot is disabled: enable one (manage.py bots enable NAME)."))
     else:
@@ -222,8 +317,9 @@ def bot_identity_serve(*, name: str | None) -> BotIdentity:
 
 
 def bots_enable(*, names: list[str], enabled: bool) -> int:
-    """Enable (or disable) the bots ``names``; return how many changed."""
-    return Bot.objects.filter(name__in=names).exclude(enabled=enabled).update(enabled=enabled)
+    """Enable (or disable) the bots ``names``; return how many changed (a removed bot never)."""
+    live = Bot.objects.filter(name__in=names, removed_at__isnull=True)
+    return live.exclude(enabled=enabled).update(enabled=enabled)
 
 
 def bot_keys_rekey() -> int:

@@ -35,6 +35,19 @@ class Connected:
 def bridge_connected(*, bot_id: str, client: str) -> Connected:
     """Record that the bridge of ``bot_id`` said hello, unless its bot is disabled."""
     bot = bot_of_bridge(bot_id)
+    if bot.removed:
+        return Connected(
+            connected_at=timezone.now(),
+            another_open=False,
+            bot=bot.pk,
+            refused=(
+                f"the bot {bot.name} was removed with its identity; to serve it again, add it "
+                "(manage.py bots add NAME --mnemonic-stdin) or purge the removed bot (manage.py bots remove "
+                f"{bot.session_id} --purge)"
+            ),
+            refused_code="bot_removed",
+            close_code=CLOSE_BOT_DISABLED,
+        )
     if not bot.enabled:
         return Connected(
             connected_at=timezone.now(),

@@ -14,6 +14,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from bots.panels import inline_register, panel_register
+from plugins import botadmin
 from plugins.commands import command_usage
 from plugins.environments.store import environment_size
 from plugins.envnames import env_name_problem, env_value_problem
@@ -75,8 +77,9 @@ class PluginGrantInline(GrantInline):
 
 @admin.register(BotUser)
 class BotUserAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "session_id", "display_name", "language", "is_admin", "blocked", "last_seen"]
-    list_filter = ["blocked", "is_admin", "language"]
+    list_display = ["__str__", "bot", "session_id", "display_name", "language", "is_admin", "blocked", "last_seen"]
+    list_filter = ["bot", "blocked", "is_admin", "language"]
+    list_select_related = ["bot"]
     search_fields = ["session_id", "display_name"]
     readonly_fields = ["first_seen", "last_seen"]
     date_hierarchy = "last_seen"
@@ -185,7 +188,7 @@ class PluginAdmin(admin.ModelAdmin):
         (_("Secrets"), {"fields": ["secret_names"]}),
         (_("Health"), {"fields": tuple(readonly_fields)}),
     ]
-    inlines = [VersionInline, PluginGrantInline]
+    inlines = [VersionInline, PluginGrantInline, botadmin.PluginOffersInline]
     actions = ["enable", "disable", "rollback", reload_plugins]
 
     def get_urls(self) -> list[URLPattern]:
@@ -441,11 +444,11 @@ class PluginCommandAdmin(ReadOnlyAdmin):
 
 @admin.register(PermissionGrant)
 class PermissionGrantAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "effect", "plugin", "command", "user", "group", "created_at"]
-    list_filter = ["effect", "plugin"]
+    list_display = ["__str__", "effect", "plugin", "command", "user", "group", "bot", "created_at"]
+    list_filter = ["effect", "plugin", "bot"]
     search_fields = ["plugin__name", "command", "user__session_id", "user__display_name", "group__name"]
     autocomplete_fields = ["plugin", "user", "group"]
-    list_select_related = ["plugin", "user", "group"]
+    list_select_related = ["plugin", "user", "group", "bot"]
 
 
 @admin.register(InstallJob)
@@ -469,8 +472,28 @@ class InstallJobAdmin(ReadOnlyAdmin):
 
 @admin.register(Invocation)
 class InvocationAdmin(ReadOnlyAdmin):
-    list_display = ["id", "command", "user", "plugin_version", "status", "queued_at", "duration_ms", "attempts"]
-    list_filter = ["status", "conversation_type", "plugin_version__plugin"]
+    list_display = [
+        "id",
+        "bot",
+        "command",
+        "user",
+        "plugin_version",
+        "status",
+        "queued_at",
+        "duration_ms",
+        "attempts",
+    ]
+    list_filter = ["bot", "status", "conversation_type", "plugin_version__plugin"]
     search_fields = ["key", "command", "arguments", "user__session_id", "error"]
     date_hierarchy = "queued_at"
-    list_select_related = ["user", "plugin_version__plugin"]
+    list_select_related = ["bot", "user", "plugin_version__plugin"]
+
+
+inline_register(botadmin.BotOffersInline)
+panel_register(
+    key="plugins.runs",
+    title=_("Plugins and users"),
+    rows=botadmin.plugin_rows,
+    column=botadmin.bots_column,
+    order=30,
+)

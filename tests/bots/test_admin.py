@@ -7,8 +7,10 @@ from django.contrib import admin
 from django.urls import reverse
 
 from bots.models import Bot, BotKey
-from bots.services import bot_add, bot_key_export
+from bots.services import bot_add, bot_key_export, bot_remove
+from broker.models import InboundMessage
 from tests.bots.conftest import SESSION_ID, WORDS
+from tests.bots.history import USER, history_add
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +79,13 @@ def test_the_list_shows_each_bot_and_the_actions_switch_them(admin_client) -> No
 
 def test_settings_are_checked_as_config_yaml_is(admin_client) -> None:
     bot = bot_add(name="help", words=WORDS)
-    form = {"display_name": "Help", "enabled": "on", "settings": '{"command_prefix": ""}'}
+    form = {
+        "display_name": "Help",
+        "enabled": "on",
+        "settings": '{"command_prefix": ""}',
+        "offers-TOTAL_FORMS": "0",
+        "offers-INITIAL_FORMS": "0",
+    }
     response = admin_client.post(_change(bot), form)
     assert "command_prefix" in response.content.decode()
     assert Bot.objects.get(pk=bot.pk).settings == {}
@@ -85,10 +93,81 @@ def test_settings_are_checked_as_config_yaml_is(admin_client) -> None:
     assert Bot.objects.get(pk=bot.pk).settings == {"command_prefix": "!"}
 
 
-def test_deleting_a_bot_removes_its_identity(admin_client) -> None:
+def test_deleting_a_bot_removes_it_and_keeps_its_history(admin_client) -> None:
     bot = bot_add(name="help", words=WORDS)
+    history_add(bot)
+    page = admin_client.get(reverse("admin:bots_bot_delete", args=[bot.pk])).content.decode()
+    assert "keeps its history" in page
+    assert USER[:10] not in page  # its messages and users are not listed as going
     admin_client.post(reverse("admin:bots_bot_delete", args=[bot.pk]), {"post": "yes"})
+    removed = Bot.objects.get(pk=bot.pk)
+    assert removed.removed_at is not None
+    assert not removed.enabled
+    assert not BotKey.objects.exists()
+    assert InboundMessage.objects.filter(bot=bot).count() == 1
+
+
+def test_deleting_selected_bots_removes_them(admin_client) -> None:
+    bot = bot_add(name="help", words=WORDS)
+    history_add(bot)
+    page = admin_client.post(LIST, {"action": "delete_selected", "_selected_action": [bot.pk]}).content.decode()
+    assert "keeps its history" in page
+    admin_client.post(LIST, {"action": "delete_selected", "_selected_action": [bot.pk], "post": "yes"})
+    assert Bot.objects.get(pk=bot.pk).removed_at is not None
+    assert InboundMessage.objects.filter(bot=bot).count() == 1
+
+
+def test_removed_bots_are_listed_only_when_filtered_and_cannot_be_changed(admin_client) -> None:
+    bot_add(name="family", words=None)
+    removed = bot_add(name="help", words=WORDS)
+    bot_remove(name="help")
+    page = admin_client.get(LIST).content.decode()
+    assert "family" in page
+    assert SESSION_ID not in page
+    page = admin_client.get(LIST + "?removed=yes").content.decode()
+    assert SESSION_ID in page
+    assert ">family<" not in page
+    assert "family" in admin_client.get(LIST + "?removed=all").content.decode()
+    assert "Messages received" in admin_client.get(_change(removed)).content.decode()  # its record stays readable
+    form = {
+        "display_name": "x",
+        "enabled": "on",
+        "settings": "{}",
+        "offers-TOTAL_FORMS": "0",
+        "offers-INITIAL_FORMS": "0",
+    }
+    assert admin_client.post(_change(removed), form).status_code == 403
+    assert not Bot.objects.get(pk=removed.pk).enabled
+    admin_client.post(LIST + "?removed=yes", {"action": "enable", "_selected_action": [removed.pk]})
+    assert not Bot.objects.get(pk=removed.pk).enabled
+
+
+def test_the_purge_action_asks_then_deletes_the_bot_and_its_history(admin_client) -> None:
+    keep = bot_add(name="family", words=None)
+    history_add(keep)
+    bot = bot_add(name="help", words=WORDS)
+    history_add(bot)
+    asked = admin_client.post(LIST, {"action": "purge", "_selected_action": [bot.pk]})
+    page = asked.content.decode()
+    assert "Purging deletes these bots" in page
+    assert "Inbound messages: 1" in page
+    assert "Outbound messages: 2" in page
+    assert Bot.objects.filter(pk=bot.pk).exists()  # nothing gone yet
+    done = admin_client.post(
+        LIST, {"action": "purge", "_selected_action": [bot.pk], "confirm": "yes"}, follow=True
+    ).content.decode()
+    assert "rows deleted" in done
+    assert not Bot.objects.filter(pk=bot.pk).exists()
+    assert list(InboundMessage.objects.values_list("bot", flat=True)) == [keep.pk]
+
+
+def test_a_removed_bot_is_purged_from_the_removed_filter(admin_client) -> None:
+    bot = bot_add(name="help", words=WORDS)
+    history_add(bot)
+    bot_remove(name="help")
+    admin_client.post(LIST + "?removed=yes", {"action": "purge", "_selected_action": [bot.pk], "confirm": "yes"})
     assert not Bot.objects.exists()
+    assert not InboundMessage.objects.exists()
 
 
 def test_the_sealed_keys_have_no_admin_page() -> None:

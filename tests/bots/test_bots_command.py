@@ -90,15 +90,15 @@ def test_an_unknown_bot_is_named() -> None:
         bots("enable", "ghost")
 
 
-def test_remove_deletes_the_bot_and_its_identity_and_says_so() -> None:
+def test_remove_deletes_the_identity_and_says_so() -> None:
     bots("add", "help", "--mnemonic-stdin", stdin=WORDS)
     out, _err = bots("remove", "help")
     assert "gone unless you exported it" in out
-    assert not Bot.objects.exists()
+    assert not Bot.objects.filter(removed_at__isnull=True).exists()
     assert not BotKey.objects.exists()
     bots("add", "help", "--mnemonic-stdin", stdin=WORDS)
-    bots("remove", "help", "--purge")
-    assert not Bot.objects.exists()
+    bots("remove", "help", "--purge", "--yes")
+    assert Bot.objects.count() == 1  # the first one, removed; the second purged
 
 
 def test_export_key_prints_the_words_alone_on_stdout() -> None:

@@ -209,6 +209,8 @@ def test_choosing_the_active_version_in_the_plugin_form_goes_through_the_checks(
         "docs-INITIAL_FORMS": "0",
         "grants-TOTAL_FORMS": "0",
         "grants-INITIAL_FORMS": "0",
+        "offers-TOTAL_FORMS": "0",
+        "offers-INITIAL_FORMS": "0",
     }
     response = admin_client.post(_url(Plugin, "change", plugin.pk), form)
     assert response.status_code == 200

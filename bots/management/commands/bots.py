@@ -1,4 +1,4 @@
-"""``manage.py bots``: list, add, enable, disable, remove bots; export or re-encrypt identities."""
+"""``manage.py bots``: list, add, enable, disable, remove or purge bots; export or re-encrypt identities."""
 
 from __future__ import annotations
 
@@ -12,16 +12,29 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from bots.models import Bot
-from bots.services import BotError, bot_add, bot_disable, bot_enable, bot_key_export, bot_keys_rekey, bot_remove
+from bots.services import (
+    BotError,
+    Purge,
+    bot_add,
+    bot_disable,
+    bot_enable,
+    bot_key_export,
+    bot_keys_rekey,
+    bot_purge,
+    bot_purge_preview,
+    bot_purge_target,
+    bot_remove,
+)
 
 
 class Command(BaseCommand):
     help = "Operate bots: list, add, enable, disable or remove them, and export a bot's identity."
-    stealth_options = ("stdin",)  # where --mnemonic-stdin reads the words from (tests pass their own)
+    stealth_options = ("stdin",)  # where --mnemonic-stdin and the confirmation read from (tests pass their own)
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        sub.add_parser("list", help="the bots with their Session IDs and whether they are enabled")
+        listing = sub.add_parser("list", help="the bots with their Session IDs and whether they are enabled")
+        listing.add_argument("--all", action="store_true", help="the removed bots too")
         add = sub.add_parser("add", help="add a bot with a new identity, or with one read from stdin")
         add.add_argument("name", help="a short name: letters, digits, - and _")
         add.add_argument("--display-name", default="", help="the name Session users see")
@@ -30,9 +43,12 @@ class Command(BaseCommand):
         )
         for action in ("enable", "disable"):
             sub.add_parser(action, help=f"{action} a bot").add_argument("name")
-        remove = sub.add_parser("remove", help="remove a bot and its stored identity")
-        remove.add_argument("name")
-        remove.add_argument("--purge", action="store_true", help="remove its history too")
+        remove = sub.add_parser("remove", help="remove a bot and its stored identity; its history stays")
+        remove.add_argument("name", help="the bot; with --purge, a removed bot's name or Session ID too")
+        remove.add_argument(
+            "--purge", action="store_true", help="delete its history too: messages, users, invocations, sends"
+        )
+        remove.add_argument("--yes", action="store_true", help="purge without asking for confirmation")
         sub.add_parser("export-key", help="print a bot's 13 words, for a backup").add_argument("name")
         sub.add_parser("rekey", help="encrypt every bot's identity again under the first PLUGIN_SECRETS_KEY")
 
@@ -45,7 +61,7 @@ class Command(BaseCommand):
     def _do(self, options: dict[str, Any]) -> None:
         action = options["action"]
         if action == "list":
-            self._list()
+            self._list(removed_too=options["all"])
         elif action == "add":
             words = None
             if options["mnemonic_stdin"]:
@@ -74,14 +90,18 @@ class Command(BaseCommand):
                 )
             )
         elif action == "remove":
-            session_id = bot_remove(name=options["name"], purge=options["purge"])
+            if options["purge"]:
+                self._purge(options)
+                return
+            bot = bot_remove(name=options["name"])
             self.stdout.write(
                 self.style.SUCCESS(
                     _(
-                        "Bot %(name)s removed. Its identity %(session_id)s is gone unless you exported it "
-                        "(bots export-key) or kept a database backup."
+                        "Bot %(name)s removed; its history stays (bots remove %(name)s --purge deletes it). "
+                        "Its identity %(session_id)s is gone unless you exported it (bots export-key) "
+                        "or kept a database backup."
                     )
-                    % {"name": options["name"], "session_id": session_id}
+                    % {"name": bot.name, "session_id": bot.session_id}
                 )
             )
         elif action == "rekey":
@@ -107,15 +127,50 @@ class Command(BaseCommand):
             )
             self.stdout.write(words)
 
-    def _list(self) -> None:
-        bots = list(Bot.objects.order_by("name"))
+    def _purge(self, options: dict[str, Any]) -> None:
+        bot = bot_purge_target(name=options["name"])
+        if not options["yes"]:
+            preview = bot_purge_preview(pks=[bot.pk])
+            self.stdout.write(
+                _("Purging the bot %(name)s (%(session_id)s) deletes for good: %(rows)s.")
+                % {"name": bot.name, "session_id": bot.session_id, "rows": _rows_text(preview)}
+            )
+            stream = options.get("stdin") or sys.stdin
+            if not stream.isatty() and options.get("stdin") is None:
+                raise CommandError(_("Not purged: confirm on a terminal, or pass --yes."))
+            self.stdout.write(_("Type the bot's name to confirm: "), ending="")
+            self.stdout.flush()
+            if stream.readline().strip() != bot.name:
+                raise CommandError(_("Not purged."))
+        done = bot_purge(name=options["name"])
+        self.stdout.write(
+            self.style.SUCCESS(
+                ngettext(
+                    "Bot %(name)s purged: %(count)d row deleted (%(rows)s).",
+                    "Bot %(name)s purged: %(count)d rows deleted (%(rows)s).",
+                    done.total,
+                )
+                % {"name": bot.name, "count": done.total, "rows": _rows_text(done)}
+            )
+        )
+
+    def _list(self, *, removed_too: bool) -> None:
+        bots = list(Bot.objects.order_by("name", "removed_at"))
+        if not removed_too:
+            bots = [bot for bot in bots if bot.removed_at is None]
         if not bots:
             self.stdout.write(_("No bots yet: the bridge makes the first from today's identity when it starts."))
             return
         width = max(len(bot.name) for bot in bots)
         for bot in bots:
             state = _("enabled") if bot.enabled else _("disabled")
-            self.stdout.write(f"{bot.name:<{width}}  {bot.session_id}  {state:<8}  {bot.display_name}")
+            if bot.removed_at is not None:
+                state = _("removed %(date)s") % {"date": bot.removed_at.date().isoformat()}
+            self.stdout.write(f"{bot.name:<{width}}  {bot.session_id}  {state:<8}  {bot.display_name}".rstrip())
+
+
+def _rows_text(purge: Purge) -> str:
+    return ", ".join(f"{count} {label}" for label, count in purge.rows.items()) or "-"
 
 
 def mnemonic_read(*, stream: IO[str]) -> str:

@@ -1,4 +1,5 @@
-"""``manage.py plugins``: list, reload, enable, disable, activate, roll back, health, watch, secrets, install."""
+"""``manage.py plugins``: list, reload, enable, disable, activate, roll back, health, watch, secrets,
+install, and which plugins each bot offers."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from plugins import lifecycle
 from plugins.health import health_checks_run
 from plugins.install import plugin_install, plugin_uninstall, plugin_upgrade
 from plugins.installplan import InstallError
+from plugins.models import Policy
+from plugins.offers import OfferError, bot_plugins_list, bot_plugins_offer, bot_plugins_withdraw
 from plugins.sandbox.system import size_format
 from plugins.secrets import (
     SecretError,
@@ -62,6 +65,18 @@ class Command(BaseCommand):
         )
         secret.add_argument("--unset", action="store_true", help="remove the secret")
         sub.add_parser("rekey", help="encrypt every plugin secret again under the first PLUGIN_SECRETS_KEY")
+        offer = sub.add_parser("offer", help="let a bot offer plugins (a bot that names none offers every one)")
+        offer.add_argument("bot", help="the bot's name")
+        offer.add_argument("plugins", nargs="+", metavar="plugin")
+        offer.add_argument(
+            "--policy",
+            choices=[*Policy.values, "default"],
+            help="who may use them with this bot (default: the plugin's own policy; unset: keep what it was)",
+        )
+        withdraw = sub.add_parser("withdraw", help="stop a bot offering plugins")
+        withdraw.add_argument("bot", help="the bot's name")
+        withdraw.add_argument("plugins", nargs="+", metavar="plugin")
+        sub.add_parser("offers", help="the plugins a bot offers, with its policies").add_argument("bot")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -89,6 +104,11 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from None
         elif action in ("install", "upgrade", "uninstall"):
             self._install(action, options)
+        elif action in ("offer", "withdraw", "offers"):
+            try:
+                self._offers(action, options)
+            except OfferError as exc:
+                raise CommandError(str(exc)) from None
         else:
             try:
                 name, version = options["name"], options.get("version") or ""
@@ -118,6 +138,26 @@ class Command(BaseCommand):
             failed = _("%(action)s failed at step %(step)s: %(error)s")
             raise CommandError(failed % {"action": action, "step": exc.step, "error": exc.message}) from None
         self.stdout.write(self.style.SUCCESS(f"{version} ({version.source_kind} {version.resolved[:12]})"))
+
+    def _offers(self, action: str, options: dict[str, Any]) -> None:
+        bot = options["bot"]
+        if action == "offer":
+            policy = options["policy"]
+            bot_plugins_offer(bot=bot, plugins=options["plugins"], policy="" if policy == "default" else policy)
+        elif action == "withdraw" and not bot_plugins_withdraw(bot=bot, plugins=options["plugins"]):
+            self.stdout.write(_("The bot %(bot)s did not name these plugins.") % {"bot": bot})
+        offered = bot_plugins_list(bot=bot)
+        if offered is None:
+            self.stdout.write(
+                _("The bot %(bot)s offers every enabled plugin, each with its own policy.") % {"bot": bot}
+            )
+            return
+        self.stdout.write(_("The bot %(bot)s offers these plugins only:") % {"bot": bot})
+        width = max(len(row.plugin) for row in offered)
+        for row in offered:
+            policy = row.policy or _("%(policy)s (the plugin's)") % {"policy": row.default_policy}
+            state = "" if row.enabled else "  " + _("(plugin disabled)")
+            self.stdout.write(f"  {row.plugin:<{width}}  {policy}{state}")
 
     def _list(self) -> None:
         rows = lifecycle.plugins_overview(environments=True)
