@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from broker.bridgelease import LEASE_SECONDS, Holder, lease_takes
 from broker.models import BridgeStatus
 
 # A status frame may be 16 MiB; the admin and the metrics need a few small health fields.
@@ -19,33 +20,58 @@ MAX_STATUS_FIELD_BYTES = 1_024
 
 @dataclass(frozen=True, slots=True)
 class Connected:
-    """A bridge's hello, recorded."""
+    """A bridge's hello, recorded (or refused: another connection holds the bot's lease)."""
 
     connected_at: datetime  # marks this connection: its close clears only its own hello
     another_open: bool  # the record said another connection of the bot was open
+    epoch: int = 0  # the lease this connection holds now (broker.bridgelease); 0 when refused
+    refused: bool = False  # another connection of the bot holds a live lease
 
 
-def bridge_connected(*, bot_id: str, client: str) -> Connected:
-    """Record that the bridge of ``bot_id`` said hello."""
+def bridge_connected(
+    *, bot_id: str, client: str, instance: str | None = None, held_epoch: int | None = None
+) -> Connected:
+    """Record that the bridge of ``bot_id`` said hello, if it takes the bot's lease.
+
+    ``instance`` is the bridge's own ID from its hello (none from bridges that send none);
+    ``held_epoch`` the lease the connection holds already (a second hello on it).
+    """
+    BridgeStatus.objects.get_or_create(bot_id=bot_id)  # the row to lock, made once (races included)
     now = timezone.now()
     with transaction.atomic():
-        before = BridgeStatus.objects.select_for_update().filter(bot_id=bot_id).values_list("connected", flat=True)
-        another_open = any(before)
-        BridgeStatus.objects.update_or_create(
-            bot_id=bot_id, defaults={"client": client[:200], "connected": True, "connected_at": now, "last_seen": now}
-        )
-    return Connected(connected_at=now, another_open=another_open)
+        row = BridgeStatus.objects.select_for_update().get(bot_id=bot_id)
+        holder = Holder(instance=row.instance, epoch=row.epoch, lease_until=row.lease_until)
+        if not lease_takes(holder, instance=instance, held_epoch=held_epoch, now=now):
+            return Connected(connected_at=now, another_open=True, refused=True)
+        another_open = row.connected
+        row.client, row.connected, row.connected_at, row.last_seen = client[:200], True, now, now
+        row.instance, row.epoch = instance or "", row.epoch + 1
+        row.lease_until = now + timedelta(seconds=LEASE_SECONDS)
+        row.save(update_fields=["client", "connected", "connected_at", "last_seen", "instance", "epoch", "lease_until"])
+    return Connected(connected_at=now, another_open=another_open, epoch=row.epoch)
 
 
-def bridge_disconnected(*, bot_id: str, connected_at: datetime) -> None:
-    """Record that the connection whose hello was at ``connected_at`` closed.
+def bridge_lease_renew(*, bot_id: str, epoch: int) -> bool:
+    """Renew the lease of the connection that took it at ``epoch``; false if another took it since."""
+    now = timezone.now()
+    renewed = BridgeStatus.objects.filter(bot_id=bot_id, epoch=epoch).update(
+        lease_until=now + timedelta(seconds=LEASE_SECONDS), last_seen=now
+    )
+    return renewed == 1
+
+
+def bridge_disconnected(*, bot_id: str, connected_at: datetime, epoch: int | None = None) -> None:
+    """Record that the connection whose hello was at ``connected_at`` (that took the lease
+    at ``epoch``) closed, and let its lease go.
 
     A bridge that reconnects says hello on its new connection before the broker sees the
     old one close (a half-open TCP connection closes only at its timeout): that late close
-    must not mark the bridge disconnected, or health checks report it down while it runs.
+    must not mark the bridge disconnected, or health checks report it down while it runs,
+    nor let the new connection's lease go.
     """
     now = timezone.now()
-    BridgeStatus.objects.filter(bot_id=bot_id, connected_at=connected_at).update(connected=False, last_seen=now)
+    mine = {"epoch": epoch} if epoch else {"connected_at": connected_at}
+    BridgeStatus.objects.filter(bot_id=bot_id, **mine).update(connected=False, last_seen=now, lease_until=None)
 
 
 def bridge_status_store(*, bot_id: str, fields: dict[str, Any]) -> None:

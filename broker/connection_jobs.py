@@ -37,11 +37,14 @@ class Note:
 
 @dataclass(frozen=True, slots=True)
 class StoreHello:
-    """Record the bridge's hello; the result has ``connected_at`` and ``another_open``."""
+    """Record the bridge's hello if it takes the bot's lease (``broker.bridgelease``); the
+    result has ``connected_at``, ``another_open``, ``epoch`` and ``refused``."""
 
     bot_id: str
     client: str
     protocol: int
+    instance: str | None = None  # the bridge's own ID, from its hello
+    held_epoch: int | None = None  # the lease this connection holds already
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +106,20 @@ class ReadWorking:
 
 @dataclass(frozen=True, slots=True)
 class StoreClose:
-    """Record that the connection whose hello was at ``connected_at`` closed."""
+    """Record that the connection whose hello was at ``connected_at`` (that took the lease
+    at ``epoch``) closed."""
 
     bot_id: str
     connected_at: datetime
+    epoch: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRenew:
+    """Renew the lease the connection took at ``epoch``; result: false if another took it since."""
+
+    bot_id: str
+    epoch: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,5 +132,16 @@ class Found:
     more: bool = False
 
 
-Job = StoreHello | AcceptMany | ConfirmMany | FailStore | StatusStore | ReadRung | ReadDue | ReadWorking | StoreClose
+Job = (
+    StoreHello
+    | AcceptMany
+    | ConfirmMany
+    | FailStore
+    | StatusStore
+    | ReadRung
+    | ReadDue
+    | ReadWorking
+    | StoreClose
+    | LeaseRenew
+)
 Effect = Write | Close | Note | Job
