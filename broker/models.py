@@ -102,12 +102,8 @@ class BridgeStatus(models.Model):
         verbose_name=_("status"), default=dict, blank=True, help_text=_("the latest status frame")
     )
     # The lease of the one live connection (broker.bridgelease): whose it is and until when.
-    instance = models.CharField(
-        verbose_name=_("bridge instance"), max_length=64, blank=True, help_text=_("as the bridge's hello says it")
-    )
-    epoch = models.PositiveBigIntegerField(
-        verbose_name=_("connection epoch"), default=0, help_text=_("one more at every hello that took the lease")
-    )
+    instance = models.CharField(verbose_name=_("bridge instance"), max_length=64, blank=True)
+    epoch = models.PositiveBigIntegerField(verbose_name=_("connection epoch"), default=0)
     lease_until = models.DateTimeField(verbose_name=_("lease until"), null=True, blank=True)
 
     class Meta:
