@@ -16,6 +16,11 @@ a timer fired) and performs the effects it gets back, in order. The rules kept h
   ack would hold the cursor for good, so it is dropped.
 - ``typing`` (asked for in the hello): show the typing indicator again; the broker repeats
   it while a command works, since Session shows one for 20 s only.
+- One live bridge per bot: the hello names this bridge (``instance``, kept in its state
+  directory), so its own reconnects take over from a connection the broker still thinks
+  open. A broker that finds another bridge of the bot connected answers ``error``
+  ``bridge_conflict`` and closes with 4409: that is logged as an error, and the link is
+  tried again after ``CONFLICT_RETRY_SECONDS`` instead of the growing delay.
 - A ``send`` is queued once while it waits (a flapping link's every hello brings all pending
   sends again). Its answer goes out on a live link only: after the next hello the broker
   sends it again and the bridge answers from its sent-ref store.
@@ -31,6 +36,8 @@ from dataclasses import dataclass
 from bridge.backoff import Backoff
 from bridge.inbox import Fetched, Inbox
 from bridgeprotocol.frames import (
+    BRIDGE_CONFLICT,
+    CLOSE_BRIDGE_CONFLICT,
     PROTOCOL_VERSION,
     TYPING,
     Ack,
@@ -51,6 +58,8 @@ RECENT_KEPT = 500  # settled hashes written with the cursor (a mailbox answered 
 # since one message may carry 11.5 MB of files. The poller stops fetching at either.
 MAX_BACKLOG = 500
 MAX_BACKLOG_BYTES = 200_000_000
+# Refused as a second bridge of the bot: the other one may stop, but not within seconds.
+CONFLICT_RETRY_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +137,14 @@ class BrokerLink:
         bot_id: str,
         client: str,
         cursor: str,
+        instance: str | None = None,
         settled: tuple[str, ...] = (),
         typing: bool = True,
         rng: random.Random | None = None,
         max_backlog: int = MAX_BACKLOG,
         max_backlog_bytes: int = MAX_BACKLOG_BYTES,
     ) -> None:
-        self.bot_id, self.client, self.typing = bot_id, client, typing
+        self.bot_id, self.client, self.typing, self.instance = bot_id, client, typing, instance
         self.max_backlog, self.max_backlog_bytes = max_backlog, max_backlog_bytes
         self.inbox = Inbox(cursor=cursor, settled=settled)
         self.errors = {"broker": 0, "send": 0}
@@ -155,12 +165,23 @@ class BrokerLink:
         self.up = False
         # Listing "typing" asks the broker to keep the indicator up while a command works.
         features = (TYPING,) if self.typing else None
-        return [Emit(Hello(protocol=PROTOCOL_VERSION, bot_id=self.bot_id, client=self.client, features=features))]
+        hello = Hello(
+            protocol=PROTOCOL_VERSION, bot_id=self.bot_id, client=self.client, features=features, instance=self.instance
+        )
+        return [Emit(hello)]
 
-    def link_lost(self) -> list[Effect]:
-        """The link closed or could not be opened: try again after a growing delay."""
+    def link_lost(self, close_code: int | None = None) -> list[Effect]:
+        """The link closed (with ``close_code``, if the broker sent one) or could not be
+        opened: try again after a growing delay, or a long one if another bridge holds the bot."""
         self.up = False
         self.errors["broker"] += 1
+        if close_code == CLOSE_BRIDGE_CONFLICT:
+            text = (
+                f"the broker refused this bridge of bot {self.bot_id}: another bridge of the bot is connected "
+                f"(close code {CLOSE_BRIDGE_CONFLICT}); run one bridge per bot. Trying again in "
+                f"{CONFLICT_RETRY_SECONDS:.0f} s"
+            )
+            return [Note(logging.ERROR, text), Reconnect(CONFLICT_RETRY_SECONDS)]
         return [Reconnect(self._reconnects.next())]
 
     def received(self, raw: str | bytes) -> list[Effect]:
@@ -174,6 +195,8 @@ class BrokerLink:
         if not self.up:
             if isinstance(frame, Welcome):
                 return self._welcomed()
+            if isinstance(frame, Error) and frame.code == BRIDGE_CONFLICT:
+                return []  # the close (4409) follows; link_lost says it
             return [Hangup(f"expected welcome, got {frame.type}")]
         if isinstance(frame, Ack):
             return self._acked(frame)
@@ -206,6 +229,8 @@ class BrokerLink:
         return effects
 
     def _refused(self, error: Error) -> list[Effect]:
+        if error.code == BRIDGE_CONFLICT:
+            return []  # a newer connection of this bridge took over; the close (4409) follows
         effects: list[Effect] = [Note(logging.WARNING, f"broker error {error.code}: {error.detail}")]
         if not error.id or self.inbox.frame(error.id) is None:
             return effects

@@ -40,7 +40,7 @@ from bridge.network import NetworkLike, network_build
 from bridge.receiver import PollTiming, Receiver
 from bridge.sender import send_handle
 from bridge.store import BridgeStore
-from bridgeprotocol.frames import MAX_FRAME_BYTES, Failed, FrameError, Send, Sent, Status
+from bridgeprotocol.frames import CLOSE_BRIDGE_CONFLICT, MAX_FRAME_BYTES, Failed, FrameError, Send, Sent, Status
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,12 @@ class Bridge:
         self.poll_account, self.send_account = accounts
         self.bot_id = self.poll_account.session_id
         self.link = BrokerLink(
-            bot_id=self.bot_id, client=CLIENT, cursor=self.store.cursor, settled=self.store.recent, typing=cfg.typing
+            bot_id=self.bot_id,
+            client=CLIENT,
+            cursor=self.store.cursor,
+            instance=self.store.instance,
+            settled=self.store.recent,
+            typing=cfg.typing,
         )
         self.inbox = self.link.inbox
         self._sender_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-sender")
@@ -194,6 +199,7 @@ class Bridge:
 
     async def _connect_loop(self) -> None:
         while not self._stop.is_set():
+            opened: ClientConnection | None = None
             try:
                 async with connect(
                     self.cfg.broker_url,
@@ -206,12 +212,15 @@ class Bridge:
                     # small frame cost CPU on both ends per message and saved nothing.
                     compression=None,
                 ) as ws:
+                    opened = ws
                     await self._converse(ws)
             except InvalidStatus as exc:
                 log.error("the broker refused the bridge (HTTP %s): check BRIDGE_TOKEN", exc.response.status_code)
             except (OSError, WebSocketException, TimeoutError, FrameError) as exc:
-                log.warning("broker connection lost (%s: %s); reconnecting", type(exc).__name__, exc)
-            for effect in self.link.link_lost():
+                if not (isinstance(exc, ConnectionClosed) and exc.rcvd and exc.rcvd.code == CLOSE_BRIDGE_CONFLICT):
+                    log.warning("broker connection lost (%s: %s); reconnecting", type(exc).__name__, exc)
+            # The broker's close code, if it sent one (4409: another bridge holds the bot).
+            for effect in self.link.link_lost(opened.close_code if opened is not None else None):
                 if isinstance(effect, Reconnect):
                     await asyncio.sleep(effect.delay)
                 else:
@@ -224,7 +233,11 @@ class Bridge:
         try:
             self._perform(self.link.link_opened())
             while not self.link.up:
-                self._perform(self.link.received(await asyncio.wait_for(ws.recv(), WELCOME_TIMEOUT)))
+                # Not asyncio.wait_for: on Python 3.11 it can swallow a cancel that comes as the
+                # frame does, and a bridge stopped between its hello and the welcome never stopped.
+                async with asyncio.timeout(WELCOME_TIMEOUT):
+                    raw = await ws.recv()
+                self._perform(self.link.received(raw))
             log.info("connected to the broker at %s", self.cfg.broker_url)
             async for raw in ws:
                 self._perform(self.link.received(raw))

@@ -1,4 +1,5 @@
-"""What the bridge keeps on disk: the poll cursor and the refs it has already sent.
+"""What the bridge keeps on disk: the poll cursor, the refs it has already sent and its
+instance ID (which bridge this is, for the broker's one-bridge-per-bot lease).
 
 Writes are atomic (temporary file, fsync, rename) or appends of one fsynced line, so a
 crash leaves either the old state or the new one, never a torn file.
@@ -10,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import secrets
 import time
 from pathlib import Path
 
@@ -39,6 +41,7 @@ class BridgeStore:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._cursor_path = self.dir / "cursor.json"
         self._refs_path = self.dir / "sent-refs.log"
+        self.instance = self._instance_load()
         self.recent: tuple[str, ...] = ()
         self.cursor, self.since_ms = self._cursor_load()
         self._refs = self._refs_load()
@@ -55,6 +58,19 @@ class BridgeStore:
             since = int(time.time() * 1000) - FIRST_START_GRACE_MS
             _write_atomic(self._cursor_path, json.dumps({"cursor": "", "since_ms": since}))
             return "", since
+
+    def _instance_load(self) -> str:
+        """This bridge's ID, made once: a restart of it is the same bridge, a bridge with
+        another state directory is another one."""
+        path = self.dir / "instance"
+        try:
+            instance = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            instance = ""
+        if not (0 < len(instance) <= 64 and instance.isascii() and instance.isalnum()):
+            instance = secrets.token_hex(16)
+            _write_atomic(path, instance + "\n")
+        return instance
 
     def cursor_save(self, cursor: str, recent: tuple[str, ...] = ()) -> None:
         """Persist the cursor and the latest settled hashes (skipped if the mailbox is replayed)."""

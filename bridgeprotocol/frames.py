@@ -74,6 +74,9 @@ class Hello(_Frame):
     # Optional frames the bridge takes (an addition: older brokers ignore the field and
     # send none of them). "typing": the broker's ``typing`` frames.
     features: tuple[StrictStr, ...] | None = None
+    # Which bridge this is (an addition): a random ID the bridge makes once and keeps with
+    # its state, so that its reconnects, and a restart of it, take over its own lease.
+    instance: StrictStr | None = None
 
 
 class Message(_Frame):
@@ -144,6 +147,10 @@ class Typing(_Frame):
 
 
 TYPING = "typing"  # the feature a bridge lists in its hello to get Typing frames
+# The error code and close code for a bridge connection of a bot another one holds (the
+# second bridge, or the older connection of a bridge that reconnected).
+BRIDGE_CONFLICT = "bridge_conflict"
+CLOSE_BRIDGE_CONFLICT = 4409
 TYPING_REFRESH_SECONDS = 12.0
 
 

@@ -19,6 +19,10 @@ that ordering serves:
 - A bridge that lists the ``typing`` feature in its hello gets a ``typing`` frame for every
   conversation whose command is still being worked on, every ``TYPING_REFRESH_SECONDS``
   (Session shows a typing indicator for 20 s): the user sees the bot typing until it answers.
+- One live connection per bot (``broker.bridgelease``): a hello that does not take the bot's
+  lease is answered ``error`` ``bridge_conflict`` and the connection closed with 4409. The
+  holder renews its lease every ``LEASE_RENEW_SECONDS``; a renewal that finds the lease taken
+  by a newer connection closes this one the same way, and from then on it pushes nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from datetime import datetime
 from typing import Any
 
 from bridgeprotocol.frames import (
+    BRIDGE_CONFLICT,
+    CLOSE_BRIDGE_CONFLICT,
     MAX_FRAME_BYTES,
     TYPING,
     TYPING_REFRESH_SECONDS,
@@ -45,6 +51,7 @@ from bridgeprotocol.frames import (
     Welcome,
     parse_frame,
 )
+from broker.bridgelease import LEASE_RENEW_SECONDS
 from broker.connection_jobs import (
     AcceptMany,
     Close,
@@ -53,6 +60,7 @@ from broker.connection_jobs import (
     FailStore,
     Found,
     Job,
+    LeaseRenew,
     Note,
     ReadDue,
     ReadRung,
@@ -76,6 +84,10 @@ POLL_LIMIT = 500  # rows a poll reads, beyond those pushed and awaiting their co
 STORE_FAILED = "the broker could not store this message; send it again later"
 FRAME_FAILED = "the broker failed on this frame; try again"
 CLOSE_TOO_BIG = 1009
+CONFLICT_REFUSED = (
+    "another bridge of this bot is connected; run one bridge per bot (this connection is closed with 4409)"
+)
+CONFLICT_SUPERSEDED = "a newer connection of this bridge took over; this one is closed with 4409"
 
 
 def frame_failed(frame_id: str | None = None, detail: str = FRAME_FAILED) -> Write:
@@ -92,6 +104,12 @@ class Connection:
         self.bot = 0  # the bot's key, known once its hello is stored
         self.hello_at: datetime | None = None  # when this connection's hello was recorded
         self.closed = False
+        # The bot's lease (broker.bridgelease): the epoch this connection took, when to renew it.
+        self.epoch: int | None = None
+        self._renew_at: float | None = None
+        self._renewing = False
+        self._hello_storing = False
+        self.conflict = False  # refused or superseded: closing, takes no frames, pushes nothing
         self.ledger = SendLedger()
         # Received, not taken yet: parsed frames, and the answers to frames that did not parse.
         self._frames: collections.deque[Any] = collections.deque()
@@ -128,7 +146,7 @@ class Connection:
 
     def frame_received(self, raw: str | bytes) -> list[Effect]:
         """A WebSocket frame from the bridge (``bytes``: a binary frame)."""
-        if self.closed:
+        if self.closed or self.conflict:
             return []
         self._frames.append(_frame_parse(raw))
         return self._frames_take()
@@ -142,18 +160,20 @@ class Connection:
 
     def tick(self, *, now: float) -> list[Effect]:
         """The clock reached :meth:`deadline`."""
-        return self._pump(now) + self._typing_due(now)
+        return self._pump(now) + self._typing_due(now) + self._lease_due(now)
 
     def deadline(self, *, now: float) -> float | None:
-        """When the next poll (unless a read is under way or there is no pump) or the next
-        typing refresh is due."""
-        if self.closed:
+        """When the next poll (unless a read is under way or there is no pump), the next
+        typing refresh or the next lease renewal is due."""
+        if self.closed or self.conflict:
             return None
         due: list[float] = []
         if self._last_poll is not None and self._reading is None:
             due.append(self._last_poll + self._interval(now))
         if self._typing_at is not None and not self._typing_reading:
             due.append(self._typing_at)
+        if self._renew_at is not None and not self._renewing:
+            due.append(self._renew_at)
         return min(due, default=None)
 
     @property
@@ -191,6 +211,8 @@ class Connection:
                 return self._frame_job_done()
             case ReadWorking():
                 return self._typing_read(result, now)
+            case LeaseRenew():
+                return self._lease_renewed(job, bool(result), now)
         return []
 
     def job_failed(self, job: Job, *, now: float) -> list[Effect]:
@@ -206,10 +228,13 @@ class Connection:
                 return self._read_failed(now)
             case ReadWorking():
                 return self._typing_read((), now)
+            case LeaseRenew():  # the lease outlasts a few renewals: try again at the next
+                return self._lease_renewed(job, True, now)
             case StoreHello() | FailStore() | StatusStore():
+                self._hello_storing = False
                 if isinstance(job, FailStore):
                     self.ledger.answers_stored([job.ref])
-                effects: list[Effect] = [] if self.closed else [frame_failed()]
+                effects: list[Effect] = [] if self.closed or self.conflict else [frame_failed()]
                 return effects + self._frame_job_done()
         return []
 
@@ -243,8 +268,16 @@ class Connection:
             if self.bot_id is not None and frame.bot_id != self.bot_id:
                 raise FrameError("a connection serves one bot: say hello again as the same bot")
             self.typing = TYPING in (frame.features or ())
-            self._frame_job = True
-            return [StoreHello(bot_id=frame.bot_id, client=frame.client, protocol=frame.protocol)]
+            self._frame_job = self._hello_storing = True
+            return [
+                StoreHello(
+                    bot_id=frame.bot_id,
+                    client=frame.client,
+                    protocol=frame.protocol,
+                    instance=frame.instance,
+                    held_epoch=self.epoch,
+                )
+            ]
         if isinstance(frame, Failed):
             self.ledger.answered(frame.ref)
             self._frame_job = True
@@ -261,11 +294,17 @@ class Connection:
         return self._frames_take() + self._close_check()
 
     def _hello_stored(self, job: StoreHello, result: Any, now: float) -> list[Effect]:
+        self._hello_storing = False
+        if result.denied:
+            text = f"refused the bridge of bot {job.bot_id}: {result.denied}"
+            closing = self._conflict(text, result.denied, code=result.denied_code, close=result.close_code)
+            return closing + self._frame_job_done()
         if result.refused:
-            self._frame_job = False
-            text = f"refused the bridge of bot {job.bot_id}: {result.refused}"
-            error = Error(code=result.refused_code, detail=result.refused)
-            return [Note(logging.WARNING, text), Write(error.dump()), Close(result.close_code), *self.close()]
+            text = (
+                f"refused a bridge of bot {job.bot_id} (client {job.client[:60]}): another connection of the "
+                "bot holds its lease; run one bridge per bot, or users may get replies twice"
+            )
+            return self._conflict(text, CONFLICT_REFUSED) + self._frame_job_done()
         effects: list[Effect] = []
         if result.another_open and self.hello_at is None:
             text = (
@@ -275,6 +314,7 @@ class Connection:
             )
             effects.append(Note(logging.WARNING, text))
         self.bot_id, self.bot, self.hello_at = job.bot_id, result.bot, result.connected_at
+        self.epoch, self._renew_at = result.epoch, now + LEASE_RENEW_SECONDS
         effects.append(Note(logging.INFO, f"bridge said hello: protocol {job.protocol}, client {job.client[:60]}"))
         if self.closed:
             return effects + self._frame_job_done()
@@ -286,6 +326,44 @@ class Connection:
         # The bridge shows one when it acks a message; from then on the broker keeps it up.
         self._typing_at = now + TYPING_REFRESH_SECONDS if self.typing else None
         return effects + self._pump(now) + self._frame_job_done()
+
+    # --- the lease ------------------------------------------------------------------------
+
+    def _lease_due(self, now: float) -> list[Effect]:
+        if self.closed or self.conflict or self._renewing or self._renew_at is None or now < self._renew_at:
+            return []
+        assert self.bot_id is not None  # set with _renew_at
+        assert self.epoch is not None
+        self._renewing = True
+        return [LeaseRenew(bot_id=self.bot_id, epoch=self.epoch)]
+
+    def _lease_renewed(self, job: LeaseRenew, held: bool, now: float) -> list[Effect]:
+        self._renewing = False
+        if job.epoch != self.epoch or self._hello_storing:
+            return []  # a hello on this connection took the lease again meanwhile: its result counts
+        self._renew_at = now + LEASE_RENEW_SECONDS
+        if held or self.closed or self.conflict:
+            return []
+        text = (
+            f"closed a connection of the bridge of bot {job.bot_id}: a newer connection took its lease "
+            f"(this one held epoch {job.epoch})"
+        )
+        return self._conflict(text, CONFLICT_SUPERSEDED)
+
+    def _conflict(
+        self, text: str, detail: str, *, code: str = BRIDGE_CONFLICT, close: int = CLOSE_BRIDGE_CONFLICT
+    ) -> list[Effect]:
+        """Say why, then close (4409 when another connection holds the bot's lease); from
+        then on take no frames and push nothing."""
+        self.conflict = True
+        self._frames.clear()
+        self.rung_refs.clear()
+        self._held = None
+        self._typing_at = None
+        if self.closed:
+            return [Note(logging.WARNING, text)]
+        error = Error(code=code, detail=detail).dump()
+        return [Note(logging.WARNING, text), Write(error), Close(close)]
 
     # --- messages -------------------------------------------------------------------------
 
@@ -328,7 +406,7 @@ class Connection:
                 effects.append(frame_failed(frame.id, STORE_FAILED))
             else:
                 effects.append(Write(Ack(id=frame.id, status=result.status, reason=result.reason).dump()))
-        if self.closed:
+        if self.closed or self.conflict:
             return self._close_check()  # the acks cannot reach a closed connection
         if any(result is not None and result.status == "accepted" for result in results):
             self.active_until = now + ACTIVE_SECONDS
@@ -362,7 +440,7 @@ class Connection:
 
     def _pump(self, now: float) -> list[Effect]:
         """Begin the next read, if none is under way: the rung refs, or a poll when due."""
-        if self.closed or self._last_poll is None or self._reading is not None:
+        if self.closed or self.conflict or self._last_poll is None or self._reading is not None:
             return []
         job: ReadRung | ReadDue
         full = after_hello = False
@@ -394,7 +472,7 @@ class Connection:
         return [job]
 
     def _found(self, job: ReadRung | ReadDue, found: Found, now: float) -> list[Effect]:
-        if self.closed:
+        if self.closed or self.conflict:
             return []
         if isinstance(job, ReadDue):
             self.ledger.seen(found.high_id)
@@ -408,7 +486,7 @@ class Connection:
     def _held_push(self, now: float) -> list[Effect]:
         """Write the sends of the last read once the acks of the batches begun by its return
         are written: an answer never overtakes its message's ack."""
-        if self._held is None:
+        if self._held is None or self.conflict:
             return []
         sends, begun = self._held
         if sends and any(self._acked[lane] < count for lane, count in enumerate(begun)):
@@ -436,7 +514,7 @@ class Connection:
     # --- typing indicators ----------------------------------------------------------------
 
     def _typing_due(self, now: float) -> list[Effect]:
-        if self.closed or self._typing_at is None or self._typing_reading or now < self._typing_at:
+        if self.closed or self.conflict or self._typing_at is None or self._typing_reading or now < self._typing_at:
             return []
         self._typing_reading = True
         self._answered_to = set()
@@ -458,7 +536,7 @@ class Connection:
         self._close_stored = True
         if self.bot_id is None or self.hello_at is None:
             return []
-        return [StoreClose(bot_id=self.bot_id, connected_at=self.hello_at)]
+        return [StoreClose(bot_id=self.bot_id, connected_at=self.hello_at, epoch=self.epoch)]
 
 
 def _frame_error(exc: FrameError) -> Write:

@@ -37,12 +37,15 @@ class Note:
 
 @dataclass(frozen=True, slots=True)
 class StoreHello:
-    """Record the bridge's hello; the result (``broker.bridges.Connected``) says which bot
-    it is, or why it is refused."""
+    """Record the bridge's hello if its bot is served and it takes the bot's lease
+    (``broker.bridgelease``); the result (``broker.bridges.Connected``) says which bot it
+    is, the lease's ``epoch``, or why it is refused."""
 
     bot_id: str
     client: str
     protocol: int
+    instance: str | None = None  # the bridge's own ID, from its hello
+    held_epoch: int | None = None  # the lease this connection holds already
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +113,20 @@ class ReadWorking:
 
 @dataclass(frozen=True, slots=True)
 class StoreClose:
-    """Record that the connection whose hello was at ``connected_at`` closed."""
+    """Record that the connection whose hello was at ``connected_at`` (that took the lease
+    at ``epoch``) closed."""
 
     bot_id: str
     connected_at: datetime
+    epoch: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRenew:
+    """Renew the lease the connection took at ``epoch``; result: false if another took it since."""
+
+    bot_id: str
+    epoch: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,5 +139,16 @@ class Found:
     more: bool = False
 
 
-Job = StoreHello | AcceptMany | ConfirmMany | FailStore | StatusStore | ReadRung | ReadDue | ReadWorking | StoreClose
+Job = (
+    StoreHello
+    | AcceptMany
+    | ConfirmMany
+    | FailStore
+    | StatusStore
+    | ReadRung
+    | ReadDue
+    | ReadWorking
+    | StoreClose
+    | LeaseRenew
+)
 Effect = Write | Close | Note | Job

@@ -33,6 +33,7 @@ from broker.connection_jobs import (
     FailStore,
     Found,
     Job,
+    LeaseRenew,
     Note,
     ReadDue,
     ReadRung,
@@ -95,7 +96,9 @@ async def job_perform(job: Job) -> Any:
             )
             return Found(sends=[outbox.send_frame(row) for row in due.rows], high_id=due.high_id, more=due.more)
         case StoreHello():
-            return await database_sync_to_async(bridges.bridge_connected)(bot_id=job.bot_id, client=job.client)
+            return await database_sync_to_async(bridges.bridge_connected)(
+                bot_id=job.bot_id, client=job.client, instance=job.instance, held_epoch=job.held_epoch
+            )
         case FailStore():
             return await database_sync_to_async(outbox.outbox_fail)(ref=job.ref, reason=job.reason, retry=job.retry)
         case StatusStore():
@@ -106,7 +109,11 @@ async def job_perform(job: Job) -> Any:
             return await database_sync_to_async(working.conversations_working, thread_sensitive=False)(bot=job.bot)
         case StoreClose():
             return await database_sync_to_async(bridges.bridge_disconnected)(
-                bot_id=job.bot_id, connected_at=job.connected_at
+                bot_id=job.bot_id, connected_at=job.connected_at, epoch=job.epoch
+            )
+        case LeaseRenew():
+            return await database_sync_to_async(bridges.bridge_lease_renew, thread_sensitive=False)(
+                bot_id=job.bot_id, epoch=job.epoch
             )
 
 
@@ -123,6 +130,8 @@ def job_failure(job: Job) -> str:
             return "the close of the bridge connection could not be recorded"
         case ReadWorking():
             return "the conversations to show typing in could not be read"
+        case LeaseRenew():
+            return "the bridge connection's lease could not be renewed; trying again"
     return "bridge frame could not be handled"
 
 

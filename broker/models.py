@@ -105,6 +105,10 @@ class BridgeStatus(models.Model):
     status = models.JSONField(
         verbose_name=_("status"), default=dict, blank=True, help_text=_("the latest status frame")
     )
+    # The lease of the one live connection (broker.bridgelease): whose it is and until when.
+    instance = models.CharField(verbose_name=_("bridge instance"), max_length=64, blank=True)
+    epoch = models.PositiveBigIntegerField(verbose_name=_("connection epoch"), default=0)
+    lease_until = models.DateTimeField(verbose_name=_("lease until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("bridge status")

@@ -29,6 +29,7 @@ from bridgeprotocol.frames import AttachmentFrame, Failed, Hello, Message, Reply
 MAX_TEXT_CODE_POINTS = 10_000
 MAX_ATTACHMENT_BYTES = 10_000_000
 MAX_ID_CHARS = 128
+MAX_INSTANCE_CHARS = 64  # a hello's instance, kept in BridgeStatus.instance
 MAX_NAME_CHARS = 100
 MAX_FILE_NAME_CHARS = 255
 MAX_CONTENT_TYPE_CHARS = 200
@@ -66,7 +67,7 @@ class Kind(enum.Enum):
 
 # Every string field of every frame a bridge sends; a field not named here is held to ``ID``.
 FIELD_KINDS: Mapping[type[BaseModel], Mapping[str, Kind]] = {
-    Hello: {"type": Kind.ID, "bot_id": Kind.ID, "client": Kind.NAME},
+    Hello: {"type": Kind.ID, "bot_id": Kind.ID, "client": Kind.NAME, "instance": Kind.ID},
     Message: {
         "type": Kind.ID,
         "id": Kind.ID,
@@ -182,6 +183,8 @@ def hello_check(hello: Hello) -> str | None:
         return f"protocol {hello.protocol} is not supported; this broker speaks protocol 1"
     if not is_session_id(hello.bot_id):
         return "bot_id is not a Session ID (05 followed by 64 lowercase hex characters)"
+    if hello.instance is not None and not 0 < len(hello.instance) <= MAX_INSTANCE_CHARS:
+        return f"instance must hold 1 to {MAX_INSTANCE_CHARS} characters"
     return None
 
 

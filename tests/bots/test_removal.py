@@ -90,8 +90,8 @@ def test_a_removed_bots_bridge_is_refused_and_not_registered_again() -> None:
     found = bot_of_bridge(SESSION_ID)
     assert (found.pk, found.removed, found.enabled) == (bot.pk, True, False)
     hello = bridge_connected(bot_id=SESSION_ID, client="tests/1")
-    assert hello.refused_code == "bot_removed"
-    assert "was removed" in hello.refused
+    assert hello.denied_code == "bot_removed"
+    assert "was removed" in hello.denied
     assert hello.close_code == 4403
     assert Bot.objects.count() == 1
 

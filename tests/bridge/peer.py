@@ -1,7 +1,8 @@
 """A small real broker-side protocol peer (websockets server) for testing the bridge alone.
 
 It speaks the broker's half of ``docs/bridge-protocol.md``: checks the bearer token,
-answers ``hello`` with ``welcome`` and the pending sends, acks messages (or holds the acks),
+answers ``hello`` with ``welcome`` and the pending sends (or, told to, refuses it as a second
+bridge of the bot: ``error`` ``bridge_conflict`` and close 4409), acks messages (or holds the acks),
 and keeps sends pending until ``sent`` or ``failed`` with ``retry`` false.
 """
 
@@ -18,7 +19,20 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from bridgeprotocol.frames import Ack, Error, Failed, Hello, Message, Send, Sent, Status, Welcome, parse_frame
+from bridgeprotocol.frames import (
+    BRIDGE_CONFLICT,
+    CLOSE_BRIDGE_CONFLICT,
+    Ack,
+    Error,
+    Failed,
+    Hello,
+    Message,
+    Send,
+    Sent,
+    Status,
+    Welcome,
+    parse_frame,
+)
 
 
 class ProtocolPeer:
@@ -33,6 +47,7 @@ class ProtocolPeer:
         self.statuses: list[Status] = []
         self.pending: dict[str, Send] = {}
         self.refused = 0
+        self.conflicts = 0  # hellos still to refuse as a second bridge's
         self.conn: ServerConnection | None = None
         self.server: Server | None = None
         self.changed = asyncio.Event()
@@ -68,6 +83,12 @@ class ProtocolPeer:
             frame = parse_frame(raw)
             if isinstance(frame, Hello):
                 self.hellos.append(frame)
+                self.changed.set()
+                if self.conflicts:
+                    self.conflicts -= 1
+                    await conn.send(Error(code=BRIDGE_CONFLICT, detail="another bridge of this bot").to_json())
+                    await conn.close(CLOSE_BRIDGE_CONFLICT, "another bridge of this bot is connected")
+                    return
                 self.conn = conn
                 await conn.send(Welcome().to_json())
                 for send in list(self.pending.values()):

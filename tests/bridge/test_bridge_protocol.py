@@ -217,3 +217,47 @@ async def test_the_user_sees_the_bot_typing_once_their_message_is_accepted(peer,
 
     assert await peer.wait(typing_seen)
     assert harness.replies() == []  # an indicator, not a reply
+
+
+async def test_refused_as_a_second_bridge_it_logs_an_error_naming_the_bot_and_waits_a_minute(peer, harness, caplog):
+    caplog.set_level(logging.WARNING, logger="bridge")
+    peer.conflicts = 1
+    harness.start(peer)
+    assert await peer.wait(lambda: len(peer.hellos) == 1)
+    # The normal backoff would try again within half a second.
+    assert not await peer.wait(lambda: len(peer.hellos) > 1, timeout=3.0)
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [
+        f"the broker refused this bridge of bot {harness.bot_id}: another bridge of the bot is connected "
+        "(close code 4409); run one bridge per bot. Trying again in 60 s"
+    ]
+    assert not [r for r in caplog.records if "broker connection lost" in r.getMessage()]
+    assert not harness.task.done()
+
+
+async def test_the_hello_names_the_bridge_the_same_across_restarts_and_apart_from_another(peer, harness, tmp_path):
+    harness.start(peer)
+    assert await peer.wait(lambda: len(peer.hellos) == 1)
+    await harness.stop()
+    harness.start(peer)
+    assert await peer.wait(lambda: len(peer.hellos) == 2)
+    first, again = (hello.instance for hello in peer.hellos)
+    assert first == again == (harness.state / "instance").read_text().strip()
+    assert first is not None
+    assert len(first) == 32
+    await harness.stop()
+    other = Harness(tmp_path / "elsewhere")
+    other.start(peer)
+    try:
+        assert await peer.wait(lambda: len(peer.hellos) == 3)
+    finally:
+        await other.stop()
+    assert peer.hellos[2].instance not in (None, first)
+
+
+@pytest.mark.timeout(60)
+async def test_a_bridge_stopped_between_its_hello_and_the_welcome_stops(peer, harness):
+    for hellos in (1, 2, 3):
+        harness.start(peer)
+        assert await peer.wait(lambda: len(peer.hellos) == hellos)  # noqa: B023 - read at once
+        await harness.stop()  # the stop lands as the welcome does: it used to hang here

@@ -4,7 +4,8 @@ Each scenario is a list of (event, effects the link returns). Events, as the run
 them: ``open`` a WebSocket opened; ``lost`` it closed or could not open; ``welcome``, ``ack ID
 [STATUS]``, ``error CODE [ID]``, ``send REF``, ``raw TEXT`` a frame from the broker;
 ``fetch ID -ID...`` the poller handed over messages, ``-ID`` being one with nothing for the
-broker (the bot's own sync copy, a typing indicator); ``sent REF``, ``failed REF``, ``crash
+broker (the bot's own sync copy, a typing indicator); ``lost CODE`` the broker closed it with
+CODE; ``sent REF``, ``failed REF``, ``crash
 REF`` the sender's answer; ``written`` a cursor write ended; ``due ID LINK`` a retry timer
 fired; ``status`` the status timer fired. Delays are the backoff's ceilings (jitter at its top).
 """
@@ -18,6 +19,7 @@ import random
 import pytest
 
 from bridge.brokerlink import (
+    CONFLICT_RETRY_SECONDS,
     MAX_BACKLOG,
     MAX_BACKLOG_BYTES,
     RECENT_KEPT,
@@ -63,7 +65,7 @@ def feed(link: BrokerLink, event: str) -> list[Effect]:
         case "open":
             return link.link_opened()
         case "lost":
-            return link.link_lost()
+            return link.link_lost(int(args[0]) if args else None)
         case "welcome":
             return link.received(Welcome().to_json())
         case "ack":
@@ -123,6 +125,10 @@ def describe(effect: Effect) -> str:
 
 
 UP = [("open", ["hello"]), ("welcome", ["status"])]
+CONFLICT_LOG = (
+    f"error: the broker refused this bridge of bot {BOT}: another bridge of the bot is connected (close code "
+    "4409); run one bridge per bot. Trying again in 60 s"
+)
 
 SCENARIOS: dict[str, list[tuple[str, list[str]]]] = {
     "it says hello first and a status once welcomed": [
@@ -359,6 +365,30 @@ SCENARIOS: dict[str, list[tuple[str, list[str]]]] = {
         ("welcome", ["status"]),
         ("lost", ["reconnect in 0.5s"]),
     ],
+    # --- another bridge of the bot is connected -------------------------------------------
+    "refused as a second bridge: logged as an error naming the bot, tried again in a minute": [
+        ("open", ["hello"]),
+        ("error bridge_conflict", []),  # no hang-up: the broker's close says the rest
+        ("lost 4409", [CONFLICT_LOG, "reconnect in 60.0s"]),
+        ("open", ["hello"]),
+        ("lost 4409", [CONFLICT_LOG, "reconnect in 60.0s"]),  # slow every time, not growing
+        ("open", ["hello"]),
+        ("welcome", ["status"]),
+        ("lost", ["reconnect in 0.5s"]),  # the normal backoff again, from its start
+    ],
+    "taken over by a newer connection while up: the same slow retry": [
+        *UP,
+        ("fetch m1", ["message m1"]),
+        ("error bridge_conflict", []),
+        ("lost 4409", [CONFLICT_LOG, "reconnect in 60.0s"]),
+        ("open", ["hello"]),
+        ("welcome", ["message m1", "status"]),
+    ],
+    "another close code gets the normal backoff": [
+        ("open", ["hello"]),
+        ("lost 1011", ["reconnect in 0.5s"]),
+        ("lost 4401", ["reconnect in 1.0s"]),
+    ],
 }
 
 
@@ -372,6 +402,13 @@ def test_each_event_gets_the_effects_the_protocol_asks_for(steps) -> None:
 def test_the_hello_names_the_protocol_the_bot_and_the_client() -> None:
     (hello,) = link_new().link_opened()
     assert hello == Emit(Hello(protocol=PROTOCOL_VERSION, bot_id=BOT, client="test-client", features=("typing",)))
+
+
+def test_the_hello_names_the_bridge_instance_when_it_has_one() -> None:
+    (hello,) = link_new(instance="f" * 32).link_opened()
+    assert isinstance(hello, Emit)
+    assert json.loads(hello.frame.to_json())["instance"] == "f" * 32
+    assert CONFLICT_RETRY_SECONDS == 60.0
 
 
 def test_without_typing_indicators_the_hello_asks_for_no_typing_frames() -> None:

@@ -81,10 +81,10 @@ async def receive_until(comm: WebsocketCommunicator, frame_type: str, timeout: f
             return frame
 
 
-async def say_hello(comm: WebsocketCommunicator, bot_id: str = BOT) -> None:
+async def say_hello(comm: WebsocketCommunicator, bot_id: str = BOT, **extra: Any) -> None:
     connected, _ = await comm.connect(timeout=20)
     assert connected
-    await comm.send_json_to({"type": "hello", "protocol": 1, "bot_id": bot_id, "client": "tests/1"})
+    await comm.send_json_to({"type": "hello", "protocol": 1, "bot_id": bot_id, "client": "tests/1", **extra})
     assert await receive(comm) == {"type": "welcome", "protocol": 1}
 
 

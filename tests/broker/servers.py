@@ -55,6 +55,6 @@ def frame_recv(ws: ClientConnection, timeout: float = 60) -> dict[str, Any]:
     return json.loads(ws.recv(timeout=timeout))
 
 
-def hello(ws: ClientConnection, bot_id: str) -> None:
-    ws.send(json.dumps({"type": "hello", "protocol": 1, "bot_id": bot_id, "client": "tests/sync"}))
+def hello(ws: ClientConnection, bot_id: str, **extra: Any) -> None:
+    ws.send(json.dumps({"type": "hello", "protocol": 1, "bot_id": bot_id, "client": "tests/sync", **extra}))
     assert frame_recv(ws) == {"type": "welcome", "protocol": 1}

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from bridgeprotocol.frames import MAX_FRAME_BYTES
+from broker.bridgelease import LEASE_RENEW_SECONDS
+from broker.bridges import Connected
 from broker.connection import (
     ACCEPT_BATCH,
     ACTIVE_SECONDS,
@@ -36,6 +38,7 @@ from broker.connection_jobs import (
     FailStore,
     Found,
     Job,
+    LeaseRenew,
     Note,
     ReadDue,
     ReadRung,
@@ -93,6 +96,8 @@ def job_name(job: Job) -> str:
             return f"poll from {job.after_id}" + ("" if job.due_only else " all")
         case StoreClose():
             return "close"
+        case LeaseRenew():
+            return f"renew {job.epoch}"
     raise AssertionError(job)
 
 
@@ -143,7 +148,7 @@ class Driver:
     def done(self, name: str, result: Any = None) -> None:
         job = self.jobs.pop(name)
         if result is None and isinstance(job, StoreHello):
-            result = SimpleNamespace(connected_at=HELLO_AT, another_open=False, bot=1, refused="")
+            result = Connected(connected_at=HELLO_AT, another_open=False, bot=1, epoch=1)
         if isinstance(job, AcceptMany) and isinstance(result, list):
             result = [SimpleNamespace(status=r, reason=None) if isinstance(r, str) else r for r in result]
         if isinstance(job, ReadRung | ReadDue) and isinstance(result, list):
@@ -775,11 +780,11 @@ def test_with_a_shared_channel_layer_the_rings_bring_the_sends_and_the_poll_stay
     assert driver.begun == ["accept 0: m1", "poll from 0"]
 
 
-def test_no_deadline_while_a_read_is_under_way_before_hello_or_after_the_close() -> None:
+def test_no_poll_deadline_while_a_read_is_under_way_and_none_before_hello_or_after_the_close() -> None:
     assert Driver().core.deadline(now=5.0) is None
     driver = connected()
     driver.play(("ring", ["r1"], False))
-    assert driver.core.deadline(now=5.0) is None
+    assert driver.core.deadline(now=5.0) == LEASE_RENEW_SECONDS  # only the lease's renewal
     driver.done("rung r1", [])
     assert driver.core.deadline(now=5.0) == IDLE_POLL_SECONDS
     driver.play(("close",))
@@ -844,7 +849,7 @@ def test_the_stores_get_the_frames_fields() -> None:
     assert driver.jobs["fail r2 retry"] == FailStore(ref="r2", reason="offline", retry=True)
     driver.play(("close",))
     driver.done("fail r2 retry")
-    assert driver.jobs["close"] == StoreClose(bot_id=BOT, connected_at=HELLO_AT)
+    assert driver.jobs["close"] == StoreClose(bot_id=BOT, connected_at=HELLO_AT, epoch=1)
 
 
 def test_a_batch_holds_at_most_its_limit_of_messages() -> None:
@@ -863,7 +868,7 @@ def test_the_hello_says_who_connected_and_warns_of_another_connection_open() -> 
     driver = Driver(lanes=1, rung=False)
     driver.play(("hello",))
     assert driver.jobs["hello tests/1"] == StoreHello(bot_id=BOT, client="tests/1", protocol=1)
-    driver.done("hello tests/1", SimpleNamespace(connected_at=HELLO_AT, another_open=True, bot=1, refused=""))
+    driver.done("hello tests/1", Connected(connected_at=HELLO_AT, another_open=True, bot=1, epoch=1))
     assert driver.notes == [
         Note(
             logging.WARNING,
@@ -874,7 +879,7 @@ def test_the_hello_says_who_connected_and_warns_of_another_connection_open() -> 
         Note(logging.INFO, "bridge said hello: protocol 1, client tests/1"),
     ]
     driver.play(("hello",))  # its own connection is the other one now
-    driver.done("hello tests/1", SimpleNamespace(connected_at=HELLO_AT, another_open=True, bot=1, refused=""))
+    driver.done("hello tests/1", Connected(connected_at=HELLO_AT, another_open=True, bot=1, epoch=1))
     assert driver.notes[2:] == [Note(logging.INFO, "bridge said hello: protocol 1, client tests/1")]
 
 

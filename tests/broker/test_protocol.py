@@ -37,9 +37,9 @@ async def test_the_late_close_of_an_old_connection_leaves_the_reconnected_bridge
     transactional_db, caplog: pytest.LogCaptureFixture
 ) -> None:
     old, new = communicator(), communicator()
-    await say_hello(old)
+    await say_hello(old, instance="bridge-1")
     assert "another connection" not in caplog.text
-    await say_hello(new)  # the bridge reconnected before the broker saw its old connection close
+    await say_hello(new, instance="bridge-1")  # it reconnected before the broker saw its old connection close
     assert "said hello while another connection of it was open" in caplog.text
     await old.disconnect()
     assert (await BridgeStatus.objects.aget(bot_id=BOT)).connected, "health checks would report it down"

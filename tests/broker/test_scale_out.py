@@ -10,11 +10,13 @@ from django.conf import settings
 from broker.models import InboundMessage, OutboundMessage
 from tests.broker.conftest import BOT, message
 from tests.broker.servers import bridge_connect, frame_recv, hello, runbroker
+from tests.broker.test_one_bridge import half_open_taken_over, one_bridge_refused
 from tests.conftest import require_server, worker_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
 USERS = [f"05{i:064x}" for i in range(1, 13)]
+OTHER_BOT = "05" + "b1" * 32  # one live bridge per bot: the second broker's bridge is another bot's
 LIMITED = "05" + "ee" * 32
 
 
@@ -38,7 +40,7 @@ def test_two_brokers_and_a_separate_worker_answer_every_message_once(
         bridge_connect(port_b) as b,
     ):
         hello(a, BOT)
-        hello(b, BOT)
+        hello(b, OTHER_BOT)
         for i, user in enumerate(USERS):
             ws = a if i % 2 else b
             ws.send(json.dumps(message("/ping", sender=user, conversation=user, mid=f"scale-{i}")))
@@ -59,3 +61,13 @@ def test_two_brokers_and_a_separate_worker_answer_every_message_once(
     assert texts.count("You are sending messages too fast. Please wait a few seconds and try again.") == 1
     assert OutboundMessage.objects.filter(text="pong").count() == len(USERS)
     assert InboundMessage.objects.count() == len(USERS) + 3
+
+
+def test_across_two_brokers_a_second_bridge_of_a_bot_is_refused(redis_mode, transactional_db) -> None:
+    with runbroker("--no-worker") as (port_a, _), runbroker("--no-worker") as (port_b, _):
+        one_bridge_refused(port_a, port_b)
+
+
+def test_across_two_brokers_a_reconnect_takes_over_its_half_open_connection(redis_mode, transactional_db) -> None:
+    with runbroker("--no-worker") as (port_a, _), runbroker("--no-worker") as (port_b, _):
+        half_open_taken_over(port_a, port_b)

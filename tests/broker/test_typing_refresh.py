@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from bridgeprotocol.frames import TYPING_REFRESH_SECONDS, FrameError, Typing, parse_frame
+from broker.bridges import Connected
 from broker.connection import Connection
-from broker.connection_jobs import Effect, Found, ReadDue, ReadRung, ReadWorking, StoreHello, Write
+from broker.connection_jobs import Effect, Found, LeaseRenew, ReadDue, ReadRung, ReadWorking, StoreHello, Write
 from broker.models import InboundMessage
 from broker.working import conversations_working
 from plugins.models import BotUser, Invocation, Plugin, PluginVersion
@@ -31,15 +31,15 @@ def connected(features: list[str] | None, now: float = 100.0) -> Connection:
         hello["features"] = features
     (job,) = core.frame_received(json.dumps(hello))
     assert isinstance(job, StoreHello)
-    effects = core.job_done(job, SimpleNamespace(connected_at=HELLO_AT, another_open=False, bot=1, refused=""), now=now)
+    effects = core.job_done(job, Connected(connected_at=HELLO_AT, another_open=False, bot=1, epoch=1), now=now)
     for poll in [e for e in effects if isinstance(e, ReadDue)]:
         core.job_done(poll, Found(), now=now)  # the first poll after hello finds nothing
     return core
 
 
 def jobs(effects: list[Effect]) -> list[ReadWorking]:
-    """The typing reads among ``effects`` (the outbox polls left out); nothing else is expected."""
-    found = [e for e in effects if not isinstance(e, ReadDue)]
+    """The typing reads among ``effects`` (the outbox polls and lease renewals left out)."""
+    found = [e for e in effects if not isinstance(e, ReadDue | LeaseRenew)]
     assert all(isinstance(e, ReadWorking) for e in found), found
     return [e for e in found if isinstance(e, ReadWorking)]
 
