@@ -101,7 +101,8 @@ def test_a_bridge_of_a_removed_identity_added_again_serves_the_new_bot() -> None
     bot_remove(name="help")
     new = bot_add(name="help2", words=WORDS)
     assert bot_of_bridge(SESSION_ID).pk == new.pk
-    assert bridge_connected(bot_id=SESSION_ID, client="tests/1").refused == ""
+    hello = bridge_connected(bot_id=SESSION_ID, client="tests/1")
+    assert (hello.denied, hello.refused, hello.bot) == ("", False, new.pk)
 
 
 def test_purge_deletes_the_bot_and_its_whole_history_after_confirmation() -> None:

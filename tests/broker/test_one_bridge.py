@@ -23,6 +23,7 @@ from broker.connection import CONFLICT_REFUSED, CONFLICT_SUPERSEDED
 from broker.models import BridgeStatus, OutboundMessage
 from tests.broker.conftest import BOT, USER, communicator, receive, receive_until, say_hello
 from tests.broker.servers import bridge_connect, frame_recv, hello, runbroker
+from tests.thebot import athe_bot, the_bot
 
 REFUSED = {"type": "error", "code": "bridge_conflict", "detail": CONFLICT_REFUSED}
 SUPERSEDED = {"type": "error", "code": "bridge_conflict", "detail": CONFLICT_SUPERSEDED}
@@ -46,7 +47,7 @@ async def refused(comm: WebsocketCommunicator, **extra: str) -> None:
 
 async def pending_send() -> str:
     ref = f"lease-{next(_refs)}"
-    await OutboundMessage.objects.acreate(ref=ref, to=USER, text="hello")
+    await OutboundMessage.objects.acreate(bot=await athe_bot(), ref=ref, to=USER, text="hello")
     return ref
 
 
@@ -129,7 +130,7 @@ def one_bridge_refused(port_a: int, port_b: int) -> None:
                 second.send(json.dumps({"type": "hello", "protocol": 1, "bot_id": BOT, "client": "x", **extra}))
                 assert sends_until_closed(second) == ([REFUSED], 4409)
         ref = f"lease-{next(_refs)}"
-        OutboundMessage.objects.create(ref=ref, to=USER, text="hello")
+        OutboundMessage.objects.create(bot=the_bot(), ref=ref, to=USER, text="hello")
         send_received(first, ref)
         assert BridgeStatus.objects.get(bot_id=BOT).instance == "bridge-a"
 
@@ -142,7 +143,7 @@ def half_open_taken_over(port_a: int, port_b: int) -> None:
         taken = BridgeStatus.objects.get(bot_id=BOT).epoch
         hello(new, BOT, instance="bridge-a")
         ref = f"lease-{next(_refs)}"
-        OutboundMessage.objects.create(ref=ref, to=USER, text="hello")
+        OutboundMessage.objects.create(bot=the_bot(), ref=ref, to=USER, text="hello")
         send_received(new, ref)
         frames, code = sends_until_closed(old)
         assert code == 4409
@@ -150,7 +151,7 @@ def half_open_taken_over(port_a: int, port_b: int) -> None:
         status = BridgeStatus.objects.get(bot_id=BOT)
         assert (status.connected, status.epoch) == (True, taken + 1), "the old close left the new record alone"
         later = f"lease-{next(_refs)}"
-        OutboundMessage.objects.create(ref=later, to=USER, text="again")
+        OutboundMessage.objects.create(bot=the_bot(), ref=later, to=USER, text="again")
         send_received(new, later)
 
 
