@@ -308,9 +308,9 @@ class Connection:
         effects: list[Effect] = []
         if result.another_open and self.hello_at is None:
             text = (
-                f"the bridge of bot {job.bot_id} said hello while another connection of it was open: a "
-                "reconnect whose old connection has not closed yet, a broker process that stopped without "
-                "closing it, or a second bridge (run one bridge per bot, or users may get replies twice)"
+                f"the bridge of bot {job.bot_id} said hello while another connection of it was open, and "
+                "takes over from it: the same bridge reconnecting before its old connection closed, or a "
+                "connection whose lease ran out (its broker process stopped without closing it)"
             )
             effects.append(Note(logging.WARNING, text))
         self.bot_id, self.bot, self.hello_at = job.bot_id, result.bot, result.connected_at

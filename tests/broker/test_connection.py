@@ -872,9 +872,9 @@ def test_the_hello_says_who_connected_and_warns_of_another_connection_open() -> 
     assert driver.notes == [
         Note(
             logging.WARNING,
-            f"the bridge of bot {BOT} said hello while another connection of it was open: a reconnect whose "
-            "old connection has not closed yet, a broker process that stopped without closing it, or a second "
-            "bridge (run one bridge per bot, or users may get replies twice)",
+            f"the bridge of bot {BOT} said hello while another connection of it was open, and takes over "
+            "from it: the same bridge reconnecting before its old connection closed, or a connection whose "
+            "lease ran out (its broker process stopped without closing it)",
         ),
         Note(logging.INFO, "bridge said hello: protocol 1, client tests/1"),
     ]
