@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from bridge.backoff import Backoff
 from bridge.inbox import Fetched, Inbox
 from bridgeprotocol.frames import (
+    BOT_NOT_SERVED,
     BRIDGE_CONFLICT,
+    CLOSE_BOT_NOT_SERVED,
     CLOSE_BRIDGE_CONFLICT,
     PROTOCOL_VERSION,
     TYPING,
@@ -150,6 +152,7 @@ class BrokerLink:
         self.errors = {"broker": 0, "send": 0}
         self.link = 0  # the number of the latest link opened
         self.up = False  # welcomed: frames may go out
+        self._not_served = ""  # why the broker last said it does not serve this bot
         self._rng = rng or random.Random()  # noqa: S311 - jitter for the delays, not a secret
         self._reconnects = Backoff(base=0.5, cap=30.0, rng=self._rng)
         self.retries: dict[str, Backoff] = {}  # messages the broker could not store, by id
@@ -175,6 +178,13 @@ class BrokerLink:
         opened: try again after a growing delay, or a long one if another bridge holds the bot."""
         self.up = False
         self.errors["broker"] += 1
+        if close_code == CLOSE_BOT_NOT_SERVED:
+            text = (
+                f"the broker does not serve bot {self.bot_id} (close code {CLOSE_BOT_NOT_SERVED}): "
+                f"{self._not_served or 'the bot is disabled or removed'}. Trying again in "
+                f"{CONFLICT_RETRY_SECONDS:.0f} s"
+            )
+            return [Note(logging.ERROR, text), Reconnect(CONFLICT_RETRY_SECONDS)]
         if close_code == CLOSE_BRIDGE_CONFLICT:
             text = (
                 f"the broker refused this bridge of bot {self.bot_id}: another bridge of the bot is connected "
@@ -197,6 +207,9 @@ class BrokerLink:
                 return self._welcomed()
             if isinstance(frame, Error) and frame.code == BRIDGE_CONFLICT:
                 return []  # the close (4409) follows; link_lost says it
+            if isinstance(frame, Error) and frame.code in BOT_NOT_SERVED:
+                self._not_served = frame.detail[:300]
+                return []  # the close (4403) follows; link_lost says it, with this reason
             return [Hangup(f"expected welcome, got {frame.type}")]
         if isinstance(frame, Ack):
             return self._acked(frame)

@@ -40,7 +40,16 @@ from bridge.network import NetworkLike, network_build
 from bridge.receiver import PollTiming, Receiver
 from bridge.sender import send_handle
 from bridge.store import BridgeStore
-from bridgeprotocol.frames import CLOSE_BRIDGE_CONFLICT, MAX_FRAME_BYTES, Failed, FrameError, Send, Sent, Status
+from bridgeprotocol.frames import (
+    CLOSE_BOT_NOT_SERVED,
+    CLOSE_BRIDGE_CONFLICT,
+    MAX_FRAME_BYTES,
+    Failed,
+    FrameError,
+    Send,
+    Sent,
+    Status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +226,8 @@ class Bridge:
             except InvalidStatus as exc:
                 log.error("the broker refused the bridge (HTTP %s): check BRIDGE_TOKEN", exc.response.status_code)
             except (OSError, WebSocketException, TimeoutError, FrameError) as exc:
-                if not (isinstance(exc, ConnectionClosed) and exc.rcvd and exc.rcvd.code == CLOSE_BRIDGE_CONFLICT):
+                refused = (CLOSE_BRIDGE_CONFLICT, CLOSE_BOT_NOT_SERVED)  # link_lost says why
+                if not (isinstance(exc, ConnectionClosed) and exc.rcvd and exc.rcvd.code in refused):
                     log.warning("broker connection lost (%s: %s); reconnecting", type(exc).__name__, exc)
             # The broker's close code, if it sent one (4409: another bridge holds the bot).
             for effect in self.link.link_lost(opened.close_code if opened is not None else None):

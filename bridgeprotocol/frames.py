@@ -151,6 +151,9 @@ TYPING = "typing"  # the feature a bridge lists in its hello to get Typing frame
 # second bridge, or the older connection of a bridge that reconnected).
 BRIDGE_CONFLICT = "bridge_conflict"
 CLOSE_BRIDGE_CONFLICT = 4409
+# The error codes and close code for a bridge of a bot the broker does not serve.
+BOT_NOT_SERVED = frozenset({"bot_disabled", "bot_removed"})
+CLOSE_BOT_NOT_SERVED = 4403
 TYPING_REFRESH_SECONDS = 12.0
 
 

@@ -11,10 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from bots.live import LiveBot, bot_of_bridge
+from bridgeprotocol.frames import CLOSE_BOT_NOT_SERVED
 from broker.bridgelease import LEASE_SECONDS, Holder, lease_takes
 from broker.models import BridgeStatus
-
-CLOSE_BOT_DISABLED = 4403
 
 # A status frame may be 16 MiB; the admin and the metrics need a few small health fields.
 MAX_STATUS_BYTES = 16_384
@@ -50,7 +49,12 @@ def _denied(bot: LiveBot) -> Connected | None:
         return None
     now = timezone.now()
     return Connected(
-        connected_at=now, another_open=False, bot=bot.pk, denied=reason, denied_code=code, close_code=CLOSE_BOT_DISABLED
+        connected_at=now,
+        another_open=False,
+        bot=bot.pk,
+        denied=reason,
+        denied_code=code,
+        close_code=CLOSE_BOT_NOT_SERVED,
     )
 
 

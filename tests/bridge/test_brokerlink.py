@@ -384,6 +384,21 @@ SCENARIOS: dict[str, list[tuple[str, list[str]]]] = {
         ("open", ["hello"]),
         ("welcome", ["message m1", "status"]),
     ],
+    # --- the broker does not serve the bot ----------------------------------------------------
+    "refused for a disabled bot: the broker's reason in the log, tried again in a minute": [
+        ("open", ["hello"]),
+        ("error bot_disabled", []),  # no hang-up: the broker's close follows
+        (
+            "lost 4403",
+            [
+                f"error: the broker does not serve bot {BOT} (close code 4403): boom. Trying again in 60 s",
+                "reconnect in 60.0s",
+            ],
+        ),
+        ("open", ["hello"]),
+        ("welcome", ["status"]),
+        ("lost", ["reconnect in 0.5s"]),
+    ],
     "another close code gets the normal backoff": [
         ("open", ["hello"]),
         ("lost 1011", ["reconnect in 0.5s"]),
