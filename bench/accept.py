@@ -21,6 +21,7 @@ import uuid
 from pathlib import Path
 
 from bench.broker import ROOT, manage, mode_env
+from tests.thebot import the_bot
 
 REDIS_URL = os.environ.get("BENCH_ACCEPT_REDIS_URL", "redis://127.0.0.1:6379/4")
 BOT = "05" + "b0" * 32
@@ -53,7 +54,7 @@ def main() -> None:
         frame.update(conversation=sender, conversation_type="private", timestamp=1_700_000_000_000, text="/ping")
         message = Message.model_validate(frame)
         started = time.perf_counter()
-        inbound_accept_many(messages=[message], bot_id=BOT)
+        inbound_accept_many(bot=the_bot().pk, messages=[message], bot_id=BOT)
         return (time.perf_counter() - started) * 1000
 
     try:

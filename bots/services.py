@@ -20,12 +20,13 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from session_python import Session
 
+from bots.adoption import FIRST_BOT
 from bots.models import Bot, BotKey
 from bridge.identity import IdentityError, mnemonic_check, mnemonic_load, session_id_of
 from sessionbot import sealing
 from sessionbot.botconfig import BotConfig, ConfigError, bot_config_apply
 
-FIRST_BOT = "main"
+__all__ = ["FIRST_BOT", "BotError", "BotIdentity"]
 
 
 class BotError(Exception):
@@ -163,6 +164,7 @@ def bot_first_ensure() -> Bot | None:
     is left in place: it is the operator's, and a copy of the identity.
     """
     if Bot.objects.exists():
+        _first_key_fill()
         return None
     try:
         words = mnemonic_load(env_value=settings.SESSION_MNEMONIC, path=settings.DATA_DIR / "session_mnemonic")
@@ -174,6 +176,22 @@ def bot_first_ensure() -> Bot | None:
         if Bot.objects.filter(name=FIRST_BOT, session_id=session_id_of(words)).exists():
             return None  # another process made it at the same moment
         raise
+
+
+def _first_key_fill() -> None:
+    """Seal today's identity for the first bot when a migration made it without its key
+    (PLUGIN_SECRETS_KEY was not set then): its bridge can then serve it."""
+    bot = Bot.objects.filter(name=FIRST_BOT, key__isnull=True).first()
+    path = settings.DATA_DIR / "session_mnemonic"
+    if bot is None or identities_problem() or not (settings.SESSION_MNEMONIC.strip() or path.exists()):
+        return
+    try:
+        words = mnemonic_load(env_value=settings.SESSION_MNEMONIC, path=path)
+    except IdentityError:
+        return  # bot_identity_serve says what is missing
+    if session_id_of(words) == bot.session_id:
+        sealed = sealing.seal(words, keys=_keys(), purpose=sealing.BOT_IDENTITIES)
+        BotKey.objects.get_or_create(bot=bot, defaults={"key_sealed": sealed})
 
 
 def bot_identity_serve(*, name: str | None) -> BotIdentity:

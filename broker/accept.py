@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from redis.exceptions import RedisError
 
+from bots.live import bot_config
 from bridgeprotocol.frames import AttachmentFrame, Message
 from broker.lookup import Lookup, batch_lookup
 from broker.message_routing import Routing, botusers_find, inbound_route
@@ -75,24 +76,32 @@ def _attachments_store(attachments: tuple[AttachmentFrame, ...]) -> list[dict[st
     return stored
 
 
-def inbound_accept(*, message: Message, bot_id: str) -> AcceptResult:
-    """Validate and store ``message``, then route it; duplicates change nothing."""
-    return inbound_accept_many(messages=[message], bot_id=bot_id)[0]
+def inbound_accept(*, message: Message, bot: int, bot_id: str) -> AcceptResult:
+    """Validate and store ``message`` to bot ``bot`` (Session ID ``bot_id``), then route it;
+    duplicates change nothing."""
+    return inbound_accept_many(messages=[message], bot=bot, bot_id=bot_id)[0]
 
 
-def inbound_accept_many(*, messages: list[Message], bot_id: str) -> list[AcceptResult]:
-    """Validate, store and route ``messages`` in one transaction; one result each, in order.
+def inbound_accept_many(*, messages: list[Message], bot: int, bot_id: str) -> list[AcceptResult]:
+    """Validate, store and route ``messages`` to bot ``bot`` in one transaction; one result
+    each, in order.
 
     The new invocations' tasks are sent once the transaction commits.
     """
     # Idempotent: a message stored before the connection broke is found again as a duplicate.
-    return once_more_on_lost_connection(_accept_many, messages, bot_id, careful=False)
+    return once_more_on_lost_connection(_accept_many, messages, BotRef(bot, bot_id), careful=False)
 
 
-def _accept_many(messages: list[Message], bot_id: str, *, careful: bool) -> list[AcceptResult]:
+@dataclass(frozen=True, slots=True)
+class BotRef:
+    pk: int
+    session_id: str
+
+
+def _accept_many(messages: list[Message], bot: BotRef, *, careful: bool) -> list[AcceptResult]:
     results: list[AcceptResult | None] = [None] * len(messages)
     fresh: dict[str, int] = {}
-    limit = settings.BOT_CONFIG.max_attachments
+    limit = bot_config(bot.pk).max_attachments
     for index, message in enumerate(messages):
         reason = message_check(message, max_attachments=limit)
         if reason is not None:
@@ -103,14 +112,14 @@ def _accept_many(messages: list[Message], bot_id: str, *, careful: bool) -> list
             fresh[message.id] = index
     if not fresh:
         return [result or ACCEPTED for result in results]
-    people = _people([messages[i] for i in fresh.values()], bot_id=bot_id)
-    found = batch_lookup(message_ids=list(fresh), senders=list(people), reserve=len(fresh))
+    people = _people([messages[i] for i in fresh.values()], bot_id=bot.session_id)
+    found = batch_lookup(bot=bot.pk, message_ids=list(fresh), senders=list(people), reserve=len(fresh))
     for message_id in found.stored:
         results[fresh.pop(message_id)] = DUPLICATE
     todo = sorted(fresh.values())
     if todo:
         try:
-            _store([messages[i] for i in todo], bot_id=bot_id, careful=careful, found=found, people=people)
+            _store([messages[i] for i in todo], bot=bot, careful=careful, found=found, people=people)
         except INFRASTRUCTURE_ERRORS:
             raise
         except Exception as exc:  # noqa: BLE001 - logged by _store_failure when it is this message's own
@@ -118,18 +127,19 @@ def _accept_many(messages: list[Message], bot_id: str, *, careful: bool) -> list
             # refused one message: one at a time, carefully, so that only that one fails.
             if not careful:
                 for i in todo:
-                    results[i] = _accept_many([messages[i]], bot_id, careful=True)[0]
+                    results[i] = _accept_many([messages[i]], bot, careful=True)[0]
             else:
                 (i,) = todo  # careful is one message at a time
-                results[i] = _store_failure(messages[i], exc)
+                results[i] = _store_failure(messages[i], bot, exc)
         for i in todo:
             results[i] = results[i] or ACCEPTED
     return [result or ACCEPTED for result in results]
 
 
-def _store_failure(message: Message, exc: Exception) -> AcceptResult:
+def _store_failure(message: Message, bot: BotRef, exc: Exception) -> AcceptResult:
     """The answer for one message whose storing raised ``exc``."""
-    if isinstance(exc, IntegrityError) and InboundMessage.objects.filter(message_id=message.id).exists():
+    stored = InboundMessage.objects.filter(bot_id=bot.pk, message_id=message.id)
+    if isinstance(exc, IntegrityError) and stored.exists():
         return DUPLICATE  # another connection stored it first
     log.error("bridge message %r could not be stored", message.id[:40], exc_info=exc)
     # A value the database refuses is refused again on every resend: final.
@@ -145,16 +155,18 @@ def _people(messages: list[Message], *, bot_id: str) -> dict[str, str]:
     return people
 
 
-def _store(messages: list[Message], *, bot_id: str, careful: bool, found: Lookup, people: dict[str, str]) -> None:
+def _store(messages: list[Message], *, bot: BotRef, careful: bool, found: Lookup, people: dict[str, str]) -> None:
     """Route ``messages`` (reads allowed), then write them and what they decided in one transaction."""
     attachments = [_attachments_store(message.attachments or ()) for message in messages]
-    users = [message for message in messages if message.sender != bot_id]
-    verdicts = rate_limit_check_many(user_keys=[message.sender for message in users])
+    users = [message for message in messages if message.sender != bot.session_id]
+    limit = bot_config(bot.pk).rate_limit
+    verdicts = rate_limit_check_many(user_keys=[f"{bot.pk}:{message.sender}" for message in users], limit=limit)
     # A batch skips the look for existing invocation keys (a message's key exists only if
     # its stored message was deleted): a clash fails the batch, which is then stored
     # one message at a time, carefully.
     routing = Routing(
-        users=botusers_find(people=people, found=found.users),
+        bot=bot.pk,
+        users=botusers_find(bot=bot.pk, people=people, found=found.users),
         people=people,
         careful=careful,
         verdicts={message.id: verdict for message, verdict in zip(users, verdicts, strict=True)},
@@ -165,6 +177,7 @@ def _store(messages: list[Message], *, bot_id: str, careful: bool, found: Lookup
     for message, stored, pk in zip(messages, attachments, inbound_ids, strict=False):
         inbound = InboundMessage(
             pk=pk,
+            bot_id=bot.pk,
             message_id=message.id,
             sender=message.sender,
             conversation=message.conversation,
@@ -175,7 +188,7 @@ def _store(messages: list[Message], *, bot_id: str, careful: bool, found: Lookup
             attachments=stored,
             reply_to=message.reply_to.dump() if message.reply_to else None,
         )
-        inbound_route(inbound=inbound, bot_id=bot_id, routing=routing)
+        inbound_route(inbound=inbound, bot_id=bot.session_id, routing=routing)
         inbounds.append(inbound)
     routing.prepare()
     # The ack promises the message is on disk: this commit waits for the flush (not relaxed).

@@ -10,7 +10,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from bots.live import bot_of_bridge
 from broker.models import BridgeStatus
+
+CLOSE_BOT_DISABLED = 4403
 
 # A status frame may be 16 MiB; the admin and the metrics need a few small health fields.
 MAX_STATUS_BYTES = 16_384
@@ -23,10 +26,24 @@ class Connected:
 
     connected_at: datetime  # marks this connection: its close clears only its own hello
     another_open: bool  # the record said another connection of the bot was open
+    bot: int = 0  # the bot's key
+    refused: str = ""  # why the hello is refused ("": served), in plain words
+    refused_code: str = ""  # the error frame's code
+    close_code: int = 0  # and the WebSocket's
 
 
 def bridge_connected(*, bot_id: str, client: str) -> Connected:
-    """Record that the bridge of ``bot_id`` said hello."""
+    """Record that the bridge of ``bot_id`` said hello, unless its bot is disabled."""
+    bot = bot_of_bridge(bot_id)
+    if not bot.enabled:
+        return Connected(
+            connected_at=timezone.now(),
+            another_open=False,
+            bot=bot.pk,
+            refused=f"the bot {bot.name} is disabled (manage.py bots enable {bot.name})",
+            refused_code="bot_disabled",
+            close_code=CLOSE_BOT_DISABLED,
+        )
     now = timezone.now()
     with transaction.atomic():
         before = BridgeStatus.objects.select_for_update().filter(bot_id=bot_id).values_list("connected", flat=True)
@@ -34,7 +51,7 @@ def bridge_connected(*, bot_id: str, client: str) -> Connected:
         BridgeStatus.objects.update_or_create(
             bot_id=bot_id, defaults={"client": client[:200], "connected": True, "connected_at": now, "last_seen": now}
         )
-    return Connected(connected_at=now, another_open=another_open)
+    return Connected(connected_at=now, another_open=another_open, bot=bot.pk)
 
 
 def bridge_disconnected(*, bot_id: str, connected_at: datetime) -> None:

@@ -89,6 +89,7 @@ class Connection:
     def __init__(self, *, lanes: int, rung: bool) -> None:
         self.rung = rung  # a shared channel layer rings every committed send by ref
         self.bot_id: str | None = None
+        self.bot = 0  # the bot's key, known once its hello is stored
         self.hello_at: datetime | None = None  # when this connection's hello was recorded
         self.closed = False
         self.ledger = SendLedger()
@@ -239,6 +240,8 @@ class Connection:
             self._confirms_seen += 1
             return self._confirm_next()
         if isinstance(frame, Hello):
+            if self.bot_id is not None and frame.bot_id != self.bot_id:
+                raise FrameError("a connection serves one bot: say hello again as the same bot")
             self.typing = TYPING in (frame.features or ())
             self._frame_job = True
             return [StoreHello(bot_id=frame.bot_id, client=frame.client, protocol=frame.protocol)]
@@ -258,6 +261,11 @@ class Connection:
         return self._frames_take() + self._close_check()
 
     def _hello_stored(self, job: StoreHello, result: Any, now: float) -> list[Effect]:
+        if result.refused:
+            self._frame_job = False
+            text = f"refused the bridge of bot {job.bot_id}: {result.refused}"
+            error = Error(code=result.refused_code, detail=result.refused)
+            return [Note(logging.WARNING, text), Write(error.dump()), Close(result.close_code), *self.close()]
         effects: list[Effect] = []
         if result.another_open and self.hello_at is None:
             text = (
@@ -266,7 +274,7 @@ class Connection:
                 "closing it, or a second bridge (run one bridge per bot, or users may get replies twice)"
             )
             effects.append(Note(logging.WARNING, text))
-        self.bot_id, self.hello_at = job.bot_id, result.connected_at
+        self.bot_id, self.bot, self.hello_at = job.bot_id, result.bot, result.connected_at
         effects.append(Note(logging.INFO, f"bridge said hello: protocol {job.protocol}, client {job.client[:60]}"))
         if self.closed:
             return effects + self._frame_job_done()
@@ -305,7 +313,7 @@ class Connection:
         del arrived[:ACCEPT_BATCH]
         self._storing[lane] = True
         self._begun[lane] += 1
-        return [AcceptMany(lane=lane, bot_id=self.bot_id, messages=batch)]
+        return [AcceptMany(lane=lane, bot=self.bot, bot_id=self.bot_id, messages=batch)]
 
     def _accepted(self, job: AcceptMany, results: Any, now: float) -> list[Effect]:
         """Answer each message of the batch: ``ack``, or ``error`` if it was not stored."""
@@ -359,7 +367,7 @@ class Connection:
         job: ReadRung | ReadDue
         full = after_hello = False
         if self.rung_refs:
-            job = ReadRung(refs=tuple(self.rung_refs))
+            job = ReadRung(bot=self.bot, refs=tuple(self.rung_refs))
             self.rung_refs = {}
         elif self.poll_now or now - self._last_poll >= self._interval(now):
             if now - self._last_full > RESCAN_SECONDS:
@@ -369,6 +377,7 @@ class Connection:
             self.full_scan = self.after_hello = False
             ledger = self.ledger
             job = ReadDue(
+                bot=self.bot,
                 after_id=0 if full else ledger.lagging_id(now),
                 retry_refs=frozenset(ledger.retry_refs),
                 limit=POLL_LIMIT + len(ledger.inflight),  # pushed rows awaiting their confirm come back too
@@ -427,7 +436,7 @@ class Connection:
             return []
         self._typing_reading = True
         self._answered_to = set()
-        return [ReadWorking()]
+        return [ReadWorking(bot=self.bot)]
 
     def _typing_read(self, conversations: Any, now: float) -> list[Effect]:
         self._typing_reading = False

@@ -37,7 +37,8 @@ class Note:
 
 @dataclass(frozen=True, slots=True)
 class StoreHello:
-    """Record the bridge's hello; the result has ``connected_at`` and ``another_open``."""
+    """Record the bridge's hello; the result (``broker.bridges.Connected``) says which bot
+    it is, or why it is refused."""
 
     bot_id: str
     client: str
@@ -50,13 +51,14 @@ class AcceptMany:
     ``status``/``reason`` each, in order."""
 
     lane: int
-    bot_id: str
+    bot: int  # the bot's key
+    bot_id: str  # its Session ID
     messages: tuple[Message, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class ConfirmMany:
-    """Mark the sends of ``(ref, hash, timestamp)`` delivered."""
+    """Mark the sends of ``(ref, hash, timestamp)`` delivered (refs are unique across bots)."""
 
     confirms: tuple[tuple[str, str, int], ...]
 
@@ -80,15 +82,17 @@ class StatusStore:
 
 @dataclass(frozen=True, slots=True)
 class ReadRung:
-    """Read the pending, due sends among ``refs`` (named by doorbell rings); result :class:`Found`."""
+    """Read bot ``bot``'s pending, due sends among ``refs`` (named by doorbell rings); result :class:`Found`."""
 
+    bot: int
     refs: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class ReadDue:
-    """Poll the outbox (``broker.outbox.outbox_due``'s arguments); result :class:`Found`."""
+    """Poll bot ``bot``'s outbox (``broker.outbox.outbox_due``'s arguments); result :class:`Found`."""
 
+    bot: int
     after_id: int
     retry_refs: frozenset[str]
     limit: int
@@ -98,7 +102,9 @@ class ReadDue:
 
 @dataclass(frozen=True, slots=True)
 class ReadWorking:
-    """Read the conversations whose commands are still being worked on; result: their IDs."""
+    """Read the conversations whose commands bot ``bot`` still works on; result: their IDs."""
+
+    bot: int
 
 
 @dataclass(frozen=True, slots=True)

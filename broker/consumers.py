@@ -73,15 +73,18 @@ async def job_perform(job: Job) -> Any:
     match job:
         case AcceptMany():
             accept = database_sync_to_async(inbound_accept_many, thread_sensitive=False)
-            return await accept(messages=list(job.messages), bot_id=job.bot_id)
+            return await accept(messages=list(job.messages), bot=job.bot, bot_id=job.bot_id)
         case ConfirmMany():
             return await database_sync_to_async(outbox.outbox_confirm_many)(confirms=list(job.confirms))
         case ReadRung():
             # Off the thread the confirms and the poll share: a ring's read need not queue behind them.
-            rows = await database_sync_to_async(outbox.outbox_rung, thread_sensitive=False)(refs=list(job.refs))
+            rows = await database_sync_to_async(outbox.outbox_rung, thread_sensitive=False)(
+                bot=job.bot, refs=list(job.refs)
+            )
             return Found(sends=[outbox.send_frame(row) for row in rows])
         case ReadDue():
             due = await database_sync_to_async(outbox.outbox_due)(
+                bot=job.bot,
                 after_id=job.after_id,
                 retry_refs=job.retry_refs,
                 limit=job.limit,
@@ -96,7 +99,7 @@ async def job_perform(job: Job) -> Any:
         case StatusStore():
             return await database_sync_to_async(bridges.bridge_status_store)(bot_id=job.bot_id, fields=job.fields)
         case ReadWorking():
-            return await database_sync_to_async(working.conversations_working, thread_sensitive=False)()
+            return await database_sync_to_async(working.conversations_working, thread_sensitive=False)(bot=job.bot)
         case StoreClose():
             return await database_sync_to_async(bridges.bridge_disconnected)(
                 bot_id=job.bot_id, connected_at=job.connected_at
@@ -167,14 +170,13 @@ class BridgeConsumer(AsyncWebsocketConsumer):
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at: float | None = None
         self.flowing: asyncio.Future[None] | None = None  # set when held frames are taken
+        self.rings_group: str | None = None  # the doorbell group of its bot, joined after its hello
         await self.accept()
-        if self.channel_layer is not None:
-            await self.channel_layer.group_add(outbox.DOORBELL_GROUP, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
         if self.core is not None:
-            if self.channel_layer is not None:
-                await self.channel_layer.group_discard(outbox.DOORBELL_GROUP, self.channel_name)
+            if self.channel_layer is not None and self.rings_group is not None:
+                await self.channel_layer.group_discard(self.rings_group, self.channel_name)
             self.start(self.core.close())
             while self.jobs:  # the stores under way complete; the last records the close
                 await asyncio.wait(set(self.jobs))
@@ -250,11 +252,21 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             effects = self.core.job_failed(job, now=self.loop.time())
         else:
             effects = self.core.job_done(job, result, now=self.loop.time())
+            if isinstance(job, StoreHello):
+                await self.rings_join()
         self.start(effects)
         if self.flowing is not None and not self.core.holding:
             self.flowing.set_result(None)
             self.flowing = None
         await self.flush()
+
+    async def rings_join(self) -> None:
+        """Hear the rings of this connection's bot, once its hello says which bot it is."""
+        assert self.core is not None
+        if self.channel_layer is None or self.rings_group is not None or not self.core.bot or self.core.closed:
+            return
+        self.rings_group = outbox.doorbell_group(self.core.bot)
+        await self.channel_layer.group_add(self.rings_group, self.channel_name)
 
     def timer_arm(self) -> None:
         """Tick the core at its deadline (the next poll)."""

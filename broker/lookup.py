@@ -27,15 +27,15 @@ class Lookup:
     inbound_ids: list[int] = field(default_factory=list)
 
 
-def batch_lookup(*, message_ids: list[str], senders: list[str], reserve: int) -> Lookup:
-    """Read the duplicates among ``message_ids``, the users among ``senders``, and reserve
+def batch_lookup(*, bot: int, message_ids: list[str], senders: list[str], reserve: int) -> Lookup:
+    """Read bot ``bot``'s duplicates among ``message_ids`` and users among ``senders``, and reserve
     ``reserve`` keys each for invocations and inbound messages (PostgreSQL)."""
     sql = _sql(connection.vendor)
     statements: list[Statement] = []
     if message_ids:
-        statements.append((sql.duplicates + _placeholders(message_ids), message_ids))
+        statements.append((sql.duplicates + _placeholders(message_ids), [bot, *message_ids]))
     if senders:
-        statements.append((sql.users + _placeholders(senders), senders))
+        statements.append((sql.users + _placeholders(senders), [bot, *senders]))
     reserving = ids_next((Invocation, InboundMessage), reserve)
     if reserving is not None:
         statements.append(reserving)
@@ -55,8 +55,8 @@ def batch_lookup(*, message_ids: list[str], senders: list[str], reserve: int) ->
 
 @dataclass(frozen=True, slots=True)
 class _Statements:
-    duplicates: str  # … IN, then the message hashes
-    users: str  # … IN, then the Session IDs
+    duplicates: str  # … IN, then the bot and the message hashes
+    users: str  # … IN, then the bot and the Session IDs
 
 
 @functools.cache
@@ -65,10 +65,11 @@ def _sql(vendor: str) -> _Statements:
     # than the round trip. Identifiers are quoted; every value is a parameter.
     quote = connection.ops.quote_name
     columns = ", ".join(quote(str(field.column)) for field in _USER_FIELDS)
-    message_id = quote("message_id")
+    message_id, bot = quote("message_id"), quote("bot_id")
+    inbound, users = quote(InboundMessage._meta.db_table), quote(BotUser._meta.db_table)
     return _Statements(
-        duplicates=f"SELECT {message_id} FROM {quote(InboundMessage._meta.db_table)} WHERE {message_id} IN ",  # noqa: S608
-        users=f"SELECT {columns} FROM {quote(BotUser._meta.db_table)} WHERE {quote('session_id')} IN ",  # noqa: S608
+        duplicates=f"SELECT {message_id} FROM {inbound} WHERE {bot} = %s AND {message_id} IN ",  # noqa: S608
+        users=f"SELECT {columns} FROM {users} WHERE {bot} = %s AND {quote('session_id')} IN ",  # noqa: S608
     )
 
 

@@ -20,14 +20,17 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from bots.live import bot_config
 from broker.command_rules import MessageMeta, command_match, filters_match
 from broker.models import InboundMessage
 from broker.outbox import outbox_enqueue_answer
 from broker.ratelimit import Verdict, rate_limit_check
 from plugins.commandline import ParsedCommand
 from plugins.models import BotUser, Invocation, PermissionGrant, Plugin, PluginCommand, PluginVersion, Policy
+from plugins.offers import bot_offers, bot_offers_forget, policy_of
 from plugins.permissions import permission_check
 from plugins.services import invocations_enqueue
+from sessionbot.botconfig import BotConfig
 from sessionbot.dbbatch import rows_insert
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ class Routing:
     so on PostgreSQL a batch's writes travel as one query (``sessionbot.dbbatch``).
     """
 
+    bot: int  # the bot the messages came to
     users: dict[str, BotUser] = field(default_factory=dict)
     # Author names by Session ID, to fill in a user's missing display name when writing.
     people: dict[str, str] = field(default_factory=dict)
@@ -63,7 +67,7 @@ class Routing:
     def user(self, *, session_id: str, author_name: str) -> BotUser:
         found = self.users.get(session_id)
         if found is None:
-            found = self.users[session_id] = botusers_find(people={session_id: author_name})[session_id]
+            found = self.users[session_id] = botusers_find(bot=self.bot, people={session_id: author_name})[session_id]
         if author_name and not self.people.get(session_id):
             self.people[session_id] = author_name
         return found
@@ -83,7 +87,11 @@ class Routing:
         botusers_refresh(users=self.users, people=self.people)
         for inbound, text in self.answers:
             outbox_enqueue_answer(
-                message_id=inbound.message_id, to=inbound.conversation, text=text, reply_to=_quote(inbound)
+                bot=self.bot,
+                message_id=inbound.message_id,
+                to=inbound.conversation,
+                text=text,
+                reply_to=_quote(inbound),
             )
         new = [inv for _, inv in self.pending if inv.key not in self._existing]
         rows_insert(new)  # sets the keys that were not reserved (INSERT … RETURNING)
@@ -96,24 +104,25 @@ class Routing:
         self.answers, self.pending, self._existing = [], [], {}
 
 
-def botusers_find(*, people: dict[str, str], found: dict[str, BotUser] | None = None) -> dict[str, BotUser]:
-    """The users behind ``{session_id: author_name}``, created on first contact.
+def botusers_find(*, bot: int, people: dict[str, str], found: dict[str, BotUser] | None = None) -> dict[str, BotUser]:
+    """Bot ``bot``'s users behind ``{session_id: author_name}``, created on first contact.
 
     ``found`` are those already read (``broker.lookup``); only the others are looked up.
     """
     found = dict(found or {})
     wanted = [sid for sid in people if sid not in found]
     if wanted:
-        found.update((u.session_id, u) for u in BotUser.objects.filter(session_id__in=wanted))
+        found.update((u.session_id, u) for u in BotUser.objects.filter(bot_id=bot, session_id__in=wanted))
     now = timezone.now()
     missing = [
-        BotUser(session_id=sid, display_name=name[:100], first_seen=now, last_seen=now)
+        BotUser(bot_id=bot, session_id=sid, display_name=name[:100], first_seen=now, last_seen=now)
         for sid, name in people.items()
         if sid not in found
     ]
     if missing:
         BotUser.objects.bulk_create(missing, ignore_conflicts=True)  # another process may add one too
-        found.update((u.session_id, u) for u in BotUser.objects.filter(session_id__in=[m.session_id for m in missing]))
+        added = BotUser.objects.filter(bot_id=bot, session_id__in=[m.session_id for m in missing])
+        found.update((u.session_id, u) for u in added)
     return found
 
 
@@ -148,7 +157,8 @@ def inbound_route(*, inbound: InboundMessage, bot_id: str, routing: Routing | No
     saves the message); without, before this returns.
     """
     own = routing is None
-    routing = Routing() if routing is None else routing
+    routing = Routing(bot=inbound.bot_id) if routing is None else routing
+    config = bot_config(routing.bot)
     if inbound.sender == bot_id:
         inbound.status = Status.IGNORED  # our own sync copy
     else:
@@ -156,9 +166,9 @@ def inbound_route(*, inbound: InboundMessage, bot_id: str, routing: Routing | No
         if user.blocked:
             inbound.status = Status.IGNORED
         else:
-            language = user.language or settings.BOT_CONFIG.default_language
+            language = user.language or config.default_language
             with translation.override(language):
-                _route_user_message(inbound, user, language, routing)
+                _route_user_message(inbound, user, language, routing, config)
     if own:
         routing.prepare()
         routing.write()
@@ -168,21 +178,27 @@ def inbound_route(*, inbound: InboundMessage, bot_id: str, routing: Routing | No
         )
 
 
-def _route_user_message(inbound: InboundMessage, user: BotUser, language: str, routing: Routing) -> None:
-    verdict = routing.verdicts.pop(inbound.message_id, None) or rate_limit_check(user_key=user.session_id)
+def _route_user_message(
+    inbound: InboundMessage, user: BotUser, language: str, routing: Routing, config: BotConfig
+) -> None:
+    verdict = routing.verdicts.pop(inbound.message_id, None) or rate_limit_check(
+        user_key=f"{routing.bot}:{user.session_id}", limit=config.rate_limit
+    )
     if verdict is not Verdict.OK:
         if verdict is Verdict.WARN:
             _answer(inbound, _("You are sending messages too fast. Please wait a few seconds and try again."), routing)
         else:
             inbound.status = Status.IGNORED
         return
-    prefix = settings.BOT_CONFIG.command_prefix
-    match = command_match(inbound.text, bot_prefix=prefix, own_prefixes=own_prefixes())
-    candidates = commands_named(match.name, prefix=match.prefix) if match is not None else []
+    prefix = config.command_prefix
+    match = command_match(inbound.text, bot_prefix=prefix, own_prefixes=own_prefixes(bot=routing.bot))
+    candidates = (
+        commands_named(match.name, prefix=match.prefix, bot=routing.bot, bot_prefix=prefix) if match is not None else []
+    )
     if match is None or (match.own and not candidates):
         # A word after a command's own prefix that no command answers is text, as the older
         # bot read it ("!" starts many sentences).
-        _route_plain_text(inbound, user, language, routing)
+        _route_plain_text(inbound, user, language, routing, config)
         return
     parsed = ParsedCommand(name=match.name, arguments=match.arguments)
     shown = match.prefix + match.name
@@ -207,44 +223,48 @@ def _route_user_message(inbound: InboundMessage, user: BotUser, language: str, r
 
 
 _COMMANDS_TTL = 1.0  # an admin's change reaches routing within a second
-_commands_cache: dict[tuple[str, str], tuple[float, list[PluginCommand]]] = {}
-_own_prefixes: dict[str, tuple[float, frozenset[str]]] = {}
+_commands_cache: dict[tuple[int, str, str, str], tuple[float, list[PluginCommand]]] = {}
+_own_prefixes: dict[int, tuple[float, frozenset[str]]] = {}
 
 
-def _active_commands() -> QuerySet[PluginCommand]:
-    return PluginCommand.objects.filter(version__plugin__enabled=True, version__plugin__active_version=F("version"))
+def _active_commands(bot: int) -> QuerySet[PluginCommand]:
+    """The commands of the enabled plugins' active versions that bot ``bot`` offers."""
+    found = PluginCommand.objects.filter(version__plugin__enabled=True, version__plugin__active_version=F("version"))
+    offered = bot_offers(bot=bot).plugins
+    return found if offered is None else found.filter(version__plugin_id__in=offered)
 
 
-def commands_named(name: str, *, prefix: str = "") -> list[PluginCommand]:
-    """Enabled, active commands called ``name`` that a message writes after ``prefix`` ("":
-    the bot's prefix); cached briefly, as every message asks."""
+def commands_named(name: str, *, bot: int, bot_prefix: str, prefix: str = "") -> list[PluginCommand]:
+    """The active commands of bot ``bot`` called ``name`` that a message writes after
+    ``prefix`` ("": the bot's prefix, ``bot_prefix``); cached briefly, as every message asks."""
     now = time.monotonic()
-    bot = settings.BOT_CONFIG.command_prefix
-    wanted = prefix or bot
-    hit = _commands_cache.get((wanted, name))
+    wanted = prefix or bot_prefix
+    hit = _commands_cache.get((bot, bot_prefix, wanted, name))
     if hit is not None and hit[0] > now:
         return hit[1]
     # A command without a prefix of its own takes the bot's.
-    written = Q(prefix=wanted) | Q(prefix="") if wanted == bot else Q(prefix=wanted)
+    written = Q(prefix=wanted) | Q(prefix="") if wanted == bot_prefix else Q(prefix=wanted)
     found = list(
-        _active_commands()
+        _active_commands(bot)
         .select_related("version__plugin")
         .filter(written, name=name)
         .order_by("version__plugin__name")
     )
     if len(_commands_cache) > 1000:
         _commands_cache.clear()
-    _commands_cache[(wanted, name)] = (now + _COMMANDS_TTL, found)
+    _commands_cache[(bot, bot_prefix, wanted, name)] = (now + _COMMANDS_TTL, found)
     return found
 
 
-def own_prefixes() -> frozenset[str]:
-    """The prefixes active commands bring of their own (``!`` of an older bot's plugin); cached."""
+def own_prefixes(*, bot: int) -> frozenset[str]:
+    """The prefixes bot ``bot``'s commands bring of their own (``!`` of an older bot's plugin); cached."""
     now = time.monotonic()
-    hit = _own_prefixes.get("all")
+    hit = _own_prefixes.get(bot)
     if hit is None or hit[0] <= now:
-        found = frozenset(_active_commands().exclude(prefix="").values_list("prefix", flat=True).distinct())
-        hit = _own_prefixes["all"] = (now + _COMMANDS_TTL, found)
+        found = frozenset(_active_commands(bot).exclude(prefix="").values_list("prefix", flat=True).distinct())
+        if len(_own_prefixes) > 1000:
+            _own_prefixes.clear()
+        hit = _own_prefixes[bot] = (now + _COMMANDS_TTL, found)
     return hit[1]
 
 
@@ -252,6 +272,7 @@ def commands_cache_clear() -> None:
     _commands_cache.clear()
     _own_prefixes.clear()
     _granted_plugins.clear()
+    bot_offers_forget()
 
 
 _granted_plugins: dict[str, tuple[float, frozenset[int]]] = {}
@@ -268,7 +289,7 @@ def _plugins_with_grants() -> frozenset[int]:
 
 def _may_run(user: BotUser, plugin: Plugin, command: PluginCommand | None) -> bool:
     """``permission_check``, skipped for the common case it would allow without looking."""
-    policy = (command.policy if command is not None and command.policy else "") or plugin.default_policy
+    policy = policy_of(bot=user.bot_id, plugin=plugin, command=command)
     if policy == Policy.EVERYONE and plugin.pk not in _plugins_with_grants():
         return True
     return permission_check(user=user, plugin=plugin, command=command)
@@ -284,17 +305,26 @@ def _meta(inbound: InboundMessage, user: BotUser, language: str, *, need_groups:
     )
 
 
-def _default_handler() -> Plugin | None:
+def _default_handler(bot: int, config: BotConfig) -> Plugin | None:
+    """Bot ``bot``'s handler of plain text: its settings' ``default_handler``, else the plugin
+    marked as the default handler, among the plugins it offers."""
     plugins = Plugin.objects.filter(enabled=True, active_version__isnull=False).select_related("active_version")
-    found = plugins.filter(default_handler=True).first()
-    configured = settings.BOT_CONFIG.default_handler
+    offered = bot_offers(bot=bot).plugins
+    if offered is not None:
+        plugins = plugins.filter(pk__in=offered)
+    configured = config.default_handler
+    own = configured if configured != settings.BOT_CONFIG.default_handler else None  # set for this bot
+    found = plugins.filter(name=own).first() if own else None
+    found = found or plugins.filter(default_handler=True).first()
     if found is None and configured:
         found = plugins.filter(name=configured).first()
     return found
 
 
-def _route_plain_text(inbound: InboundMessage, user: BotUser, language: str, routing: Routing) -> None:
-    plugin = _default_handler()
+def _route_plain_text(
+    inbound: InboundMessage, user: BotUser, language: str, routing: Routing, config: BotConfig
+) -> None:
+    plugin = _default_handler(routing.bot, config)
     if plugin is None or plugin.active_version is None or not inbound.text.strip():
         inbound.status = Status.IGNORED
         return
@@ -306,9 +336,10 @@ def _route_plain_text(inbound: InboundMessage, user: BotUser, language: str, rou
     _invoke(inbound, user, plugin.active_version, plain, language, routing)
 
 
-def _invocation_key(message_id: str) -> str:
-    key = f"msg:{message_id}"
-    return key if len(key) <= 100 else "msg:sha256:" + hashlib.sha256(message_id.encode()).hexdigest()
+def _invocation_key(bot: int, message_id: str) -> str:
+    # A group message reaches every bot in the group under one hash: the key names the bot.
+    key = f"msg:{bot}:{message_id}"
+    return key if len(key) <= 100 else "msg:sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _invoke(
@@ -320,7 +351,8 @@ def _invoke(
     routing: Routing,
 ) -> None:
     invocation = Invocation(
-        key=_invocation_key(inbound.message_id),
+        key=_invocation_key(inbound.bot_id, inbound.message_id),
+        bot_id=inbound.bot_id,
         user=user,
         plugin_version=version,
         command=parsed.name,

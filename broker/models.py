@@ -16,7 +16,8 @@ class InboundMessage(models.Model):
         ANSWERED = "answered", _("answered by the broker")
         IGNORED = "ignored", _("ignored")
 
-    message_id = models.CharField(_("Session message hash"), max_length=128, unique=True)
+    bot = models.ForeignKey("bots.Bot", verbose_name=_("bot"), on_delete=models.CASCADE, related_name="inbound")
+    message_id = models.CharField(_("Session message hash"), max_length=128)
     sender = models.CharField(verbose_name=_("sender"), max_length=66)
     conversation = models.CharField(verbose_name=_("conversation"), max_length=80)
     conversation_type = models.CharField(verbose_name=_("conversation type"), max_length=8)
@@ -45,6 +46,8 @@ class InboundMessage(models.Model):
         verbose_name = _("inbound message")
         verbose_name_plural = _("inbound messages")
         ordering = ["-received_at"]
+        # A group message reaches every bot in the group under the same hash.
+        constraints = [models.UniqueConstraint(fields=["bot", "message_id"], name="unique_message_per_bot")]
 
     def __str__(self) -> str:
         return f"{self.message_id[:12]} from {self.sender[:10]}…"
@@ -57,6 +60,7 @@ class OutboundMessage(models.Model):
         FAILED = "failed", _("failed")
 
     ref = models.CharField(verbose_name=_("reference"), max_length=100, unique=True)
+    bot = models.ForeignKey("bots.Bot", verbose_name=_("bot"), on_delete=models.CASCADE, related_name="outbound")
     to = models.CharField(verbose_name=_("recipient"), max_length=80)
     text = models.TextField(verbose_name=_("text"), blank=True)
     attachments = models.JSONField(verbose_name=_("attachments"), default=list, blank=True)
@@ -86,7 +90,7 @@ class OutboundMessage(models.Model):
         verbose_name = _("outbound message")
         verbose_name_plural = _("outbound messages")
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["status", "id"])]
+        indexes = [models.Index(fields=["status", "id"]), models.Index(fields=["bot", "status", "id"])]
 
     def __str__(self) -> str:
         return f"{self.ref} → {self.to[:10]}… [{self.status}]"

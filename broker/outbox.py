@@ -17,11 +17,11 @@ from datetime import timedelta
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from bots.live import bot_config
 from broker import doorbell
 from broker.chunker import chunk_text
 from broker.models import OutboundMessage
@@ -46,31 +46,38 @@ def send_frame(row: OutboundMessage) -> dict[str, Any]:
     return frame
 
 
+def doorbell_group(bot: int) -> str:
+    """The channel-layer group of the consumers serving bot ``bot``: its rings go there only."""
+    return f"{DOORBELL_GROUP}.bot{bot}"
+
+
 class _Doorbell:
     """Rings the consumers from synchronous code through one event loop thread per process.
 
     The channel layer keeps its Redis connections per event loop: ringing through a fresh
     loop each time (``async_to_sync`` in a worker thread) opened a connection per ring.
     A ring names the refs of the committed sends (never their content: see
-    ``broker.doorbell``); a consumer reads those rows from the outbox and pushes the ones
-    still pending. Rings coalesce: the sends committed while one ring is on its way go out
-    together in the next; past ``MAX_REFS`` the ring is bare ("poll the outbox").
+    ``broker.doorbell``) and goes to the consumers of their bot only; a consumer reads
+    those rows from the outbox and pushes the ones still pending. Rings coalesce: the sends
+    committed while one ring is on its way go out together in the next; past ``MAX_REFS``
+    the ring is bare ("poll the outbox").
     """
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
         self._pending = False
-        self._refs: list[str] = []
-        self._poll = False
+        self._refs: dict[int, list[str]] = {}
+        self._poll: set[int] = set()
 
-    def ring(self, layer: Any, refs: list[str]) -> None:
+    def ring(self, layer: Any, bot: int, refs: list[str]) -> None:
         with self._lock:
-            if self._poll or len(self._refs) + len(refs) > doorbell.MAX_REFS:
-                self._poll = True
-                self._refs = []
+            waiting = self._refs.setdefault(bot, [])
+            if bot in self._poll or len(waiting) + len(refs) > doorbell.MAX_REFS:
+                self._poll.add(bot)
+                waiting.clear()
             else:
-                self._refs.extend(refs)
+                waiting.extend(refs)
             if self._pending:
                 return
             self._pending = True
@@ -86,12 +93,13 @@ class _Doorbell:
 
     async def _send(self, layer: Any) -> None:
         with self._lock:  # from now on a commit rings again
-            event = doorbell.ring_event(refs=self._refs, poll=self._poll)
-            self._refs, self._poll, self._pending = [], False, False
-        try:
-            await layer.group_send(DOORBELL_GROUP, event)
-        except Exception:
-            log.warning("outbox doorbell could not ring; the bridge gets the send at the next poll", exc_info=True)
+            events = {bot: doorbell.ring_event(refs=refs, poll=bot in self._poll) for bot, refs in self._refs.items()}
+            self._refs, self._poll, self._pending = {}, set(), False
+        for bot, event in events.items():
+            try:
+                await layer.group_send(doorbell_group(bot), event)
+            except Exception:
+                log.warning("outbox doorbell could not ring; the bridge gets the send at the next poll", exc_info=True)
 
 
 _doorbell = _Doorbell()
@@ -104,11 +112,16 @@ def outbox_ring(rows: list[OutboundMessage]) -> None:
     if layer is None or isinstance(layer, InMemoryChannelLayer):
         # In-memory rings reach only this process, whose consumers poll anyway; skip the cost.
         return
-    _doorbell.ring(layer, [row.ref for row in rows])
+    by_bot: dict[int, list[str]] = {}
+    for row in rows:
+        by_bot.setdefault(row.bot_id, []).append(row.ref)
+    for bot, refs in by_bot.items():
+        _doorbell.ring(layer, bot, refs)
 
 
 def _store_parts(
     *,
+    bot: int,
     ref_base: str,
     to: str,
     text: str,
@@ -116,11 +129,12 @@ def _store_parts(
     reply_to: dict[str, object] | None,
     invocation: Invocation | None,
 ) -> list[OutboundMessage]:
-    config = settings.BOT_CONFIG
+    config = bot_config(bot)
     texts = chunk_text(text, size=config.chunk_size, markers=config.part_markers) if text else [""]
     rows = [
         OutboundMessage(
             ref=f"{ref_base}-{index}",
+            bot_id=bot,
             to=to,
             text=part,
             invocation=invocation,
@@ -170,6 +184,7 @@ def _store_reply(
         for a in reply.attachments
     ]
     return _store_parts(
+        bot=invocation.bot_id,
         ref_base=ref_base,
         to=invocation.conversation,
         text=reply.text,
@@ -180,12 +195,15 @@ def _store_reply(
 
 
 def outbox_enqueue_answer(
-    *, message_id: str, to: str, text: str, reply_to: dict[str, object] | None = None
+    *, bot: int, message_id: str, to: str, text: str, reply_to: dict[str, object] | None = None
 ) -> list[OutboundMessage]:
-    """Store the broker's own answer to message ``message_id`` (a hint, a refusal)."""
-    # The message hash may be 128 characters: a digest keeps the ref short and stable.
-    digest = hashlib.sha256(message_id.encode("utf-8")).hexdigest()[:32]
-    return _store_parts(ref_base=f"b{digest}", to=to, text=text, attachments=[], reply_to=reply_to, invocation=None)
+    """Store bot ``bot``'s own answer to message ``message_id`` (a hint, a refusal)."""
+    # The message hash may be 128 characters: a digest keeps the ref short and stable. A
+    # group message reaches every bot in the group under one hash: the ref names the bot.
+    digest = hashlib.sha256(f"{bot}:{message_id}".encode()).hexdigest()[:32]
+    return _store_parts(
+        bot=bot, ref_base=f"b{digest}", to=to, text=text, attachments=[], reply_to=reply_to, invocation=None
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,13 +217,14 @@ class Due:
 
 def outbox_due(
     *,
+    bot: int,
     after_id: int = 0,
     retry_refs: frozenset[str] = frozenset(),
     limit: int = 500,
     due_only: bool = True,
     skip_refs: frozenset[str] = frozenset(),
 ) -> Due:
-    """Pending sends, oldest first: those above ``after_id`` and the ``retry_refs``.
+    """Bot ``bot``'s pending sends, oldest first: those above ``after_id`` and the ``retry_refs``.
 
     ``due_only`` leaves out sends waiting for their retry backoff (a reconnect sends all).
     Rows whose ref is in ``skip_refs`` (pushed already, awaiting their confirm) are counted
@@ -215,7 +234,7 @@ def outbox_due(
     if retry_refs:
         wanted |= Q(ref__in=retry_refs)
     pending_status = OutboundMessage.Status.PENDING
-    pending = OutboundMessage.objects.filter(wanted, status=pending_status)
+    pending = OutboundMessage.objects.filter(wanted, bot_id=bot, status=pending_status)
     if due_only:
         pending = pending.filter(next_attempt_at__lte=timezone.now())
     found = list(pending.order_by("id").values_list("id", "ref")[:limit])
@@ -224,12 +243,12 @@ def outbox_due(
     return Due(rows=rows, high_id=max((pk for pk, _ in found), default=0), more=len(found) >= limit)
 
 
-def outbox_rung(*, refs: list[str]) -> list[OutboundMessage]:
-    """The sends of ``refs`` that are pending and due, oldest first (one query)."""
+def outbox_rung(*, bot: int, refs: list[str]) -> list[OutboundMessage]:
+    """Bot ``bot``'s sends among ``refs`` that are pending and due, oldest first (one query)."""
     if not refs:
         return []
     pending = OutboundMessage.objects.filter(
-        ref__in=refs, status=OutboundMessage.Status.PENDING, next_attempt_at__lte=timezone.now()
+        ref__in=refs, bot_id=bot, status=OutboundMessage.Status.PENDING, next_attempt_at__lte=timezone.now()
     )
     return list(pending.order_by("id"))
 

@@ -13,6 +13,8 @@ from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from sessionbot.botconfig import RateLimit
+
 
 class Verdict(enum.Enum):
     OK = "ok"
@@ -20,47 +22,51 @@ class Verdict(enum.Enum):
     DROP = "drop"
 
 
-def _key(user_key: str, moment: float) -> str:
-    window = int(moment // settings.BOT_CONFIG.rate_limit.window_seconds)
+def _key(user_key: str, moment: float, limit: RateLimit) -> str:
+    window = int(moment // limit.window_seconds)
     return f"sessionbot:rate:{user_key}:{window}"
 
 
-def _ttl() -> int:
-    return int(settings.BOT_CONFIG.rate_limit.window_seconds) + 2
+def _ttl(limit: RateLimit) -> int:
+    return int(limit.window_seconds) + 2
 
 
-def _verdict(count: int) -> Verdict:
-    limit = settings.BOT_CONFIG.rate_limit.messages
-    if count <= limit:
+def _verdict(count: int, limit: RateLimit) -> Verdict:
+    if count <= limit.messages:
         return Verdict.OK
-    return Verdict.WARN if count == limit + 1 else Verdict.DROP
+    return Verdict.WARN if count == limit.messages + 1 else Verdict.DROP
 
 
-def rate_limit_check(*, user_key: str, now: float | None = None) -> Verdict:
-    """Count one message of ``user_key`` in the current fixed window and judge it."""
-    key = _key(user_key, time.time() if now is None else now)
+def rate_limit_check(*, user_key: str, now: float | None = None, limit: RateLimit | None = None) -> Verdict:
+    """Count one message of ``user_key`` in the current fixed window and judge it by
+    ``limit`` (config.yaml's when None)."""
+    limit = limit or settings.BOT_CONFIG.rate_limit
+    key = _key(user_key, time.time() if now is None else now, limit)
     cache = _shared().cache
     try:
         count = cache.incr(key)  # one round trip for every message but a window's first
     except ValueError:
-        count = 1 if cache.add(key, 1, timeout=_ttl()) else cache.incr(key)
-    return _verdict(count)
+        count = 1 if cache.add(key, 1, timeout=_ttl(limit)) else cache.incr(key)
+    return _verdict(count, limit)
 
 
-def rate_limit_check_many(*, user_keys: list[str], now: float | None = None) -> list[Verdict]:
+def rate_limit_check_many(
+    *, user_keys: list[str], now: float | None = None, limit: RateLimit | None = None
+) -> list[Verdict]:
     """``rate_limit_check`` for several messages in order (a key may repeat): on Redis, one
     round trip for all of them."""
+    limit = limit or settings.BOT_CONFIG.rate_limit
     moment = time.time() if now is None else now
     cache, client = _shared()
     if client is None:
-        return [rate_limit_check(user_key=user_key, now=moment) for user_key in user_keys]
-    keys = [cache.make_and_validate_key(_key(user_key, moment)) for user_key in user_keys]
+        return [rate_limit_check(user_key=user_key, now=moment, limit=limit) for user_key in user_keys]
+    keys = [cache.make_and_validate_key(_key(user_key, moment, limit)) for user_key in user_keys]
     pipe = client.pipeline(transaction=False)
     for key in keys:
-        pipe.set(key, 0, ex=_ttl(), nx=True)  # the window's first message creates it, with its lifetime
+        pipe.set(key, 0, ex=_ttl(limit), nx=True)  # the window's first message creates it, with its lifetime
         pipe.incr(key)
     replies = pipe.execute()
-    return [_verdict(int(count)) for count in replies[1::2]]
+    return [_verdict(int(count), limit) for count in replies[1::2]]
 
 
 class _Counter(NamedTuple):

@@ -19,14 +19,14 @@ from plugins.models import Invocation
 WORKING_LIMIT = 500
 
 
-def conversations_working(*, now: datetime | None = None) -> list[str]:
-    """The conversations (Session or group IDs) with a command being worked on, each once."""
+def conversations_working(*, bot: int, now: datetime | None = None) -> list[str]:
+    """The conversations (Session or group IDs) where bot ``bot`` works on a command, each once."""
     now = now or timezone.now()
     recovery = settings.BOT_CONFIG.recovery
     thresholds = Thresholds(recovery.queued_after_seconds, recovery.running_margin_seconds)
     unfinished = (
         Invocation.objects.filter(
-            status__in=[Invocation.Status.QUEUED, Invocation.Status.RUNNING], inbound_message__isnull=False
+            bot_id=bot, status__in=[Invocation.Status.QUEUED, Invocation.Status.RUNNING], inbound_message__isnull=False
         )
         .exclude(conversation="")
         .select_related("plugin_version")

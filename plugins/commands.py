@@ -17,15 +17,17 @@ from plugins.arguments import ArgSpec, usage_format
 from plugins.models import PluginCommand, PluginVersion
 
 
-def command_prefix(*, command: PluginCommand) -> str:
-    """What a message starts with to run ``command``: its own prefix (``!``) or the bot's."""
-    return command.prefix or settings.BOT_CONFIG.command_prefix
+def command_prefix(*, command: PluginCommand, bot_prefix: str = "") -> str:
+    """What a message starts with to run ``command``: its own prefix (``!``) or the bot's
+    (``bot_prefix``; config.yaml's when "")."""
+    return command.prefix or bot_prefix or settings.BOT_CONFIG.command_prefix
 
 
-def command_usage(*, command: PluginCommand) -> str:
+def command_usage(*, command: PluginCommand, bot_prefix: str = "") -> str:
     """The usage line of ``command`` (``/weather <city…>``): the one the bot answers with."""
     specs = tuple(ArgSpec.from_dict(a) for a in command.args if isinstance(a, dict))
-    return usage_format(prefix=command_prefix(command=command), command=command.name, specs=specs)
+    prefix = command_prefix(command=command, bot_prefix=bot_prefix)
+    return usage_format(prefix=prefix, command=command.name, specs=specs)
 
 
 def _operator_settings(version: PluginVersion) -> dict[str, dict[str, Any]]:

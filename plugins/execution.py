@@ -418,7 +418,7 @@ def _inline_request_locked(version: PluginVersion, message: dict[str, Any], on_c
             command=message["command"],
             arguments=message["arguments"],
             ctx=ctx,
-            prefix=settings.BOT_CONFIG.command_prefix,
+            prefix=str(message.get("prefix") or settings.BOT_CONFIG.command_prefix),
         )
 
 

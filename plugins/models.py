@@ -71,7 +71,10 @@ class Policy(models.TextChoices):
 
 
 class BotUser(models.Model):
-    session_id = models.CharField(_("Session ID"), max_length=66, unique=True, validators=[validate_session_id])
+    """A person as one bot knows them: the same Session ID talking to two bots is two users."""
+
+    bot = models.ForeignKey("bots.Bot", verbose_name=_("bot"), on_delete=models.CASCADE, related_name="users")
+    session_id = models.CharField(_("Session ID"), max_length=66, validators=[validate_session_id])
     display_name = models.CharField(verbose_name=_("display name"), max_length=100, blank=True)
     language = models.CharField(
         verbose_name=_("language"),
@@ -89,6 +92,7 @@ class BotUser(models.Model):
         verbose_name = _("bot user")
         verbose_name_plural = _("bot users")
         ordering = ["-last_seen"]
+        constraints = [models.UniqueConstraint(fields=["bot", "session_id"], name="unique_user_per_bot")]
 
     def __str__(self) -> str:
         short = f"{self.session_id[:8]}…{self.session_id[-4:]}"
@@ -352,6 +356,15 @@ class PermissionGrant(models.Model):
     group = models.ForeignKey(
         BotGroup, verbose_name=_("group"), null=True, blank=True, on_delete=models.CASCADE, related_name="grants"
     )
+    bot = models.ForeignKey(
+        "bots.Bot",
+        verbose_name=_("bot"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="grants",
+        help_text=_("Empty: with every bot."),
+    )
     created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
 
     class Meta:
@@ -371,6 +384,31 @@ class PermissionGrant(models.Model):
         return f"{self.effect} {self.plugin.name}{'/' + self.command if self.command else ''} to {who}"
 
 
+class BotPlugin(models.Model):
+    """A plugin that a bot offers. A bot that names none offers every enabled plugin; one
+    that names some offers those only. ``policy`` replaces the plugin's default policy
+    with this bot."""
+
+    bot = models.ForeignKey("bots.Bot", verbose_name=_("bot"), on_delete=models.CASCADE, related_name="offers")
+    plugin = models.ForeignKey(Plugin, verbose_name=_("plugin"), on_delete=models.CASCADE, related_name="offers")
+    policy = models.CharField(
+        verbose_name=_("policy"),
+        max_length=16,
+        choices=Policy.choices,
+        blank=True,
+        help_text=_("Empty: the plugin's default policy."),
+    )
+
+    class Meta:
+        verbose_name = _("plugin offered by a bot")
+        verbose_name_plural = _("plugins offered by bots")
+        ordering = ["bot", "plugin"]
+        constraints = [models.UniqueConstraint(fields=["bot", "plugin"], name="unique_plugin_per_bot")]
+
+    def __str__(self) -> str:
+        return f"{self.plugin} @ {self.bot}"
+
+
 class Invocation(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
@@ -386,6 +424,7 @@ class Invocation(models.Model):
     key = models.CharField(
         verbose_name=_("key"), max_length=100, unique=True, help_text=_("idempotency key, e.g. the message hash")
     )
+    bot = models.ForeignKey("bots.Bot", verbose_name=_("bot"), on_delete=models.CASCADE, related_name="invocations")
     user = models.ForeignKey(
         BotUser, verbose_name=_("user"), null=True, on_delete=models.SET_NULL, related_name="invocations"
     )

@@ -17,20 +17,23 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from bots.live import bot_config
 from plugins import lifecycle, signals
 from plugins.api import Attachment, PluginError, Reply
 from plugins.commands import command_prefix, command_usage
 from plugins.models import BotUser, Invocation, PluginCommand, PluginVersion
+from plugins.offers import bot_offers
 from plugins.outcomes import reply_capped
-from plugins.permissions import permission_check, user_is_admin
+from plugins.permissions import deployment_admin, permission_check, user_is_admin
+from sessionbot.botconfig import BotConfig
 
 BUILTIN_PACKAGE = "sessionbot_builtin"
 MAX_SENDS = 100  # messages one invocation may send before its answer (Context.send)
 
 
-def _languages(language: str) -> tuple[str, ...]:
+def _languages(language: str, config: BotConfig) -> tuple[str, ...]:
     """Where a user's text comes from: their language, the bot's default, English."""
-    return (language, settings.BOT_CONFIG.default_language, "en")
+    return (language, config.default_language, "en")
 
 
 @dataclass
@@ -49,26 +52,37 @@ class PlatformServices:
             raise PluginError(_("This platform service does not exist."))
         return handler(**args)
 
+    @property
+    def config(self) -> BotConfig:
+        """The settings of the bot this run answers for."""
+        if self.invocation is not None:
+            return bot_config(self.invocation.bot_id)
+        return bot_config(self.user.bot_id) if self.user is not None else settings.BOT_CONFIG
+
     def _runnable(self) -> list[PluginCommand]:
+        if self.user is None:
+            return []
         commands = PluginCommand.objects.select_related("version__plugin").filter(
             version__plugin__enabled=True, version__plugin__active_version_id=F("version_id")
         )
-        if self.user is None:
-            return []
+        offered = bot_offers(bot=self.user.bot_id).plugins
+        if offered is not None:
+            commands = commands.filter(version__plugin_id__in=offered)
         return [c for c in commands if permission_check(user=self.user, plugin=c.version.plugin, command=c)]
 
     def call_commands(self) -> list[dict[str, Any]]:
         rows = []
         for command in sorted(self._runnable(), key=lambda c: c.name):
-            summary, _help = command.localized(*_languages(self.language))
+            summary, _help = command.localized(*_languages(self.language, self.config))
             plugin = command.version.plugin.name
+            prefix = self.config.command_prefix
             rows.append(
                 {
                     "name": command.name,
                     "summary": summary,
                     "plugin": plugin,
-                    "usage": command_usage(command=command),
-                    "prefix": command_prefix(command=command),
+                    "usage": command_usage(command=command, bot_prefix=prefix),
+                    "prefix": command_prefix(command=command, bot_prefix=prefix),
                 }
             )
         return rows
@@ -81,18 +95,20 @@ class PlatformServices:
         found = found or next((c for c in runnable if c.name == name), None)
         if found is None:
             return None
-        summary, body = found.localized(*_languages(self.language))
-        return {"name": name, "title": summary, "body": body, "usage": command_usage(command=found)}
+        summary, body = found.localized(*_languages(self.language, self.config))
+        usage = command_usage(command=found, bot_prefix=self.config.command_prefix)
+        return {"name": name, "title": summary, "body": body, "usage": usage}
 
     def call_languages(self) -> list[str]:
-        return list(settings.BOT_CONFIG.languages)
+        return list(self.config.languages)
 
     def call_user_language_set(self, language: str) -> str:
         code = language.strip().lower().replace("_", "-")
-        if code not in settings.BOT_CONFIG.languages:
+        languages = self.config.languages
+        if code not in languages:
             raise PluginError(
                 _("Unknown language %(code)s. Choose one of: %(choices)s.")
-                % {"code": language, "choices": ", ".join(settings.BOT_CONFIG.languages)}
+                % {"code": language, "choices": ", ".join(languages)}
             )
         if self.user is None:
             raise PluginError(_("Only a known user can choose a language."))
@@ -125,6 +141,13 @@ class PlatformServices:
             raise PluginError(_("Only the bot's admins may do that."))
         if not self.version.entrypoint.startswith(BUILTIN_PACKAGE + "."):
             raise PluginError(_("Only built-in plugins may manage plugins."))
+        if not deployment_admin(user=self.user):
+            raise PluginError(
+                _(
+                    "Plugins serve every bot of this deployment: only the admins listed in config.yaml "
+                    "may manage them from a chat."
+                )
+            )
 
     def call_plugins(self) -> list[dict[str, Any]]:
         self._admin()

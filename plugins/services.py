@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone, translation
 
+from bots.live import bot_config
 from plugins import signals
 from plugins.api import Reply
 from plugins.claims import Claimed, finish_write, invocation_claim
@@ -67,6 +68,7 @@ def invocation_create(
     invocation, created = Invocation.objects.get_or_create(
         key=key,
         defaults={
+            "bot_id": user.bot_id,  # the bot the user talks to
             "user": user,
             "plugin_version": version,
             "command": command,
@@ -125,7 +127,7 @@ def invocation_unserved(*, invocation_id: int, queue: str) -> None:
     inv = claimed.invocation
     started = time.perf_counter()
     outcome = Outcome(UNAVAILABLE, error=f"no worker serves the queue {queue!r} of this plugin")
-    with translation.override(inv.language or settings.BOT_CONFIG.default_language):
+    with translation.override(inv.language or bot_config(inv.bot_id).default_language):
         reply, status = outcome_reply(outcome=outcome, command=inv.command, timeout_seconds=0)
     # The plugin itself is fine: its last error says why, its load state stays.
     _invocation_finish(inv, reply=reply, status=status, outcome=outcome, started=started, plugin_fault=False)
@@ -145,7 +147,7 @@ def invocation_execute(*, invocation_id: int) -> None:
     limits = version_limits(version=inv.plugin_version) if inv.plugin_version is not None else None
     # The user's language for the platform's answers to the plugin ("unknown language", say)
     # and for the sentences the outcome gets.
-    with translation.override(inv.language or settings.BOT_CONFIG.default_language):
+    with translation.override(inv.language or bot_config(inv.bot_id).default_language):
         outcome = _outcome(claimed)
         reply, status = outcome_reply(
             outcome=outcome, command=inv.command, timeout_seconds=limits.timeout_seconds if limits else 0
@@ -226,14 +228,15 @@ def _run_message(inv: Invocation, *, groups: tuple[str, ...]) -> dict[str, Any]:
         "user_id": user.session_id if user is not None else "",
         "conversation": inv.conversation,
         "conversation_type": inv.conversation_type,
-        "language": inv.language or settings.BOT_CONFIG.default_language,
+        "language": inv.language or bot_config(inv.bot_id).default_language,
         "command": inv.command,
         "config": dict(inv.plugin_version.plugin.config or {}),
         "is_admin": user is not None and user_is_admin(user=user),
         "groups": list(groups),
         "attachments": _attachments_wire(inv.attachments),
     }
-    return {"op": "run", "command": inv.command, "arguments": inv.arguments, "ctx": ctx}
+    prefix = bot_config(inv.bot_id).command_prefix
+    return {"op": "run", "command": inv.command, "arguments": inv.arguments, "ctx": ctx, "prefix": prefix}
 
 
 def _platform_for(inv: Invocation) -> PlatformServices:
@@ -241,6 +244,6 @@ def _platform_for(inv: Invocation) -> PlatformServices:
     return PlatformServices(
         user=inv.user,
         version=inv.plugin_version,
-        language=inv.language or settings.BOT_CONFIG.default_language,
+        language=inv.language or bot_config(inv.bot_id).default_language,
         invocation=inv,
     )

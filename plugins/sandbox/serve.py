@@ -142,7 +142,7 @@ class Host:
             command=message["command"],
             arguments=message["arguments"],
             ctx=self.context(message["ctx"]),
-            prefix=self.prefix,
+            prefix=str(message.get("prefix") or self.prefix),  # the prefix of the bot the run answers for
         )
 
 

@@ -15,6 +15,7 @@ from broker.message_routing import commands_cache_clear
 from broker.models import InboundMessage
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion, Policy
 from sessionbot.asgi import application
+from tests.thebot import the_bot
 
 BOT = "05" + "b0" * 32
 USER = "05" + "ab" * 32
@@ -97,11 +98,18 @@ async def bridge(transactional_db: None) -> AsyncIterator[WebsocketCommunicator]
 
 def stored(plugin: Plugin, mid: str, **fields: object) -> Invocation:
     """A routed message whose invocation a dead worker left behind (no task in the queue)."""
-    user, _ = BotUser.objects.get_or_create(session_id=USER)
+    user, _ = BotUser.objects.get_or_create(bot=the_bot(), session_id=USER)
     inv = Invocation.objects.create(
-        key=f"msg:{mid}", user=user, plugin_version=plugin.active_version, command="ping", conversation=USER, **fields
+        bot=the_bot(),
+        key=f"msg:{mid}",
+        user=user,
+        plugin_version=plugin.active_version,
+        command="ping",
+        conversation=USER,
+        **fields,
     )
     InboundMessage.objects.create(
+        bot=the_bot(),
         message_id=mid,
         sender=USER,
         conversation=USER,

@@ -27,11 +27,12 @@ from plugins.models import BotUser, Invocation, Plugin
 from sessionbot.botconfig import BotConfig, RateLimit
 from tests.broker.conftest import BOT, OTHER, USER, message
 from tests.roundtrips import queries_sent
+from tests.thebot import the_bot
 
 
 def batch(*frames: dict[str, Any]) -> list[str]:
     messages = [Message.model_validate(frame) for frame in frames]
-    return [result.status for result in inbound_accept_many(messages=messages, bot_id=BOT)]
+    return [result.status for result in inbound_accept_many(bot=the_bot().pk, messages=messages, bot_id=BOT)]
 
 
 def test_a_batch_gets_one_result_per_message_in_order(builtins: dict[str, Plugin]) -> None:
@@ -181,6 +182,7 @@ def test_a_message_the_database_refuses_is_rejected_alone(
     # The validator refuses such a name; past it (a rule missed), the database refuses it.
     monkeypatch.setattr(accept, "message_check", lambda message, max_attachments: None)
     results = inbound_accept_many(
+        bot=the_bot().pk,
         messages=[
             Message.model_validate(message(mid="before")),
             Message.model_validate(message(mid="unstorable", author_name="Ana\ud800")),

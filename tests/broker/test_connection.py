@@ -143,7 +143,7 @@ class Driver:
     def done(self, name: str, result: Any = None) -> None:
         job = self.jobs.pop(name)
         if result is None and isinstance(job, StoreHello):
-            result = SimpleNamespace(connected_at=HELLO_AT, another_open=False)
+            result = SimpleNamespace(connected_at=HELLO_AT, another_open=False, bot=1, refused="")
         if isinstance(job, AcceptMany) and isinstance(result, list):
             result = [SimpleNamespace(status=r, reason=None) if isinstance(r, str) else r for r in result]
         if isinstance(job, ReadRung | ReadDue) and isinstance(result, list):
@@ -863,7 +863,7 @@ def test_the_hello_says_who_connected_and_warns_of_another_connection_open() -> 
     driver = Driver(lanes=1, rung=False)
     driver.play(("hello",))
     assert driver.jobs["hello tests/1"] == StoreHello(bot_id=BOT, client="tests/1", protocol=1)
-    driver.done("hello tests/1", SimpleNamespace(connected_at=HELLO_AT, another_open=True))
+    driver.done("hello tests/1", SimpleNamespace(connected_at=HELLO_AT, another_open=True, bot=1, refused=""))
     assert driver.notes == [
         Note(
             logging.WARNING,
@@ -874,7 +874,7 @@ def test_the_hello_says_who_connected_and_warns_of_another_connection_open() -> 
         Note(logging.INFO, "bridge said hello: protocol 1, client tests/1"),
     ]
     driver.play(("hello",))  # its own connection is the other one now
-    driver.done("hello tests/1", SimpleNamespace(connected_at=HELLO_AT, another_open=True))
+    driver.done("hello tests/1", SimpleNamespace(connected_at=HELLO_AT, another_open=True, bot=1, refused=""))
     assert driver.notes[2:] == [Note(logging.INFO, "bridge said hello: protocol 1, client tests/1")]
 
 

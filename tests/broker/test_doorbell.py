@@ -22,9 +22,10 @@ from channels.testing import WebsocketCommunicator
 from broker.consumers import BridgeConsumer
 from broker.doorbell import MAX_REF_LENGTH, MAX_REFS, Ring, ring_event, ring_parse
 from broker.models import InboundMessage, OutboundMessage
-from broker.outbox import DOORBELL_GROUP, outbox_enqueue_answer, outbox_ring
+from broker.outbox import doorbell_group, outbox_enqueue_answer, outbox_ring
 from tests.broker.conftest import USER, communicator, message, receive, say_hello
 from tests.conftest import require_server
+from tests.thebot import athe_bot, the_bot
 
 REDIS = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
@@ -44,12 +45,14 @@ async def rung_bridge(transactional_db: None, settings: Any) -> AsyncIterator[We
 
 @sync_to_async
 def answer(text: str, mid: str) -> str:
-    return outbox_enqueue_answer(message_id=mid, to=USER, text=text)[0].ref
+    return outbox_enqueue_answer(bot=the_bot().pk, message_id=mid, to=USER, text=text)[0].ref
 
 
 async def test_a_ring_pushes_only_what_the_outbox_holds_as_pending(rung_bridge) -> None:
     # Never stored: a ring naming it pushes nothing.
-    await sync_to_async(outbox_ring)([OutboundMessage(ref="not-stored-1", to=USER, text="from the ring")])
+    await sync_to_async(outbox_ring)(
+        [OutboundMessage(bot=await athe_bot(), ref="not-stored-1", to=USER, text="from the ring")]
+    )
     ref = await answer("stored", "m-stored")
     assert await receive(rung_bridge) == {"type": "send", "ref": ref, "to": USER, "text": "stored"}
     assert await rung_bridge.receive_nothing(timeout=1.5)
@@ -71,7 +74,7 @@ async def test_many_sends_committed_together_each_arrive_once(rung_bridge) -> No
 
 async def test_the_parts_of_a_long_reply_arrive_in_order(rung_bridge) -> None:
     text = ("word " * 400 + "\n\n") * 10  # ten parts of about 2,000 code points
-    rows = await sync_to_async(outbox_enqueue_answer)(message_id="m-big", to=USER, text=text)
+    rows = await sync_to_async(outbox_enqueue_answer)(bot=(await athe_bot()).pk, message_id="m-big", to=USER, text=text)
     got = [await receive(rung_bridge) for _ in rows]
     assert [s["ref"] for s in got] == [row.ref for row in rows]
     assert "".join(s["text"] for s in got).split() == text.split()
@@ -116,8 +119,9 @@ async def test_events_on_the_channel_layer_other_than_rings_are_ignored(rung_bri
         {"type": "outbox.ring", "refs": "not-a-list", "poll": False},
     ]
     with caplog.at_level(logging.WARNING, logger="broker.consumers"):
+        group = doorbell_group((await athe_bot()).pk)  # the group the bot's consumers hear
         for event in forged:
-            await layer.group_send(DOORBELL_GROUP, event)
+            await layer.group_send(group, event)
         ref = await answer("genuine", "m-genuine")
         assert await receive(rung_bridge) == {"type": "send", "ref": ref, "to": USER, "text": "genuine"}
         assert await rung_bridge.receive_nothing(timeout=1.5)

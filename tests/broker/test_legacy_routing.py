@@ -22,7 +22,11 @@ def parrot(builtins) -> Plugin:
 async def routed(bridge, text: str, mid: str) -> Invocation | None:
     await bridge.send_json_to(message(text, mid=mid))
     assert (await receive(bridge))["status"] == "accepted"
-    return await Invocation.objects.select_related("plugin_version__plugin").filter(key=f"msg:{mid}").afirst()
+    return (
+        await Invocation.objects.select_related("plugin_version__plugin")
+        .filter(inbound_message__message_id=mid)
+        .afirst()
+    )
 
 
 async def test_the_word_with_its_own_prefix_goes_to_its_plugin_and_the_bots_command_to_the_bot(bridge, parrot) -> None:

@@ -10,11 +10,12 @@ from broker.models import OutboundMessage
 from broker.outbox import outbox_confirm_many, outbox_due, outbox_enqueue_answer
 from tests.broker.conftest import USER, communicator, receive, receive_until, say_hello
 from tests.roundtrips import queries_sent
+from tests.thebot import the_bot
 
 
 @sync_to_async
 def answers(*texts: str) -> list[str]:
-    return [outbox_enqueue_answer(message_id=f"m-{t}", to=USER, text=t)[0].ref for t in texts]
+    return [outbox_enqueue_answer(bot=the_bot().pk, message_id=f"m-{t}", to=USER, text=t)[0].ref for t in texts]
 
 
 async def test_a_send_stored_while_connected_reaches_the_bridge(bridge) -> None:
@@ -69,7 +70,7 @@ async def test_failed_with_retry_is_sent_again_later_with_the_same_ref(bridge) -
 
 @sync_to_async
 def pending_row(pk: int, text: str) -> None:
-    OutboundMessage.objects.create(pk=pk, ref=f"out-of-order-{pk}", to=USER, text=text)
+    OutboundMessage.objects.create(bot=the_bot(), pk=pk, ref=f"out-of-order-{pk}", to=USER, text=text)
 
 
 async def test_a_send_committed_after_one_with_a_higher_id_goes_out_without_waiting_for_the_full_scan(
@@ -86,19 +87,25 @@ async def test_a_send_committed_after_one_with_a_higher_id_goes_out_without_wait
 
 @pytest.mark.django_db
 def test_a_poll_loads_only_the_sends_not_pushed_yet_and_counts_them_all() -> None:
-    refs = [outbox_enqueue_answer(message_id=f"m-poll-{i}", to=USER, text=f"t{i}")[0].ref for i in range(3)]
+    refs = [
+        outbox_enqueue_answer(bot=the_bot().pk, message_id=f"m-poll-{i}", to=USER, text=f"t{i}")[0].ref
+        for i in range(3)
+    ]
     last = OutboundMessage.objects.order_by("id").last()
-    due = outbox_due(skip_refs=frozenset(refs[:2]), limit=3)
+    due = outbox_due(bot=the_bot().pk, skip_refs=frozenset(refs[:2]), limit=3)
     assert [row.ref for row in due.rows] == [refs[2]]  # the two pushed ones are not loaded
     assert last is not None
     assert due.high_id == last.id
     assert due.more  # the limit counts the rows it skipped
-    assert not outbox_due(after_id=due.high_id).rows
+    assert not outbox_due(bot=the_bot().pk, after_id=due.high_id).rows
 
 
 @pytest.mark.django_db(transaction=True)
 def test_confirms_are_stored_together_with_the_hash_and_time_the_bridge_reported() -> None:
-    refs = [outbox_enqueue_answer(message_id=f"m-confirm-{i}", to=USER, text=f"t{i}")[0].ref for i in range(3)]
+    refs = [
+        outbox_enqueue_answer(bot=the_bot().pk, message_id=f"m-confirm-{i}", to=USER, text=f"t{i}")[0].ref
+        for i in range(3)
+    ]
     with queries_sent() as sent:
         outbox_confirm_many(confirms=[(refs[0], "H0", 10), (refs[2], "H2", 2**63)])  # too big for the column
     rows = {row.ref: row for row in OutboundMessage.objects.all()}

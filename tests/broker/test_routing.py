@@ -13,6 +13,7 @@ from broker.models import InboundMessage
 from plugins.models import BotGroup, BotUser, Invocation, PermissionGrant, Plugin, PluginCommand
 from sessionbot.botconfig import BotConfig, RateLimit
 from tests.broker.conftest import GROUP, OTHER, USER, message, receive, receive_until
+from tests.thebot import athe_bot
 
 
 async def answer_to(bridge, text: str, **extra) -> dict:
@@ -35,7 +36,7 @@ async def test_an_unknown_command_gets_a_hint_to_help(bridge, builtins) -> None:
     ],
 )
 async def test_the_hint_speaks_the_users_language(bridge, builtins, language, expected) -> None:
-    await BotUser.objects.acreate(session_id=USER, language=language)
+    await BotUser.objects.acreate(bot=await athe_bot(), session_id=USER, language=language)
     assert (await answer_to(bridge, "/weather"))["text"] == expected
 
 
@@ -46,16 +47,16 @@ async def test_a_command_for_admins_is_refused_to_others(bridge, builtins) -> No
 
 
 async def test_a_grant_lets_a_user_run_a_restricted_command(bridge, builtins) -> None:
-    user = await BotUser.objects.acreate(session_id=USER)
+    user = await BotUser.objects.acreate(bot=await athe_bot(), session_id=USER)
     await PermissionGrant.objects.acreate(plugin=builtins["secret"], user=user)
     await bridge.send_json_to(message("/secret now", mid="granted"))
     assert (await receive(bridge))["status"] == "accepted"
     inv = await Invocation.objects.aget()
-    assert (inv.command, inv.arguments, inv.key) == ("secret", "now", "msg:granted")
+    assert (inv.command, inv.arguments, inv.key) == ("secret", "now", f"msg:{user.bot_id}:granted")
 
 
 async def test_a_blocked_user_gets_nothing(bridge, builtins) -> None:
-    await BotUser.objects.acreate(session_id=USER, blocked=True)
+    await BotUser.objects.acreate(bot=await athe_bot(), session_id=USER, blocked=True)
     await bridge.send_json_to(message("/nosuch"))
     assert (await receive(bridge))["status"] == "accepted"
     assert await bridge.receive_nothing(timeout=0.5)

@@ -16,6 +16,7 @@ from broker.connection_jobs import Effect, Found, ReadDue, ReadRung, ReadWorking
 from broker.models import InboundMessage
 from broker.working import conversations_working
 from plugins.models import BotUser, Invocation, Plugin, PluginVersion
+from tests.thebot import the_bot
 
 BOT = "05" + "b0" * 32
 USER = "05" + "ab" * 32
@@ -30,7 +31,7 @@ def connected(features: list[str] | None, now: float = 100.0) -> Connection:
         hello["features"] = features
     (job,) = core.frame_received(json.dumps(hello))
     assert isinstance(job, StoreHello)
-    effects = core.job_done(job, SimpleNamespace(connected_at=HELLO_AT, another_open=False), now=now)
+    effects = core.job_done(job, SimpleNamespace(connected_at=HELLO_AT, another_open=False, bot=1, refused=""), now=now)
     for poll in [e for e in effects if isinstance(e, ReadDue)]:
         core.job_done(poll, Found(), now=now)  # the first poll after hello finds nothing
     return core
@@ -48,12 +49,12 @@ def test_a_bridge_that_asks_gets_typing_frames_for_working_conversations_every_r
     assert core.deadline(now=100.0) is not None
     assert jobs(core.tick(now=100.0 + TYPING_REFRESH_SECONDS - 0.1)) == []
     (read,) = jobs(core.tick(now=100.0 + TYPING_REFRESH_SECONDS))
-    assert read == ReadWorking()
+    assert read == ReadWorking(bot=1)
     assert jobs(core.tick(now=100.0 + TYPING_REFRESH_SECONDS + 5)) == []  # one read at a time
     written = core.job_done(read, [USER, OTHER], now=113.0)
     assert written == [Write({"type": "typing", "to": USER}), Write({"type": "typing", "to": OTHER})]
     assert jobs(core.tick(now=113.0 + TYPING_REFRESH_SECONDS - 0.1)) == []
-    assert jobs(core.tick(now=113.0 + TYPING_REFRESH_SECONDS)) == [ReadWorking()]
+    assert jobs(core.tick(now=113.0 + TYPING_REFRESH_SECONDS)) == [ReadWorking(bot=1)]
 
 
 def test_no_typing_frame_follows_a_send_written_while_the_read_was_under_way() -> None:
@@ -76,7 +77,7 @@ def test_a_failed_read_tries_again_at_the_next_refresh() -> None:
     core = connected(["typing"])
     (read,) = jobs(core.tick(now=200.0))
     assert core.job_failed(read, now=200.0) == []
-    assert jobs(core.tick(now=200.0 + TYPING_REFRESH_SECONDS)) == [ReadWorking()]
+    assert jobs(core.tick(now=200.0 + TYPING_REFRESH_SECONDS)) == [ReadWorking(bot=1)]
 
 
 @pytest.mark.parametrize("features", [None, [], ["something-else"]])
@@ -107,10 +108,11 @@ def test_the_typing_frame_parses_and_a_bridge_may_not_send_one_to_the_broker() -
 def invocation(mid: str, conversation: str, status: str, *, started_ago: float | None, timeout: float) -> None:
     plugin = Plugin.objects.create(name=f"p-{mid}")
     version = PluginVersion.objects.create(plugin=plugin, version="1", entrypoint="x:Y", timeout_seconds=timeout)
-    user, _ = BotUser.objects.get_or_create(session_id=conversation)
+    user, _ = BotUser.objects.get_or_create(bot=the_bot(), session_id=conversation)
     now = timezone.now()
     started = None if started_ago is None else now - timedelta(seconds=started_ago)
     inv = Invocation.objects.create(
+        bot=the_bot(),
         key=mid,
         user=user,
         plugin_version=version,
@@ -120,6 +122,7 @@ def invocation(mid: str, conversation: str, status: str, *, started_ago: float |
         started_at=started,
     )
     InboundMessage.objects.create(
+        bot=the_bot(),
         message_id=mid,
         sender=conversation,
         conversation=conversation,
@@ -137,4 +140,4 @@ def test_the_conversations_working_are_those_whose_command_is_queued_or_running_
     invocation("b", USER, "queued", started_ago=None, timeout=10)  # the same user, once
     invocation("c", OTHER, "running", started_ago=100, timeout=10)  # its worker died: no typing
     invocation("d", "05" + "ef" * 32, "ok", started_ago=5, timeout=10)  # answered
-    assert conversations_working() == [USER]
+    assert conversations_working(bot=the_bot().pk) == [USER]

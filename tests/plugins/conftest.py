@@ -18,6 +18,7 @@ from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVer
 from plugins.sandbox.runner import plugin_describe
 from plugins.services import command_resolve, invocation_create, invocation_execute
 from tests.conftest import wait_for
+from tests.thebot import the_bot
 
 FIXTURES = Path(__file__).resolve().parent / "fixture_plugins"
 BUILTIN = Path(settings.BASE_DIR) / "plugins" / "builtin"
@@ -59,7 +60,7 @@ def derive(version: PluginVersion) -> PluginVersion:
 
 
 def user(session_id: str = USER, **fields: Any) -> BotUser:
-    return BotUser.objects.get_or_create(session_id=session_id, defaults=fields)[0]
+    return BotUser.objects.get_or_create(bot=the_bot(), session_id=session_id, defaults=fields)[0]
 
 
 def enqueue(text: str, *, sender: str = USER, language: str = "en") -> Invocation:

@@ -23,6 +23,7 @@ from plugins.models import (
 )
 from plugins.secrets import plugin_secret_set
 from plugins.versions import version_activate
+from tests.thebot import the_bot
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("plugin_secrets_key")]
 
@@ -32,7 +33,7 @@ USER = "05" + "ab" * 32
 @pytest.fixture
 def objects() -> dict[str, object]:
     """One of every model, linked as they are in a running bot."""
-    user = BotUser.objects.create(session_id=USER, display_name="Ada")
+    user = BotUser.objects.create(bot=the_bot(), session_id=USER, display_name="Ada")
     group = BotGroup.objects.create(name="friends")
     group.members.add(user)
     plugin = Plugin.objects.create(name="weather", last_error="boom", health_status="ok")
@@ -48,11 +49,19 @@ def objects() -> dict[str, object]:
         docs={"es": {"summary": "Tiempo", "help": "El tiempo"}},
     )
     grant = PermissionGrant.objects.create(plugin=plugin, user=user)
-    invocation = Invocation.objects.create(key="k1", user=user, plugin_version=v1, command="weather", conversation=USER)
-    inbound = InboundMessage.objects.create(
-        message_id="h" * 43, sender=USER, conversation=USER, conversation_type="private", timestamp=1, text="/weather"
+    invocation = Invocation.objects.create(
+        bot=the_bot(), key="k1", user=user, plugin_version=v1, command="weather", conversation=USER
     )
-    outbound = OutboundMessage.objects.create(ref="r1", to=USER, text="Sunny", invocation=invocation)
+    inbound = InboundMessage.objects.create(
+        bot=the_bot(),
+        message_id="h" * 43,
+        sender=USER,
+        conversation=USER,
+        conversation_type="private",
+        timestamp=1,
+        text="/weather",
+    )
+    outbound = OutboundMessage.objects.create(bot=the_bot(), ref="r1", to=USER, text="Sunny", invocation=invocation)
     bridge = BridgeStatus.objects.create(bot_id=USER, client="test", status={"polling": True})
     worker = QueueWorker.objects.create(queue="llm", worker="gpu-box/12")
     secret = plugin_secret_set(plugin="weather", key="WEATHER_API_KEY", value="wk-123")

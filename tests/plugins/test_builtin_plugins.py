@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bots.models import Bot
 from plugins.models import BotGroup, BotUser, BuildState, Invocation, Plugin, PluginCommand, PluginVersion
 from tests.plugins.conftest import ADMIN, USER, ask, derive, install, ran, user
 
@@ -160,3 +161,12 @@ def test_a_new_version_changes_the_reply_and_an_admin_rolls_it_back_from_the_cha
     assert (reply, ran(inv)) == ("Hello, Ana!", "1.0.0")
     assert ask("/plugins activate greeter 2.0.0", sender=ADMIN)[0] == "greeter 2.0.0 is active."
     assert ask("/greet Ana")[0] == "Bonjour, Ana!"
+
+
+def test_with_several_bots_only_admins_listed_in_the_config_manage_plugins_from_a_chat(settings) -> None:
+    # Plugins serve every bot: an admin of one bot may not switch them off for the others.
+    Bot.objects.create(name="family", session_id="05" + "fa" * 32)
+    assert ask("/plugins disable echo", sender=ADMIN)[0].startswith("Plugins serve every bot of this deployment")
+    assert Plugin.objects.get(name="echo").enabled
+    settings.BOT_CONFIG = settings.BOT_CONFIG.model_copy(update={"admins": (ADMIN,)})
+    assert ask("/plugins disable echo", sender=ADMIN)[0] == "echo disabled."

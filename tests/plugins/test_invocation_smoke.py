@@ -8,6 +8,7 @@ from broker.models import OutboundMessage
 from plugins.models import BotUser, Invocation, Plugin, PluginCommand, PluginVersion
 from plugins.services import command_resolve, invocation_create
 from tests.conftest import wait_for
+from tests.thebot import the_bot
 
 USER = "05" + "ab" * 32
 
@@ -19,7 +20,7 @@ def test_a_ping_invocation_is_answered_by_a_real_worker(celery_worker) -> None:
     PluginCommand.objects.create(version=version, name="ping")
     plugin.active_version = version
     plugin.save()
-    user = BotUser.objects.create(session_id=USER)
+    user = BotUser.objects.create(bot=the_bot(), session_id=USER)
     resolved = command_resolve(name="ping")
     assert resolved is not None
     inv = invocation_create(

@@ -16,6 +16,7 @@ from plugins.models import (
     PluginCommand,
     PluginVersion,
 )
+from tests.thebot import the_bot
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ GOOD_ID = "05" + "0123456789abcdef" * 4
     [GOOD_ID, "05" + "f" * 64, "05" + "0" * 64],
 )
 def test_a_session_id_of_05_and_64_lowercase_hex_is_accepted(session_id) -> None:
-    BotUser(session_id=session_id).full_clean()
+    BotUser(bot=the_bot(), session_id=session_id).full_clean()
 
 
 @pytest.mark.parametrize(
@@ -47,14 +48,14 @@ def test_a_session_id_of_05_and_64_lowercase_hex_is_accepted(session_id) -> None
 )
 def test_anything_else_is_not_a_session_id(session_id) -> None:
     with pytest.raises(ValidationError) as caught:
-        BotUser(session_id=session_id).full_clean()
+        BotUser(bot=the_bot(), session_id=session_id).full_clean()
     assert "session_id" in caught.value.message_dict
 
 
 def test_a_session_id_is_unique() -> None:
-    BotUser.objects.create(session_id=GOOD_ID)
+    BotUser.objects.create(bot=the_bot(), session_id=GOOD_ID)
     with pytest.raises(IntegrityError):
-        BotUser.objects.create(session_id=GOOD_ID)
+        BotUser.objects.create(bot=the_bot(), session_id=GOOD_ID)
 
 
 @pytest.mark.parametrize(
@@ -170,7 +171,7 @@ def test_only_one_plugin_is_the_default_handler() -> None:
 def test_a_grant_names_either_a_user_or_a_group(to_user, to_group, ok) -> None:
     grant = PermissionGrant(
         plugin=Plugin.objects.create(name="p"),
-        user=BotUser.objects.create(session_id=GOOD_ID) if to_user else None,
+        user=BotUser.objects.create(bot=the_bot(), session_id=GOOD_ID) if to_user else None,
         group=BotGroup.objects.create(name="friends") if to_group else None,
     )
     if ok:
@@ -185,6 +186,6 @@ def test_a_grant_names_either_a_user_or_a_group(to_user, to_group, ok) -> None:
 
 def test_an_inbound_message_is_stored_once_per_session_hash() -> None:
     fields = {"sender": GOOD_ID, "conversation": GOOD_ID, "conversation_type": "private", "timestamp": 1}
-    InboundMessage.objects.create(message_id="h" * 43, **fields)
+    InboundMessage.objects.create(bot=the_bot(), message_id="h" * 43, **fields)
     with pytest.raises(IntegrityError):
-        InboundMessage.objects.create(message_id="h" * 43, **fields)
+        InboundMessage.objects.create(bot=the_bot(), message_id="h" * 43, **fields)

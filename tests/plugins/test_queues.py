@@ -22,6 +22,7 @@ from plugins.queues import STALE_SECONDS, Heartbeat, queue_served, queue_served_
 from tests.broker.servers import runbroker
 from tests.conftest import wait_for
 from tests.plugins.conftest import enqueue, install, replies
+from tests.thebot import the_bot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 UNAVAILABLE = "Sorry, /good is unavailable right now. Please try again later."
@@ -127,7 +128,8 @@ def test_the_unavailable_answer_speaks_the_users_language(plugin_roots, language
 def routed(text: str, mid: str) -> Invocation:
     """A routed message's invocation sent to its queue, as the broker makes it."""
     inv = enqueue(text)
-    InboundMessage.objects.create(  # the sweep and the restart look after routed messages
+    InboundMessage.objects.create(
+        bot=the_bot(),  # the sweep and the restart look after routed messages
         message_id=mid,
         sender=inv.conversation,
         conversation=inv.conversation,

@@ -12,6 +12,7 @@ from django.conf import settings
 
 from bridgeprotocol.frames import AttachmentFrame, Message
 from broker.accept import inbound_accept
+from tests.thebot import the_bot
 
 BOT = "05" + "b0" * 32
 USER = "05" + "ab" * 32
@@ -35,7 +36,7 @@ def test_a_received_file_is_kept_readable_by_the_platform_only(monkeypatch: pyte
             "attachments": [attachment.dump()],
         }
     )
-    assert inbound_accept(message=message, bot_id=BOT).status == "accepted"
+    assert inbound_accept(bot=the_bot().pk, message=message, bot_id=BOT).status == "accepted"
     folder = tmp_path / "attachments"
     files = list(folder.iterdir())
     assert [f.read_bytes() for f in files] == [data]

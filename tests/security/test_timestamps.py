@@ -13,6 +13,7 @@ from bridgeprotocol.frames import Message
 from broker.accept import inbound_accept
 from broker.models import OutboundMessage
 from broker.outbox import outbox_confirm_many, outbox_enqueue_answer
+from tests.thebot import the_bot
 
 BOT = "05" + "b0" * 32
 USER = "05" + "ab" * 32
@@ -34,19 +35,19 @@ def message(timestamp: int) -> Message:
 @pytest.mark.django_db
 @pytest.mark.parametrize("timestamp", [2**63, 2**64 + 5, 10**30])
 def test_a_timestamp_past_64_bits_is_rejected_with_a_reason(timestamp: int) -> None:
-    result = inbound_accept(message=message(timestamp), bot_id=BOT)
+    result = inbound_accept(bot=the_bot().pk, message=message(timestamp), bot_id=BOT)
     assert result.status == "rejected"
     assert "timestamp" in (result.reason or "")
 
 
 @pytest.mark.django_db
 def test_an_ordinary_timestamp_is_accepted() -> None:
-    assert inbound_accept(message=message(1_790_000_000_000), bot_id=BOT).status == "accepted"
+    assert inbound_accept(bot=the_bot().pk, message=message(1_790_000_000_000), bot_id=BOT).status == "accepted"
 
 
 @pytest.mark.django_db
 def test_a_sent_frame_with_a_huge_timestamp_still_confirms_the_send() -> None:
-    [row] = outbox_enqueue_answer(message_id="h-x", to=USER, text="hi")
+    [row] = outbox_enqueue_answer(bot=the_bot().pk, message_id="h-x", to=USER, text="hi")
     outbox_confirm_many(confirms=[(row.ref, "abc", 2**70)])
     stored = OutboundMessage.objects.get(ref=row.ref)
     assert (stored.status, stored.session_hash, stored.session_timestamp) == (OutboundMessage.Status.SENT, "abc", None)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from broker.models import BridgeStatus, InboundMessage, OutboundMessage
 from plugins.models import BotUser, Invocation, Plugin, PluginVersion
+from tests.thebot import the_bot
 
 USER = "05" + "c3" * 32
 BOT = "05" + "b0" * 32
@@ -39,6 +40,7 @@ def invocation_add(
     queued = bot.now - ago - timedelta(seconds=1)
     finished = status in Invocation.FINISHED
     return Invocation.objects.create(
+        bot=the_bot(),
         key=f"k{next(_keys)}",
         user=bot.user,
         plugin_version=version,
@@ -56,6 +58,7 @@ def invocation_add(
 def message_add(bot: Bot, status: str, *, invocation: Invocation | None = None, reply_after: float | None = None):
     received = bot.now - timedelta(seconds=30)
     message = InboundMessage.objects.create(
+        bot=the_bot(),
         message_id=f"m{next(_keys)}",
         sender=USER,
         conversation=USER,
@@ -70,6 +73,7 @@ def message_add(bot: Bot, status: str, *, invocation: Invocation | None = None, 
         # Two parts: the latency counts to the first one the bridge confirmed.
         for part, extra in ((1, 0.0), (2, 5.0)):
             OutboundMessage.objects.create(
+                bot=the_bot(),
                 ref=f"inv{invocation.pk}-{part}",
                 to=USER,
                 text=SECRET_TEXT,
@@ -84,7 +88,7 @@ def message_add(bot: Bot, status: str, *, invocation: Invocation | None = None, 
 
 def send_add(bot: Bot, status: str, *, ago: timedelta = timedelta(0)) -> OutboundMessage:
     return OutboundMessage.objects.create(
-        ref=f"s{next(_keys)}", to=USER, text=SECRET_TEXT, status=status, created_at=bot.now - ago
+        bot=the_bot(), ref=f"s{next(_keys)}", to=USER, text=SECRET_TEXT, status=status, created_at=bot.now - ago
     )
 
 
@@ -103,7 +107,7 @@ def bot_build() -> Bot:
     """Two plugins (ping enabled, weather disabled) and one user; no history yet."""
     return Bot(
         now=timezone.now(),
-        user=BotUser.objects.create(session_id=USER, display_name="Alice"),
+        user=BotUser.objects.create(bot=the_bot(), session_id=USER, display_name="Alice"),
         ping=plugin_install("ping"),
         weather=plugin_install("weather", enabled=False, version="2.1.0"),
     )

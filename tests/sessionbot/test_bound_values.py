@@ -19,6 +19,7 @@ from django.db import IntegrityError, connection
 from broker.models import OutboundMessage
 from plugins.models import BotUser
 from sessionbot.dbbatch import reads_together, writes_batched
+from tests.thebot import the_bot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,7 +66,7 @@ def _logged_since(log: Path, offset: int, pid: int, wanted: str) -> str:
 
 def _clashing_batch(marker: str) -> None:
     with writes_batched(relaxed=False):
-        stored_first = OutboundMessage(ref="new", to=USER, text=f"{marker} stored first")
+        stored_first = OutboundMessage(bot=the_bot(), ref="new", to=USER, text=f"{marker} stored first")
         OutboundMessage.objects.bulk_create([stored_first], ignore_conflicts=True)
         OutboundMessage.objects.filter(ref="other").update(ref="taken", text=f"{marker} clashing")  # ref is unique
 
@@ -73,7 +74,10 @@ def _clashing_batch(marker: str) -> None:
 def test_a_batch_that_fails_inside_postgresql_leaves_no_message_text_in_its_log() -> None:
     marker = f"marker-{uuid.uuid4().hex}"
     OutboundMessage.objects.bulk_create(
-        [OutboundMessage(ref="taken", to=USER, text="a"), OutboundMessage(ref="other", to=USER, text="b")]
+        [
+            OutboundMessage(bot=the_bot(), ref="taken", to=USER, text="a"),
+            OutboundMessage(bot=the_bot(), ref="other", to=USER, text="b"),
+        ]
     )
     log = _server_log()
     with connection.cursor() as cursor:

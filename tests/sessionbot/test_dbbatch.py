@@ -13,17 +13,20 @@ from broker.models import OutboundMessage
 from plugins.models import BotUser
 from sessionbot.dbbatch import ReadInWriteBatch, writes_batched
 from tests.roundtrips import queries_sent
+from tests.thebot import the_bot
 
 USER = "05" + "ab" * 32
 
 
 def rows(*refs: str) -> list[OutboundMessage]:
-    return [OutboundMessage(ref=ref, to=USER, text=f"text of {ref} with 100% of its % signs") for ref in refs]
+    return [
+        OutboundMessage(bot=the_bot(), ref=ref, to=USER, text=f"text of {ref} with 100% of its % signs") for ref in refs
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_writes_commit_together_and_on_commit_runs_after() -> None:
-    user = BotUser.objects.create(session_id=USER)
+    user = BotUser.objects.create(bot=the_bot(), session_id=USER)
     seen: list[int] = []
     with writes_batched():
         BotUser.objects.filter(pk=user.pk).update(display_name="Ada")
@@ -37,7 +40,7 @@ def test_the_writes_commit_together_and_on_commit_runs_after() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_statement_rolls_back_the_earlier_ones_and_the_connection_works_on() -> None:
-    user = BotUser.objects.create(session_id=USER)
+    user = BotUser.objects.create(bot=the_bot(), session_id=USER)
     OutboundMessage.objects.bulk_create(rows("dup", "other"))
     seen: list[str] = []
 
@@ -106,7 +109,7 @@ def test_a_commit_that_is_a_promise_waits_for_the_disk_and_the_others_do_not() -
     # SQLite's connections commit without syncing their log (synchronous=NORMAL): the
     # accept's commit, which the ack promises is on disk, syncs it. PostgreSQL's relaxed
     # commits skip the wait for the flush.
-    BotUser.objects.create(session_id=USER)
+    BotUser.objects.create(bot=the_bot(), session_id=USER)
     synced = _sqlite_commits_synced() if connection.vendor == "sqlite" else _postgresql_commits_synced()
     assert synced == (True, False)
     assert BotUser.objects.filter(session_id=USER, display_name="Ada", language="es").exists()

@@ -8,6 +8,7 @@ from django.db import OperationalError, connection
 
 from plugins.models import BotUser
 from sessionbot.dbretry import once_more_on_lost_connection
+from tests.thebot import the_bot
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="runs on PostgreSQL (set DATABASE_URL): SQLite connections do not drop"
@@ -28,7 +29,7 @@ def count_users() -> int:
 
 
 def test_a_call_on_a_connection_that_broke_runs_again_on_a_new_one(transactional_db: None) -> None:
-    BotUser.objects.create(session_id="05" + "ab" * 32)
+    BotUser.objects.create(bot=the_bot(), session_id="05" + "ab" * 32)
     kill_our_connection()
     with pytest.raises(OperationalError):
         count_users()  # without the retry: the call fails
