@@ -307,24 +307,22 @@ def bots_serve(*, names: Sequence[str] = (), known: Mapping[str, BotIdentity] | 
         rows = rows.filter(name__in=names)
     identities: list[BotIdentity] = []
     problems: dict[str, str] = {}
-    for bot, sealed in (
-        (bot, getattr(getattr(bot, "key", None), "key_sealed", "")) for bot in rows.select_related("key")
-    ):
-        revision = _revision(bot, sealed)
-        previous = (known or {}).get(bot.name)
+    # Plain rows, not models: this runs every few seconds over every bot.
+    fields = ("pk", "name", "session_id", "display_name", "settings", "key__key_sealed")
+    for pk, name, session_id, display_name, overrides, sealed in rows.values_list(*fields):
+        row = [name, session_id, display_name, json.dumps(overrides, sort_keys=True), sealed or ""]
+        revision = hashlib.sha256("\0".join(row).encode()).hexdigest()
+        previous = (known or {}).get(name)
         if previous is not None and previous.revision == revision:
             identities.append(previous)
             continue
         try:
-            identities.append(_identity(bot, revision))
+            identities.append(_identity(Bot.objects.get(pk=pk), revision))
+        except Bot.DoesNotExist:
+            continue  # removed a moment ago
         except BotError as exc:
-            problems[bot.name] = str(exc)
+            problems[name] = str(exc)
     return BotsServed(tuple(identities), problems)
-
-
-def _revision(bot: Bot, sealed: str) -> str:
-    row = [bot.name, bot.session_id, bot.display_name, json.dumps(bot.settings, sort_keys=True), sealed]
-    return hashlib.sha256("\0".join(row).encode()).hexdigest()
 
 
 def _identity(bot: Bot, revision: str) -> BotIdentity:

@@ -114,6 +114,8 @@ class PollScheduler:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._name = name
         self._dispatcher: threading.Thread | None = None
+        self._wake_at: float | None = None  # when the dispatcher wakes by itself (None: never)
+        self._removing = 0
         self._closed = False
 
     def add(self, key: Pollable, *, spread: float = 0.0) -> None:
@@ -138,9 +140,12 @@ class PollScheduler:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._due.remove(key)
-            self._cond.notify()
-            while self._due.running(key) and (left := deadline - time.monotonic()) > 0:
-                self._cond.wait(left)
+            self._removing += 1
+            try:
+                while self._due.running(key) and (left := deadline - time.monotonic()) > 0:
+                    self._cond.wait(left)
+            finally:
+                self._removing -= 1
 
     def close(self) -> None:
         with self._cond:
@@ -156,8 +161,8 @@ class PollScheduler:
                 if key is not None:
                     self._pool.submit(self._run, key)
                     continue
-                at = self._due.next_at()
-                self._cond.wait(None if at is None else at - now)
+                self._wake_at = self._due.next_at()
+                self._cond.wait(None if self._wake_at is None else self._wake_at - now)
 
     def _run(self, key: Pollable) -> None:
         try:
@@ -167,4 +172,8 @@ class PollScheduler:
             delay = ROUND_FAILED_DELAY
         with self._cond:
             self._due.done(key, now=time.monotonic(), delay=delay)
-            self._cond.notify_all()  # the dispatcher, and a remove() waiting for this round
+            # Wake the dispatcher only if this key is now due before it would wake anyway
+            # (most rounds end long before their next), and a remove() waiting for this round.
+            at = self._due.next_at()
+            if self._removing or (at is not None and (self._wake_at is None or at < self._wake_at)):
+                self._cond.notify_all()

@@ -90,11 +90,23 @@ class Command(BaseCommand):
         self.broker_url = options["broker_url"] or broker_url_default()
         self.qr = not options["no_qr"]
         self.known: dict[str, BotIdentity] = {}
+        self.settings_of: dict[str, tuple[BotIdentity, BridgeSettings]] = {}
         network = settings.SESSION_NETWORK_URL or "the Session network"
         which = ", ".join(names) if names else "every enabled bot"
         self.stdout.write(f"Bridge for {which} on {network}, broker {self.broker_url}")
         self.stdout.flush()
         asyncio.run(self._serve())
+
+    def _settings(self, bots: tuple[BotIdentity, ...]) -> dict[str, BridgeSettings]:
+        """The bridge settings of ``bots``; the same objects for the bots unchanged since the last read."""
+        known = self.settings_of
+        self.settings_of = {
+            bot.name: known[bot.name]
+            if bot.name in known and known[bot.name][0] is bot
+            else (bot, bridge_settings(bot, broker_url=self.broker_url))
+            for bot in bots
+        }
+        return {name: cfg for name, (_, cfg) in self.settings_of.items()}
 
     def _read(self) -> BotsServed:
         """Read the bots (on a worker thread: the event loop must not wait on the database)."""
@@ -117,8 +129,8 @@ class Command(BaseCommand):
                 except DatabaseError as exc:  # the bots served go on; read again next time
                     log.warning("the bots cannot be read from the database (%s); trying again", exc)
                 else:
+                    wanted = self._settings(served.identities)
                     self.known = {bot.name: bot for bot in served.identities}
-                    wanted = {bot.name: bridge_settings(bot, broker_url=self.broker_url) for bot in served.identities}
                     plan = await fleet.apply(wanted, served.problems)
                     self._report(fleet, plan.start + plan.restart, plan.stop, qr=first)
                     first = False
