@@ -17,6 +17,7 @@ import argparse
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -192,6 +193,7 @@ def main() -> None:
     finally:
         for child in reversed(children):
             child.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":
