@@ -8,7 +8,10 @@ the bot, never the words.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from cryptography.fernet import InvalidToken
 from django.apps import apps
@@ -41,8 +44,17 @@ class BotIdentity:
     name: str
     session_id: str
     display_name: str
-    words: str
+    words: str = field(repr=False)
     config: BotConfig  # config.yaml with the bot's settings on top
+    revision: str = ""  # changes when anything above does
+
+
+@dataclass(frozen=True, slots=True)
+class BotsServed:
+    """The bots a bridge process serves now, and those it cannot (name: why, never the words)."""
+
+    identities: tuple[BotIdentity, ...]
+    problems: Mapping[str, str]
 
 
 def _keys() -> str:
@@ -340,3 +352,86 @@ def bot_keys_rekey() -> int:
             BotKey.objects.filter(pk=key.pk).update(key_sealed=rotated)
             done += 1
     return done
+
+
+def _configured_session_id() -> str:
+    """The Session ID of ``SESSION_MNEMONIC`` ("" when it is unset)."""
+    if not settings.SESSION_MNEMONIC.strip():
+        return ""
+    try:
+        return session_id_of(mnemonic_check(settings.SESSION_MNEMONIC, source="SESSION_MNEMONIC"))
+    except IdentityError as exc:
+        raise BotError(str(exc)) from None
+
+
+def bots_serve_check(*, names: Sequence[str]) -> None:
+    """Refuse to start a bridge process for unknown or disabled ``names``, for no enabled bot
+    at all (none named; the first bot is made from today's identity when there is no bot),
+    or when ``SESSION_MNEMONIC`` is an identity it would not serve."""
+    if names:
+        for name in names:
+            if not _bot(name).enabled:
+                raise BotError(_("The bot %(name)s is disabled (manage.py bots enable %(name)s).") % {"name": name})
+    else:
+        bot_first_ensure()
+    served = Bot.objects.filter(enabled=True).order_by("created_at", "pk")
+    if names:
+        served = served.filter(name__in=names)
+    first = served.first()
+    if first is None:
+        raise BotError(_("Every bot is disabled: enable one (manage.py bots enable NAME)."))
+    configured = _configured_session_id()
+    if configured and not served.filter(session_id=configured).exists():
+        raise BotError(
+            _(
+                "SESSION_MNEMONIC is the identity %(configured)s, but the bot %(name)s is %(session_id)s: "
+                "unset SESSION_MNEMONIC (the bots' identities are in the database) or choose its bot."
+            )
+            % {"configured": configured, "name": first.name, "session_id": first.session_id}
+        )
+
+
+def bots_serve(*, names: Sequence[str] = (), known: Mapping[str, BotIdentity] | None = None) -> BotsServed:
+    """The enabled bots (only ``names`` when given) with their identities and settings.
+
+    A bot whose identity cannot be opened or whose settings are invalid is left out and
+    named in ``problems``. An identity in ``known`` whose bot has not changed since is
+    returned as it is, so that reading the bots every few seconds opens no key again.
+    """
+    rows = Bot.objects.filter(enabled=True).order_by("created_at", "pk")
+    if names:
+        rows = rows.filter(name__in=names)
+    identities: list[BotIdentity] = []
+    problems: dict[str, str] = {}
+    # Plain rows, not models: this runs every few seconds over every bot.
+    fields = ("pk", "name", "session_id", "display_name", "settings", "key__key_sealed")
+    for pk, name, session_id, display_name, overrides, sealed in rows.values_list(*fields):
+        row = [name, session_id, display_name, json.dumps(overrides, sort_keys=True), sealed or ""]
+        revision = hashlib.sha256("\0".join(row).encode()).hexdigest()
+        previous = (known or {}).get(name)
+        if previous is not None and previous.revision == revision:
+            identities.append(previous)
+            continue
+        try:
+            identities.append(_identity(Bot.objects.get(pk=pk), revision))
+        except Bot.DoesNotExist:
+            continue  # removed a moment ago
+        except BotError as exc:
+            problems[name] = str(exc)
+    return BotsServed(tuple(identities), problems)
+
+
+def _identity(bot: Bot, revision: str) -> BotIdentity:
+    words = _words_open(bot)
+    try:
+        config = bot_config_apply(base=settings.BOT_CONFIG, overrides=bot.settings)
+    except ConfigError as exc:
+        raise BotError(_("The settings of bot %(name)s: %(error)s") % {"name": bot.name, "error": exc}) from None
+    return BotIdentity(
+        name=bot.name,
+        session_id=bot.session_id,
+        display_name=bot.display_name,
+        words=words,
+        config=config,
+        revision=revision,
+    )

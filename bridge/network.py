@@ -8,11 +8,16 @@ exception so session-python's store loop ends (it spins forever otherwise).
 
 from __future__ import annotations
 
+import http.client
+import json
 from typing import Any, Protocol
 from urllib.parse import urlparse
+from urllib.request import getproxies
 
 import session_python.network as sp_network
-from session_python.network import NetworkError, SessionNetwork, SnodeRPCError
+from session_python.network import NetworkError, SessionNetwork, SnodeFetchError, SnodeRPCError
+
+from bridge.snodehttp import SnodeConnections
 
 REQUEST_TIMEOUT = 10
 
@@ -39,8 +44,50 @@ class StoreRejected(SnodeRPCError):
         self.code = code
 
 
-class LocalFileServerNetwork(SessionNetwork):
-    """session-python's HTTP network with the file server moved to ``base_url``."""
+class PooledNetwork(SessionNetwork):
+    """session-python's network with storage node requests over kept connections
+    (:mod:`bridge.snodehttp`), unless a proxy is set in the environment: then through
+    requests, which honours it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pooled = not getproxies()
+        if self.pooled:
+            # requests would otherwise look for a proxy and ~/.netrc at every request
+            self.session.trust_env = False
+        self.connections = SnodeConnections()
+
+    def snode_batch_request(
+        self, snode: dict[str, Any], requests_list: list[dict[str, Any]], timeout: int = 10, method: str = "batch"
+    ) -> list[dict[str, Any]]:
+        if not self.pooled:
+            return super().snode_batch_request(snode, requests_list, timeout=timeout, method=method)
+        body = json.dumps({"jsonrpc": "2.0", "method": method, "params": {"requests": requests_list}}).encode()
+        host, port = str(snode["public_ip"]), int(snode["storage_port"])
+        try:
+            status, data = self.connections.post(host, port, "/storage_rpc/v1", body, timeout=timeout)
+        except (OSError, http.client.HTTPException) as exc:
+            raise SnodeFetchError(f"Network request failed: {type(exc).__name__}: {exc}") from None
+        # the answers session-python gives for the same cases
+        if status == 421:
+            raise SnodeRPCError("421 handled. Retry this request with a new snode.")
+        if not 200 <= status < 400:
+            raise SnodeRPCError(f"HTTP Error {status}: {data[:200].decode(errors='replace')}")
+        try:
+            answer = json.loads(data)
+        except ValueError as exc:
+            raise SnodeFetchError(f"Network request failed: {exc}") from None
+        if not isinstance(answer, dict) or "results" not in answer:
+            raise SnodeRPCError(f"Invalid snode RPC response (no 'results'): {str(answer)[:200]}")
+        results: list[dict[str, Any]] = answer["results"]
+        return results
+
+    def close(self) -> None:
+        self.connections.close()
+
+
+class LocalFileServerNetwork(PooledNetwork):
+    """The pooled network with the file server moved to ``base_url``."""
 
     def __init__(self, base_url: str) -> None:
         super().__init__()
@@ -111,5 +158,5 @@ def network_configure(url: str) -> None:
 def network_build(url: str) -> GuardedNetwork:
     """Return a guarded network for ``url`` (empty: the real Session network)."""
     network_configure(url)
-    inner: NetworkLike = LocalFileServerNetwork(url) if url else SessionNetwork()
+    inner: NetworkLike = LocalFileServerNetwork(url) if url else PooledNetwork()
     return GuardedNetwork(inner)

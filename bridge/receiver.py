@@ -1,4 +1,7 @@
-"""The polling thread: fetch, decrypt, sort out, download attachments, hand over.
+"""A bot's poll rounds: fetch, decrypt, sort out, download attachments, hand over.
+
+The rounds run on a :class:`bridge.polling.PollScheduler`'s threads, one round of a bot
+at a time, so that many bots share a few threads.
 
 It keeps its own fetch position in memory (starting at the persisted cursor); the persisted
 cursor itself moves only on the broker's ack (see :mod:`bridge.inbox`).
@@ -8,15 +11,16 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bridge.account import Broken, SessionAccount, SessionUnreachable
 from bridge.backoff import Backoff
+from bridge.botlog import BotLog
 from bridge.inbox import Fetched
 from bridge.messages import Incoming
+from bridge.polling import PollScheduler
 from bridgeprotocol.frames import AttachmentFrame, Message, ReplyTo
 
 log = logging.getLogger(__name__)
@@ -43,7 +47,7 @@ class ReceiverHealth:
     errors: dict[str, int] = field(default_factory=lambda: {"poll": 0, "decode": 0, "attachment": 0})
 
 
-class Receiver(threading.Thread):
+class Receiver:
     def __init__(
         self,
         *,
@@ -54,55 +58,62 @@ class Receiver(threading.Thread):
         backlog_full: Callable[[], bool],
         timing: PollTiming,
         known: Callable[[str], bool],
+        bot: str = "",
     ) -> None:
-        super().__init__(name="session-poller", daemon=True)
+        self.log = BotLog(log, bot)
         self.account, self.fetch_cursor, self.since_ms = account, cursor, since_ms
         self.deliver, self.backlog_full, self.timing = deliver, backlog_full, timing
         self.known = known  # already handed over (waiting or settled): no need to decode it again
         self._download_failures: dict[str, int] = {}
         self.health = ReceiverHealth()
         self.last_activity = 0.0
-        self.wake, self.stopping = threading.Event(), threading.Event()
         self._backoff = Backoff(base=1.0, cap=60.0)
+        self._scheduler: PollScheduler | None = None
+
+    def start(self, scheduler: PollScheduler, *, spread: float = 0.0) -> None:
+        """Poll on ``scheduler`` from now on, the first round within ``spread`` seconds."""
+        self._scheduler = scheduler
+        self.health.polling = True
+        scheduler.add(self, spread=spread)
 
     def stop(self) -> None:
-        self.stopping.set()
-        self.wake.set()
+        """Stop polling; a round that is running is waited for (this blocks)."""
+        if self._scheduler is not None:
+            self._scheduler.remove(self)
+        self.health.polling = False
 
     def touch(self) -> None:
         """A conversation is active: poll fast for a while, starting now."""
         self.last_activity = time.monotonic()
-        self.wake.set()
+        if self._scheduler is not None:
+            self._scheduler.wake(self)
 
     def interval(self) -> float:
         active = time.monotonic() - self.last_activity < self.timing.active_window_seconds
         return self.timing.active_seconds if active else self.timing.idle_seconds
 
-    def run(self) -> None:
-        self.health.polling = True
-        while not self.stopping.is_set():
-            delay = self.interval()
-            try:
-                if not self.backlog_full():
-                    self.poll_once()
-                self._mark_reachable()
-            except SessionUnreachable as exc:
-                self.health.errors["poll"] += 1
-                if self.health.reachable:
-                    log.warning("The Session network cannot be reached (%s); retrying with backoff", exc)
-                self.health.reachable = False
-                delay = self._backoff.next()
-            except Exception:
-                self.health.errors["poll"] += 1
-                log.exception("poll round failed; retrying")
-                delay = self._backoff.next()
-            self.wake.wait(delay)
-            self.wake.clear()
-        self.health.polling = False
+    def round(self) -> float:
+        """Poll once; return the seconds until the next round."""
+        delay = self.interval()
+        try:
+            if not self.backlog_full():
+                self.poll_once()
+            self._mark_reachable()
+        except SessionUnreachable as exc:
+            self.health.errors["poll"] += 1
+            if self.health.reachable:
+                self.log.warning("The Session network cannot be reached (%s); retrying with backoff", exc)
+            self.health.reachable = False
+            delay = self._backoff.next()
+        except Exception:
+            self.health.errors["poll"] += 1
+            self.log.exception("poll round failed; retrying")
+            delay = self._backoff.next()
+        return delay
 
     def _mark_reachable(self) -> None:
         if not self.health.reachable:
-            log.warning("The Session network is reachable again")
+            self.log.warning("The Session network is reachable again")
         self.health.reachable = True
         self.health.last_poll_at = time.time()
         self._backoff.reset()
@@ -128,7 +139,7 @@ class Receiver(threading.Thread):
     def _frame(self, msg: Incoming | Broken) -> Message | None:
         if isinstance(msg, Broken):
             self.health.errors["decode"] += 1
-            log.warning("dropped undecryptable message %s: %s", msg.hash[:12], msg.reason)
+            self.log.warning("dropped undecryptable message %s: %s", msg.hash[:12], msg.reason)
             return None
         if msg.sender == self.account.session_id or msg.sync_target:
             return None  # our own sync copy of something we sent
@@ -160,7 +171,7 @@ class Receiver(threading.Thread):
                 data = self.account.download(pointer)  # SessionUnreachable: retried next round
             except ValueError as exc:  # gone, too large, or not decryptable: final
                 self.health.errors["attachment"] += 1
-                log.warning("skipped attachment %r of %s: %s", pointer.name, msg.hash[:12], exc)
+                self.log.warning("skipped attachment %r of %s: %s", pointer.name, msg.hash[:12], exc)
                 continue
             except SessionUnreachable as exc:
                 rounds = self._download_failures.get(msg.hash, 0) + 1
@@ -170,11 +181,13 @@ class Receiver(threading.Thread):
                 self._download_failures.pop(msg.hash, None)
                 self.health.errors["attachment"] += 1
                 name, short = pointer.name, msg.hash[:12]
-                log.warning("skipped attachment %r of %s after %d failed rounds: %s", name, short, rounds, exc)
+                self.log.warning("skipped attachment %r of %s after %d failed rounds: %s", name, short, rounds, exc)
                 continue
             total += len(data)
             if total > MAX_MESSAGE_ATTACHMENT_BYTES:
-                log.warning("skipped attachment %r of %s: the message's files are too large", pointer.name, msg.hash)
+                self.log.warning(
+                    "skipped attachment %r of %s: the message's files are too large", pointer.name, msg.hash
+                )
                 continue
             frames.append(
                 AttachmentFrame(

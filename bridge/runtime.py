@@ -1,19 +1,23 @@
-"""The bridge process: one broker connection (asyncio), one poller thread, one sender thread.
+"""One bot's bridge: its broker connection (asyncio), its poll rounds and its sends.
 
 The protocol's decisions are :class:`bridge.brokerlink.BrokerLink`'s (``docs/bridge-protocol.md``);
 this module performs the effects it returns: it writes frames through one writer per link, in
 the order decided, persists the cursor off the event loop, runs the retry timers and hands
-sends to the sender thread. Sends are handled one at a time in arrival order, so the parts of
-a long reply go out in order.
+sends to a sender thread. Sends are handled one at a time in arrival order, so the parts of
+a long reply go out in order, even on a thread pool that many bots share.
+
+Alone, a bridge polls and sends on threads of its own; in a :class:`bridge.fleet.Fleet`, many
+bridges share one event loop, one poll scheduler, one sender pool and one HTTP connection pool.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from bridge.account import SessionAccount, SessionUnreachable
+from bridge.botlog import BotLog
 from bridge.brokerlink import (
     BrokerLink,
     Effect,
@@ -37,6 +42,7 @@ from bridge.brokerlink import (
 )
 from bridge.inbox import Fetched
 from bridge.network import NetworkLike, network_build
+from bridge.polling import PollScheduler
 from bridge.receiver import PollTiming, Receiver
 from bridge.sender import send_handle
 from bridge.store import BridgeStore
@@ -60,29 +66,40 @@ WELCOME_TIMEOUT = 15.0
 @dataclass(frozen=True, slots=True)
 class BridgeSettings:
     broker_url: str
-    token: str
-    mnemonic: str
+    token: str = field(repr=False)
+    mnemonic: str = field(repr=False)
     state_dir: Path
     display_name: str = "sessionbot"
     network_url: str = ""
     timing: PollTiming = field(default_factory=PollTiming)
     status_interval: float = 15.0
     typing: bool = True
+    name: str = ""  # the bot's, for the log lines
 
 
 class Bridge:
-    def __init__(self, cfg: BridgeSettings, *, network: NetworkLike | None = None) -> None:
+    """One bot's bridge. ``polls`` and ``sends`` are shared with other bridges when given;
+    without them the bridge makes (and closes) its own."""
+
+    def __init__(
+        self,
+        cfg: BridgeSettings,
+        *,
+        network: NetworkLike | None = None,
+        polls: PollScheduler | None = None,
+        sends: Executor | None = None,
+        poll_spread: float = 0.0,
+    ) -> None:
         self.cfg = cfg
+        self.log = BotLog(log, cfg.name)
         self.store = BridgeStore(cfg.state_dir)
-        accounts = [
-            SessionAccount(
-                mnemonic=cfg.mnemonic,
-                network=network or network_build(cfg.network_url),
-                display_name=cfg.display_name,
-            )
-            for _ in range(2)  # one per thread: session-python is not thread-safe
-        ]
-        self.poll_account, self.send_account = accounts
+        self._network = network or network_build(cfg.network_url)
+        # One account per thread that uses it (session-python is not thread-safe): polling
+        # and sending may run at once. The sending one is made at the first send, so that an
+        # idle bot holds one.
+        self.poll_account = self._account()
+        self._send_account: SessionAccount | None = None
+        self._send_account_lock = threading.Lock()
         self.bot_id = self.poll_account.session_id
         self.link = BrokerLink(
             bot_id=self.bot_id,
@@ -93,12 +110,27 @@ class Bridge:
             typing=cfg.typing,
         )
         self.inbox = self.link.inbox
-        self._sender_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-sender")
+        self._polls, self._own_polls = polls or PollScheduler(workers=1), polls is None
+        self._poll_spread = poll_spread
+        self._sends, self._own_sends = (
+            sends or ThreadPoolExecutor(max_workers=1, thread_name_prefix="session-sender"),
+            sends is None,
+        )
         self._stop = asyncio.Event()
         self._queue: asyncio.Queue[Send | ShowTyping] = asyncio.Queue()
         self._outgoing: asyncio.Queue[str] | None = None  # the open link's frames, for its writer
         self._cursor_writer: asyncio.Task[None] | None = None
         self.receiver: Receiver | None = None
+
+    def _account(self) -> SessionAccount:
+        return SessionAccount(mnemonic=self.cfg.mnemonic, network=self._network, display_name=self.cfg.display_name)
+
+    @property
+    def send_account(self) -> SessionAccount:
+        with self._send_account_lock:
+            if self._send_account is None:
+                self._send_account = self._account()
+            return self._send_account
 
     def stop(self) -> None:
         self._stop.set()
@@ -113,8 +145,9 @@ class Bridge:
             backlog_full=self.link.backlog_full,
             timing=self.cfg.timing,
             known=self.inbox.known,
+            bot=self.cfg.name,
         )
-        self.receiver.start()
+        self.receiver.start(self._polls, spread=self._poll_spread)
         tasks = [asyncio.create_task(t) for t in (self._connect_loop(), self._send_loop(), self._status_loop())]
         try:
             await self._stop.wait()
@@ -125,9 +158,11 @@ class Bridge:
             while self._cursor_writer is not None and not self._cursor_writer.done():
                 # the latest cursor is kept: a write may start the next one as it ends
                 await asyncio.gather(self._cursor_writer, return_exceptions=True)
-            self.receiver.stop()
-            await asyncio.to_thread(self.receiver.join, 15)
-            self._sender_pool.shutdown(wait=False, cancel_futures=True)
+            await asyncio.to_thread(self.receiver.stop)
+            if self._own_polls:
+                self._polls.close()
+            if self._own_sends:
+                self._sends.shutdown(wait=False, cancel_futures=True)
 
     def _perform(self, effects: Iterable[Effect]) -> None:
         """Carry out the link's effects in order. :class:`Reconnect` is the connect loop's."""
@@ -145,7 +180,7 @@ class Bridge:
             elif isinstance(effect, ShowTyping):
                 self._queue.put_nowait(effect)
             elif isinstance(effect, Note):
-                log.log(effect.level, "%s", effect.text)
+                self.log.log(effect.level, "%s", effect.text)
             elif isinstance(effect, Hangup):
                 raise FrameError(effect.reason)  # ends the link; the connect loop reconnects
 
@@ -167,7 +202,7 @@ class Bridge:
         try:
             await asyncio.to_thread(self.store.cursor_save, save.cursor, save.recent)
         except Exception:  # kept in memory and written with the next move; never stop writing
-            log.exception("the poll cursor could not be saved")
+            self.log.exception("the poll cursor could not be saved")
         self._perform(self.link.cursor_written())
 
     def _retry_due(self, retry: RetryLater) -> None:
@@ -180,12 +215,12 @@ class Bridge:
         while True:
             item = await self._queue.get()
             if isinstance(item, ShowTyping):
-                await loop.run_in_executor(self._sender_pool, self._typing, item.to)
+                await loop.run_in_executor(self._sends, self._typing, item.to)
                 continue
             try:
-                result = await loop.run_in_executor(self._sender_pool, self._send, item)
+                result = await loop.run_in_executor(self._sends, self._send, item)
             except Exception as exc:  # send_handle answers for its own failures; never stop sending
-                log.exception("send %s failed unexpectedly", item.ref)
+                self.log.exception("send %s failed unexpectedly", item.ref)
                 effects = self.link.send_crashed(item.ref, type(exc).__name__)
             else:
                 effects = self.link.send_done(result)
@@ -200,9 +235,9 @@ class Bridge:
         try:
             self.send_account.typing(to=to)
         except (SessionUnreachable, ValueError) as exc:
-            log.debug("typing indicator not sent: %s", exc)
+            self.log.debug("typing indicator not sent: %s", exc)
         except Exception:  # best effort: a typing indicator must never stop the sender
-            log.exception("typing indicator not sent")
+            self.log.exception("typing indicator not sent")
 
     # --- the broker link ---------------------------------------------------------------
 
@@ -224,11 +259,11 @@ class Bridge:
                     opened = ws
                     await self._converse(ws)
             except InvalidStatus as exc:
-                log.error("the broker refused the bridge (HTTP %s): check BRIDGE_TOKEN", exc.response.status_code)
+                self.log.error("the broker refused the bridge (HTTP %s): check BRIDGE_TOKEN", exc.response.status_code)
             except (OSError, WebSocketException, TimeoutError, FrameError) as exc:
                 refused = (CLOSE_BRIDGE_CONFLICT, CLOSE_BOT_NOT_SERVED)  # link_lost says why
                 if not (isinstance(exc, ConnectionClosed) and exc.rcvd and exc.rcvd.code in refused):
-                    log.warning("broker connection lost (%s: %s); reconnecting", type(exc).__name__, exc)
+                    self.log.warning("broker connection lost (%s: %s); reconnecting", type(exc).__name__, exc)
             # The broker's close code, if it sent one (4409: another bridge holds the bot).
             for effect in self.link.link_lost(opened.close_code if opened is not None else None):
                 if isinstance(effect, Reconnect):
@@ -248,7 +283,7 @@ class Bridge:
                 async with asyncio.timeout(WELCOME_TIMEOUT):
                     raw = await ws.recv()
                 self._perform(self.link.received(raw))
-            log.info("connected to the broker at %s", self.cfg.broker_url)
+            self.log.info("connected to the broker at %s", self.cfg.broker_url)
             async for raw in ws:
                 self._perform(self.link.received(raw))
         finally:
@@ -256,7 +291,7 @@ class Bridge:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
         if ws.close_code == 4401:
-            log.error("the broker closed the link with 4401: BRIDGE_TOKEN is wrong")
+            self.log.error("the broker closed the link with 4401: BRIDGE_TOKEN is wrong")
 
     @staticmethod
     async def _write_loop(ws: ClientConnection, outgoing: asyncio.Queue[str]) -> None:

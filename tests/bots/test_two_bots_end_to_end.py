@@ -54,7 +54,8 @@ class Person:
             if msg.hash in self.seen:
                 continue
             self.seen.add(msg.hash)
-            if isinstance(msg, Incoming) and msg.kind == "data":
+            # (the copies of what this person sent, which Session keeps in their own mailbox, are not received)
+            if isinstance(msg, Incoming) and msg.kind == "data" and msg.sender != self.account.session_id:
                 self.received[msg.sender].append(msg.text)
         return sum(len(texts) for texts in self.received.values())
 
@@ -72,7 +73,10 @@ def deployment(tmp_path: Path, transactional_db: None, monkeypatch: pytest.Monke
     BotPlugin.objects.create(bot=family, plugin=Plugin.objects.get(name="echo"))
     base = proc_env(tmp_path / "data")
     with sessionnet_process(base) as url:
-        env = {**proc_env(tmp_path / "data", BRIDGE_TOKEN="two-bots-token", SESSION_NETWORK_URL=url), **worker_env()}
+        env = {
+            **proc_env(tmp_path / "data", BRIDGE_TOKEN="two-bots-bridge-token", SESSION_NETWORK_URL=url),
+            **worker_env(),
+        }
         env.update(DATA_DIR=str(tmp_path / "data"), SESSION_MNEMONIC="", PLUGIN_SECRETS_KEY=settings.PLUGIN_SECRETS_KEY)
         port = free_port()
         broker = Proc(["manage.py", "runbroker", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"], env)
