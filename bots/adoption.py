@@ -38,22 +38,30 @@ def history_bot_id(apps: Any, *, has_history: bool) -> int | None:
     return int(bot.pk)
 
 
+def todays_words() -> str:
+    """Today's identity as configured (``SESSION_MNEMONIC``, else ``data/session_mnemonic``);
+    "" when neither is set or it cannot be read as a mnemonic. Nothing is generated."""
+    given = settings.SESSION_MNEMONIC.strip()
+    path = settings.DATA_DIR / "session_mnemonic"
+    try:
+        if given:
+            return mnemonic_check(given, source="SESSION_MNEMONIC")
+        if path.exists():
+            return mnemonic_check(path.read_text(encoding="utf-8"), source=str(path))
+    except (IdentityError, OSError, UnicodeError):
+        pass
+    return ""
+
+
 def _identity_known() -> tuple[str, str]:
     """(Session ID, words) of today's identity; words "" when only an external bridge knew it."""
-    path = settings.DATA_DIR / "session_mnemonic"
-    if settings.SESSION_MNEMONIC.strip() or path.exists():
-        try:
-            words = mnemonic_check(
-                settings.SESSION_MNEMONIC if settings.SESSION_MNEMONIC.strip() else path.read_text(encoding="utf-8"),
-                source="SESSION_MNEMONIC" if settings.SESSION_MNEMONIC.strip() else str(path),
-            )
-            return session_id_of(words), words
-        except (IdentityError, OSError, UnicodeError):
-            pass  # an unreadable identity: the bridges' records may still name the bot
-    bridged = _bridged_session_id()
+    words = todays_words()
+    if words:
+        return session_id_of(words), words
+    bridged = _bridged_session_id()  # an unreadable or absent identity: the bridges' records may name the bot
     if bridged:
         return bridged, ""
-    words = mnemonic_load(env_value="", path=path)  # as the bridge would have on its first start
+    words = mnemonic_load(env_value="", path=settings.DATA_DIR / "session_mnemonic")  # as the bridge's first start
     return session_id_of(words), words
 
 

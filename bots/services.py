@@ -24,13 +24,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from session_python import Session
 
-from bots.adoption import FIRST_BOT
+from bots.adoption import FIRST_BOT, todays_words
 from bots.models import Bot, BotKey
 from bridge.identity import IdentityError, mnemonic_check, mnemonic_load, session_id_of
 from sessionbot import sealing
 from sessionbot.botconfig import BotConfig, ConfigError, bot_config_apply
-
-__all__ = ["FIRST_BOT", "BotError", "BotIdentity", "Purge"]
 
 
 class BotError(Exception):
@@ -275,16 +273,13 @@ def bot_first_ensure() -> Bot | None:
 
 def _first_key_fill() -> None:
     """Seal today's identity for the first bot when a migration made it without its key
-    (PLUGIN_SECRETS_KEY was not set then): its bridge can then serve it."""
-    bot = Bot.objects.filter(name=FIRST_BOT, key__isnull=True).first()
-    path = settings.DATA_DIR / "session_mnemonic"
-    if bot is None or identities_problem() or not (settings.SESSION_MNEMONIC.strip() or path.exists()):
+    (PLUGIN_SECRETS_KEY was not set then): its bridge can then serve it. A removed bot's
+    key stays deleted."""
+    bot = Bot.objects.filter(name=FIRST_BOT, key__isnull=True, removed_at__isnull=True).first()
+    if bot is None or identities_problem():
         return
-    try:
-        words = mnemonic_load(env_value=settings.SESSION_MNEMONIC, path=path)
-    except IdentityError:
-        return  # bot_identity_serve says what is missing
-    if session_id_of(words) == bot.session_id:
+    words = todays_words()  # "" when missing or unreadable: bot_identity_serve says so
+    if words and session_id_of(words) == bot.session_id:
         sealed = sealing.seal(words, keys=_keys(), purpose=sealing.BOT_IDENTITIES)
         BotKey.objects.get_or_create(bot=bot, defaults={"key_sealed": sealed})
 

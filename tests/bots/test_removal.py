@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from bots.live import bot_of_bridge
 from bots.models import Bot, BotKey
-from bots.services import BotError, bot_add, bot_enable, bot_remove, bots_enable
+from bots.services import BotError, bot_add, bot_enable, bot_first_ensure, bot_remove, bots_enable
 from broker.bridges import bridge_connected
 from broker.models import InboundMessage, OutboundMessage
 from plugins.models import BotUser, Invocation
@@ -158,3 +158,15 @@ def test_two_removed_bots_of_one_name_need_the_session_id() -> None:
         bots("remove", "help", "--purge", "--yes")
     bots("remove", other.session_id, "--purge", "--yes")
     assert list(Bot.objects.values_list("session_id", flat=True)) == [SESSION_ID]
+
+
+def test_a_removed_first_bot_does_not_get_its_key_back_at_the_next_start(settings, tmp_path) -> None:
+    # The first bot's key is filled in from today's identity when a migration could not seal
+    # it; a first bot removed on purpose must keep its key deleted.
+    (tmp_path / "session_mnemonic").write_text(WORDS + "\n")
+    settings.DATA_DIR, settings.SESSION_MNEMONIC = tmp_path, ""
+    bot_add(name="main", words=WORDS)
+    bot_remove(name="main")
+    bot_add(name="other", words=None)
+    bot_first_ensure()
+    assert not BotKey.objects.filter(bot__name="main").exists()
