@@ -1,10 +1,10 @@
 """Poll many bots' mailboxes from a few threads, each bot at its own due time.
 
-A thread per bot cost about a megabyte and a wake-up per poll each; with hundreds of idle
-bots the process spent its time switching threads. Here one dispatcher thread sleeps until
-the earliest due time and hands that bot's poll round to a small pool; the round returns
-when the bot is due again. :class:`DueQueue` holds the decisions (who is due, a wake while
-a round runs, a bot removed mid-round) and is driven by table tests without threads.
+A thread per bot would cost about a megabyte and a wake-up per poll each; with hundreds of
+idle bots the process would spend its time switching threads. Here a few threads take turns:
+the one leading sleeps until the earliest due time and runs that bot's round itself, after
+handing the lead on. :class:`DueQueue` holds the decisions (who is due, a wake while a round
+runs, a bot removed mid-round) and is driven by table tests without threads.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
@@ -104,76 +103,138 @@ class Pollable(Protocol):
 class PollScheduler:
     """Run :class:`Pollable` rounds on at most ``workers`` threads, each when it is due.
 
+    The threads take turns: one of them (the leader) sleeps until the earliest due time,
+    takes that key, hands the lead to an idle thread and runs the round itself; the idle
+    threads sleep without a timeout. A round thus costs no hand-over between threads, and
+    only the leader wakes by itself. Threads are started as rounds overlap, up to ``workers``.
+
     ``spread`` staggers a newly added key over up to that many seconds, so that bots added
     together (a process starting) do not poll in step for ever after.
     """
 
     def __init__(self, *, workers: int, name: str = "session-poller") -> None:
-        self._cond = threading.Condition()
+        if workers < 1:
+            raise ValueError("a poll scheduler needs at least one worker")
+        lock = threading.Lock()
+        self._lead = threading.Condition(lock)  # the leader waits here, until the next due time
+        self._follow = threading.Condition(lock)  # idle threads wait here for the lead
+        self._finished = threading.Condition(lock)  # remove() waits here for a running round
         self._due: DueQueue[Pollable] = DueQueue()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
-        self._name = name
-        self._dispatcher: threading.Thread | None = None
-        self._wake_at: float | None = None  # when the dispatcher wakes by itself (None: never)
+        self._max_threads, self._name = workers, name
+        self._threads = 0
+        self._followers = 0
+        self._leading = False
+        self._wake_at: float | None = None  # when the leader wakes by itself (None: never)
         self._removing = 0
         self._closed = False
 
+    @property
+    def threads(self) -> int:
+        """How many threads run rounds now (they are started as rounds overlap)."""
+        with self._lead:
+            return self._threads
+
     def add(self, key: Pollable, *, spread: float = 0.0) -> None:
-        with self._cond:
+        with self._lead:
             if self._closed:
                 raise RuntimeError("the poll scheduler is closed")
-            if self._dispatcher is None:
-                self._dispatcher = threading.Thread(target=self._dispatch, name=f"{self._name}-due", daemon=True)
-                self._dispatcher.start()
+            if self._threads == 0:
+                self._start_thread()
             # a spread for load, not for secrecy
             first = time.monotonic() + (random.uniform(0, spread) if spread > 0 else 0.0)  # noqa: S311
             self._due.schedule(key, first)
-            self._cond.notify()
+            self._lead.notify()
 
     def wake(self, key: Pollable) -> None:
-        with self._cond:
+        with self._lead:
             self._due.wake(key, time.monotonic())
-            self._cond.notify()
+            self._lead.notify()
 
     def remove(self, key: Pollable, *, timeout: float = 15.0) -> None:
         """Stop polling ``key``; wait (up to ``timeout``) for a round of it that is running."""
         deadline = time.monotonic() + timeout
-        with self._cond:
+        with self._lead:
             self._due.remove(key)
             self._removing += 1
             try:
                 while self._due.running(key) and (left := deadline - time.monotonic()) > 0:
-                    self._cond.wait(left)
+                    self._finished.wait(left)
             finally:
                 self._removing -= 1
 
     def close(self) -> None:
-        with self._cond:
+        """Stop every thread once its round (if any) ends; no round starts after this."""
+        with self._lead:
             self._closed = True
-            self._cond.notify_all()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+            self._lead.notify_all()
+            self._follow.notify_all()
 
-    def _dispatch(self) -> None:
-        with self._cond:
-            while not self._closed:
-                now = time.monotonic()
-                key = self._due.pop_due(now)
-                if key is not None:
-                    self._pool.submit(self._run, key)
-                    continue
-                self._wake_at = self._due.next_at()
-                self._cond.wait(None if self._wake_at is None else self._wake_at - now)
+    def _start_thread(self) -> None:
+        self._threads += 1
+        name = f"{self._name}-{self._threads}"
+        threading.Thread(target=self._work, name=name, daemon=True).start()
 
-    def _run(self, key: Pollable) -> None:
+    def _work(self) -> None:
+        finished: tuple[Pollable, float] | None = None
+        while True:
+            with self._lead:
+                if finished is not None:
+                    self._finish(*finished)
+                key = self._next_key()
+                if key is None:
+                    self._threads -= 1
+                    return
+            finished = key, self._run(key)
+
+    def _finish(self, key: Pollable, delay: float) -> None:
+        """Schedule ``key``'s next round; wake the leader only if that is before it would wake."""
+        self._due.done(key, now=time.monotonic(), delay=delay)
+        if self._removing:
+            self._finished.notify_all()
+        at = self._due.next_at()
+        if self._leading and at is not None and (self._wake_at is None or at < self._wake_at):
+            self._lead.notify()
+
+    def _next_key(self) -> Pollable | None:
+        """Follow until the lead is free, lead until a key is due; None once closed. Holds the lock."""
+        while not self._closed:
+            if self._leading:
+                self._followers += 1
+                try:
+                    self._follow.wait()
+                finally:
+                    self._followers -= 1
+                continue
+            self._leading = True
+            try:
+                key = self._lead_until_due()
+            finally:
+                self._leading = False
+                self._wake_at = None
+            if key is None:
+                return None
+            # The lead passes to an idle thread, or to a new one while rounds overlap.
+            if self._followers:
+                self._follow.notify()
+            elif self._threads < self._max_threads:
+                self._start_thread()
+            return key
+        return None
+
+    def _lead_until_due(self) -> Pollable | None:
+        while not self._closed:
+            now = time.monotonic()
+            key = self._due.pop_due(now)
+            if key is not None:
+                return key
+            self._wake_at = self._due.next_at()
+            self._lead.wait(None if self._wake_at is None else self._wake_at - now)
+        return None
+
+    def _run(self, key: Pollable) -> float:
         try:
             delay = key.round()
         except BaseException:  # a round handles its own failures; this keeps the key scheduled
             log.exception("a poll round failed")
             delay = ROUND_FAILED_DELAY
-        with self._cond:
-            self._due.done(key, now=time.monotonic(), delay=delay)
-            # Wake the dispatcher only if this key is now due before it would wake anyway
-            # (most rounds end long before their next), and a remove() waiting for this round.
-            at = self._due.next_at()
-            if self._removing or (at is not None and (self._wake_at is None or at < self._wake_at)):
-                self._cond.notify_all()
+        return delay
