@@ -7,10 +7,13 @@ class PluginsConfig(AppConfig):
     verbose_name = "Plugins"
 
     def ready(self) -> None:
+        from bots.userdata import userdata_register
         from plugins.celery_hooks import celery_hooks_connect
         from plugins.checks import index_check, sandbox_check, secrets_key_check
+        from plugins.userdata import user_erase, user_export
 
         celery_hooks_connect()
+        userdata_register(key="plugins", export=user_export, erase=user_erase, order=50)
 
         checks.register(sandbox_check)
         checks.register(secrets_key_check)
