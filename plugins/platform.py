@@ -22,6 +22,7 @@ from bots.userdata import userdata_erase, userdata_export
 from plugins import lifecycle, signals
 from plugins.api import Attachment, PluginError, Reply
 from plugins.commands import command_prefix, command_usage
+from plugins.forgetting import forget_deferred
 from plugins.models import BotUser, Invocation, PluginCommand, PluginVersion
 from plugins.offers import bot_offers
 from plugins.outcomes import reply_capped
@@ -151,7 +152,8 @@ class PlatformServices:
 
     def call_user_forget(self) -> dict[str, int]:
         user = self._own_data()
-        return userdata_erase(bot=user.bot, session_id=user.session_id)
+        with forget_deferred():
+            return userdata_erase(bot=user.bot, session_id=user.session_id)
 
     def _admin(self) -> None:
         if self.user is None or not user_is_admin(user=self.user):

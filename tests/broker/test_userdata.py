@@ -75,7 +75,7 @@ def test_erase_with_one_bot_leaves_the_other_bots_data(family) -> None:
 
     out = run("erase", USER, "--bot", "tests")
 
-    assert out.strip() == "tests: erased files 1, grants 1, groups 1, invocations 1, messages 1, replies 1"
+    assert out.strip() == "tests: erased files 1, grants 1, groups 1, invocations 1, messages 1, plugins 0, replies 1"
     inbound = InboundMessage.objects.get(pk=mine.inbound.pk)
     assert (inbound.text, inbound.sender, inbound.conversation, inbound.attachments) == ("", "", "", [])
     assert (inbound.message_id, inbound.status) == ("m1", "routed")  # the duplicate check and metrics
@@ -104,7 +104,7 @@ def test_erase_without_bot_covers_every_bot_and_is_idempotent(family) -> None:
     run("erase", USER)
     assert set(InboundMessage.objects.values_list("text", flat=True)) == {""}
     again = run("erase", USER)
-    nothing = "erased files 0, grants 0, groups 0, invocations 0, messages 0, replies 0"
+    nothing = "erased files 0, grants 0, groups 0, invocations 0, messages 0, plugins 0, replies 0"
     assert again.splitlines() == [f"family: {nothing}", f"tests: {nothing}"]
 
 
