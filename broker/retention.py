@@ -28,10 +28,10 @@ from plugins.models import Invocation
 from plugins.userdata import invocation_content
 from sessionbot.botconfig import Retention
 
-MESSAGE_CONTENT = {"text": "", "author_name": "", "attachments": [], "reply_to": None}
-INVOCATION_CONTENT = {"arguments": "", "attachments": [], "reply_to": None, "error": ""}
+MESSAGE_CONTENT: dict[str, object] = {"text": "", "author_name": "", "attachments": [], "reply_to": None}
+INVOCATION_CONTENT: dict[str, object] = {"arguments": "", "attachments": [], "reply_to": None, "error": ""}
 log = logging.getLogger(__name__)
-REPLY_CONTENT = {"text": "", "attachments": [], "reply_to": None, "last_error": ""}
+REPLY_CONTENT: dict[str, object] = {"text": "", "attachments": [], "reply_to": None, "last_error": ""}
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,9 +86,9 @@ def messages_erase(bot: Bot, session_id: str) -> dict[str, int]:
     replies = replies.filter(_has_reply_content() | Q(to=session_id))
     while ids := list(replies.order_by("pk").values_list("pk", flat=True)[:BATCH]):
         with transaction.atomic():
-            rows = OutboundMessage.objects.filter(pk__in=ids)
-            rows.filter(to=session_id).update(to="")
-            outbound += rows.update(text="", attachments=[], reply_to=None, last_error="")
+            sent = OutboundMessage.objects.filter(pk__in=ids)
+            sent.filter(to=session_id).update(to="")
+            outbound += sent.update(text="", attachments=[], reply_to=None, last_error="")
     return {"messages": inbound, "replies": outbound}
 
 
