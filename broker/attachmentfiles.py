@@ -7,6 +7,7 @@ no message or invocation that keeps its content still names it.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from broker.models import InboundMessage
 from plugins.models import Invocation
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
+# A message's file is on disk before its row commits, and a file already there is only
+# touched: a file this recent may belong to a row not committed yet, so it is not deleted.
+FILE_GRACE_SECONDS = 600.0
 
 
 def attachments_folder() -> Path:
@@ -50,10 +54,13 @@ def attachment_files_delete(
 ) -> int:
     """Delete the files of ``digests`` that no row but those leaving names; return how many."""
     folder = attachments_folder()
+    recent = time.time() - FILE_GRACE_SECONDS
     deleted = 0
     for digest in sorted(set(digests)):
         if not _DIGEST.match(digest) or not (folder / digest).exists():
             continue
+        if (folder / digest).stat().st_mtime > recent:
+            continue  # left to the retention purge
         if attachment_in_use(digest=digest, inbound_leaving=inbound_leaving, invocations_leaving=invocations_leaving):
             continue
         (folder / digest).unlink(missing_ok=True)
@@ -68,6 +75,7 @@ def attachment_files_orphaned(*, older_than: float, limit: int) -> list[str]:
     if not folder.is_dir():
         return []
     found: list[str] = []
+    older_than = min(older_than, time.time() - FILE_GRACE_SECONDS)
     for path in sorted(folder.iterdir()):
         if len(found) >= limit:
             break

@@ -104,7 +104,7 @@ def test_null_content_days_keeps_content_for_ever() -> None:
 def test_purge_dry_run_counts_and_erases_nothing_then_purge_erases() -> None:
     old = history(bot=the_bot(), session_id=USER, at=timezone.now() - timedelta(days=31), mid="old")
     _old_file(old.file)
-    attachment_file(b"orphan")  # a file no row names, written now: too young
+    attachment_file(b"orphan", age=0)  # a file no row names, written now: too young
     out = StringIO()
     call_command("purge", "--dry-run", stdout=out)
     assert out.getvalue().strip() == (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -137,3 +138,12 @@ def test_a_reply_not_yet_delivered_and_a_running_command_are_left_to_finish() ->
 def test_a_wrong_session_id_or_bot_is_named(args: list[str], error: str) -> None:
     with pytest.raises(CommandError, match=error.replace("(", r"\(").replace(")", r"\)")):
         run(*args)
+
+
+def test_a_file_written_in_the_last_minutes_is_left_to_the_retention_purge() -> None:
+    # Its bytes may have just come in again in a message whose row is not committed yet.
+    mine = history(bot=the_bot(), session_id=USER, at=timezone.now(), mid="m1", data=b"fresh")
+    os.utime(mine.file)
+    run("erase", USER)
+    assert mine.file.exists()
+    assert InboundMessage.objects.get().attachments == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,12 +24,15 @@ class History:
     file: Path
 
 
-def attachment_file(data: bytes) -> dict[str, object]:
+def attachment_file(data: bytes, *, age: float = 3600.0) -> dict[str, object]:
+    """A stored attachment written ``age`` seconds ago, and its metadata as rows hold it."""
     digest = hashlib.sha256(data).hexdigest()
     folder = Path(settings.DATA_DIR) / "attachments"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / digest).write_bytes(data)
     path = folder / digest
+    path.write_bytes(data)
+    written = time.time() - age
+    os.utime(path, (written, written))
     return {"name": "photo.jpg", "content_type": "image/jpeg", "size": len(data), "sha256": digest, "path": str(path)}
 
 
