@@ -16,6 +16,7 @@ from django.utils import timezone
 from broker.models import InboundMessage, OutboundMessage
 from plugins.forgetting import plugins_forget
 from plugins.models import BotUser, Invocation, PluginVersion
+from plugins.services import command_resolve, invocation_create, invocation_execute
 from tests.broker.userrows import history
 from tests.plugins.conftest import USER, ask, derive, install, user
 from tests.thebot import the_bot
@@ -23,6 +24,7 @@ from tests.thebot import the_bot
 pytestmark = pytest.mark.django_db(transaction=True)
 
 OTHER = "05" + "cd" * 32
+GROUP = "03" + "ef" * 32
 
 
 @pytest.fixture(autouse=True)
@@ -106,3 +108,24 @@ def test_manage_py_userdata_erase_runs_the_plugins_hooks() -> None:
     assert "plugins 2" in out.getvalue()
     assert ask("/recall")[0] == "nothing"
     assert BotUser.objects.filter(session_id=USER).exists()
+
+
+@pytest.mark.parametrize("command", ["mydata", "forgetme"])
+def test_in_a_group_the_commands_answer_only_to_go_private(command: str) -> None:
+    history(bot=the_bot(), session_id=USER, at=timezone.now(), mid="m1")
+    resolved = command_resolve(name=command)
+    assert resolved is not None
+    inv = invocation_create(
+        key=f"group-{command}",
+        user=user(USER),
+        version=resolved.version,
+        command=command,
+        arguments="",
+        conversation=GROUP,
+        conversation_type="group",
+        language="en",
+    )
+    invocation_execute(invocation_id=inv.pk)
+    [reply] = OutboundMessage.objects.filter(invocation=inv)
+    assert reply.text == f"Your data is yours alone: send /{command} in a private chat with the bot."
+    assert reply.attachments == []

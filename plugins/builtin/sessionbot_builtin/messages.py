@@ -9,6 +9,7 @@ from __future__ import annotations
 
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
+        "privacy.private": "Your data is yours alone: send {prefix}{command} in a private chat with the bot.",
         "kept.days": "Their content is erased after {days} days.",
         "kept.forever": "Their content is kept until you erase it.",
         "pong": "pong",
@@ -44,6 +45,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
     },
     "es": {
+        "privacy.private": "Tus datos son solo tuyos: envía {prefix}{command} en un chat privado con el bot.",
         "kept.days": "Su contenido se borra a los {days} días.",
         "kept.forever": "Su contenido se guarda hasta que lo borres.",
         "pong": "pong",
@@ -79,6 +81,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
     },
     "zh-hans": {
+        "privacy.private": "你的数据只属于你：请在与机器人的私聊中发送 {prefix}{command}。",
         "kept.days": "其内容在 {days} 天后清除。",
         "kept.forever": "其内容会一直保留，直到你清除。",
         "pong": "pong",

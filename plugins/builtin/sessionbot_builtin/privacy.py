@@ -7,6 +7,7 @@ import time
 from plugins.api import Attachment, Context, Plugin, Reply, command
 from sessionbot_builtin.messages import t
 
+PREFIX = "/"  # as /help writes commands
 CONFIRM_SECONDS = 600
 MAX_EXPORT_BYTES = 9_000_000  # below an attachment's 10,000,000
 
@@ -16,7 +17,9 @@ class Privacy(Plugin):
 
     @command("mydata", summary="Show what the bot keeps about you")
     def mydata(self, ctx: Context, rest: str = "") -> Reply:
-        """Sums up what this bot keeps about you and attaches all of it as mydata.json."""
+        """Sums up what this bot keeps about you and attaches all of it as mydata.json (private chats only)."""
+        if ctx.conversation_type != "private":
+            return Reply(t(ctx.language, "privacy.private", prefix=PREFIX, command="mydata"))
         data = ctx.platform.user_data()
         plugins = data.get("plugins") or {}
         user = plugins.get("user") or {}
@@ -33,7 +36,7 @@ class Privacy(Plugin):
             grants=len(plugins.get("grants") or []),
             groups=", ".join(plugins.get("groups") or []) or "-",
             kept=kept,
-            prefix=_prefix(ctx),
+            prefix=PREFIX,
         )
         raw = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
         if len(raw) > MAX_EXPORT_BYTES:
@@ -42,17 +45,22 @@ class Privacy(Plugin):
 
     @command("forgetme", summary="Erase what the bot keeps about you")
     def forgetme(self, ctx: Context, code: str = "") -> Reply:
-        """/forgetme sends a code; /forgetme CODE within ten minutes erases your data with this bot."""
+        """/forgetme sends a code; /forgetme CODE within ten minutes erases your data with this bot.
+
+        Private chats only, like /mydata.
+        """
+        if ctx.conversation_type != "private":
+            return Reply(t(ctx.language, "privacy.private", prefix=PREFIX, command="forgetme"))
         key = f"forgetme:{ctx.user_id}"
         code = code.strip()
         if not code:
             fresh = f"{secrets.randbelow(1_000_000):06d}"
             ctx.storage.set(key, {"code": fresh, "until": time.time() + CONFIRM_SECONDS})
             minutes = CONFIRM_SECONDS // 60
-            return Reply(t(ctx.language, "forgetme.ask", prefix=_prefix(ctx), code=fresh, minutes=minutes))
+            return Reply(t(ctx.language, "forgetme.ask", prefix=PREFIX, code=fresh, minutes=minutes))
         pending = ctx.storage.get(key)
         if not isinstance(pending, dict) or pending.get("until", 0) < time.time() or pending.get("code") != code:
-            return Reply(t(ctx.language, "forgetme.wrong", prefix=_prefix(ctx)))
+            return Reply(t(ctx.language, "forgetme.wrong", prefix=PREFIX))
         ctx.storage.delete(key)
         counts = ctx.platform.user_forget()
         return Reply(
@@ -69,7 +77,3 @@ class Privacy(Plugin):
     def forget(self, ctx: Context) -> None:
         """A pending confirmation code is the only thing this plugin keeps about a user."""
         ctx.storage.delete(f"forgetme:{ctx.user_id}")
-
-
-def _prefix(ctx: Context) -> str:
-    return "/"
