@@ -5,15 +5,18 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
 from broker.models import InboundMessage, OutboundMessage
+from plugins.api import Storage
 from plugins.forgetting import plugins_forget
 from plugins.models import BotUser, Invocation, PluginVersion
 from plugins.services import command_resolve, invocation_create, invocation_execute
@@ -129,3 +132,12 @@ def test_in_a_group_the_commands_answer_only_to_go_private(command: str) -> None
     [reply] = OutboundMessage.objects.filter(invocation=inv)
     assert reply.text == f"Your data is yours alone: send /{command} in a private chat with the bot."
     assert reply.attachments == []
+
+
+def test_a_code_nobody_confirmed_is_dropped_from_the_plugins_storage() -> None:
+    ask("/forgetme", sender=OTHER)
+    storage = Storage(Path(settings.PLUGIN_DATA_DIR) / "privacy" / "storage.sqlite3")
+    assert storage.keys() == [f"forgetme:{OTHER}"]
+    storage.set(f"forgetme:{OTHER}", {"code": "123456", "until": time.time() - 1})  # expired
+    ask("/forgetme 000000")
+    assert storage.keys() == []  # a wrong code sets nothing

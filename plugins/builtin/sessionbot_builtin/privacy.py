@@ -9,6 +9,7 @@ from sessionbot_builtin.messages import t
 
 PREFIX = "/"  # as /help writes commands
 CONFIRM_SECONDS = 600
+KEY_PREFIX = "forgetme:"  # then the user's Session ID: their pending code and its deadline
 MAX_EXPORT_BYTES = 9_000_000  # below an attachment's 10,000,000
 
 
@@ -51,8 +52,9 @@ class Privacy(Plugin):
         """
         if ctx.conversation_type != "private":
             return Reply(t(ctx.language, "privacy.private", prefix=PREFIX, command="forgetme"))
-        key = f"forgetme:{ctx.user_id}"
+        key = f"{KEY_PREFIX}{ctx.user_id}"
         code = code.strip()
+        _expired_forget(ctx)
         if not code:
             fresh = f"{secrets.randbelow(1_000_000):06d}"
             ctx.storage.set(key, {"code": fresh, "until": time.time() + CONFIRM_SECONDS})
@@ -76,4 +78,14 @@ class Privacy(Plugin):
 
     def forget(self, ctx: Context) -> None:
         """A pending confirmation code is the only thing this plugin keeps about a user."""
-        ctx.storage.delete(f"forgetme:{ctx.user_id}")
+        ctx.storage.delete(f"{KEY_PREFIX}{ctx.user_id}")
+
+
+def _expired_forget(ctx: Context) -> None:
+    """Drop the codes nobody confirmed in time: each names a user."""
+    now = time.time()
+    for key in ctx.storage:  # a snapshot of the keys: deleting as it goes is safe
+        if key.startswith(KEY_PREFIX):
+            pending = ctx.storage.get(key)
+            if not isinstance(pending, dict) or pending.get("until", 0) < now:
+                ctx.storage.delete(key)
