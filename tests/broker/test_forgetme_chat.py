@@ -36,7 +36,7 @@ async def test_a_user_sees_their_data_then_erases_it_with_a_confirmed_forgetme(b
     assert (await said(bridge, "/remember swordfish", "m-remember"))["text"] == "noted"
 
     mydata = await said(bridge, "/mydata", "m-mydata")
-    assert mydata["text"].startswith("What this bot keeps about you: 2 messages, 2 commands, 1 replies, 0 files")
+    assert mydata["text"].startswith("What this bot keeps about you. Messages: 2, commands: 2, replies: 1, files: 0,")
     [file] = mydata["attachments"]
     exported = json.loads(base64.b64decode(file["data_b64"]))
     assert [m["text"] for m in exported["messages"]["messages"]] == ["/remember swordfish", "/mydata"]
@@ -44,7 +44,7 @@ async def test_a_user_sees_their_data_then_erases_it_with_a_confirmed_forgetme(b
     asked = await said(bridge, "/forgetme", "m-forgetme")
     code = re.search(r"/forgetme (\d{6})", asked["text"])[1]  # type: ignore[index]
     done = await said(bridge, f"/forgetme {code}", "m-confirm")
-    assert done["text"].startswith("Done: erased 4 messages, 3 commands, 3 replies and 0 files.")
+    assert done["text"].startswith("Done. Erased messages: 4, commands: 3, replies: 3, files: 0.")
 
     # The plugins' hooks run in a task after the command: the plugin forgot the word.
     recall = await said(bridge, "/recall", "m-recall")

@@ -108,14 +108,14 @@ def test_purge_dry_run_counts_and_erases_nothing_then_purge_erases() -> None:
     out = StringIO()
     call_command("purge", "--dry-run", stdout=out)
     assert out.getvalue().strip() == (
-        "Would erase the content older than 30 days of 1 messages, 1 invocations, 1 replies and 1 files."
+        "Content older than 30 days that a purge would erase: messages 1, invocations 1, replies 1, files 1."
     )
     assert InboundMessage.objects.get().text == "/echo secret words old"
     assert old.file.exists()
     out = StringIO()
     call_command("purge", stdout=out)
     assert out.getvalue().strip() == (
-        "Erased the content older than 30 days of 1 messages, 1 invocations, 1 replies and 1 files."
+        "Content older than 30 days erased: messages 1, invocations 1, replies 1, files 1."
     )
     assert InboundMessage.objects.get().text == ""
     assert not old.file.exists()

@@ -46,8 +46,9 @@ def test_mydata_sums_up_and_attaches_everything_as_json() -> None:
     history(bot=the_bot(), session_id=USER, at=timezone.now() - timedelta(hours=1), mid="m1")
     reply, inv = ask("/mydata", language="en")
     assert reply == (
-        "What this bot keeps about you: 1 messages, 2 commands, 1 replies, 1 files, language: es, grants: 0, "
-        "groups: -. Their content is erased after 30 days. The attached file holds all of it; /forgetme erases it."
+        "What this bot keeps about you. Messages: 1, commands: 2, replies: 1, files: 1, language: es, grants: 0, "
+        "groups: -. Their content is kept for 30 days at most. The attached file holds all of it; "
+        "/forgetme erases it."
     )  # the second command is this /mydata, still running while it looks
     [file] = attachments(inv)
     assert (file["name"], file["content_type"]) == ("mydata.json", "application/json")
@@ -77,7 +78,7 @@ def test_forgetme_with_its_code_erases_this_users_data_only() -> None:
     code = re.search(r"/forgetme (\d{6})", asked)[1]  # type: ignore[index]
     done, inv = ask(f"/forgetme {code}")
     assert done == (
-        "Done: erased 1 messages, 3 commands, 1 replies and 1 files. "
+        "Done. Erased messages: 1, commands: 3, replies: 1, files: 1. "
         "This command and its answer are erased with the next purge."
     )
     assert InboundMessage.objects.get(message_id="m1").text == ""

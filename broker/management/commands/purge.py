@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from broker.retention import content_purge
 
@@ -34,14 +35,21 @@ class Command(BaseCommand):
             "replies": counts.replies,
             "files": counts.files,
         }
+        days = retention.content_days
         if options["dry_run"]:
-            line = _(
-                "Would erase the content older than %(days)s days of %(messages)s messages, "
-                "%(invocations)s invocations, %(replies)s replies and %(files)s files."
+            line = ngettext(
+                "Content older than %(days)s day that a purge would erase: messages %(messages)s, "
+                "invocations %(invocations)s, replies %(replies)s, files %(files)s.",
+                "Content older than %(days)s days that a purge would erase: messages %(messages)s, "
+                "invocations %(invocations)s, replies %(replies)s, files %(files)s.",
+                days,
             )
         else:
-            line = _(
-                "Erased the content older than %(days)s days of %(messages)s messages, "
-                "%(invocations)s invocations, %(replies)s replies and %(files)s files."
+            line = ngettext(
+                "Content older than %(days)s day erased: messages %(messages)s, invocations %(invocations)s, "
+                "replies %(replies)s, files %(files)s.",
+                "Content older than %(days)s days erased: messages %(messages)s, invocations %(invocations)s, "
+                "replies %(replies)s, files %(files)s.",
+                days,
             )
         self.stdout.write(line % values)

@@ -10,7 +10,7 @@ from __future__ import annotations
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {
         "privacy.private": "Your data is yours alone: send {prefix}{command} in a private chat with the bot.",
-        "kept.days": "Their content is erased after {days} days.",
+        "kept.days": "Their content is kept for {days} days at most.",
         "kept.forever": "Their content is kept until you erase it.",
         "pong": "pong",
         "help.title": "Commands you can use:",
@@ -29,8 +29,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "plugins.line": "{name} {version} ({enabled}, {state}) health: {health}; errors in the last hour: {rate}",
         "plugins.usage": "Usage: /plugins [reload|enable|disable|rollback NAME | activate NAME VERSION]",
         "mydata": (
-            "What this bot keeps about you: {messages} messages, {invocations} commands, {replies} replies, "
-            "{files} files, language: {language}, grants: {grants}, groups: {groups}. {kept} "
+            "What this bot keeps about you. Messages: {messages}, commands: {invocations}, replies: {replies}, "
+            "files: {files}, language: {language}, grants: {grants}, groups: {groups}. {kept} "
             "The attached file holds all of it; {prefix}forgetme erases it."
         ),
         "mydata.big": "Your data is too large to attach here; the bot's operator can export it for you.",
@@ -40,13 +40,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "forgetme.wrong": "That code is wrong or has expired. Send {prefix}forgetme to get a new one.",
         "forgetme.done": (
-            "Done: erased {messages} messages, {invocations} commands, {replies} replies and {files} files. "
+            "Done. Erased messages: {messages}, commands: {invocations}, replies: {replies}, files: {files}. "
             "This command and its answer are erased with the next purge."
         ),
     },
     "es": {
         "privacy.private": "Tus datos son solo tuyos: envía {prefix}{command} en un chat privado con el bot.",
-        "kept.days": "Su contenido se borra a los {days} días.",
+        "kept.days": "Su contenido se guarda como mucho {days} días.",
         "kept.forever": "Su contenido se guarda hasta que lo borres.",
         "pong": "pong",
         "help.title": "Comandos que puedes usar:",
@@ -65,8 +65,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "plugins.line": "{name} {version} ({enabled}, {state}) salud: {health}; errores en la última hora: {rate}",
         "plugins.usage": "Uso: /plugins [reload|enable|disable|rollback NOMBRE | activate NOMBRE VERSIÓN]",
         "mydata": (
-            "Lo que este bot guarda de ti: {messages} mensajes, {invocations} comandos, {replies} respuestas, "
-            "{files} archivos, idioma: {language}, permisos: {grants}, grupos: {groups}. {kept} "
+            "Lo que este bot guarda de ti. Mensajes: {messages}, comandos: {invocations}, respuestas: {replies}, "
+            "archivos: {files}, idioma: {language}, permisos: {grants}, grupos: {groups}. {kept} "
             "El archivo adjunto lo contiene todo; {prefix}forgetme lo borra."
         ),
         "mydata.big": "Tus datos son demasiado grandes para adjuntarlos aquí; el operador del bot puede exportarlos.",
@@ -76,8 +76,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         ),
         "forgetme.wrong": "Ese código es incorrecto o ha caducado. Envía {prefix}forgetme para obtener otro.",
         "forgetme.done": (
-            "Hecho: se borraron {messages} mensajes, {invocations} comandos, {replies} respuestas y {files} "
-            "archivos. Este comando y su respuesta se borran en la próxima purga."
+            "Hecho. Borrados mensajes: {messages}, comandos: {invocations}, respuestas: {replies}, "
+            "archivos: {files}. Este comando y su respuesta se borran en la próxima purga."
         ),
     },
     "zh-hans": {
