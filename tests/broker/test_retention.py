@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from broker.models import InboundMessage, OutboundMessage
-from broker.retention import PurgeCounts, content_purge
+from broker.retention import PurgeCounts, content_purge, retention_purge_tick
 from plugins.models import Invocation
 from sessionbot.botconfig import Retention
 from tests.broker.userrows import attachment_file, history
@@ -119,3 +119,12 @@ def test_purge_dry_run_counts_and_erases_nothing_then_purge_erases() -> None:
     )
     assert InboundMessage.objects.get().text == ""
     assert not old.file.exists()
+
+
+def test_runbrokers_periodic_tick_purges_with_the_configured_retention(settings) -> None:
+    history(bot=the_bot(), session_id=USER, at=timezone.now() - timedelta(days=31), mid="old")
+    settings.BOT_CONFIG = settings.BOT_CONFIG.model_copy(update={"retention": Retention(content_days=30)})
+    assert retention_purge_tick().messages == 1
+    settings.BOT_CONFIG = settings.BOT_CONFIG.model_copy(update={"retention": Retention(content_days=None)})
+    history(bot=the_bot(), session_id=USER, at=timezone.now() - timedelta(days=31), mid="kept")
+    assert retention_purge_tick() == PurgeCounts()
