@@ -58,7 +58,11 @@ def _attachments_store(attachments: tuple[AttachmentFrame, ...]) -> list[dict[st
         data = base64.b64decode(att.data_b64)
         digest = hashlib.sha256(data).hexdigest()
         path = folder / digest
-        if not path.exists():
+        try:
+            # Named again: an erasure spares a file written or named this recently
+            # (broker.attachmentfiles.FILE_GRACE_SECONDS), whose row may not be committed yet.
+            os.utime(path)
+        except FileNotFoundError:
             # Owner only: plugin hosts (another user when the worker is root) get files by pipe.
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             folder.chmod(0o700)

@@ -241,6 +241,20 @@ class Platform:
         ]
         self._call("send", {"text": reply.text, "attachments": files})
 
+    def user_data(self) -> dict[str, Any]:
+        """What this bot keeps about the invoking user, as ``manage.py userdata export``
+        shows it for one bot (built-in plugins only)."""
+        return dict(self._call("user_data", {}))
+
+    def user_forget(self) -> dict[str, int]:
+        """Erase what this bot keeps about the invoking user (built-in plugins only).
+
+        Returns the count of rows or files erased by kind. Work still under way for the
+        user (this command, a reply not yet delivered) finishes first and is erased by the
+        retention purge.
+        """
+        return {str(kind): int(count) for kind, count in self._call("user_forget", {}).items()}
+
     def plugin_manage(self, action: str, name: str, version: str = "") -> str:
         """Run ``action`` (reload, enable, disable, activate, rollback) on plugin ``name``.
 
@@ -349,6 +363,22 @@ class Plugin:
         result shows in the admin and in ``/plugins``. The default declares no check.
         """
         return None
+
+    def forget(self, ctx: Context) -> None:
+        """Override to erase what the plugin keeps about ``ctx.user_id``.
+
+        Called when the user erases their data with a bot (``/forgetme``) or the operator
+        does (``manage.py userdata erase``), in the plugin's own process with the command
+        limits. ``ctx.storage`` is the plugin's store: delete the keys that belong to the
+        user. The platform erases its own records (messages, invocations, replies, files)
+        whatever this does. The default keeps nothing per user and does nothing.
+        """
+        return None
+
+    @classmethod
+    def has_forget(cls) -> bool:
+        """Whether the subclass erases per-user data (overrides :meth:`forget`)."""
+        return cls.forget is not Plugin.forget
 
     @classmethod
     def has_health_check(cls) -> bool:

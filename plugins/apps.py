@@ -7,10 +7,15 @@ class PluginsConfig(AppConfig):
     verbose_name = "Plugins"
 
     def ready(self) -> None:
+        from bots.userdata import userdata_register
         from plugins.celery_hooks import celery_hooks_connect
         from plugins.checks import index_check, sandbox_check, secrets_key_check
+        from plugins.forgetting import plugin_data_erase, plugin_data_export
+        from plugins.userdata import user_erase, user_export
 
         celery_hooks_connect()
+        userdata_register(key="plugins", export=user_export, erase=user_erase, order=50)
+        userdata_register(key="plugin_data", export=plugin_data_export, erase=plugin_data_erase, order=60)
 
         checks.register(sandbox_check)
         checks.register(secrets_key_check)

@@ -37,7 +37,7 @@ from plugins.sandbox.host import UNAVAILABLE, Host, HostLoadError, HostSpec, Lim
 from plugins.sandbox.pool import HostPool
 from plugins.sandbox.privileges import secrets_hide
 from plugins.sandbox.protocol import attachment_from_wire
-from plugins.sandbox.runner import Outcome, command_run, health_run
+from plugins.sandbox.runner import Outcome, command_run, forget_run, health_run
 from plugins.sandbox.runtime import plugin_runtime, runtime_compiled_for
 from plugins.sandbox.snapshot import Snapshot, SnapshotError
 from plugins.sandbox.system import (
@@ -413,6 +413,8 @@ def _inline_request_locked(version: PluginVersion, message: dict[str, Any], on_c
         if message["op"] == "health":
             return health_run(instance=instance, method=message.get("method"))
         ctx = _inline_context(version, message["ctx"], on_call)
+        if message["op"] == "forget":
+            return forget_run(instance=instance, ctx=ctx)
         return command_run(
             instance=instance,
             command=message["command"],
@@ -443,7 +445,7 @@ def _provisioned(version: PluginVersion) -> Outcome | None:
 
 
 def version_request(*, version: PluginVersion, message: dict[str, Any], on_call: Caller) -> Outcome:
-    """Send ``message`` (``run`` or ``health``) to the version's code and return the outcome.
+    """Send ``message`` (``run``, ``health`` or ``forget``) to the version's code and return the outcome.
 
     Inline code (the trusted built-ins) gets no secrets: it runs in the worker's process,
     where ``os.environ`` is every inline plugin's and the worker's own, so they never go there.

@@ -18,9 +18,11 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from bots.live import bot_config
+from bots.userdata import userdata_erase, userdata_export
 from plugins import lifecycle, signals
 from plugins.api import Attachment, PluginError, Reply
 from plugins.commands import command_prefix, command_usage
+from plugins.forgetting import forget_deferred
 from plugins.models import BotUser, Invocation, PluginCommand, PluginVersion
 from plugins.offers import bot_offers
 from plugins.outcomes import reply_capped
@@ -135,6 +137,23 @@ class PlatformServices:
         self.sent += 1
         with transaction.atomic():
             signals.invocation_sent.send(sender=Invocation, invocation=inv, reply=reply, sequence=self.sent)
+
+    def _own_data(self) -> BotUser:
+        """The invoking user, when a built-in plugin asks about their data."""
+        if not self.version.entrypoint.startswith(BUILTIN_PACKAGE + "."):
+            raise PluginError(_("Only built-in plugins may read or erase a user's data."))
+        if self.user is None:
+            raise PluginError(_("Only a known user has data to show or erase."))
+        return self.user
+
+    def call_user_data(self) -> dict[str, Any]:
+        user = self._own_data()
+        return userdata_export(bot=user.bot, session_id=user.session_id)
+
+    def call_user_forget(self) -> dict[str, int]:
+        user = self._own_data()
+        with forget_deferred():
+            return userdata_erase(bot=user.bot, session_id=user.session_id)
 
     def _admin(self) -> None:
         if self.user is None or not user_is_admin(user=self.user):

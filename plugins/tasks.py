@@ -12,6 +12,7 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_ready, worker_shutdown
 
+from plugins.forgetting import plugins_forget
 from plugins.health import health_checks_run
 from plugins.installjobs import install_job_run
 from plugins.queues import Heartbeat, worker_name
@@ -23,6 +24,11 @@ from sessionbot.dbretry import once_more_on_lost_connection
 def invocation_execute_task(invocation_id: int) -> None:
     # A claim lost with a broken connection is made again; a finished invocation never runs twice.
     once_more_on_lost_connection(invocation_execute, invocation_id=invocation_id)
+
+
+@shared_task(name="plugins.plugins_forget", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def plugins_forget_task(bot_id: int, session_id: str) -> int:
+    return plugins_forget(bot_id=bot_id, session_id=session_id)
 
 
 @shared_task(name="plugins.health_checks_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -57,6 +57,20 @@ class Recovery(_Model):
     max_attempts: int = Field(3, ge=1, le=100)
 
 
+class Retention(_Model):
+    """How long the content of messages, invocations and replies is kept.
+
+    After ``content_days`` the text, arguments, attachments and files are erased; the
+    metadata the metrics need (times, status, durations, plugin, bot) stays. ``null``
+    keeps content for ever. The purge runs every ``interval_seconds`` in batches of at
+    most ``batch_size`` rows.
+    """
+
+    content_days: int | None = Field(30, ge=1, le=36500)
+    interval_seconds: float = Field(3600.0, ge=60, le=86400)
+    batch_size: int = Field(500, ge=1, le=10000)
+
+
 # A git host given by name alone (gitlab.example, or gitlab.example:8443) is reached over https.
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
 _SCP_RULE = re.compile(r"^[A-Za-z0-9._~-]+@(?P<host>[A-Za-z0-9.-]+):(?P<path>[^\s]*)$")
@@ -147,6 +161,7 @@ class BotConfig(_Model):
     polling: Polling = Polling()
     recovery: Recovery = Recovery()
     plugin_sources: PluginSources = PluginSources()
+    retention: Retention = Retention()
 
     @field_validator("admins")
     @classmethod

@@ -142,6 +142,13 @@ def _outcome_of(call: Callable[[], object]) -> Outcome:
         return Outcome(FAILED, error=traceback.format_exc(limit=-8))
 
 
+def forget_run(*, instance: Plugin, ctx: Context) -> Outcome:
+    """Run the plugin's :meth:`Plugin.forget` for ``ctx.user_id``: ``none`` when it has none."""
+    if not instance.has_forget():
+        return Outcome(NONE)
+    return _outcome_of(lambda: instance.forget(ctx))
+
+
 def health_run(*, instance: Plugin, method: str | None = None) -> Outcome:
     """Run the plugin's health check: ``ok`` with its status text, or ``failed``.
 

@@ -22,7 +22,7 @@ from plugins.loader import PluginLoadError, plugin_class_load
 from plugins.sandbox.enter import EnterError, Joining
 from plugins.sandbox.privileges import child_subreaper, parent_death_kill, process_protect
 from plugins.sandbox.protocol import attachment_from_wire, frame_read, frame_write
-from plugins.sandbox.runner import MEMORY, Outcome, command_run, health_run, plugin_describe
+from plugins.sandbox.runner import MEMORY, Outcome, command_run, forget_run, health_run, plugin_describe
 
 BLOCKED = ("django", "sessionbot", "broker")
 
@@ -137,6 +137,8 @@ class Host:
             return health_run(instance=self.instance, method=message.get("method"))
         self._runs += 1
         self.running = self._runs
+        if message["op"] == "forget":
+            return forget_run(instance=self.instance, ctx=self.context(message["ctx"]))
         return command_run(
             instance=self.instance,
             command=message["command"],

@@ -8,6 +8,7 @@ import contextvars
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -242,3 +243,16 @@ def test_a_batch_writes_without_reading_even_when_the_bots_settings_are_read_ane
     monkeypatch.setattr(live, "TTL_SECONDS", 0.0)  # every use of the bot's settings reads them
     assert batch(message("/nosuch", mid="hint-1")) == ["accepted"]
     assert OutboundMessage.objects.filter(to=USER).count() == 1
+
+
+def test_a_file_received_again_is_touched_so_an_erasure_spares_it(settings, tmp_path) -> None:
+    settings.DATA_DIR = tmp_path
+    data = b"the same photo"
+    frame = AttachmentFrame(
+        name="a.jpg", content_type="image/jpeg", size=len(data), data_b64=base64.b64encode(data).decode()
+    )
+    (first,) = _attachments_store((frame,))
+    path = Path(str(first["path"]))
+    os.utime(path, (1_000_000, 1_000_000))  # written long ago
+    _attachments_store((frame,))
+    assert path.stat().st_mtime > time.time() - 60

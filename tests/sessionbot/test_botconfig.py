@@ -75,3 +75,35 @@ def test_values_that_exist_are_taken(tmp_path, text, languages, default_language
 
 def test_the_shipped_config_is_valid() -> None:
     assert config_load(path=ROOT / "data" / "config.yaml", languages=DJANGO_LANGUAGES) == BotConfig()
+
+
+@pytest.mark.parametrize(
+    ("text", "content_days", "batch_size"),
+    [
+        ("", 30, 500),  # the documented default: 30 days
+        ("retention: {content_days: 7}", 7, 500),
+        ("retention: {content_days: null, batch_size: 50}", None, 50),
+    ],
+)
+def test_retention_has_a_default_and_may_keep_content_for_ever(tmp_path, text, content_days, batch_size) -> None:
+    retention = _load(tmp_path, text).retention
+    assert (retention.content_days, retention.batch_size) == (content_days, batch_size)
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "reason"),
+    [
+        ("retention: {content_days: 0}", "retention.content_days", "Input should be greater than or equal to 1"),
+        ("retention: {batch_size: 0}", "retention.batch_size", "Input should be greater than or equal to 1"),
+        (
+            "retention: {interval_seconds: 1}",
+            "retention.interval_seconds",
+            "Input should be greater than or equal to 60",
+        ),
+        ("retention: {days: 3}", "retention.days", "Extra inputs are not permitted"),
+    ],
+)
+def test_a_bad_retention_names_its_field(tmp_path, text, field, reason) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _load(tmp_path, text)
+    assert str(caught.value) == f"{tmp_path / 'config.yaml'}: {field}: {reason}"

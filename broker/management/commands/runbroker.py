@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from bridgeprotocol.frames import MAX_FRAME_BYTES
 from broker.httpguard import header_timeout_protocol
 from broker.recovery import broker_recover, recovery_sweep_tick
+from broker.retention import retention_purge_tick
 from broker.supervisor import ChildSpec, Periodic, Supervisor
 
 log = logging.getLogger("broker.runbroker")
@@ -88,6 +89,9 @@ class Command(BaseCommand):
         # anywhere loses its invocation until a sweep sends it again.
         interval = settings.BOT_CONFIG.recovery.sweep_interval_seconds
         sweeper = Periodic("recovery sweep", recovery_sweep_tick, interval=interval)
+        # Content past its retention period is erased in batches (docs/privacy.md).
+        retention = settings.BOT_CONFIG.retention
+        purger = Periodic("retention purge", retention_purge_tick, interval=retention.interval_seconds)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for display
         self.stdout.write(f"Admin:           http://{shown}:{port}/{settings.ADMIN_PATH}")
         where = "$BRIDGE_TOKEN" if os.environ.get("BRIDGE_TOKEN") else str(settings.DATA_DIR / "bridge_token")
@@ -113,11 +117,13 @@ class Command(BaseCommand):
             signal.signal(sig, _ignore_signal)
         supervisor.start()
         sweeper.start()
+        purger.start()
         try:
             uvicorn.Server(config).run()
         finally:
             self.stdout.write("Stopping the worker and the bridge…")
             sweeper.stop()
+            purger.stop()
             supervisor.stop()
             self.stdout.write("Stopped.")
 
