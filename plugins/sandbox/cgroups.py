@@ -30,9 +30,20 @@ def cgroups_available(root: Path = ROOT) -> str:
     if (root / "cgroup.controllers").is_file():
         wanted = {"memory", "pids", "cpu"}
         lacking = wanted - set((root / "cgroup.controllers").read_text().split())
-        return f"cgroup v2 lacks the {', '.join(sorted(lacking))} controller" if lacking else ""
+        if lacking:
+            return f"cgroup v2 lacks the {', '.join(sorted(lacking))} controller"
+        return _read_only([root])
     missing = [c for c in V1 if not (root / c / "cgroup.procs").is_file()]
-    return f"no cgroup v1 hierarchy for {', '.join(missing)} under {root}" if missing else ""
+    if missing:
+        return f"no cgroup v1 hierarchy for {', '.join(missing)} under {root}"
+    return _read_only([root / c for c in V1])
+
+
+def _read_only(folders: list[Path]) -> str:
+    """A container's cgroups are mounted read-only (Docker's, unless privileged): the hosts
+    then start without a cgroup of their own rather than not at all."""
+    stuck = [str(folder) for folder in folders if not os.access(folder, os.W_OK)]
+    return f"{', '.join(stuck)} cannot be written (a container's read-only cgroups)" if stuck else ""
 
 
 def _write(path: Path, value: str) -> None:
