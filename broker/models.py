@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from plugins import adminlabels
 from plugins.models import Invocation
 
 
@@ -20,7 +21,9 @@ class InboundMessage(models.Model):
     message_id = models.CharField(_("Session message hash"), max_length=128)
     sender = models.CharField(verbose_name=_("sender"), max_length=66)
     conversation = models.CharField(verbose_name=_("conversation"), max_length=80)
-    conversation_type = models.CharField(verbose_name=_("conversation type"), max_length=8)
+    conversation_type = models.CharField(
+        verbose_name=_("conversation type"), max_length=8, choices=adminlabels.CONVERSATION_TYPES
+    )
     timestamp = models.BigIntegerField(verbose_name=_("timestamp"), help_text=_("ms since the epoch, as sent"))
     text = models.TextField(verbose_name=_("text"), blank=True)
     author_name = models.CharField(verbose_name=_("author name"), max_length=100, blank=True)
