@@ -53,7 +53,7 @@ class InboundMessage(models.Model):
         constraints = [models.UniqueConstraint(fields=["bot", "message_id"], name="unique_message_per_bot")]
 
     def __str__(self) -> str:
-        return f"{self.message_id[:12]} from {self.sender[:10]}…"
+        return _("%(message)s from %(sender)s…") % {"message": self.message_id[:12], "sender": self.sender[:10]}
 
 
 class OutboundMessage(models.Model):
@@ -96,7 +96,7 @@ class OutboundMessage(models.Model):
         indexes = [models.Index(fields=["status", "id"]), models.Index(fields=["bot", "status", "id"])]
 
     def __str__(self) -> str:
-        return f"{self.ref} → {self.to[:10]}… [{self.status}]"
+        return f"{self.ref} → {self.to[:10]}… [{self.get_status_display()}]"
 
 
 class BridgeStatus(models.Model):

@@ -107,6 +107,16 @@ class MembershipInline(admin.TabularInline):
     verbose_name = _("member")
     verbose_name_plural = _("members")
 
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and db_field.name == "botuser":
+            field.label = _("bot user")  # the automatic through model's column is "botuser"
+        return field
+
+
+# A membership row is shown by its user ("BotGroup_members object (1)" otherwise).
+BotGroup.members.through.__str__ = lambda membership: str(membership.botuser)  # type: ignore[method-assign,attr-defined]
+
 
 @admin.register(BotGroup)
 class BotGroupAdmin(admin.ModelAdmin):

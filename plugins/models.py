@@ -386,8 +386,11 @@ class PermissionGrant(models.Model):
         ]
 
     def __str__(self) -> str:
-        who = self.user or self.group
-        return f"{self.effect} {self.plugin.name}{'/' + self.command if self.command else ''} to {who}"
+        what = f"{self.plugin.name}{'/' + self.command if self.command else ''}"
+        values = {"what": what, "who": self.user or self.group}
+        if self.effect == self.Effect.DENY:
+            return _("deny %(what)s to %(who)s") % values
+        return _("allow %(what)s to %(who)s") % values
 
 
 class BotPlugin(models.Model):
@@ -467,7 +470,7 @@ class Invocation(models.Model):
         indexes = [models.Index(fields=["status", "queued_at"])]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.command} [{self.status}]"
+        return f"#{self.pk} {self.command} [{self.get_status_display()}]"
 
 
 class PluginSecret(models.Model):
@@ -531,7 +534,7 @@ class InstallJob(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.name or self.source or self.upload} [{self.state}]"
+        return f"#{self.pk} {self.name or self.source or self.upload} [{self.get_state_display()}]"
 
 
 class QueueWorker(models.Model):
@@ -547,7 +550,7 @@ class QueueWorker(models.Model):
         constraints = [models.UniqueConstraint(fields=["queue", "worker"], name="unique_queue_worker")]
 
     def __str__(self) -> str:
-        return f"{self.worker} on {self.queue}"
+        return _("%(worker)s on %(queue)s") % {"worker": self.worker, "queue": self.queue}
 
 
 class PluginArchive(models.Model):

@@ -302,7 +302,9 @@ from sessionbot import httpenv  # noqa: E402
 
 # The admin's own site (optional two-factor login) replaces django.contrib.admin's.
 INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = "adminauth.apps.SiteAdminConfig"
-INSTALLED_APPS += ["adminauth", "django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static", "axes"]
+# django-otp's and axes' apps under translated names (adminauth.apps).
+INSTALLED_APPS += ["adminauth", "django_otp", "adminauth.apps.TotpConfig", "adminauth.apps.StaticConfig"]
+INSTALLED_APPS += ["adminauth.apps.AxesConfig"]
 MIDDLEWARE += [
     "django_otp.middleware.OTPMiddleware",
     "axes.middleware.AxesMiddleware",

@@ -26,8 +26,25 @@ from plugins.models import (
 from tests.thebot import BOT_SESSION_ID, the_bot
 
 USER = "05" + "c3" * 32
-# The seeded names: data, the same in every language.
-DATA_WORDS = frozenset({"helper", "ping", "pong", "ops", "root", "alice", "operators", "tests", "phone", "backup"})
+# The seeded names, and codes the pages show as they are (a language code, a bridge's error
+# counter, a config.yaml key): data, the same in every language.
+DATA_WORDS = frozenset(
+    {
+        "helper",
+        "ping",
+        "pong",
+        "ops",
+        "root",
+        "alice",
+        "operators",
+        "tests",
+        "phone",
+        "backup",
+        "es",
+        "poll",
+        "languages",
+    }
+)
 
 
 def admin_rows_seed() -> None:
@@ -63,7 +80,7 @@ def admin_rows_seed() -> None:
     )
     InboundMessage.objects.create(
         bot=bot,
-        message_id="m" * 64,
+        message_id="d1" * 32,
         sender=USER,
         conversation=USER,
         conversation_type="private",
@@ -91,7 +108,7 @@ def admin_rows_seed() -> None:
     ops = User.objects.create_user("ops", "ops@example.org", "not used")
     TOTPDevice.objects.create(user=ops, name="phone")
     StaticDevice.objects.create(user=ops, name="backup")
-    seen = {"user_agent": "Chromium", "ip_address": "127.0.0.1", "username": "ops", "http_accept": "*/*"}
+    seen = {"user_agent": "Chromium", "ip_address": "10.0.0.1", "username": "ops", "http_accept": "*/*"}
     AccessAttempt.objects.create(**seen, path_info="/admin/login/", get_data="", post_data="", failures_since_start=1)
     AccessLog.objects.create(**seen, path_info="/admin/login/")
     AccessFailureLog.objects.create(**seen, path_info="/admin/login/")

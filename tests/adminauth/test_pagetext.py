@@ -6,7 +6,7 @@ import pytest
 
 from tests.adminauth.pagetext import english_left
 
-ENGLISH = "Site administration\nInvocations\nAdd invocation\nBot users\nError rate\nSession ID\nweather_example"
+ENGLISH = "STATUS\nSite administration\nInvocations\nAdd invocation\nBot users\nError rate\nSession ID\nweather_example"
 
 
 @pytest.mark.parametrize(
@@ -24,6 +24,7 @@ ENGLISH = "Site administration\nInvocations\nAdd invocation\nBot users\nError ra
         ("zh-hans", "Session ID 与 Bot", []),
         ("zh-hans", "错误率 Error rate", ["错误率 Error rate"]),
         ("zh-hans", "", []),
+        ("zh-hans", "STATUS", ["STATUS"]),  # a column title in capitals is still English
     ],
 )
 def test_it_finds_the_english_left_in_a_translated_page(language: str, translated: str, left: list[str]) -> None:
@@ -40,3 +41,19 @@ def test_it_lets_through_the_words_of_seeded_data() -> None:
 def test_a_word_the_english_page_does_not_show_is_not_counted() -> None:
     # Spanish prose that happens to look like English elsewhere is not this page's English.
     assert english_left(translated="Sesión iniciada como root", english="Welcome, admin", language="es") == []
+
+
+@pytest.mark.parametrize(
+    ("language", "translated"),
+    [
+        ("es", "Inicio /admin/login/ config.yaml command_prefix"),
+        ("zh-hans", "按住 Control 键或 Mac 上的 Command 键来选择多项。"),
+        ("es", "Workers de colas"),
+        ("zh-hans", "加密保存 (manage.py bots export-key NAME 会打印它们)"),
+        ("zh-hans", "例如单一登入或LDAP。"),
+        ("zh-hans", "GET 数据:"),
+    ],
+)
+def test_paths_identifiers_key_names_and_terms_are_not_english_left(language: str, translated: str) -> None:
+    english = "Home admin login config yaml command prefix Control Command Mac Queue workers export key NAME LDAP GET"
+    assert english_left(translated=translated, english=english, language=language) == []
