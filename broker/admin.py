@@ -18,6 +18,13 @@ from plugins import adminlabels
 from plugins.admin import ReadOnlyAdmin
 
 
+def _epoch_ms_text(ms: int | None) -> str:
+    """A time Session gave in ms since the epoch, in the operator's time zone."""
+    if ms is None:
+        return "-"
+    return date_format(timezone.localtime(datetime.fromtimestamp(ms / 1000, tz=UTC)), "DATETIME_FORMAT")
+
+
 @admin.register(InboundMessage)
 class InboundMessageAdmin(ReadOnlyAdmin):
     list_display = ["message_id", "bot", "sender", "conversation_type", "status", "short_text", "received_at"]
@@ -35,8 +42,7 @@ class InboundMessageAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("sent at (sender's clock)"), ordering="timestamp")
     def sent_at(self, obj: InboundMessage) -> str:
-        moment = datetime.fromtimestamp(obj.timestamp / 1000, tz=UTC)
-        return date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+        return _epoch_ms_text(obj.timestamp)
 
 
 @admin.register(OutboundMessage)
@@ -46,6 +52,12 @@ class OutboundMessageAdmin(ReadOnlyAdmin):
     list_select_related = ["bot"]
     search_fields = ["ref", "to", "text", "session_hash", "last_error"]
     date_hierarchy = "created_at"
+    exclude = ["session_timestamp"]  # epoch ms, shown as a time instead
+    readonly_fields = ["session_time"]
+
+    @admin.display(description=_("Session timestamp"), ordering="session_timestamp")
+    def session_time(self, obj: OutboundMessage) -> str:
+        return _epoch_ms_text(obj.session_timestamp)
 
 
 def _flag(status: dict[str, Any], key: str) -> bool | None:

@@ -89,7 +89,16 @@ def admin_rows_seed() -> None:
         status=InboundMessage.Status.ROUTED,
         invocation=invocation,
     )
-    OutboundMessage.objects.create(ref="seed-1:1", bot=bot, to=USER, text="pong", invocation=invocation)
+    OutboundMessage.objects.create(
+        ref="seed-1:1",
+        bot=bot,
+        to=USER,
+        text="pong",
+        invocation=invocation,
+        status=OutboundMessage.Status.SENT,
+        sent_at=now,
+        session_timestamp=1_767_225_600_000,  # 2026-01-01 00:00 UTC
+    )
     status: dict[str, object] = {
         "polling": True,
         "session_reachable": True,

@@ -6,7 +6,7 @@ import re
 
 from django.test import Client
 
-from broker.models import BridgeStatus
+from broker.models import BridgeStatus, OutboundMessage
 from plugins.models import Invocation
 from tests.adminauth.adminseed import admin_rows_seed
 
@@ -44,3 +44,11 @@ def test_durations_and_the_bridge_status_read_as_people_read_them(admin_user) ->
         assert f"{label}:" in page
     assert "poll 2" in page
     assert "local test network" in page
+
+
+def test_session_timestamps_read_as_times_not_epoch_milliseconds(admin_user) -> None:
+    admin_rows_seed()
+    reply = OutboundMessage.objects.get(ref="seed-1:1")
+    page = _client(admin_user).get(f"/admin/broker/outboundmessage/{reply.pk}/change/").content.decode()
+    assert "1767225600000" not in page
+    assert "Jan. 1, 2026, midnight" in page
