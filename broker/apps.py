@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class BrokerConfig(AppConfig):
     name = "broker"
-    verbose_name = "Broker"
+    verbose_name = _("Messages and bridges")
 
     def ready(self) -> None:
         from django.core import checks

@@ -27,7 +27,7 @@ def _ago(moment: datetime | None, now: datetime) -> str:
     return age_text((now - moment).total_seconds()) if moment else "-"
 
 
-def _last_poll(bridge: BridgeStatus, now: datetime) -> str:
+def last_poll_text(bridge: BridgeStatus, now: datetime) -> str:
     at = bridge.status.get("last_poll_at")
     if isinstance(at, int | float):
         return age_text(now.timestamp() - at / 1000)
@@ -37,7 +37,7 @@ def _last_poll(bridge: BridgeStatus, now: datetime) -> str:
     return "-"
 
 
-def _errors(status: dict[str, Any]) -> str:
+def errors_text(status: dict[str, Any]) -> str:
     errors = status.get("errors")
     if not isinstance(errors, dict) or not errors:
         return "-"
@@ -60,8 +60,8 @@ def bridge_rows(bot: Bot) -> Rows:
     if bridge is not None:
         rows += [
             (_("Last seen"), _("%(age)s ago") % {"age": _ago(bridge.last_seen, now)}),
-            (_("Last poll"), _("%(age)s ago") % {"age": _last_poll(bridge, now)}),
-            (_("Bridge errors"), _errors(bridge.status)),
+            (_("Last poll"), _("%(age)s ago") % {"age": last_poll_text(bridge, now)}),
+            (_("Bridge errors"), errors_text(bridge.status)),
         ]
     return rows
 

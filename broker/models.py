@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from plugins import adminlabels
 from plugins.models import Invocation
 
 
@@ -20,7 +21,9 @@ class InboundMessage(models.Model):
     message_id = models.CharField(_("Session message hash"), max_length=128)
     sender = models.CharField(verbose_name=_("sender"), max_length=66)
     conversation = models.CharField(verbose_name=_("conversation"), max_length=80)
-    conversation_type = models.CharField(verbose_name=_("conversation type"), max_length=8)
+    conversation_type = models.CharField(
+        verbose_name=_("conversation type"), max_length=8, choices=adminlabels.CONVERSATION_TYPES
+    )
     timestamp = models.BigIntegerField(verbose_name=_("timestamp"), help_text=_("ms since the epoch, as sent"))
     text = models.TextField(verbose_name=_("text"), blank=True)
     author_name = models.CharField(verbose_name=_("author name"), max_length=100, blank=True)
@@ -50,7 +53,7 @@ class InboundMessage(models.Model):
         constraints = [models.UniqueConstraint(fields=["bot", "message_id"], name="unique_message_per_bot")]
 
     def __str__(self) -> str:
-        return f"{self.message_id[:12]} from {self.sender[:10]}…"
+        return _("%(message)s from %(sender)s…") % {"message": self.message_id[:12], "sender": self.sender[:10]}
 
 
 class OutboundMessage(models.Model):
@@ -93,7 +96,7 @@ class OutboundMessage(models.Model):
         indexes = [models.Index(fields=["status", "id"]), models.Index(fields=["bot", "status", "id"])]
 
     def __str__(self) -> str:
-        return f"{self.ref} → {self.to[:10]}… [{self.status}]"
+        return f"{self.ref} → {self.to[:10]}… [{self.get_status_display()}]"
 
 
 class BridgeStatus(models.Model):

@@ -10,6 +10,8 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -39,6 +41,7 @@ from plugins.runtime_admin import reload_plugins
 from plugins.sandbox.system import size_format
 from plugins.secrets import plugin_secret_set, plugin_secret_unset, secrets_problem
 from plugins.versions import ActivationError, version_check
+from sessionbot.durations import duration_ms_text
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -103,6 +106,16 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["botuser"]
     verbose_name = _("member")
     verbose_name_plural = _("members")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and db_field.name == "botuser":
+            field.label = _("bot user")  # the automatic through model's column is "botuser"
+        return field
+
+
+# A membership row is shown by its user ("BotGroup_members object (1)" otherwise).
+BotGroup.members.through.__str__ = lambda membership: str(membership.botuser)  # type: ignore[method-assign,attr-defined]
 
 
 @admin.register(BotGroup)
@@ -302,7 +315,8 @@ class PluginSecretAdmin(admin.ModelAdmin):
     def state(self, obj: PluginSecret) -> str:
         if obj.pk is None:
             return _("not set")
-        return _("set, updated at %(when)s") % {"when": obj.updated_at.strftime("%Y-%m-%d %H:%M:%S %Z")}
+        when = date_format(timezone.localtime(obj.updated_at), "DATETIME_FORMAT")
+        return _("set, updated at %(when)s") % {"when": when}
 
     def save_model(self, request: HttpRequest, obj: PluginSecret, form: Any, change: bool) -> None:
         value = form.cleaned_data.get("value") or ""
@@ -480,13 +494,23 @@ class InvocationAdmin(ReadOnlyAdmin):
         "plugin_version",
         "status",
         "queued_at",
-        "duration_ms",
+        "duration",
         "attempts",
     ]
     list_filter = ["bot", "status", "conversation_type", "plugin_version__plugin"]
     search_fields = ["key", "command", "arguments", "user__session_id", "error"]
     date_hierarchy = "queued_at"
     list_select_related = ["bot", "user", "plugin_version__plugin"]
+    readonly_fields = ["duration"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        # The stored milliseconds (a float) are shown as "duration", where the field was.
+        fields = [field for field in super().get_fields(request, obj) if field != "duration"]
+        return ["duration" if field == "duration_ms" else field for field in fields]
+
+    @admin.display(description=_("duration"), ordering="duration_ms")
+    def duration(self, obj: Invocation) -> str:
+        return duration_ms_text(obj.duration_ms)
 
 
 inline_register(botadmin.BotOffersInline)

@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.core import checks
+from django.utils.translation import gettext_lazy as _
 
 
 class PluginsConfig(AppConfig):
     name = "plugins"
-    verbose_name = "Plugins"
+    verbose_name = _("Plugins and users")
 
     def ready(self) -> None:
         from bots.userdata import userdata_register

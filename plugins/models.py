@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from plugins import adminlabels
 from plugins.constraints import VersionError, constraint_parse, requirement_parse, version_equal, version_parse
 from sessionbot.validators import validate_session_id
 
@@ -105,8 +106,9 @@ class BotGroup(models.Model):
     members = models.ManyToManyField(BotUser, verbose_name=_("members"), related_name="bot_groups", blank=True)
 
     class Meta:
-        verbose_name = _("group")
-        verbose_name_plural = _("groups")
+        # "Groups" is the admin's name for Django's own groups of staff accounts.
+        verbose_name = _("bot user group")
+        verbose_name_plural = _("bot user groups")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -134,11 +136,15 @@ class Plugin(models.Model):
     )
     config = models.JSONField(verbose_name=_("config"), default=dict, blank=True)
     # Health, kept by the runtime.
-    load_state = models.CharField(verbose_name=_("load state"), max_length=16, default="unknown")
+    load_state = models.CharField(
+        verbose_name=_("load state"), max_length=16, choices=adminlabels.LOAD_STATES, default="unknown"
+    )
     last_error = models.TextField(verbose_name=_("last error"), blank=True)
     last_error_at = models.DateTimeField(verbose_name=_("last error at"), null=True, blank=True)
     last_success_at = models.DateTimeField(verbose_name=_("last success at"), null=True, blank=True)
-    health_status = models.CharField(verbose_name=_("health status"), max_length=16, blank=True)
+    health_status = models.CharField(
+        verbose_name=_("health status"), max_length=16, choices=adminlabels.HEALTH_STATUSES, blank=True
+    )
     health_detail = models.TextField(verbose_name=_("health detail"), blank=True)
     health_checked_at = models.DateTimeField(verbose_name=_("health checked at"), null=True, blank=True)
     created_at = models.DateTimeField(verbose_name=_("created at"), auto_now_add=True)
@@ -380,8 +386,11 @@ class PermissionGrant(models.Model):
         ]
 
     def __str__(self) -> str:
-        who = self.user or self.group
-        return f"{self.effect} {self.plugin.name}{'/' + self.command if self.command else ''} to {who}"
+        what = f"{self.plugin.name}{'/' + self.command if self.command else ''}"
+        values = {"what": what, "who": self.user or self.group}
+        if self.effect == self.Effect.DENY:
+            return _("deny %(what)s to %(who)s") % values
+        return _("allow %(what)s to %(who)s") % values
 
 
 class BotPlugin(models.Model):
@@ -438,7 +447,9 @@ class Invocation(models.Model):
     command = models.CharField(verbose_name=_("command"), max_length=64, blank=True)
     arguments = models.TextField(verbose_name=_("arguments"), blank=True)
     conversation = models.CharField(verbose_name=_("conversation"), max_length=80)
-    conversation_type = models.CharField(verbose_name=_("conversation type"), max_length=8, default="private")
+    conversation_type = models.CharField(
+        verbose_name=_("conversation type"), max_length=8, choices=adminlabels.CONVERSATION_TYPES, default="private"
+    )
     language = models.CharField(verbose_name=_("language"), max_length=16, blank=True)
     reply_to = models.JSONField(verbose_name=_("reply to"), null=True, blank=True)
     attachments = models.JSONField(verbose_name=_("attachments"), default=list, blank=True)
@@ -459,7 +470,7 @@ class Invocation(models.Model):
         indexes = [models.Index(fields=["status", "queued_at"])]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.command} [{self.status}]"
+        return f"#{self.pk} {self.command} [{self.get_status_display()}]"
 
 
 class PluginSecret(models.Model):
@@ -523,7 +534,7 @@ class InstallJob(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.name or self.source or self.upload} [{self.state}]"
+        return f"#{self.pk} {self.name or self.source or self.upload} [{self.get_state_display()}]"
 
 
 class QueueWorker(models.Model):
@@ -539,7 +550,7 @@ class QueueWorker(models.Model):
         constraints = [models.UniqueConstraint(fields=["queue", "worker"], name="unique_queue_worker")]
 
     def __str__(self) -> str:
-        return f"{self.worker} on {self.queue}"
+        return _("%(worker)s on %(queue)s") % {"worker": self.worker, "queue": self.queue}
 
 
 class PluginArchive(models.Model):

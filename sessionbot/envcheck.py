@@ -7,9 +7,11 @@ Values that may hold a password (URLs, tokens) are never echoed back.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import pwd
 import re
+import zoneinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -237,3 +239,17 @@ def plugin_uid_range_check(raw_base: str, raw_count: str, *, users: list[int] | 
     if clash:
         raise EnvError("PLUGIN_UID_BASE", f"uid {clash[0]} of the range {base}-{base + count - 1} belongs to a user")
     return base, count
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA time zone names this machine knows (its tz database or the tzdata package)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone_check(raw: str) -> str:
+    """TIME_ZONE: an IANA name such as Europe/Madrid; unset, UTC."""
+    name = raw.strip() or "UTC"
+    if name not in time_zones():
+        raise EnvError("TIME_ZONE", f"{raw!r} is not an IANA time zone name such as Europe/Madrid or Asia/Shanghai")
+    return name

@@ -281,7 +281,9 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_I18N = True
-TIME_ZONE = "UTC"
+# The admin's times: in each browser's own time zone once it has said which
+# (adminauth.timezones), else in this one.
+TIME_ZONE = _checked(envcheck.time_zone_check, env.str("TIME_ZONE", default=""))
 USE_TZ = True
 
 STATIC_URL = "static/"
@@ -300,8 +302,14 @@ from sessionbot import httpenv  # noqa: E402
 
 # The admin's own site (optional two-factor login) replaces django.contrib.admin's.
 INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = "adminauth.apps.SiteAdminConfig"
-INSTALLED_APPS += ["adminauth", "django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static", "axes"]
-MIDDLEWARE += ["django_otp.middleware.OTPMiddleware", "axes.middleware.AxesMiddleware"]
+# django-otp's and axes' apps under translated names (adminauth.apps).
+INSTALLED_APPS += ["adminauth", "django_otp", "adminauth.apps.TotpConfig", "adminauth.apps.StaticConfig"]
+INSTALLED_APPS += ["adminauth.apps.AxesConfig"]
+MIDDLEWARE += [
+    "django_otp.middleware.OTPMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "adminauth.timezones.BrowserTimeZoneMiddleware",
+]
 # Axes first: a locked-out login is refused before any password is hashed (0.25 CPU-s each);
 # then passwords are checked one at a time, and axes is asked again in turn (adminauth.backends).
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "adminauth.backends.OneAtATimeModelBackend"]

@@ -5,9 +5,6 @@ from django.urls import path
 from sessionbot.metrics import metrics_view
 from sessionbot.views import healthz
 
-admin.site.site_header = "sessionbot"
-admin.site.site_title = "sessionbot admin"
-
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),

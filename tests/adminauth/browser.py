@@ -38,6 +38,7 @@ class Page:
     def __init__(self, ws: ClientConnection) -> None:
         self._ws = ws
         self._ids = itertools.count(1)
+        self.events: list[dict[str, Any]] = []  # the protocol's events, kept until read
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
         call_id = next(self._ids)
@@ -46,6 +47,8 @@ class Page:
             reply = json.loads(self._ws.recv(timeout=30))
             if reply.get("id") == call_id:
                 return reply
+            if "method" in reply:
+                self.events.append(reply)
 
     def js(self, expression: str) -> Any:
         reply = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)

@@ -123,3 +123,16 @@ def test_the_plugin_uid_range_defaults_and_accepts_a_free_range(base, count, exp
 def test_the_plugin_uid_range_refuses_what_could_be_someone_elses(base, count, users, reason) -> None:
     with pytest.raises(envcheck.EnvError, match=f"^{re.escape(reason)}"):
         envcheck.plugin_uid_range_check(base, count, users=users)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("", "UTC"), ("  ", "UTC"), ("Europe/Madrid", "Europe/Madrid"), ("Asia/Shanghai", "Asia/Shanghai")],
+)
+def test_a_time_zone_is_an_iana_name_and_utc_by_default(raw: str, expected: str) -> None:
+    assert envcheck.time_zone_check(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["Mars/Olympus", "europe/madrid", "../../etc/passwd", "CEST+2"])
+def test_an_unknown_time_zone_is_refused_with_its_variable(raw: str) -> None:
+    assert _message(lambda: envcheck.time_zone_check(raw)).startswith(f"TIME_ZONE: {raw!r} is not an IANA time zone")
