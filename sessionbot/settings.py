@@ -144,6 +144,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /livez and /readyz first: probes come from addresses ALLOWED_HOSTS does not list.
+    "sessionbot.readiness.probe_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -334,7 +336,8 @@ TRUSTED_PROXIES = _checked(httpenv.trusted_proxies_check, env.list("TRUSTED_PROX
 # (which Django would believe from any peer) stays unset.
 HTTPS_ONLY = _bool("HTTPS_ONLY", False)
 SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapes on loopback speak plain HTTP
+# Probes and scrapes on loopback speak plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = int(_number("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import path
 
 from sessionbot.metrics import metrics_view
+from sessionbot.readiness import livez, readyz
 from sessionbot.views import healthz
 
 admin.site.site_header = "sessionbot"
@@ -10,6 +11,8 @@ admin.site.site_title = "sessionbot admin"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("livez", livez, name="livez"),
+    path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
     path(settings.ADMIN_PATH, admin.site.urls),
 ]
