@@ -17,6 +17,8 @@ from bridgeprotocol.frames import MAX_FRAME_BYTES
 from broker.httpguard import header_timeout_protocol
 from broker.recovery import broker_recover, recovery_sweep_tick
 from broker.retention import retention_purge_tick
+from broker.sdnotify import Notifier, watchdog_interval
+from broker.selfprobe import SelfProbe
 from broker.supervisor import ChildSpec, Periodic, Supervisor
 
 log = logging.getLogger("broker.runbroker")
@@ -72,10 +74,17 @@ class Command(BaseCommand):
             help="worker threads for each queue but the default one (default %(default)s)",
         )
         parser.add_argument("--debug", action="store_true", help="log message text (never in production)")
+        parser.add_argument(
+            "--watchdog-readyz",
+            action="store_true",
+            help="feed the systemd watchdog only while /readyz passes too (default: while /livez answers)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
         env = dict(os.environ)
+        for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+            env.pop(name, None)  # systemd's notify socket is runbroker's: no child may answer for it
         if options["debug"]:
             env["BROKER_LOG_TEXT"] = "1"
             settings.BROKER_LOG_TEXT = True
@@ -115,12 +124,22 @@ class Command(BaseCommand):
         )
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, _ignore_signal)
+        # The server probes itself and speaks systemd's notify protocol when NOTIFY_SOCKET is set.
+        prober = SelfProbe(
+            host="127.0.0.1" if host in ("0.0.0.0", "::") else host,  # noqa: S104 - where to reach ourselves
+            port=port,
+            notifier=Notifier.from_environ(),
+            watchdog=watchdog_interval(os.environ, pid=os.getpid()),
+            readyz=options["watchdog_readyz"],
+        )
         supervisor.start()
         sweeper.start()
         purger.start()
+        prober.start()
         try:
             uvicorn.Server(config).run()
         finally:
+            prober.stop()
             self.stdout.write("Stopping the worker and the bridge…")
             sweeper.stop()
             purger.stop()
