@@ -113,7 +113,8 @@ class Manager:
     """Reads what a runbroker under it sends, as systemd would."""
 
     def __init__(self, name: str, sock: socket.socket) -> None:
-        self.name, self.sock, self.messages = name, sock, []
+        self.name, self.sock = name, sock
+        self.messages: list[str] = []
 
     def collect(self, seconds: float) -> list[str]:
         self.messages += received(self.sock, until=time.monotonic() + seconds)

@@ -14,6 +14,7 @@ from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandParser
 
 from bridgeprotocol.frames import MAX_FRAME_BYTES
+from bridgeprotocol.logformat import console_line
 from broker.httpguard import header_timeout_protocol
 from broker.recovery import broker_recover, recovery_sweep_tick
 from broker.retention import retention_purge_tick
@@ -92,7 +93,7 @@ class Command(BaseCommand):
             log.warning("DEBUG MODE: message text is written to the log. Do not run a public bot like this.")
         recovered = broker_recover()
         if recovered:
-            self.stdout.write(f"Re-running {recovered} invocation(s) interrupted by the last stop.")
+            self.say(f"Re-running {recovered} invocation(s) interrupted by the last stop.")
         supervisor = Supervisor(self._children(options, env), cwd=str(settings.BASE_DIR))
         # Every runbroker sweeps, with or without its own worker: a worker killed mid-task
         # anywhere loses its invocation until a sweep sends it again.
@@ -102,9 +103,9 @@ class Command(BaseCommand):
         retention = settings.BOT_CONFIG.retention
         purger = Periodic("retention purge", retention_purge_tick, interval=retention.interval_seconds)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for display
-        self.stdout.write(f"Admin:           http://{shown}:{port}/{settings.ADMIN_PATH}")
+        self.say(f"Admin:           http://{shown}:{port}/{settings.ADMIN_PATH}")
         where = "$BRIDGE_TOKEN" if os.environ.get("BRIDGE_TOKEN") else str(settings.DATA_DIR / "bridge_token")
-        self.stdout.write(f"Bridge endpoint: ws://{shown}:{port}/ws/bridge/ (Authorization: Bearer <token in {where}>)")
+        self.say(f"Bridge endpoint: ws://{shown}:{port}/ws/bridge/ (Authorization: Bearer <token in {where}>)")
         self.stdout.flush()
         config = uvicorn.Config(
             "sessionbot.asgi:application",
@@ -140,11 +141,15 @@ class Command(BaseCommand):
             uvicorn.Server(config).run()
         finally:
             prober.stop()
-            self.stdout.write("Stopping the worker and the bridge…")
+            self.say("Stopping the worker and the bridge…")
             sweeper.stop()
             purger.stop()
             supervisor.stop()
-            self.stdout.write("Stopped.")
+            self.say("Stopped.")
+
+    def say(self, text: str) -> None:
+        """Print ``text`` for the operator (a JSON object with LOG_FORMAT=json)."""
+        self.stdout.write(console_line(text, log_format=settings.LOG_FORMAT, logger=log.name))
 
     def _children(self, options: dict[str, Any], env: dict[str, str]) -> list[ChildSpec]:
         children = []
@@ -172,7 +177,9 @@ def queues_parse(text: str) -> list[str]:
 
 def worker_child(*, queue: str, concurrency: int, env: dict[str, str]) -> ChildSpec:
     """A Celery worker serving ``queue`` alone (``default``: Celery's default queue)."""
-    argv = [sys.executable, "-m", "celery", "-A", "sessionbot", "worker", "--pool=threads"]
+    # With LOG_FORMAT=json, no banner: every line of the output is a JSON object.
+    quiet = ["--quiet"] if settings.LOG_FORMAT == "json" else []
+    argv = [sys.executable, "-m", "celery", "-A", "sessionbot", *quiet, "worker", "--pool=threads"]
     argv += [f"--concurrency={concurrency}", f"--loglevel={settings.LOG_LEVEL}"]
     argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     if queue == DEFAULT_QUEUE:
