@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from bridgeprotocol.frames import MAX_FRAME_BYTES
 from bridgeprotocol.logformat import console_line
 from broker.httpguard import header_timeout_protocol
+from broker.processmetrics import Role, process_source_register
 from broker.recovery import broker_recover, recovery_sweep_tick
 from broker.retention import retention_purge_tick
 from broker.sdnotify import Notifier, watchdog_interval
@@ -95,6 +96,7 @@ class Command(BaseCommand):
         if recovered:
             self.say(f"Re-running {recovered} invocation(s) interrupted by the last stop.")
         supervisor = Supervisor(self._children(options, env), cwd=str(settings.BASE_DIR))
+        process_source_register(lambda: [Role(spec.role, spec.queue, pid) for spec, pid in supervisor.running()])
         # Every runbroker sweeps, with or without its own worker: a worker killed mid-task
         # anywhere loses its invocation until a sweep sends it again.
         interval = settings.BOT_CONFIG.recovery.sweep_interval_seconds
@@ -163,7 +165,7 @@ class Command(BaseCommand):
             host = "127.0.0.1" if options["host"] in ("0.0.0.0", "::") else options["host"]  # noqa: S104
             url = f"ws://{host}:{options['port']}/ws/bridge/"
             argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "runbridge", "--broker-url", url]
-            children.append(ChildSpec("bridge", argv, env))
+            children.append(ChildSpec("bridge", argv, env, role="bridge"))
         else:
             log.warning("no bundled bridge is installed; connect an external bridge to the endpoint")
         return children
@@ -183,7 +185,7 @@ def worker_child(*, queue: str, concurrency: int, env: dict[str, str]) -> ChildS
     argv += [f"--concurrency={concurrency}", f"--loglevel={settings.LOG_LEVEL}"]
     argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     if queue == DEFAULT_QUEUE:
-        return ChildSpec("Celery worker", argv, env)
+        return ChildSpec("Celery worker", argv, env, role="worker", queue=DEFAULT_QUEUE)
     # A node name of its own: two workers of one machine must not share one.
     argv += ["-Q", queue, "-n", f"{queue}@%h"]
-    return ChildSpec(f"Celery worker ({queue})", argv, env)
+    return ChildSpec(f"Celery worker ({queue})", argv, env, role="worker", queue=queue)
