@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -26,8 +27,11 @@ SyncCheck = Callable[[], Check]
 LAYER_TIMEOUT = 3.0  # seconds for a message to come back through the channel layer
 
 _checks: dict[str, SyncCheck] = {}
-_layer_lock: asyncio.Lock | None = None
-_layer_channel: dict[int, str] = {}  # one probe channel per event loop: a layer subscribes to it once
+# One probe channel per event loop (a Redis pub/sub layer subscribes per loop), made once and
+# reused: a new channel per probe would stay subscribed. Forgotten with its loop.
+_probes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[asyncio.Lock, list[str]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def readiness_check_register(name: str, check: SyncCheck) -> None:
@@ -43,16 +47,14 @@ def database_check() -> Check:
 
 async def channel_layer_check() -> Check:
     """A message sent to a channel of this process comes back through the layer (Redis or in memory)."""
-    global _layer_lock
     layer = get_channel_layer()
     if layer is None:
         return Check("channel_layer", False, "not configured")
-    _layer_lock = _layer_lock or asyncio.Lock()
-    async with _layer_lock:
-        key = id(asyncio.get_running_loop())
-        if key not in _layer_channel:
-            _layer_channel[key] = await layer.new_channel("readyz.")
-        channel, nonce = _layer_channel[key], uuid.uuid4().hex
+    lock, channels = _probes.setdefault(asyncio.get_running_loop(), (asyncio.Lock(), []))
+    async with lock:
+        if not channels:
+            channels.append(await layer.new_channel("readyz."))
+        channel, nonce = channels[0], uuid.uuid4().hex
         await layer.send(channel, {"type": "readyz.probe", "nonce": nonce})
         async with asyncio.timeout(LAYER_TIMEOUT):
             while (await layer.receive(channel)).get("nonce") != nonce:

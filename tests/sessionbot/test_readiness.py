@@ -53,6 +53,16 @@ def get(port: int, path: str, host: str = "127.0.0.1") -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
+@pytest.mark.django_db
+def test_the_probes_answer_through_a_synchronous_handler_too(client) -> None:
+    assert client.get("/livez").json() == {"live": True}
+    for _ in range(2):  # a new event loop each time: its own probe channel
+        response = client.get("/readyz", HTTP_HOST="10.9.8.7")
+        assert response.status_code == 503
+        assert response.json()["checks"]["channel_layer"]["ok"] is True
+        assert response.json()["checks"]["worker"]["ok"] is False
+
+
 def test_livez_answers_without_looking_at_anything(daphne) -> None:
     assert get(daphne, "/livez") == (200, {"live": True})
 
