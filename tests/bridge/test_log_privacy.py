@@ -24,6 +24,7 @@ pytestmark = [
 
 SECRET = "SECRET-MARKER-5f1c0e77"
 FILE_SECRET = b"SECRET-FILE-0a9b"
+KEYS = (("SECRET_KEY", "secret_key"), ("PLUGIN_SECRETS_KEY", "secrets_key"))  # given, or generated into data/
 
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
@@ -46,10 +47,10 @@ def test_no_process_logs_message_text_or_secrets(log_format, tmp_path, transacti
             s.stop()
     assert s.broker is not None
     output = s.broker.output()
-    secret_key = (tmp_path / "data" / "secret_key").read_text().strip()
+    keys = [s.env.get(name) or (tmp_path / "data" / file).read_text().strip() for name, file in KEYS]
     assert "bridge said hello" in output  # the broker logs at INFO
     assert "connected to the broker" in output  # and so does the bridge
-    for private in (SECRET, FILE_SECRET.decode(), TOKEN, secret_key, s.words, " ".join(s.words.split()[:3])):
+    for private in (SECRET, FILE_SECRET.decode(), TOKEN, *keys, s.words, " ".join(s.words.split()[:3])):
         assert private not in output
     if log_format == "json":
         entries = [json.loads(line) for line in output.splitlines() if line.strip()]

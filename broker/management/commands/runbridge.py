@@ -22,6 +22,7 @@ from bridge.fleet import Fleet
 from bridge.receiver import PollTiming
 from bridge.runtime import BridgeSettings
 from bridgeprotocol.logformat import console_line
+from broker.syscheck import system_checks_logged
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,13 @@ class Command(BaseCommand):
         self.say(f"Bridge for {which} on {network}, broker {self.broker_url}")
         self.stdout.flush()
         asyncio.run(self._serve())
+
+    def check(self, *args: Any, **kwargs: Any) -> None:
+        """Django's system checks; with LOG_FORMAT=json, each finding as a log line."""
+        if settings.LOG_FORMAT == "json":
+            system_checks_logged(log=log)
+        else:
+            super().check(*args, **kwargs)
 
     def say(self, text: str) -> None:
         """Print ``text`` for the operator (a JSON object with LOG_FORMAT=json)."""

@@ -22,6 +22,7 @@ from broker.retention import retention_purge_tick
 from broker.sdnotify import Notifier, watchdog_interval
 from broker.selfprobe import SelfProbe
 from broker.supervisor import ChildSpec, Periodic, Supervisor
+from broker.syscheck import system_checks_logged
 
 log = logging.getLogger("broker.runbroker")
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -148,6 +149,13 @@ class Command(BaseCommand):
             purger.stop()
             supervisor.stop()
             self.say("Stopped.")
+
+    def check(self, *args: Any, **kwargs: Any) -> None:
+        """Django's system checks; with LOG_FORMAT=json, each finding as a log line."""
+        if settings.LOG_FORMAT == "json":
+            system_checks_logged(log=log)
+        else:
+            super().check(*args, **kwargs)
 
     def say(self, text: str) -> None:
         """Print ``text`` for the operator (a JSON object with LOG_FORMAT=json)."""
