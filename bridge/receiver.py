@@ -22,6 +22,7 @@ from bridge.inbox import Fetched
 from bridge.messages import Incoming
 from bridge.polling import PollScheduler
 from bridgeprotocol.frames import AttachmentFrame, Message, ReplyTo
+from bridgeprotocol.logformat import log_fields
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,12 @@ class Receiver:
     def _frame(self, msg: Incoming | Broken) -> Message | None:
         if isinstance(msg, Broken):
             self.health.errors["decode"] += 1
-            self.log.warning("dropped undecryptable message %s: %s", msg.hash[:12], msg.reason)
+            self.log.warning(
+                "dropped undecryptable message %s: %s",
+                msg.hash[:12],
+                msg.reason,
+                extra=log_fields(message_hash=msg.hash),
+            )
             return None
         if msg.sender == self.account.session_id or msg.sync_target:
             return None  # our own sync copy of something we sent
@@ -171,7 +177,13 @@ class Receiver:
                 data = self.account.download(pointer)  # SessionUnreachable: retried next round
             except ValueError as exc:  # gone, too large, or not decryptable: final
                 self.health.errors["attachment"] += 1
-                self.log.warning("skipped attachment %r of %s: %s", pointer.name, msg.hash[:12], exc)
+                self.log.warning(
+                    "skipped attachment %r of %s: %s",
+                    pointer.name,
+                    msg.hash[:12],
+                    exc,
+                    extra=log_fields(message_hash=msg.hash),
+                )
                 continue
             except SessionUnreachable as exc:
                 rounds = self._download_failures.get(msg.hash, 0) + 1
@@ -181,12 +193,22 @@ class Receiver:
                 self._download_failures.pop(msg.hash, None)
                 self.health.errors["attachment"] += 1
                 name, short = pointer.name, msg.hash[:12]
-                self.log.warning("skipped attachment %r of %s after %d failed rounds: %s", name, short, rounds, exc)
+                self.log.warning(
+                    "skipped attachment %r of %s after %d failed rounds: %s",
+                    name,
+                    short,
+                    rounds,
+                    exc,
+                    extra=log_fields(message_hash=msg.hash),
+                )
                 continue
             total += len(data)
             if total > MAX_MESSAGE_ATTACHMENT_BYTES:
                 self.log.warning(
-                    "skipped attachment %r of %s: the message's files are too large", pointer.name, msg.hash
+                    "skipped attachment %r of %s: the message's files are too large",
+                    pointer.name,
+                    msg.hash,
+                    extra=log_fields(message_hash=msg.hash),
                 )
                 continue
             frames.append(

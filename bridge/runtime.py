@@ -56,6 +56,7 @@ from bridgeprotocol.frames import (
     Sent,
     Status,
 )
+from bridgeprotocol.logformat import log_fields
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +221,7 @@ class Bridge:
             try:
                 result = await loop.run_in_executor(self._sends, self._send, item)
             except Exception as exc:  # send_handle answers for its own failures; never stop sending
-                self.log.exception("send %s failed unexpectedly", item.ref)
+                self.log.exception("send %s failed unexpectedly", item.ref, extra=log_fields(ref=item.ref))
                 effects = self.link.send_crashed(item.ref, type(exc).__name__)
             else:
                 effects = self.link.send_done(result)

@@ -10,6 +10,7 @@ from bridge.account import OutFile, SendRejected, SessionAccount, SessionUnreach
 from bridge.messages import Quote
 from bridge.store import BridgeStore
 from bridgeprotocol.frames import Failed, Send, Sent
+from bridgeprotocol.logformat import log_fields
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +39,15 @@ def send_handle(*, account: SessionAccount, store: BridgeStore, frame: Send) -> 
             store.prepared_put(frame.ref, prepared)
         result = account.deliver(prepared)
     except SendRejected as exc:
-        log.warning("send %s rejected: %s", frame.ref, exc)
+        log.warning("send %s rejected: %s", frame.ref, exc, extra=log_fields(ref=frame.ref))
         return Failed(ref=frame.ref, reason=str(exc), retry=False)
     except SessionUnreachable as exc:
-        log.info("send %s failed, the broker will retry: %s", frame.ref, exc)
+        log.info("send %s failed, the broker will retry: %s", frame.ref, exc, extra=log_fields(ref=frame.ref))
         return Failed(ref=frame.ref, reason=f"Session network unreachable: {exc}", retry=True)
     except Exception as exc:
         # A full disk, a bug, session-python misbehaving: this send fails (the broker tries
         # again later, with the same bytes if they were kept), the next ones go on.
-        log.exception("send %s failed unexpectedly; the broker will retry", frame.ref)
+        log.exception("send %s failed unexpectedly; the broker will retry", frame.ref, extra=log_fields(ref=frame.ref))
         return Failed(ref=frame.ref, reason=f"the bridge failed on this send ({type(exc).__name__})", retry=True)
     try:
         store.sent_put(frame.ref, result.hash, result.timestamp)
@@ -54,5 +55,7 @@ def send_handle(*, account: SessionAccount, store: BridgeStore, frame: Send) -> 
     except OSError:
         # Delivered all the same: the broker must hear so. Unrecorded, a resend of this ref
         # would store the same bytes again (the storage server keeps one copy).
-        log.exception("send %s was delivered but could not be recorded on disk", frame.ref)
+        log.exception(
+            "send %s was delivered but could not be recorded on disk", frame.ref, extra=log_fields(ref=frame.ref)
+        )
     return Sent(ref=frame.ref, hash=result.hash, timestamp=result.timestamp)

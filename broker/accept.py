@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from bots.live import bot_config
 from bridgeprotocol.frames import AttachmentFrame, Message
+from bridgeprotocol.logformat import log_fields
 from broker.lookup import Lookup, batch_lookup
 from broker.message_routing import Routing, botusers_find, inbound_route
 from broker.models import InboundMessage
@@ -145,7 +146,12 @@ def _store_failure(message: Message, bot: BotRef, exc: Exception) -> AcceptResul
     stored = InboundMessage.objects.filter(bot_id=bot.pk, message_id=message.id)
     if isinstance(exc, IntegrityError) and stored.exists():
         return DUPLICATE  # another connection stored it first
-    log.error("bridge message %r could not be stored", message.id[:40], exc_info=exc)
+    log.error(
+        "bridge message %r could not be stored",
+        message.id[:40],
+        exc_info=exc,
+        extra=log_fields(message_hash=message.id[:128]),
+    )
     # A value the database refuses is refused again on every resend: final.
     return UNSTORABLE if isinstance(exc, DataError | UnicodeError) else FAILED
 

@@ -22,6 +22,7 @@ from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 
 from bridgeprotocol.frames import frame_text
+from bridgeprotocol.logformat import log_fields
 from broker import bridges, doorbell, outbox, pending, working
 from broker.accept import inbound_accept_many
 from broker.connection import Connection, frame_failed
@@ -234,7 +235,8 @@ class BridgeConsumer(AsyncWebsocketConsumer):
             if isinstance(effect, Write | Close):
                 self.writes.append(effect)
             elif isinstance(effect, Note):
-                log.log(effect.level, "%s", effect.text)
+                bot = self.core.bot_id if self.core is not None else None
+                log.log(effect.level, "%s", effect.text, extra=log_fields(bot=bot))
             else:
                 task = asyncio.create_task(self.job_run(effect))
                 self.jobs.add(task)

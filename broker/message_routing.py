@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from bots.live import bot_config
+from bridgeprotocol.logformat import log_fields
 from broker.command_rules import MessageMeta, command_match, filters_match
 from broker.models import InboundMessage
 from broker.outbox import outbox_enqueue_answer
@@ -176,7 +177,12 @@ def inbound_route(*, inbound: InboundMessage, bot_id: str, routing: Routing | No
         routing.write()
     if settings.BROKER_LOG_TEXT:
         log.info(
-            "message %s from %s: %r → %s", inbound.message_id[:12], inbound.sender[:10], inbound.text, inbound.status
+            "message %s from %s: %r → %s",
+            inbound.message_id[:12],
+            inbound.sender[:10],
+            inbound.text,
+            inbound.status,
+            extra=log_fields(message_hash=inbound.message_id, invocation=inbound.invocation_id),
         )
 
 

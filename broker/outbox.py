@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from bots.live import bot_config
+from bridgeprotocol.logformat import log_fields
 from broker import doorbell
 from broker.chunker import chunk_text
 from broker.models import OutboundMessage
@@ -325,5 +326,5 @@ def outbox_fail(*, ref: str, reason: str, retry: bool) -> OutboundMessage | None
         else:
             row.status = OutboundMessage.Status.FAILED
         row.save(update_fields=["attempts", "last_error", "next_attempt_at", "status"])
-    log.warning("bridge could not send %s (retry=%s)", ref, retry)
+    log.warning("bridge could not send %s (retry=%s)", ref, retry, extra=log_fields(ref=ref))
     return row

@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.db import close_old_connections, transaction
 from django.utils import timezone
 
+from bridgeprotocol.logformat import log_fields
 from broker.message_routing import inbound_route
 from broker.models import InboundMessage
 from plugins.execution import version_limits
@@ -102,7 +103,12 @@ def recovery_sweep(*, now: datetime | None = None) -> int:
             continue
         invocations_enqueue(ids=[inv.pk])
         sent += 1
-        log.warning("invocation %s was %s and its worker is gone: sent to the workers again", inv.pk, inv.status)
+        log.warning(
+            "invocation %s was %s and its worker is gone: sent to the workers again",
+            inv.pk,
+            inv.status,
+            extra=log_fields(invocation=inv.pk),
+        )
     return sent
 
 

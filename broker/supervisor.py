@@ -23,6 +23,8 @@ class ChildSpec:
     name: str
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
+    role: str = ""  # bridge or worker, for the process metrics (broker.processmetrics)
+    queue: str = ""  # a worker's queue
 
 
 @dataclass(slots=True)
@@ -65,6 +67,15 @@ class Supervisor:
         for child in self._children:
             self._spawn(child)
         self._thread.start()
+
+    def running(self) -> list[tuple[ChildSpec, int]]:
+        """Each child that runs now, with its process ID."""
+        found = []
+        for child in self._children:
+            proc = child.proc
+            if proc is not None and proc.returncode is None:
+                found.append((child.spec, proc.pid))
+        return found
 
     def _spawn(self, child: _Child) -> None:
         log.info("starting %s", child.spec.name)

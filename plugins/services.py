@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone, translation
 
 from bots.live import bot_config
+from bridgeprotocol.logformat import log_fields
 from plugins import signals
 from plugins.api import Reply
 from plugins.claims import Claimed, finish_write, invocation_claim
@@ -201,9 +202,17 @@ def _invocation_finish(
         status,
         inv.duration_ms,
         ((inv.started_at or inv.queued_at) - inv.queued_at).total_seconds() * 1000,
+        extra=log_fields(invocation=inv.pk),
     )
     if status not in (Invocation.Status.OK, Invocation.Status.ERROR):
-        log.warning("invocation %s of %s: %s: %s", inv.pk, inv.plugin_version, status, outcome.error)
+        log.warning(
+            "invocation %s of %s: %s: %s",
+            inv.pk,
+            inv.plugin_version,
+            status,
+            outcome.error,
+            extra=log_fields(invocation=inv.pk),
+        )
 
 
 def _attachments_wire(raw: list[Any]) -> list[dict[str, str]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -68,3 +70,24 @@ def _database_reachable(**_: Any) -> None:
 
     database_connect_check()
     connection.close()
+
+
+@celeryd_init.connect
+def _warnings_logged(**_: Any) -> None:
+    """Warnings at the worker's start (running as root, say) go through the log's format,
+    not raw to stderr: with LOG_FORMAT=json every line must parse."""
+    logging.captureWarnings(True)
+    from django.conf import settings
+
+    if settings.LOG_FORMAT == "json":
+        import celery.apps.worker
+
+        # Its "worker: Warm shutdown" line, printed past the log.
+        celery.apps.worker.safe_say = _say_json  # type: ignore[attr-defined]
+
+
+def _say_json(msg: str, f: Any = sys.__stderr__) -> None:
+    """Celery's ``safe_say`` (one write, safe in a signal handler), as a JSON log object."""
+    from bridgeprotocol.logformat import console_line
+
+    os.write(f.fileno(), (console_line(msg, log_format="json", logger="celery.worker") + "\n").encode())

@@ -199,6 +199,14 @@ def log_level_check(raw: str) -> str:
     return level
 
 
+def log_format_check(raw: str) -> str:
+    """``text`` (the default) or ``json``: one JSON object per line (bridgeprotocol.logformat)."""
+    value = raw.strip().lower() or "text"
+    if value not in ("text", "json"):
+        raise EnvError("LOG_FORMAT", f"{raw!r} is not text or json")
+    return value
+
+
 def plugin_host_user_check(raw: str, *, root: bool) -> str:
     """The user plugin hosts run as when the worker is root: it must exist and not be root.
 

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from sessionbot.envcheck import EnvError
 
 # Paths the project serves itself; the admin must not shadow them.
-RESERVED_PATHS = ("healthz", "metrics", "static", "ws")
+RESERVED_PATHS = ("healthz", "livez", "readyz", "metrics", "static", "ws")
 _SEGMENT = re.compile(r"^[A-Za-z0-9._~-]+$")
 
 

@@ -19,6 +19,7 @@ import environ
 from django.conf.locale import LANG_INFO
 from django.core.exceptions import ImproperlyConfigured
 
+from bridgeprotocol.logformat import formatter_config
 from sessionbot import envcheck
 from sessionbot.botconfig import BotConfig, ConfigError, config_load
 from sessionbot.secrets import secret_file_value
@@ -86,6 +87,8 @@ SESSION_MNEMONIC = env.str("SESSION_MNEMONIC", default="")
 SESSION_NETWORK_URL = env.str("SESSION_NETWORK_URL", default="")
 
 LOG_LEVEL = _checked(envcheck.log_level_check, env.str("LOG_LEVEL", default="INFO"))
+# text (one readable line) or json (one JSON object per line, for a log collector).
+LOG_FORMAT = _checked(envcheck.log_format_check, env.str("LOG_FORMAT", default="text"))
 # Set by `runbroker --debug`: the broker logs message text (off by default, for privacy).
 BROKER_LOG_TEXT = _bool("BROKER_LOG_TEXT", False)
 
@@ -144,6 +147,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /livez and /readyz first: probes come from addresses ALLOWED_HOSTS does not list.
+    "sessionbot.readiness.probe_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -342,7 +347,8 @@ TRUSTED_PROXIES = _checked(httpenv.trusted_proxies_check, env.list("TRUSTED_PROX
 # (which Django would believe from any peer) stays unset.
 HTTPS_ONLY = _bool("HTTPS_ONLY", False)
 SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", HTTPS_ONLY)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapes on loopback speak plain HTTP
+# Probes and scrapes on loopback speak plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = int(_number("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
@@ -360,7 +366,7 @@ HTTP_MAX_CONNECTIONS = int(_number("HTTP_MAX_CONNECTIONS", 500, minimum=1))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {"plain": formatter_config(LOG_FORMAT)},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -21,6 +21,8 @@ from bots.services import FIRST_BOT, BotError, BotIdentity, BotsServed, bots_ser
 from bridge.fleet import Fleet
 from bridge.receiver import PollTiming
 from bridge.runtime import BridgeSettings
+from bridgeprotocol.logformat import console_line
+from broker.syscheck import system_checks_logged
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +95,20 @@ class Command(BaseCommand):
         self.settings_of: dict[str, tuple[BotIdentity, BridgeSettings]] = {}
         network = settings.SESSION_NETWORK_URL or "the Session network"
         which = ", ".join(names) if names else "every enabled bot"
-        self.stdout.write(f"Bridge for {which} on {network}, broker {self.broker_url}")
+        self.say(f"Bridge for {which} on {network}, broker {self.broker_url}")
         self.stdout.flush()
         asyncio.run(self._serve())
+
+    def check(self, *args: Any, **kwargs: Any) -> None:
+        """Django's system checks; with LOG_FORMAT=json, each finding as a log line."""
+        if settings.LOG_FORMAT == "json":
+            system_checks_logged(log=log)
+        else:
+            super().check(*args, **kwargs)
+
+    def say(self, text: str) -> None:
+        """Print ``text`` for the operator (a JSON object with LOG_FORMAT=json)."""
+        self.stdout.write(console_line(text, log_format=settings.LOG_FORMAT, logger=log.name))
 
     def _settings(self, bots: tuple[BotIdentity, ...]) -> dict[str, BridgeSettings]:
         """The bridge settings of ``bots``; the same objects for the bots unchanged since the last read."""
@@ -143,10 +156,10 @@ class Command(BaseCommand):
         bridges = fleet.bridges()
         for name in stopped:
             if name not in bridges:
-                self.stdout.write(f"Stopped serving the bot {name!r}")
+                self.say(f"Stopped serving the bot {name!r}")
         for name in started:
             if name in bridges:
-                self.stdout.write(f"Bot Session ID: {bridges[name].bot_id} (serving the bot {name!r})")
-        if qr and self.qr and len(bridges) == 1:
+                self.say(f"Bot Session ID: {bridges[name].bot_id} (serving the bot {name!r})")
+        if qr and self.qr and len(bridges) == 1 and settings.LOG_FORMAT != "json":
             segno.make(next(iter(bridges.values())).bot_id, error="L").terminal(out=sys.stdout, compact=True)
         self.stdout.flush()

@@ -14,10 +14,15 @@ from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandParser
 
 from bridgeprotocol.frames import MAX_FRAME_BYTES
+from bridgeprotocol.logformat import console_line
 from broker.httpguard import header_timeout_protocol
+from broker.processmetrics import Role, process_source_register
 from broker.recovery import broker_recover, recovery_sweep_tick
 from broker.retention import retention_purge_tick
+from broker.sdnotify import Notifier, watchdog_interval
+from broker.selfprobe import SelfProbe
 from broker.supervisor import ChildSpec, Periodic, Supervisor
+from broker.syscheck import system_checks_logged
 
 log = logging.getLogger("broker.runbroker")
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -72,10 +77,17 @@ class Command(BaseCommand):
             help="worker threads for each queue but the default one (default %(default)s)",
         )
         parser.add_argument("--debug", action="store_true", help="log message text (never in production)")
+        parser.add_argument(
+            "--watchdog-readyz",
+            action="store_true",
+            help="feed the systemd watchdog only while /readyz passes too (default: while /livez answers)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
         env = dict(os.environ)
+        for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+            env.pop(name, None)  # systemd's notify socket is runbroker's: no child may answer for it
         if options["debug"]:
             env["BROKER_LOG_TEXT"] = "1"
             settings.BROKER_LOG_TEXT = True
@@ -83,8 +95,9 @@ class Command(BaseCommand):
             log.warning("DEBUG MODE: message text is written to the log. Do not run a public bot like this.")
         recovered = broker_recover()
         if recovered:
-            self.stdout.write(f"Re-running {recovered} invocation(s) interrupted by the last stop.")
+            self.say(f"Re-running {recovered} invocation(s) interrupted by the last stop.")
         supervisor = Supervisor(self._children(options, env), cwd=str(settings.BASE_DIR))
+        process_source_register(lambda: [Role(spec.role, spec.queue, pid) for spec, pid in supervisor.running()])
         # Every runbroker sweeps, with or without its own worker: a worker killed mid-task
         # anywhere loses its invocation until a sweep sends it again.
         interval = settings.BOT_CONFIG.recovery.sweep_interval_seconds
@@ -93,9 +106,9 @@ class Command(BaseCommand):
         retention = settings.BOT_CONFIG.retention
         purger = Periodic("retention purge", retention_purge_tick, interval=retention.interval_seconds)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for display
-        self.stdout.write(f"Admin:           http://{shown}:{port}/{settings.ADMIN_PATH}")
+        self.say(f"Admin:           http://{shown}:{port}/{settings.ADMIN_PATH}")
         where = "$BRIDGE_TOKEN" if os.environ.get("BRIDGE_TOKEN") else str(settings.DATA_DIR / "bridge_token")
-        self.stdout.write(f"Bridge endpoint: ws://{shown}:{port}/ws/bridge/ (Authorization: Bearer <token in {where}>)")
+        self.say(f"Bridge endpoint: ws://{shown}:{port}/ws/bridge/ (Authorization: Bearer <token in {where}>)")
         self.stdout.flush()
         config = uvicorn.Config(
             "sessionbot.asgi:application",
@@ -115,17 +128,38 @@ class Command(BaseCommand):
         )
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, _ignore_signal)
+        # The server probes itself and speaks systemd's notify protocol when NOTIFY_SOCKET is set.
+        prober = SelfProbe(
+            host="127.0.0.1" if host in ("0.0.0.0", "::") else host,  # noqa: S104 - where to reach ourselves
+            port=port,
+            notifier=Notifier.from_environ(),
+            watchdog=watchdog_interval(os.environ, pid=os.getpid()),
+            readyz=options["watchdog_readyz"],
+        )
         supervisor.start()
         sweeper.start()
         purger.start()
+        prober.start()
         try:
             uvicorn.Server(config).run()
         finally:
-            self.stdout.write("Stopping the worker and the bridge…")
+            prober.stop()
+            self.say("Stopping the worker and the bridge…")
             sweeper.stop()
             purger.stop()
             supervisor.stop()
-            self.stdout.write("Stopped.")
+            self.say("Stopped.")
+
+    def check(self, *args: Any, **kwargs: Any) -> None:
+        """Django's system checks; with LOG_FORMAT=json, each finding as a log line."""
+        if settings.LOG_FORMAT == "json":
+            system_checks_logged(log=log)
+        else:
+            super().check(*args, **kwargs)
+
+    def say(self, text: str) -> None:
+        """Print ``text`` for the operator (a JSON object with LOG_FORMAT=json)."""
+        self.stdout.write(console_line(text, log_format=settings.LOG_FORMAT, logger=log.name))
 
     def _children(self, options: dict[str, Any], env: dict[str, str]) -> list[ChildSpec]:
         children = []
@@ -139,7 +173,7 @@ class Command(BaseCommand):
             host = "127.0.0.1" if options["host"] in ("0.0.0.0", "::") else options["host"]  # noqa: S104
             url = f"ws://{host}:{options['port']}/ws/bridge/"
             argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "runbridge", "--broker-url", url]
-            children.append(ChildSpec("bridge", argv, env))
+            children.append(ChildSpec("bridge", argv, env, role="bridge"))
         else:
             log.warning("no bundled bridge is installed; connect an external bridge to the endpoint")
         return children
@@ -153,11 +187,13 @@ def queues_parse(text: str) -> list[str]:
 
 def worker_child(*, queue: str, concurrency: int, env: dict[str, str]) -> ChildSpec:
     """A Celery worker serving ``queue`` alone (``default``: Celery's default queue)."""
-    argv = [sys.executable, "-m", "celery", "-A", "sessionbot", "worker", "--pool=threads"]
+    # With LOG_FORMAT=json, no banner: every line of the output is a JSON object.
+    quiet = ["--quiet"] if settings.LOG_FORMAT == "json" else []
+    argv = [sys.executable, "-m", "celery", "-A", "sessionbot", *quiet, "worker", "--pool=threads"]
     argv += [f"--concurrency={concurrency}", f"--loglevel={settings.LOG_LEVEL}"]
     argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     if queue == DEFAULT_QUEUE:
-        return ChildSpec("Celery worker", argv, env)
+        return ChildSpec("Celery worker", argv, env, role="worker", queue=DEFAULT_QUEUE)
     # A node name of its own: two workers of one machine must not share one.
     argv += ["-Q", queue, "-n", f"{queue}@%h"]
-    return ChildSpec(f"Celery worker ({queue})", argv, env)
+    return ChildSpec(f"Celery worker ({queue})", argv, env, role="worker", queue=queue)
