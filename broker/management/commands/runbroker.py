@@ -14,6 +14,8 @@ from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandParser
 
 from bridgeprotocol.frames import MAX_FRAME_BYTES
+from broker.activity import INTERVAL_SECONDS as ROLLUP_SECONDS
+from broker.activity import activity_rollup_tick
 from broker.httpguard import header_timeout_protocol
 from broker.recovery import broker_recover, recovery_sweep_tick
 from broker.retention import retention_purge_tick
@@ -71,6 +73,12 @@ class Command(BaseCommand):
             default=QUEUE_WORKERS_DEFAULT,
             help="worker threads for each queue but the default one (default %(default)s)",
         )
+        parser.add_argument(
+            "--rollup-interval",
+            type=float,
+            default=ROLLUP_SECONDS,
+            help="seconds between two counts of the dashboard's hourly activity (default %(default)s)",
+        )
         parser.add_argument("--debug", action="store_true", help="log message text (never in production)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -92,6 +100,8 @@ class Command(BaseCommand):
         # Content past its retention period is erased in batches (docs/privacy.md).
         retention = settings.BOT_CONFIG.retention
         purger = Periodic("retention purge", retention_purge_tick, interval=retention.interval_seconds)
+        # The dashboard's hourly counts (broker.activity, docs/operations.md "The dashboard").
+        rollup = Periodic("activity rollup", activity_rollup_tick, interval=options["rollup_interval"])
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for display
         self.stdout.write(f"Admin:           http://{shown}:{port}/{settings.ADMIN_PATH}")
         where = "$BRIDGE_TOKEN" if os.environ.get("BRIDGE_TOKEN") else str(settings.DATA_DIR / "bridge_token")
@@ -118,12 +128,14 @@ class Command(BaseCommand):
         supervisor.start()
         sweeper.start()
         purger.start()
+        rollup.start()
         try:
             uvicorn.Server(config).run()
         finally:
             self.stdout.write("Stopping the worker and the bridge…")
             sweeper.stop()
             purger.stop()
+            rollup.stop()
             supervisor.stop()
             self.stdout.write("Stopped.")
 
