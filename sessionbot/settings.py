@@ -141,6 +141,7 @@ INSTALLED_APPS = [
     "bots",
     "plugins",
     "broker",
+    "console",
 ]
 
 MIDDLEWARE = [
