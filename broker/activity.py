@@ -14,11 +14,14 @@ themselves (:func:`activity_events`, a few indexed range queries).
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from django.db import close_old_connections, transaction
-from django.db.models import Min
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Min, Model, QuerySet
 from django.utils import timezone
 
 from broker.activityrules import Events, Key, Tally, events_tally, hours_between
@@ -35,6 +38,27 @@ INTERVAL_SECONDS = 300.0
 
 def hour_floor(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def _moment(value: Any) -> datetime | None:
+    """A time as the database returned it: SQLite's naive UTC (text or parsed), or PostgreSQL's aware time."""
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _fetch(rows: QuerySet[Model, Any], *, times: Sequence[int]) -> list[list[Any]]:
+    """The rows of ``rows`` with its times (the columns ``times``) parsed, without the ORM's
+    per-value converters: the dashboard reads thousands of rows and they cost more than the query."""
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = [list(row) for row in cursor.fetchall()]
+    for row in found:
+        for i in times:
+            row[i] = _moment(row[i])
+    return found
 
 
 def activity_events(*, start: datetime, end: datetime) -> Events:
@@ -57,9 +81,9 @@ def activity_events(*, start: datetime, end: datetime) -> Events:
         .values_list("bot_id", "plugin_version__plugin__name", "queued_at", "status")
     )
     return Events(
-        received=[(bot, plugin or "", at, first) for _id, bot, plugin, at, first in received],
-        sent=[(bot, plugin or "", at) for bot, plugin, at in sent if at is not None],
-        queued=[(bot, plugin or "", at, status) for bot, plugin, at, status in queued],
+        received=[(bot, plugin or "", at, first) for _id, bot, plugin, at, first in _fetch(received, times=(3, 4))],
+        sent=[(bot, plugin or "", at) for bot, plugin, at in _fetch(sent, times=(2,)) if at is not None],
+        queued=[(bot, plugin or "", at, status) for bot, plugin, at, status in _fetch(queued, times=(2,))],
     )
 
 
@@ -123,14 +147,17 @@ def activity_hours(*, start: datetime, end: datetime) -> dict[tuple[Key, datetim
         "bot_id", "plugin", "hour", "messages_in", "messages_out", "invocations", "finished", "faults", "latency"
     )
     found: dict[tuple[Key, datetime], Tally] = {}
-    for bot, plugin, hour, m_in, m_out, invocations, finished, faults, latency in rows:
+    for bot, plugin, hour, m_in, m_out, invocations, finished, faults, latency in _fetch(rows, times=(2,)):
         tally = Tally(m_in, m_out, invocations, finished, faults)
-        if isinstance(latency, list) and len(latency) == len(tally.latency):
-            tally.latency = [int(n) for n in latency]
+        buckets = json.loads(latency) if isinstance(latency, str | bytes) else latency
+        if isinstance(buckets, list) and len(buckets) == len(tally.latency):
+            tally.latency = [int(n) for n in buckets]
         found[((bot, plugin), hour)] = tally
     return found
 
 
-def activity_rolled_until() -> datetime | None:
-    """The end of the last hour the rollup has counted (None before its first tick)."""
-    return ActivityRollup.objects.filter(pk=1).values_list("rolled_until", flat=True).first()
+def activity_rollup_mark() -> tuple[datetime | None, datetime | None]:
+    """The end of the last hour the rollup counted and when it last wrote (None, None before
+    its first tick); stored hours change only when it writes."""
+    found = ActivityRollup.objects.filter(pk=1).values_list("rolled_until", "rolled_at").first()
+    return found if found is not None else (None, None)

@@ -9,6 +9,7 @@ everything above the last bound, so hours add up by adding lists.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -40,7 +41,7 @@ class Tally:
         self.invocations += other.invocations
         self.finished += other.finished
         self.faults += other.faults
-        self.latency = [a + b for a, b in zip(self.latency, other.latency, strict=True)]
+        self.latency = list(map(operator.add, self.latency, other.latency))
 
     @property
     def error_ratio(self) -> float:

@@ -14,13 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bots.models import Bot
-from broker.activity import HOUR, activity_events, activity_hours, activity_rolled_until, hour_floor
+from broker.activity import (
+    HOUR,
+    activity_events,
+    activity_hours,
+    activity_rollup_mark,
+    hour_floor,
+)
 from broker.activityrules import Key, Tally, events_tally
 from broker.models import BridgeStatus, InboundMessage, OutboundMessage
 from broker.status import PluginRow, plugins_health
@@ -154,14 +160,37 @@ class _Activity:
     labels: list[str]
 
 
-def _activity(*, now: datetime, span: Span) -> _Activity:
+# The stored hours change only when the rollup runs: each process keeps the last read of
+# them, keyed by the rollup's mark and the hour, and reads them again after the next tick.
+_rolled: dict[tuple[datetime | None, datetime], dict[tuple[Key, int], Tally]] = {}
+
+
+def _rolled_hours(
+    *, current: datetime, live_start: datetime, rolled_at: datetime | None
+) -> dict[tuple[Key, int], Tally]:
+    """The rollup's hours of the week before ``live_start``, by hours ago (read once per tick)."""
+    key = (rolled_at, current)
+    found = _rolled.get(key)
+    if found is None:
+        found = {
+            (k, int((current - hour) / HOUR)): t
+            for (k, hour), t in activity_hours(start=current - (WEEK_HOURS - 1) * HOUR, end=live_start).items()
+        }
+        _rolled.clear()
+        _rolled[key] = found
+    # Tallies are added into while the page is built: a copy of each, never the kept ones.
+    return {
+        k: Tally(t.messages_in, t.messages_out, t.invocations, t.finished, t.faults, t.latency)
+        for k, t in found.items()
+    }
+
+
+def _activity(*, now: datetime, span: Span, rolled_at: datetime | None) -> _Activity:
     """Every tally the page shows, from one read of the rollup and one of the last two hours."""
     current = hour_floor(now)
     live_start = current - HOUR
     events = activity_events(start=live_start, end=now + timedelta(seconds=1))
-    hourly: dict[tuple[Key, int], Tally] = {}
-    for (key, hour), t in activity_hours(start=current - (WEEK_HOURS - 1) * HOUR, end=live_start).items():
-        hourly[(key, int((current - hour) / HOUR))] = t
+    hourly = _rolled_hours(current=current, live_start=live_start, rolled_at=rolled_at)
     for (key, slot), t in events_tally(events, start=live_start, width=HOUR, slots=2).items():
         hourly[(key, 1 - slot)] = t
     last_hour = events_tally(events, start=now - HOUR, width=HOUR, slots=1)
@@ -182,21 +211,28 @@ def _activity(*, now: datetime, span: Span) -> _Activity:
     return _Activity(hourly=hourly, last_hour=last_hour, chart=dict(chart), labels=labels)
 
 
-def _windows_by(activity: _Activity, by: Callable[[Key], object]) -> dict[object, Windows]:
-    """Each group's (bot's or plugin's) totals over the last hour, day and week, in one pass."""
-    hour: dict[object, Tally] = defaultdict(Tally)
-    day: dict[object, Tally] = defaultdict(Tally)
-    week: dict[object, Tally] = defaultdict(Tally)
+def _windows_by(totals: dict[Key, tuple[Tally, Tally, Tally]], by: Callable[[Key], object]) -> dict[object, Windows]:
+    """Each group's (bot's or plugin's) figures over the last hour, day and week."""
+    grouped: dict[object, tuple[Tally, Tally, Tally]] = {}
+    for key, (hour, day, week) in totals.items():
+        sums = grouped.setdefault(by(key), (Tally(), Tally(), Tally()))
+        sums[0].add(hour)
+        sums[1].add(day)
+        sums[2].add(week)
+    return {group: Windows(*(figures_of(t) for t in sums)) for group, sums in grouped.items()}
+
+
+def _key_totals(activity: _Activity) -> dict[Key, tuple[Tally, Tally, Tally]]:
+    """Each (bot, plugin)'s last hour, day and week: one pass over the hours."""
+    totals: dict[Key, tuple[Tally, Tally, Tally]] = defaultdict(lambda: (Tally(), Tally(), Tally()))
     for (key, _slot), t in activity.last_hour.items():
-        hour[by(key)].add(t)
+        totals[key][0].add(t)
     for (key, ago), t in activity.hourly.items():
-        week[by(key)].add(t)
+        hour_day_week = totals[key]
+        hour_day_week[2].add(t)
         if ago < 24:
-            day[by(key)].add(t)
-    return {
-        group: Windows(hour=figures_of(hour[group]), day=figures_of(day[group]), week=figures_of(week[group]))
-        for group in set(hour) | set(week)
-    }
+            hour_day_week[1].add(t)
+    return totals
 
 
 NOTHING = Windows(*(figures_of(Tally()),) * 3)
@@ -247,11 +283,14 @@ def _bridges(bots: list[Bot], now: datetime) -> dict[str, tuple[str, bool, str]]
 
 
 def _errors(now: datetime) -> list[ErrorLine]:
+    # The ids first, from the (status, queued_at) index alone; then those ten rows.
+    faults = Invocation.objects.filter(status__in=FAULT_STATUSES, queued_at__gte=now - WEEK_HOURS * HOUR)
+    ids = list(faults.order_by("-queued_at").values_list("id", flat=True)[:LAST_ERRORS])
     rows = (
-        Invocation.objects.filter(status__in=FAULT_STATUSES, queued_at__gte=now - WEEK_HOURS * HOUR)
+        Invocation.objects.filter(id__in=ids)
         .select_related("bot", "plugin_version__plugin")
         .only("id", "status", "command", "queued_at", "error", "bot__name", "plugin_version__plugin__name")
-        .order_by("-queued_at")[:LAST_ERRORS]
+        .order_by("-queued_at")
     )
     return [
         ErrorLine(
@@ -272,11 +311,13 @@ def dashboard_collect(*, span: str = "day", now: datetime | None = None) -> Dash
     """Read everything the dashboard shows; ``span`` (hour, day, week) is the charts' range."""
     now = now or timezone.now()
     chosen = SPANS.get(span, SPANS["day"])
-    activity = _activity(now=now, span=chosen)
+    rolled_until, rolled_at = activity_rollup_mark()
+    activity = _activity(now=now, span=chosen, rolled_at=rolled_at)
     bots = list(Bot.objects.filter(removed_at__isnull=True).order_by("name"))
     bridges = _bridges(bots, now)
     by_bot = _group(activity.chart, lambda key: key[0])
-    bot_windows = _windows_by(activity, lambda key: key[0])
+    totals = _key_totals(activity)
+    bot_windows = _windows_by(totals, lambda key: key[0])
     cards = []
     for bot in bots:
         state, ok, poll = bridges.get(bot.session_id, (_("never connected"), False, "-"))
@@ -297,7 +338,7 @@ def dashboard_collect(*, span: str = "day", now: datetime | None = None) -> Dash
     health = {row.name: row for row in plugins_health(since=now - HOUR)}
     names = set(health) | {key[1] for key, _slot in activity.hourly} | {key[1] for key, _slot in activity.last_hour}
     by_plugin = _group(activity.chart, lambda key: key[1])
-    plugin_windows = _windows_by(activity, lambda key: key[1])
+    plugin_windows = _windows_by(totals, lambda key: key[1])
     plugins = []
     for name in sorted(names, key=lambda n: (n == "", n)):
         slots = [by_plugin.get((name, i), Tally()) for i in range(chosen.slots)]
@@ -308,12 +349,11 @@ def dashboard_collect(*, span: str = "day", now: datetime | None = None) -> Dash
         )
         windows = plugin_windows.get(name, NOTHING)
         plugins.append(PluginLine(name=name, health=health.get(name), windows=windows, chart=chart))
-    Status = OutboundMessage.Status
-    outbox = OutboundMessage.objects.filter(status__in=[Status.PENDING, Status.FAILED]).aggregate(
-        pending=Count("id", filter=Q(status=Status.PENDING)),
-        oldest=Min("created_at", filter=Q(status=Status.PENDING)),
-        failed=Count("id", filter=Q(status=Status.FAILED, created_at__gte=now - HOUR)),
+    # One equality each: with an IN list SQLite's planner scans the whole outbox instead.
+    pending = OutboundMessage.objects.filter(status=OutboundMessage.Status.PENDING).aggregate(
+        n=Count("id"), oldest=Min("created_at")
     )
+    failed = OutboundMessage.objects.filter(status=OutboundMessage.Status.FAILED, created_at__gte=now - HOUR).count()
     running = dict(
         Invocation.objects.filter(status__in=IN_PROGRESS_STATUSES)
         .order_by()
@@ -321,17 +361,17 @@ def dashboard_collect(*, span: str = "day", now: datetime | None = None) -> Dash
         .annotate(n=Count("id"))
         .values_list("status", "n")
     )
-    oldest = outbox["oldest"]
+    oldest = pending["oldest"]
     return Dashboard(
         now=now,
         span=chosen.key,
-        rolled_until=activity_rolled_until(),
+        rolled_until=rolled_until,
         inbound_waiting=InboundMessage.objects.filter(status=InboundMessage.Status.ACCEPTED).count(),
         invocations_queued=running.get("queued", 0),
         invocations_running=running.get("running", 0),
-        outbox_pending=outbox["pending"],
+        outbox_pending=pending["n"],
         outbox_oldest=age_text((now - oldest).total_seconds()) if oldest else "-",
-        sends_failed_hour=outbox["failed"],
+        sends_failed_hour=failed,
         bots=cards,
         plugins=plugins,
         errors=_errors(now),

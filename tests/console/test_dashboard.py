@@ -166,3 +166,12 @@ def test_a_staff_user_who_may_not_view_invocations_sees_no_figures(client, djang
     page = client.get(INDEX).content.decode()
     assert "console-bot-alpha" not in page
     assert "ValueError" not in page
+
+
+def test_hours_counted_again_show_at_the_next_load(two_bots) -> None:
+    alpha, _beta = two_bots
+    before = dashboard_collect().bots[0].windows.week.messages_in
+    exchange(bot=alpha, version=None, at=timezone.now() - timedelta(days=2))
+    assert dashboard_collect().bots[0].windows.week.messages_in == before  # not counted yet
+    activity_rollup(hours=7 * 24)
+    assert dashboard_collect().bots[0].windows.week.messages_in == before + 1
