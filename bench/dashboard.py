@@ -52,7 +52,7 @@ def _insert(table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             names = ", ".join(f'"{c}"' for c in columns)
-            with cursor.cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:  # type: ignore[attr-defined]
+            with cursor.cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
                 for row in rows:
                     copy.write_row(row)
             return
@@ -72,13 +72,13 @@ def seed(*, invocations: int, days: float, bots: int, plugins: int, now: datetim
         return connection.ops.adapt_datetimefield_value(value) if connection.vendor == "sqlite" else value
 
     bot_ids = [Bot.objects.create(name=f"bot{i}", session_id="05" + f"{i + 1:064x}").pk for i in range(bots)]
-    versions = []
+    versions: list[int] = []
     for i in range(plugins):
         plugin = Plugin.objects.create(name=f"plugin{i}")
-        version = PluginVersion.objects.create(plugin=plugin, version="1.0.0", entrypoint=f"p{i}:P")
-        plugin.active_version = version
+        made = PluginVersion.objects.create(plugin=plugin, version="1.0.0", entrypoint=f"p{i}:P")
+        plugin.active_version = made
         plugin.save()
-        versions.append(version.pk)
+        versions.append(made.pk)
     rng = random.Random(16)
     span = timedelta(days=days).total_seconds()
     inv_cols = ["id", "key", "bot_id", "plugin_version_id", "command", "arguments", "conversation"]
@@ -90,7 +90,9 @@ def seed(*, invocations: int, days: float, bots: int, plugins: int, now: datetim
     out_cols += ["created_at", "next_attempt_at", "attempts", "sent_at", "session_hash", "last_error"]
     message_id = 0
     for start in range(0, invocations, BATCH):
-        inv_rows, in_rows, out_rows = [], [], []
+        inv_rows: list[tuple[Any, ...]] = []
+        in_rows: list[tuple[Any, ...]] = []
+        out_rows: list[tuple[Any, ...]] = []
         for n in range(start + 1, min(start + BATCH, invocations) + 1):
             when = now - timedelta(seconds=span * (1 - n / invocations))
             bot, version = bot_ids[n % bots], versions[n % plugins]

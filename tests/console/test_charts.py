@@ -63,5 +63,7 @@ def test_titles_names_and_labels_are_escaped(chart) -> None:
     assert "<script>" not in svg
     assert "<b>" not in svg
     root = ET.fromstring(svg)
-    assert root.find(f"{NS}title").text == '<script>alert("t")</script>'
+    title = root.find(f"{NS}title")
+    assert title is not None
+    assert title.text == '<script>alert("t")</script>'
     assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", svg)
