@@ -58,7 +58,7 @@ def two_bots():
         connected=True,
         connected_at=now - timedelta(minutes=30),
         last_seen=now,
-        status={"last_poll_at": int((now.timestamp() - 42) * 1000)},
+        status={"last_poll_at": int((now.timestamp() - 42 * 60) * 1000)},
     )
     return alpha, beta
 
@@ -79,7 +79,7 @@ def test_each_bot_and_each_plugin_has_its_own_figures_over_hour_day_and_week(two
     assert bots["alpha"].windows.hour.p50 == "250 ms"  # two replies: 0.2 s and 0.4 s, both in (0.1, 0.5]
     assert bots["beta"].windows.week.error_rate == "33.3%"
     assert bots["alpha"].bridge_ok
-    assert bots["alpha"].last_poll == "42s"
+    assert bots["alpha"].last_poll == "42m"
     assert not bots["beta"].bridge_ok
     plugins = {p.name: p for p in d.plugins}
     assert _figures(plugins["echo"].windows)["week"] == (2, 4, 2, 0)
