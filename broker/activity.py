@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Min, Model, QuerySet
+from django.dispatch import Signal
 from django.utils import timezone
 
 from broker.activityrules import Events, Key, Tally, events_tally, hours_between
@@ -34,6 +35,10 @@ HOUR = timedelta(hours=1)
 RECOUNT_HOURS = 3  # hours counted again at each tick: replies and runs that finished late
 FIRST_HOURS = 7 * 24  # a first tick counts the last week
 INTERVAL_SECONDS = 300.0
+
+# Sent after each tick wrote its hours, from runbroker's thread: readers of the stored hours
+# (the dashboard) may read them again there rather than on a page load.
+activity_rolled = Signal()
 
 
 def hour_floor(moment: datetime) -> datetime:
@@ -135,6 +140,7 @@ def activity_rollup_tick() -> int:
     close_old_connections()
     try:
         written = sum(_hour_store(hour) for hour in activity_rollup_due(now=timezone.now()))
+        activity_rolled.send(sender=None)
     finally:
         close_old_connections()
     log.debug("activity rollup: %d rows", written)

@@ -185,6 +185,12 @@ def _rolled_hours(
     }
 
 
+def rolled_hours_warm(**_: object) -> None:
+    """Read the stored hours into this process's copy, right after the rollup wrote them."""
+    current = hour_floor(timezone.now())
+    _rolled_hours(current=current, live_start=current - HOUR, rolled_at=activity_rollup_mark()[1])
+
+
 def _activity(*, now: datetime, span: Span, rolled_at: datetime | None) -> _Activity:
     """Every tally the page shows, from one read of the rollup and one of the last two hours."""
     current = hour_floor(now)

@@ -84,6 +84,19 @@ def test_a_late_reply_is_counted_when_its_hour_is_counted_again(now) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_tick_reads_the_stored_hours_into_the_dashboards_copy(now) -> None:
+    from console import dashboard
+
+    bot, echo = bot_make("alpha"), plugin_make("echo")
+    exchange(bot=bot, version=echo, at=now - timedelta(hours=5))
+    dashboard._rolled.clear()
+    activity_rollup_tick()
+    [(key, hours)] = dashboard._rolled.items()
+    assert key == (ActivityRollup.objects.get().rolled_at, hour_floor(timezone.now()))
+    assert [t.messages_in for t in hours.values()] == [1]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_first_tick_counts_the_last_week_and_later_ticks_only_the_last_hours(now) -> None:
     bot, echo = bot_make("alpha"), plugin_make("echo")
     exchange(bot=bot, version=echo, at=now - timedelta(days=6, hours=23))
