@@ -151,7 +151,7 @@ def test_the_query_count_does_not_grow_with_bots_plugins_or_rows(admin_client, d
             exchange(bot=bot, version=version, at=now - timedelta(minutes=minutes), status="failed")
         BridgeStatus.objects.create(bot_id=bot.session_id, connected=n % 2 == 0, last_seen=now)
     activity_rollup(hours=48, now=now)
-    with django_assert_max_num_queries(22) as captured:
+    with django_assert_max_num_queries(24) as captured:
         assert admin_client.get(INDEX).status_code == 200
     many = len(captured)
     OutboundMessage.objects.update(status="pending")
