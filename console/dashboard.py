@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count, Min
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 
 from bots.models import Bot
@@ -203,7 +203,7 @@ def _activity(*, now: datetime, span: Span, rolled_at: datetime | None) -> _Acti
     if span.key == "hour":
         start = now - span.slots * span.width
         chart = events_tally(events, start=start, width=span.width, slots=span.slots)
-        labels = [timezone.localtime(start + i * span.width).strftime("%H:%M") for i in range(span.slots)]
+        labels = [dateformat.format(timezone.localtime(start + i * span.width), "H:i") for i in range(span.slots)]
     else:
         per = int(span.width / HOUR)
         oldest = span.slots * per - 1  # hours ago of the first slot's first hour
@@ -212,8 +212,8 @@ def _activity(*, now: datetime, span: Span, rolled_at: datetime | None) -> _Acti
             if ago <= oldest:
                 chart[(key, (oldest - ago) // per)].add(t)
         first = current - oldest * HOUR
-        fmt = "%H:00" if span.key == "day" else "%a %H:00"
-        labels = [timezone.localtime(first + i * span.width).strftime(fmt) for i in range(span.slots)]
+        fmt = "H:00" if span.key == "day" else "D H:00"  # D: the weekday, in the page's language
+        labels = [dateformat.format(timezone.localtime(first + i * span.width), fmt) for i in range(span.slots)]
     return _Activity(hourly=hourly, last_hour=last_hour, chart=dict(chart), labels=labels)
 
 

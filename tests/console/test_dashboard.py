@@ -175,3 +175,11 @@ def test_hours_counted_again_show_at_the_next_load(two_bots) -> None:
     assert dashboard_collect().bots[0].windows.week.messages_in == before  # not counted yet
     activity_rollup(hours=7 * 24)
     assert dashboard_collect().bots[0].windows.week.messages_in == before + 1
+
+
+def test_the_weeks_chart_names_the_days_in_the_pages_language(two_bots) -> None:
+    from django.utils import translation
+
+    with translation.override("es"):
+        charts = " ".join(dashboard_collect(span="week").bots[0].charts)
+    assert re.search(r">(lun|mar|mié|jue|vie|sáb|dom) \d\d:00<", charts), charts[:500]
