@@ -58,6 +58,11 @@ def _fetch(rows: QuerySet[Model, Any], *, times: Sequence[int]) -> list[list[Any
     per-value converters: the dashboard reads thousands of rows and they cost more than the query."""
     sql, params = rows.query.sql_with_params()
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # psycopg's time loader runs in Python; the text and fromisoformat are C.
+            from psycopg.types.string import TextLoader
+
+            cursor.cursor.adapters.register_loader("timestamptz", TextLoader)
         cursor.execute(sql, params)
         found = [list(row) for row in cursor.fetchall()]
     for row in found:
