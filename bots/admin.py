@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from bots.models import Bot
 from bots.panels import bot_inlines, bot_panels, bots_column
+from bots.qr import session_id_qr_html
 from bots.services import (
     BotError,
     bot_add,
@@ -168,14 +167,7 @@ class BotAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("scan to chat"))
     def session_id_qr(self, obj: Bot) -> str:
-        # The SVG is segno's, made from a validated Session ID (hex only): nothing to escape.
-        svg = segno.make(obj.session_id, error="L").svg_inline(scale=4)
-        text = format_html(
-            '<input type="text" readonly value="{}" size="70" onfocus="this.select()" aria-label="{}">',
-            obj.session_id,
-            _("Session ID"),
-        )
-        return format_html("{}<br>{}", mark_safe(svg), text)  # noqa: S308
+        return session_id_qr_html(obj.session_id)
 
     def save_model(self, request: HttpRequest, obj: Bot, form: Any, change: bool) -> None:
         if change:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from bots.models import Bot
 from bots.panels import Rows
 from broker.models import BridgeStatus, InboundMessage, OutboundMessage
-from broker.statusrules import age_text
+from broker.statusrules import age_text, poll_age_seconds
 
 WINDOW = timedelta(hours=24)
 
@@ -28,13 +28,7 @@ def _ago(moment: datetime | None, now: datetime) -> str:
 
 
 def last_poll_text(bridge: BridgeStatus, now: datetime) -> str:
-    at = bridge.status.get("last_poll_at")
-    if isinstance(at, int | float):
-        return age_text(now.timestamp() - at / 1000)
-    ms = bridge.status.get("last_poll_ms")
-    if isinstance(ms, int | float) and bridge.last_seen is not None:
-        return age_text(ms / 1000 + (now - bridge.last_seen).total_seconds())
-    return "-"
+    return age_text(poll_age_seconds(bridge.status, last_seen=bridge.last_seen, now=now))
 
 
 def errors_text(status: dict[str, Any]) -> str:

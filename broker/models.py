@@ -93,7 +93,12 @@ class OutboundMessage(models.Model):
         verbose_name = _("outbound message")
         verbose_name_plural = _("outbound messages")
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["status", "id"]), models.Index(fields=["bot", "status", "id"])]
+        indexes = [
+            models.Index(fields=["status", "id"]),
+            models.Index(fields=["bot", "status", "id"]),
+            # The dashboard counts the sends confirmed in its last hours.
+            models.Index(fields=["status", "sent_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.ref} → {self.to[:10]}… [{self.get_status_display()}]"
@@ -119,3 +124,43 @@ class BridgeStatus(models.Model):
 
     def __str__(self) -> str:
         return self.bot_id
+
+
+class ActivityHour(models.Model):
+    """What one bot and one plugin did in one hour: counts and a reply latency histogram.
+
+    Kept by ``broker.activity`` so that the dashboard reads a week in a few thousand rows
+    instead of every message. Counts only: no message, user or text.
+    """
+
+    hour = models.DateTimeField(verbose_name=_("hour"))
+    bot = models.ForeignKey("bots.Bot", verbose_name=_("bot"), on_delete=models.CASCADE, related_name="+")
+    plugin = models.CharField(verbose_name=_("plugin"), max_length=64, blank=True)
+    messages_in = models.PositiveIntegerField(verbose_name=_("messages received"), default=0)
+    messages_out = models.PositiveIntegerField(verbose_name=_("reply parts sent"), default=0)
+    invocations = models.PositiveIntegerField(verbose_name=_("invocations"), default=0)
+    finished = models.PositiveIntegerField(verbose_name=_("finished"), default=0)
+    faults = models.PositiveIntegerField(verbose_name=_("faults"), default=0)
+    latency = models.JSONField(verbose_name=_("reply latency buckets"), default=list)
+
+    class Meta:
+        verbose_name = _("activity hour")
+        verbose_name_plural = _("activity hours")
+        constraints = [models.UniqueConstraint(fields=["hour", "bot", "plugin"], name="unique_activity_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} {self.bot_id} {self.plugin}"
+
+
+class ActivityRollup(models.Model):
+    """How far the hourly rollup has gone: every hour before ``rolled_until`` is counted."""
+
+    rolled_until = models.DateTimeField(verbose_name=_("rolled up until"), null=True, blank=True)
+    rolled_at = models.DateTimeField(verbose_name=_("rolled up at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("activity rollup")
+        verbose_name_plural = _("activity rollup")
+
+    def __str__(self) -> str:
+        return f"until {self.rolled_until}"

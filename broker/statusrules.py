@@ -91,6 +91,17 @@ def age_text(seconds: float | None) -> str:
     return f"{int(seconds)}s"
 
 
+def poll_age_seconds(status: dict[str, object], *, last_seen: datetime | None, now: datetime) -> float | None:
+    """Seconds since the bridge last polled the network, from its status frame; None if it never said."""
+    at = status.get("last_poll_at")
+    if isinstance(at, int | float):
+        return max(now.timestamp() - at / 1000, 0.0)
+    ms = status.get("last_poll_ms")
+    if isinstance(ms, int | float) and last_seen is not None:
+        return max(ms / 1000 + (now - last_seen).total_seconds(), 0.0)
+    return None
+
+
 def url_redact(url: str) -> str:
     """``url`` without user name, password and query (which may hold a password either)."""
     scheme, sep, rest = url.partition("://")

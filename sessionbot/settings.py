@@ -144,6 +144,7 @@ INSTALLED_APPS = [
     "bots",
     "plugins",
     "broker",
+    "console",
 ]
 
 MIDDLEWARE = [

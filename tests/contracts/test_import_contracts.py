@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("sessionbot", "bots", "broker", "plugins", "adminauth", "bridge", "bridgeprotocol", "sessiontestnet")
+PACKAGES = (
+    "sessionbot",
+    "bots",
+    "broker",
+    "plugins",
+    "adminauth",
+    "console",
+    "bridge",
+    "bridgeprotocol",
+    "sessiontestnet",
+)
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -48,6 +58,8 @@ def test_this_tree_keeps_every_contract() -> None:
         ("plugins/api.py", "import plugins.models", "host's modules import no", "plugins.api -> plugins.models"),
         ("bots/services.py", "import plugins.models", "bots know neither", "bots.services -> plugins"),
         ("bots/models.py", "import broker.models", "bots know neither", "bots.models -> broker"),
+        ("broker/status.py", "import console.dashboard", "imports the console", "broker.status -> console"),
+        ("console/charts.py", "import django.utils", "Pure cores import no Django", "console.charts -> django"),
     ],
 )
 def test_a_wrong_way_import_fails_with_the_import_named(

@@ -15,6 +15,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from bridgeprotocol.frames import MAX_FRAME_BYTES
 from bridgeprotocol.logformat import console_line
+from broker.activity import INTERVAL_SECONDS as ROLLUP_SECONDS
+from broker.activity import activity_rollup_tick
 from broker.httpguard import header_timeout_protocol
 from broker.processmetrics import Role, process_source_register
 from broker.recovery import broker_recover, recovery_sweep_tick
@@ -76,6 +78,12 @@ class Command(BaseCommand):
             default=QUEUE_WORKERS_DEFAULT,
             help="worker threads for each queue but the default one (default %(default)s)",
         )
+        parser.add_argument(
+            "--rollup-interval",
+            type=float,
+            default=ROLLUP_SECONDS,
+            help="seconds between two counts of the dashboard's hourly activity (default %(default)s)",
+        )
         parser.add_argument("--debug", action="store_true", help="log message text (never in production)")
         parser.add_argument(
             "--watchdog-readyz",
@@ -105,6 +113,8 @@ class Command(BaseCommand):
         # Content past its retention period is erased in batches (docs/privacy.md).
         retention = settings.BOT_CONFIG.retention
         purger = Periodic("retention purge", retention_purge_tick, interval=retention.interval_seconds)
+        # The dashboard's hourly counts (broker.activity, docs/operations.md "The dashboard").
+        rollup = Periodic("activity rollup", activity_rollup_tick, interval=options["rollup_interval"])
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only for display
         self.say(f"Admin:           http://{shown}:{port}/{settings.ADMIN_PATH}")
         where = "$BRIDGE_TOKEN" if os.environ.get("BRIDGE_TOKEN") else str(settings.DATA_DIR / "bridge_token")
@@ -139,6 +149,7 @@ class Command(BaseCommand):
         supervisor.start()
         sweeper.start()
         purger.start()
+        rollup.start()
         prober.start()
         try:
             uvicorn.Server(config).run()
@@ -147,6 +158,7 @@ class Command(BaseCommand):
             self.say("Stopping the worker and the bridge…")
             sweeper.stop()
             purger.stop()
+            rollup.stop()
             supervisor.stop()
             self.say("Stopped.")
 
