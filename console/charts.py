@@ -7,12 +7,12 @@ Pure module (no Django). Every text is escaped; colours come from CSS classes
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
 WIDTH, HEIGHT = 320, 130
-LEFT, BOTTOM, TOP = 34, 16, 16
+LEFT, BOTTOM, TOP = 52, 16, 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +21,8 @@ class Series:
     values: Sequence[float | None]  # None: nothing to show in that slot (a gap)
 
 
-def _number(value: float) -> str:
+def number_text(value: float) -> str:
+    """A chart's default value text: three significant digits, ``k`` past a thousand."""
     if not math.isfinite(value):
         return "∞"  # a latency above the histogram's last bound
     if value >= 1000:
@@ -29,14 +30,16 @@ def _number(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _frame(title: str, body: list[str], *, top: float, unit: str, labels: Sequence[str], legend: list[str]) -> str:
+def _frame(
+    title: str, body: list[str], *, top: float, text: Callable[[float], str], labels: Sequence[str], legend: list[str]
+) -> str:
     plot_w, plot_h = WIDTH - LEFT - 2, HEIGHT - BOTTOM - TOP
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
         f'<line class="axis" x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" y2="{TOP + plot_h}"/>',
-        f'<text class="tick" x="{LEFT - 3}" y="{TOP + 8}" text-anchor="end">{escape(_number(top) + unit)}</text>',
+        f'<text class="tick" x="{LEFT - 3}" y="{TOP + 8}" text-anchor="end">{escape(text(top))}</text>',
         f'<text class="tick" x="{LEFT - 3}" y="{TOP + plot_h}" text-anchor="end">0</text>',
     ]
     if labels:
@@ -59,7 +62,9 @@ def _top(series: Sequence[Series]) -> float:
     return max(finite, default=0.0) or 1.0
 
 
-def bar_chart(title: str, series: Sequence[Series], labels: Sequence[str], *, unit: str = "") -> str:
+def bar_chart(
+    title: str, series: Sequence[Series], labels: Sequence[str], *, text: Callable[[float], str] = number_text
+) -> str:
     """Bars side by side for each slot, one colour per series; a slot's label in its tooltip."""
     slots = max((len(s.values) for s in series), default=0)
     top = _top(series)
@@ -76,15 +81,17 @@ def bar_chart(title: str, series: Sequence[Series], labels: Sequence[str], *, un
                 h = plot_h * min(value, top) / top if math.isfinite(value) else plot_h
                 x = LEFT + i * slot_w + slot_w * 0.1 + k * bar_w
                 label = labels[i] if i < len(labels) else ""
-                tip = f"{label} {s.name}: {_number(value)}{unit}"
+                tip = f"{label} {s.name}: {text(value)}"
                 body.append(
                     f'<rect class="series-{k}" x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar_w:.1f}" '
                     f'height="{h:.1f}"><title>{escape(tip)}</title></rect>'
                 )
-    return _frame(title, body, top=top, unit=unit, labels=labels, legend=[s.name for s in series])
+    return _frame(title, body, top=top, text=text, labels=labels, legend=[s.name for s in series])
 
 
-def line_chart(title: str, series: Sequence[Series], labels: Sequence[str], *, unit: str = "") -> str:
+def line_chart(
+    title: str, series: Sequence[Series], labels: Sequence[str], *, text: Callable[[float], str] = number_text
+) -> str:
     """One line per series through the slots' middles, broken where a value is None."""
     slots = max((len(s.values) for s in series), default=0)
     top = _top(series)
@@ -103,9 +110,9 @@ def line_chart(title: str, series: Sequence[Series], labels: Sequence[str], *, u
             label = labels[i] if i < len(labels) else ""
             body.append(
                 f'<circle class="series-{k}" cx="{x:.1f}" cy="{y:.1f}" r="1.6">'
-                f"<title>{escape(f'{label} {s.name}: {_number(value)}{unit}')}</title></circle>"
+                f"<title>{escape(f'{label} {s.name}: {text(value)}')}</title></circle>"
             )
         for run in runs:
             if len(run) > 1:
                 body.insert(0, f'<polyline class="line series-{k}" points="{" ".join(run)}"/>')
-    return _frame(title, body, top=top, unit=unit, labels=labels, legend=[s.name for s in series])
+    return _frame(title, body, top=top, text=text, labels=labels, legend=[s.name for s in series])

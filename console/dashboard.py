@@ -32,7 +32,9 @@ from broker.models import BridgeStatus, InboundMessage, OutboundMessage
 from broker.status import PluginRow, plugins_health
 from broker.statusrules import FAULT_STATUSES, IN_PROGRESS_STATUSES, age_text, poll_age_seconds
 from console.charts import Series, bar_chart, line_chart
+from plugins.adminlabels import HEALTH_STATUSES, LOAD_STATES, code_label
 from plugins.models import Invocation
+from sessionbot.durations import duration_text
 
 WEEK_HOURS = 7 * 24
 LAST_ERRORS = 10
@@ -93,6 +95,16 @@ class PluginLine:
     health: PluginRow | None
     windows: Windows
     chart: str
+
+    @property
+    def load_label(self) -> str:
+        """The plugin's load state in the operator's language."""
+        return code_label(LOAD_STATES, self.health.load_state) if self.health else "-"
+
+    @property
+    def health_label(self) -> str:
+        """Its declared health check's last verdict in the operator's language."""
+        return code_label(HEALTH_STATUSES, self.health.health_status) if self.health else "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +258,7 @@ NOTHING = Windows(*(figures_of(Tally()),) * 3)
 
 def _bot_charts(per_slot: dict[tuple[object, int], Tally], pk: int, span: Span, labels: list[str]) -> list[str]:
     slots = [per_slot.get((pk, i), Tally()) for i in range(span.slots)]
-    ms = [(t.quantile(0.5), t.quantile(0.95)) for t in slots]
+    latency = [(t.quantile(0.5), t.quantile(0.95)) for t in slots]
     return [
         bar_chart(
             _("Messages"),
@@ -264,11 +276,11 @@ def _bot_charts(per_slot: dict[tuple[object, int], Tally], pk: int, span: Span, 
         line_chart(
             _("Reply latency"),
             [
-                Series("p50", [None if a is None else a for a, _b in ms]),
-                Series("p95", [None if b is None else b for _a, b in ms]),
+                Series("p50", [None if a is None else a for a, _b in latency]),
+                Series("p95", [None if b is None else b for _a, b in latency]),
             ],
             labels,
-            unit=" s",
+            text=duration_text,
         ),
     ]
 

@@ -17,6 +17,7 @@ _NAMES = """
 session sessionbot celery redis postgresql sqlite django chromium python pep totp otp qr ip url id ids
 json yaml git pypi hash hashes sha api http https cpu mb ms min utc ldap english español bot bots
 plugin plugins commit wheel sdist zip tar host internet docstring worker workers mac unix accept bytes
+runbroker runbridge botstatus
 """
 # Spanish words spelled as English ones, which a correct translation keeps (Django's own
 # Spanish keeps "staff", "Control" and "Single Sign-On").
@@ -38,10 +39,13 @@ def _words(line: str) -> list[str]:
     line = _KEY.sub("", line)
     tokens = re.split(r"[\s,;:()\[\]\"“”«»·|]+", line)
     found = []
+    command = False
     for token in tokens:
         token = token.strip(".!?¡¿…'\u2019")
-        if token and _WORD.fullmatch(token):
+        # The word after ``manage.py`` is the name of a command (``manage.py rollup``).
+        if token and _WORD.fullmatch(token) and not command:
             found.append(token)
+        command = token.endswith("manage.py")
     return found
 
 

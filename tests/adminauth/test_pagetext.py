@@ -6,7 +6,19 @@ import pytest
 
 from tests.adminauth.pagetext import english_left
 
-ENGLISH = "STATUS\nSite administration\nInvocations\nAdd invocation\nBot users\nError rate\nSession ID\nweather_example"
+ENGLISH = "\n".join(
+    [
+        "STATUS",
+        "Site administration",
+        "Invocations",
+        "Add invocation",
+        "Bot users",
+        "Error rate",
+        "Session ID",
+        "weather_example",
+        "rollup now",
+    ]
+)
 
 
 @pytest.mark.parametrize(
@@ -25,6 +37,9 @@ ENGLISH = "STATUS\nSite administration\nInvocations\nAdd invocation\nBot users\n
         ("zh-hans", "错误率 Error rate", ["错误率 Error rate"]),
         ("zh-hans", "", []),
         ("zh-hans", "STATUS", ["STATUS"]),  # a column title in capitals is still English
+        ("es", "manage.py rollup lo hace ahora", []),  # a command's name after manage.py
+        ("es", "el rollup lo hace ahora", ["el rollup lo hace ahora"]),  # the same word in prose
+        ("es", "manage.py rollup now", ["manage.py rollup now"]),  # only the next word is the command
     ],
 )
 def test_it_finds_the_english_left_in_a_translated_page(language: str, translated: str, left: list[str]) -> None:

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from console.charts import HEIGHT, Series, bar_chart, line_chart
+from sessionbot.durations import duration_text
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -46,9 +47,25 @@ def test_the_tallest_bar_fills_the_plot_and_the_others_scale_to_it() -> None:
 
 def test_all_zero_and_infinite_values_draw_without_dividing_by_zero() -> None:
     ET.fromstring(bar_chart("t", [Series("in", [0, 0])], ["a", "b"]))
-    svg = line_chart("t", [Series("p95", [0.2, math.inf, None, 0.4])], ["a", "b", "c", "d"], unit=" s")
+    svg = line_chart("t", [Series("p95", [0.2, math.inf, None, 0.4])], ["a", "b", "c", "d"], text=duration_text)
     ET.fromstring(svg)
-    assert "∞ s" in svg  # the tooltip says it is above every bucket
+    assert "p95: ∞" in svg  # the tooltip says it is above every bucket
+
+
+@pytest.mark.parametrize(
+    ("values", "top"),
+    [([0.0048, 0.002], "4.8 ms"), ([0.5714279996], "571 ms"), ([75.0, 3.0], "1 min 15 s")],
+)
+def test_a_latency_chart_reads_its_scale_as_a_duration(values: list[float], top: str) -> None:
+    svg = line_chart("t", [Series("p50", values)], ["a"] * len(values), text=duration_text)
+    ticks = [t.text for t in ET.fromstring(svg).iter(f"{NS}text") if t.get("class") == "tick"]
+    assert ticks[:2] == [top, "0"]
+
+
+def test_the_default_scale_keeps_three_digits() -> None:
+    svg = bar_chart("t", [Series("in", [1234, 5])], ["a", "b"])
+    ticks = [t.text for t in ET.fromstring(svg).iter(f"{NS}text") if t.get("class") == "tick"]
+    assert ticks[:2] == ["1.23k", "0"]
 
 
 def test_a_line_breaks_where_a_value_is_missing() -> None:
