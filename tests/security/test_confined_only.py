@@ -9,19 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
-import stat
-import sysconfig
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from tests.unprivileged import NOBODY, as_nobody, nobody_home, unprivileged_env
 
-ROOT = Path(__file__).resolve().parents[2]
-NOBODY = 65534
+__all__ = ["nobody_home"]  # the fixture
 
 SPY = """
 from pathlib import Path
@@ -58,61 +50,6 @@ print(json.dumps({"uid": os.geteuid(), "error": result.error, "commands": [c["na
 """
 
 
-def _everyone_runs(path: Path) -> bool:
-    real = path.resolve()
-    folders = [p for p in real.parents if p != Path("/")]
-    return bool(real.stat().st_mode & stat.S_IXOTH) and all(p.stat().st_mode & stat.S_IXOTH for p in folders)
-
-
-def unprivileged_python() -> str:
-    """This interpreter, or the system's of the same version where nobody may not run this
-    one (the project's packages come from PYTHONPATH): a host runs on ``sys.executable``."""
-    if _everyone_runs(Path(sys.executable)):
-        return sys.executable
-    system = Path(f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}")
-    if not system.exists() or not _everyone_runs(system):
-        pytest.skip(f"no Python {sys.version_info.major}.{sys.version_info.minor} that user nobody may run")
-    return str(system)
-
-
-def unprivileged_env(home: Path, **extra: str) -> dict[str, str]:
-    """A bare environment for a process of user nobody: its own data folder, no servers."""
-    paths = sysconfig.get_paths()
-    return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join([str(ROOT), paths["purelib"], paths["platlib"]]),
-        "DJANGO_SETTINGS_MODULE": "sessionbot.settings",
-        "DATA_DIR": str(home / "data"),
-        "LANGUAGE": "en",
-        **extra,
-    }
-
-
-def as_nobody(args: list[str], *, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run ``args`` as user nobody (the real, effective and saved uid; no groups)."""
-    setpriv = shutil.which("setpriv")
-    assert setpriv is not None
-    command = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *args]
-    return subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-@pytest.fixture
-def nobody_home() -> Iterator[Path]:
-    """A folder user nobody owns, outside the root-only temporary folders of pytest."""
-    if os.geteuid() != 0:
-        pytest.skip("running a process as another user needs root")
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv (util-linux) is not installed")
-    home = Path(tempfile.mkdtemp(prefix="confined-only-", dir="/tmp"))
-    os.chmod(home, 0o755)
-    os.chown(home, NOBODY, NOBODY)
-    try:
-        yield home
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-
-
 def spy_check(home: Path, *, confined_only: str) -> tuple[dict[str, object], bool]:
     """Check the spy plugin's code as nobody; its report, and whether its module ran."""
     code = home / "code"
@@ -122,7 +59,7 @@ def spy_check(home: Path, *, confined_only: str) -> tuple[dict[str, object], boo
     for path in (code, code / "spy.py"):
         os.chown(path, NOBODY, NOBODY)
     env = unprivileged_env(home, PLUGINS_CONFINED_ONLY=confined_only)
-    done = as_nobody([unprivileged_python(), "-c", CHECK, str(code)], env=env)
+    done = as_nobody(["-c", CHECK, str(code)], env=env)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1]), mark.exists()
 
@@ -144,6 +81,6 @@ def test_without_the_setting_a_process_that_is_not_root_runs_plugins_as_its_own_
 
 def test_the_setting_is_validated_like_the_others(nobody_home) -> None:
     env = unprivileged_env(nobody_home, PLUGINS_CONFINED_ONLY="maybe")
-    done = as_nobody([unprivileged_python(), "-c", "import django; django.setup()"], env=env)
+    done = as_nobody(["-c", "import django; django.setup()"], env=env)
     assert done.returncode != 0
     assert "PLUGINS_CONFINED_ONLY" in done.stderr
