@@ -3,7 +3,7 @@
 The admin runs as user nobody (``setpriv``), as the shipped deployment's broker does; the
 Celery worker runs as root and confines plugin hosts. With PLUGINS_CONFINED_ONLY the admin
 (and ``manage.py plugins reload``) hands the reload to the worker and shows its answer, and
-the new code serves; without it
+the new code serves (``manage.py plugins health`` hands its checks over too); without it
 the admin's own process loads the code, as its own user. Needs PostgreSQL and Redis: the
 admin's process and the worker share them (SQLite and the filesystem queue live in the
 root-only test folders).
@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from plugins.execution import pool_close
 from plugins.models import Plugin, PluginVersion
 from plugins.snapshots import version_digest
-from tests.conftest import require_server, worker_env
+from tests.conftest import require_server, wait_for, worker_env
 from tests.plugins.conftest import BUILTIN, ask_worker, install
 from tests.plugins.test_reload_worker import write
 from tests.unprivileged import as_nobody, nobody_home, unprivileged_env
@@ -110,6 +110,10 @@ def test_the_admins_reload_in_a_process_that_cannot_confine_runs_in_a_worker(
     cli = as_nobody(["manage.py", "plugins", "reload", "hot"], env=nobody_env(nobody_home, confined_only="true"))
     assert (cli.returncode, cli.stdout.strip()) == (0, "hot reloaded."), cli.stderr
     assert ask_worker("/hot")[0] == "three"
+
+    checks = as_nobody(["manage.py", "plugins", "health"], env=nobody_env(nobody_home, confined_only="true"))
+    assert "The health checks were handed to a worker" in checks.stdout, checks.stderr
+    assert wait_for(lambda: Plugin.objects.get(name="hot").health_checked_at is not None, timeout=60)
 
     write(hot, "four", broken=True)
     [[level, message]] = admin_reload(nobody_home, confined_only="true")
