@@ -161,6 +161,16 @@ def environment_interpreter(*, digest: str) -> EnvironmentPython:
         ) from None
 
 
+def confines_here() -> bool:
+    """Whether this process confines plugin hosts: only root can build the sandbox."""
+    return os.geteuid() == 0
+
+
+def hosts_start_here() -> bool:
+    """Whether this process may start plugin hosts: confined, or not asked to be."""
+    return confines_here() or not settings.PLUGINS_CONFINED_ONLY
+
+
 def plugin_sandbox(
     *,
     plugin_id: int | None,
@@ -175,9 +185,18 @@ def plugin_sandbox(
     bound read-only with the plugin runtime; nothing else of the project is.
 
     HostLoadError (the reason, for the chat, the admin and the CLI) when a root worker
-    cannot confine the host: a plugin never runs as root unless the operator says so.
+    cannot confine the host: a plugin never runs as root unless the operator says so; and
+    in a process that is not root when PLUGINS_CONFINED_ONLY is set.
     """
-    if os.geteuid() != 0:
+    if not confines_here():
+        if settings.PLUGINS_CONFINED_ONLY:
+            raise HostLoadError(
+                _(
+                    "This plugin was not started: this process does not run as root, so it cannot "
+                    "confine plugin code, and PLUGINS_CONFINED_ONLY=true forbids running it unconfined. "
+                    "A worker that runs as root runs it."
+                )
+            )
         return None
     problem = tool_problem(settings.PLUGIN_BWRAP)
     if problem:

@@ -11,13 +11,13 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from plugins import versions
 from plugins.commands import commands_derive
 from plugins.environments.store import environment_size
-from plugins.execution import version_code_try
+from plugins.execution import hosts_start_here, version_code_try
 from plugins.health import RELOAD_FAILED, plugin_error_rate
 from plugins.models import Plugin
 from plugins.sandbox.host import HostLoadError
@@ -26,10 +26,16 @@ from plugins.snapshots import version_code_record
 from plugins.versions import ActivationError
 
 log = logging.getLogger(__name__)
+# How long a process that may not start plugin hosts waits for the worker it hands a reload to.
+RELOAD_WAIT_SECONDS = 60.0
 
 
 class LifecycleError(Exception):
     """The action could not be done; the message says why, for whoever asked."""
+
+
+class ReloadPending(LifecycleError):
+    """A reload handed to a worker got no answer in time; it runs when a worker takes it."""
 
 
 def plugin_get(*, name: str) -> Plugin:
@@ -39,7 +45,61 @@ def plugin_get(*, name: str) -> Plugin:
     return plugin
 
 
-def plugin_reload(*, plugin: Plugin) -> str:
+def plugin_reload(*, plugin: Plugin, wait: float = RELOAD_WAIT_SECONDS) -> str:
+    """Reload the plugin's code (:func:`plugin_reload_here`), in this process if it may start
+    plugin hosts, else in a worker, waiting up to ``wait`` seconds for its answer.
+
+    A process that cannot confine plugin code (not root) with PLUGINS_CONFINED_ONLY set
+    (the broker that serves the admin, ``manage.py`` in its container) never loads a
+    plugin's code itself: a root worker does, in its sandbox. ReloadPending when no worker
+    answers in time.
+    """
+    if hosts_start_here():
+        return plugin_reload_here(plugin=plugin)
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    from plugins.tasks import plugin_reload_task
+
+    queued = plugin_reload_task.delay(plugin.pk, translation.get_language() or "")
+    try:
+        answer = queued.get(timeout=wait, propagate=False)
+    except CeleryTimeout:
+        raise ReloadPending(
+            _(
+                "The reload of %(name)s was handed to a worker, which has not answered in %(seconds)d "
+                "seconds; it runs when a worker takes it, and the plugin's state and last error show "
+                "how it went."
+            )
+            % {"name": plugin.name, "seconds": wait}
+        ) from None
+    finally:
+        queued.forget()
+    if not isinstance(answer, dict) or not isinstance(answer.get("message"), str):
+        raise LifecycleError(
+            _("The worker could not reload %(name)s: %(error)s") % {"name": plugin.name, "error": answer}
+        )
+    if not answer.get("ok"):
+        raise LifecycleError(answer["message"])
+    return str(answer["message"])
+
+
+def plugin_reload_worker(*, plugin_id: int, language: str) -> dict[str, object]:
+    """Reload plugin ``plugin_id`` here (a worker), answering in ``language``: ``ok`` and ``message``."""
+    with translation.override(language or None):
+        try:
+            return {"ok": True, "message": plugin_reload_here(plugin=plugin_get_by_id(plugin_id=plugin_id))}
+        except LifecycleError as exc:
+            return {"ok": False, "message": str(exc)}
+
+
+def plugin_get_by_id(*, plugin_id: int) -> Plugin:
+    plugin = Plugin.objects.select_related("active_version").filter(pk=plugin_id).first()
+    if plugin is None:
+        raise LifecycleError(_("That plugin does not exist any more."))
+    return plugin
+
+
+def plugin_reload_here(*, plugin: Plugin) -> str:
     """Load the plugin's code from disk again; every worker runs it from the next invocation.
 
     The code on disk is pinned (snapshot) and loaded in a fresh plugin host. Only if that

@@ -15,6 +15,7 @@ from celery.signals import worker_ready, worker_shutdown
 from plugins.forgetting import plugins_forget
 from plugins.health import health_checks_run
 from plugins.installjobs import install_job_run
+from plugins.lifecycle import plugin_reload_worker
 from plugins.queues import Heartbeat, worker_name
 from plugins.services import invocation_execute
 from sessionbot.dbretry import once_more_on_lost_connection
@@ -32,8 +33,8 @@ def plugins_forget_task(bot_id: int, session_id: str) -> int:
 
 
 @shared_task(name="plugins.health_checks_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def health_checks_run_task() -> int:
-    return health_checks_run()
+def health_checks_run_task(force: bool = False) -> int:
+    return health_checks_run(force=force)
 
 
 _heartbeat: list[Heartbeat] = []
@@ -57,3 +58,10 @@ def _queues_forget(**_: Any) -> None:
 @shared_task(name="plugins.install_job_run", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def install_job_run_task(job_id: int) -> None:
     install_job_run(job_id=job_id)
+
+
+# Its caller waits for the answer (the result), so it is kept; not sent again after a lost
+# worker: the caller has stopped waiting by then, and the operator can reload again.
+@shared_task(name="plugins.plugin_reload", ignore_result=False, time_limit=600, soft_time_limit=570)
+def plugin_reload_task(plugin_id: int, language: str) -> dict[str, object]:
+    return plugin_reload_worker(plugin_id=plugin_id, language=language)

@@ -128,6 +128,9 @@ PLUGIN_BWRAP = env.str("PLUGIN_BWRAP", default="bwrap")
 PLUGIN_NFT = env.str("PLUGIN_NFT", default="nft")
 PLUGINS_RUN_UNSANDBOXED_AS_ROOT = _bool("PLUGINS_RUN_UNSANDBOXED_AS_ROOT", False)
 PLUGINS_NETWORK_WITHOUT_FIREWALL = _bool("PLUGINS_NETWORK_WITHOUT_FIREWALL", False)
+# A process that cannot confine plugin code (not root) starts no plugin host: it hands a
+# reload to a worker, and refuses the rest (plugins.execution.plugin_sandbox).
+PLUGINS_CONFINED_ONLY = _bool("PLUGINS_CONFINED_ONLY", False)
 if PLUGINS_RUN_UNSANDBOXED_AS_ROOT and os.geteuid() == 0:
     logging.getLogger(__name__).warning(
         "PLUGINS_RUN_UNSANDBOXED_AS_ROOT is set: where the sandbox cannot be built, plugins run as root"
@@ -281,6 +284,17 @@ elif CELERY_BROKER_URL.startswith("redis"):
     if CELERY_BROKER_URL.startswith("redis://"):
         # One client object per channel, not one per command (rediss:// keeps kombu's own).
         CELERY_BROKER_TRANSPORT = "sessionbot.redisqueue:Transport"
+# Results are kept only for the tasks a caller waits for (a reload handed to a worker).
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_RESULT_BACKEND = f"file://{CELERY_FS_DIR / 'results'}"
+    (CELERY_FS_DIR / "results").mkdir(parents=True, exist_ok=True)
+elif CELERY_BROKER_URL.startswith("redis"):
+    CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+    if CELERY_BROKER_URL.startswith("rediss://"):
+        CELERY_REDIS_BACKEND_USE_SSL = CELERY_BROKER_USE_SSL
+else:
+    CELERY_RESULT_BACKEND = "rpc://"
+CELERY_RESULT_EXPIRES = 3600
 
 # --- i18n ------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"

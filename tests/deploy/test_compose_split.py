@@ -1,7 +1,8 @@
 """compose.yaml's processes, each with its user and privileges, on this machine's servers:
 setup as root, the bot as uid 10001 (the image's user) with its bridge on the local Session
 test network, a worker as root held to Docker's capabilities plus the worker's cap_add. A
-chat user's /ping is answered, and /echo by a plugin host in the sandbox. What this leaves out is
+chat user's /ping is answered, and /echo by a plugin host in the sandbox; the bot, which may
+not load plugin code (PLUGINS_CONFINED_ONLY), has a worker reload it. What this leaves out is
 Docker itself: the image, its file system, seccomp and AppArmor."""
 
 from __future__ import annotations
@@ -97,7 +98,13 @@ def compose_env(tmp_path: Path, volume: Path, database: str, network_port: int) 
     assert echo in plugins
     (tmp_path / "plugins.yaml").write_text(plugins.replace(echo, echo.replace("inline", "host")))
     env = {k: v for k, v in os.environ.items() if k != "SESSION_MNEMONIC"} | secrets
+    # compose.yaml's own setting, at its default: ${PLUGINS_CONFINED_ONLY:-true}.
+    confined = re.fullmatch(
+        r"\$\{PLUGINS_CONFINED_ONLY:-(\w+)\}", compose()["x-app"]["environment"]["PLUGINS_CONFINED_ONLY"]
+    )
+    assert confined is not None
     return env | {
+        "PLUGINS_CONFINED_ONLY": confined.group(1),
         "PLUGINS_FILE": str(tmp_path / "plugins.yaml"),
         "DATA_DIR": str(data),
         "DATABASE_URL": database,
@@ -155,6 +162,16 @@ def test_the_compose_processes_answer_a_chat_user_with_their_own_privileges(
         answer = chat(env, session_id.group(1), tmp_path / "chat")
         assert "bot> pong" in answer, answer + (tmp_path / "worker.log").read_text()[-3000:]
         assert "bot> from-the-sandbox" in answer, answer + (tmp_path / "worker.log").read_text()[-3000:]
+        # The bot's process may not load plugin code: its reload is the worker's, in the sandbox.
+        reload = subprocess.run(
+            [*as_app, "sh", str(SCRIPT), "manage", "plugins", "reload", "echo"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert reload.stdout.strip().endswith("echo reloaded."), reload.stdout + reload.stderr[-3000:]
     finally:
         for proc in reversed(procs):
             process_stop(proc, timeout=30)
