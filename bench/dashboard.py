@@ -7,7 +7,8 @@ Rows go in with executemany (SQLite) or COPY (PostgreSQL), not the ORM. Then the
 rollup counts the last week, as runbroker's first tick does, and the dashboard page is
 loaded through Django's test client, logged in as a superuser: once as the first load of
 the process, ``--loads`` times in a row, and ``--loads`` times each right after a rollup
-tick; then the first load of ``--processes`` fresh processes, one after the other. The
+tick; then the first load of ``--processes`` fresh processes, each started as the web server's
+is (importing ``sessionbot.asgi``), one after the other. The
 median, p95 and max of each are printed, with the query count of a load.
 
 ``--db sqlite`` uses a fresh file in a temporary folder; ``--db postgres`` the database
@@ -131,10 +132,12 @@ def seed(*, invocations: int, days: float, bots: int, plugins: int, now: datetim
 
 
 def _first_load(span: str) -> None:
-    """In a process started by ``main`` (same environment, seeded database): print the first load's ms."""
-    import django
+    """In a process started by ``main`` (same environment, seeded database): print the first load's ms.
 
-    django.setup()
+    The process starts as the web server's does, by importing the ASGI application."""
+    import sessionbot.asgi  # noqa: F401
+
+    # isort: split
     from django.contrib.auth.models import User
     from django.test import Client
 
@@ -144,6 +147,16 @@ def _first_load(span: str) -> None:
     response = client.get("/" + os.environ.get("ADMIN_PATH", "admin/"), {"range": span})
     assert response.status_code == 200, response.status_code
     print(f"{(time.perf_counter() - started) * 1000:.1f}")
+
+
+def _summary(what: str, found: list[float]) -> None:
+    found.sort()
+    p95 = found[min(len(found) - 1, round(0.95 * (len(found) - 1)))]
+    print(
+        f"{what} over {len(found)} loads: median {statistics.median(found):.0f} ms, p95 {p95:.0f} ms, "
+        f"max {found[-1]:.0f} ms",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -212,9 +225,6 @@ def main() -> None:
         started = time.perf_counter()
         client.get(url, params)
         tick_times.append((time.perf_counter() - started) * 1000)
-    # The first load of fresh processes on the same database, one after the other.
-    command = [sys.executable, "-m", "bench.dashboard", "--first-load", "--range", args.range]
-    fresh_times = [float(subprocess.check_output(command, text=True)) for _ in range(args.processes)]
     print(
         f"database: {connection.vendor}; {args.invocations:,} invocations over {args.days:g} days, "
         f"{args.bots} bots, {args.plugins} plugins; charts: {args.range}"
@@ -223,17 +233,12 @@ def main() -> None:
         f"seeded in {seeded:.1f} s; week's rollup in {rolled:.1f} s; {len(queries)} queries a load; "
         f"first load of the process {cold:.0f} ms"
     )
-    for what, found in (
-        ("dashboard load", times),
-        ("load right after a rollup tick", tick_times),
-        ("first load of a fresh process", fresh_times),
-    ):
-        found.sort()
-        p95 = found[min(len(found) - 1, round(0.95 * (len(found) - 1)))]
-        print(
-            f"{what} over {len(found)} loads: median {statistics.median(found):.0f} ms, p95 {p95:.0f} ms, "
-            f"max {found[-1]:.0f} ms"
-        )
+    _summary("dashboard load", times)
+    _summary("load right after a rollup tick", tick_times)
+    # The first load of fresh processes on the same database, one after the other.
+    command = [sys.executable, "-m", "bench.dashboard", "--first-load", "--range", args.range]
+    fresh_times = [float(subprocess.check_output(command, text=True)) for _ in range(args.processes)]
+    _summary("first load of a fresh web process", fresh_times)
 
 
 if __name__ == "__main__":
