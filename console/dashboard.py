@@ -8,12 +8,14 @@ and ``/metrics`` read it. A fixed number of queries, however many bots, plugins 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -35,6 +37,8 @@ from console.charts import Series, bar_chart, line_chart
 from plugins.adminlabels import HEALTH_STATUSES, LOAD_STATES, code_label
 from plugins.models import Invocation
 from sessionbot.durations import duration_text
+
+log = logging.getLogger(__name__)
 
 WEEK_HOURS = 7 * 24
 LAST_ERRORS = 10
@@ -187,12 +191,45 @@ def _stored_hours(*, current: datetime, live_start: datetime) -> dict[tuple[Key,
     return {(key, int((current - bounds[slot]) / HOUR)): t for (key, slot), t in activity_slots(bounds=bounds).items()}
 
 
-def _activity(*, now: datetime, span: Span) -> _Activity:
+# The stored hours change only when the rollup writes: their sums are kept in Django's cache
+# (shared by the web processes with Redis) under the rollup's mark and the current hour.
+CACHE_SECONDS = 3600
+Kept = list[tuple[int, str, int, int, int, int, int, int, list[int]]]
+
+
+def _stored_hours_kept(
+    *, current: datetime, live_start: datetime, rolled_at: datetime | None
+) -> dict[tuple[Key, int], Tally]:
+    """:func:`_stored_hours`, from the cache while the rollup has not written since."""
+    name = f"console:stored-hours:{rolled_at.isoformat() if rolled_at else '-'}:{current.isoformat()}"
+    try:
+        kept: Kept | None = cache.get(name)
+    except Exception:  # the cache's server down: the database still answers
+        log.warning("dashboard cache unreachable", exc_info=True)
+        kept = None
+    if kept is not None:
+        return {
+            ((bot, plugin), ago): Tally(m_in, m_out, invocations, finished, faults, list(latency))
+            for bot, plugin, ago, m_in, m_out, invocations, finished, faults, latency in kept
+        }
+    found = _stored_hours(current=current, live_start=live_start)
+    kept = [
+        (bot, plugin, ago, t.messages_in, t.messages_out, t.invocations, t.finished, t.faults, t.latency)
+        for ((bot, plugin), ago), t in found.items()
+    ]
+    try:
+        cache.set(name, kept, CACHE_SECONDS)
+    except Exception:
+        log.warning("dashboard cache unreachable", exc_info=True)
+    return found
+
+
+def _activity(*, now: datetime, span: Span, rolled_at: datetime | None) -> _Activity:
     """Every tally the page shows, from one read of the rollup and one of the last two hours."""
     current = hour_floor(now)
     live_start = current - HOUR
     events = activity_events(start=live_start, end=now + timedelta(seconds=1))
-    hourly = _stored_hours(current=current, live_start=live_start)
+    hourly = _stored_hours_kept(current=current, live_start=live_start, rolled_at=rolled_at)
     for (key, slot), t in events_tally(events, start=live_start, width=HOUR, slots=2).items():
         hourly[(key, 1 - slot)] = t
     last_hour = events_tally(events, start=now - HOUR, width=HOUR, slots=1)
@@ -321,8 +358,8 @@ def dashboard_collect(*, span: str = "day", now: datetime | None = None) -> Dash
     """Read everything the dashboard shows; ``span`` (hour, day, week) is the charts' range."""
     now = now or timezone.now()
     chosen = SPANS.get(span, SPANS["day"])
-    rolled_until, _rolled_at = activity_rollup_mark()
-    activity = _activity(now=now, span=chosen)
+    rolled_until, rolled_at = activity_rollup_mark()
+    activity = _activity(now=now, span=chosen, rolled_at=rolled_at)
     bots = list(Bot.objects.filter(removed_at__isnull=True).order_by("name"))
     bridges = _bridges(bots, now)
     by_bot = _group(activity.chart, lambda key: key[0])
