@@ -11,6 +11,7 @@ from sessionbot.warmup import templates_compile
 from tests.conftest import ROOT
 
 _PROBE = """
+import gc
 import json
 import django
 django.setup()
@@ -22,6 +23,7 @@ def state():
     return {
         "urls": get_resolver()._populated,
         "templates": sorted(loader.get_template_cache),
+        "frozen": gc.get_freeze_count() > 0,
     }
 
 before = state()
@@ -30,13 +32,14 @@ print(json.dumps({"before": before, "after": state()}))
 """
 
 
-def test_importing_the_asgi_application_resolves_the_urls_and_compiles_the_front_page(tmp_path) -> None:
+def test_importing_the_asgi_application_resolves_the_urls_compiles_the_front_page_and_freezes(tmp_path) -> None:
     env = {**os.environ, "DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "sessionbot.settings"}
     env.pop("DATABASE_URL", None)  # no database is touched: a fresh file that stays empty
     out = subprocess.run([sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     found = json.loads(out.stdout.strip().splitlines()[-1])
-    assert found["before"] == {"urls": False, "templates": []}
+    assert found["before"] == {"urls": False, "templates": [], "frozen": False}
     assert found["after"]["urls"] is True
+    assert found["after"]["frozen"] is True  # the start's objects are out of the collector's reach
     assert {"console/index.html", "console/dashboard.html", "admin/base.html"} <= set(found["after"]["templates"])
 
 
