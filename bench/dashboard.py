@@ -5,8 +5,11 @@ Seeds ``--invocations`` invocations spread evenly over the last ``--days`` days,
 reply (confirmed sent 0.1 to 3 s later), plus one message in 20 that no plugin handled.
 Rows go in with executemany (SQLite) or COPY (PostgreSQL), not the ORM. Then the hourly
 rollup counts the last week, as runbroker's first tick does, and the dashboard page is
-loaded ``--loads`` times through Django's test client, logged in as a superuser; the
-median and p95 of a load are printed, with the query count of a load.
+loaded through Django's test client, logged in as a superuser: once as the first load of
+the process, ``--loads`` times in a row, and ``--loads`` times each right after a rollup
+tick; then the first load of ``--processes`` fresh processes, each started as the web server's
+is (importing ``sessionbot.asgi``), one after the other. The
+median, p95 and max of each are printed, with the query count of a load.
 
 ``--db sqlite`` uses a fresh file in a temporary folder; ``--db postgres`` the database
 of ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/sessionbot_dashbench``),
@@ -19,6 +22,8 @@ import argparse
 import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -126,6 +131,34 @@ def seed(*, invocations: int, days: float, bots: int, plugins: int, now: datetim
             cursor.execute("ANALYZE")
 
 
+def _first_load(span: str) -> None:
+    """In a process started by ``main`` (same environment, seeded database): print the first load's ms.
+
+    The process starts as the web server's does, by importing the ASGI application."""
+    import sessionbot.asgi  # noqa: F401
+
+    # isort: split
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(User.objects.get(username="bench"))
+    started = time.perf_counter()
+    response = client.get("/" + os.environ.get("ADMIN_PATH", "admin/"), {"range": span})
+    assert response.status_code == 200, response.status_code
+    print(f"{(time.perf_counter() - started) * 1000:.1f}")
+
+
+def _summary(what: str, found: list[float]) -> None:
+    found.sort()
+    p95 = found[min(len(found) - 1, round(0.95 * (len(found) - 1)))]
+    print(
+        f"{what} over {len(found)} loads: median {statistics.median(found):.0f} ms, p95 {p95:.0f} ms, "
+        f"max {found[-1]:.0f} ms",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -134,8 +167,13 @@ def main() -> None:
     parser.add_argument("--bots", type=int, default=3)
     parser.add_argument("--plugins", type=int, default=8)
     parser.add_argument("--loads", type=int, default=20)
+    parser.add_argument("--processes", type=int, default=10, help="fresh processes whose first load is timed")
     parser.add_argument("--range", default="day", help="the charts' range: hour, day or week")
+    parser.add_argument("--first-load", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.first_load:
+        _first_load(args.range)
+        return
     _env(args.db)
     import django
 
@@ -169,7 +207,7 @@ def main() -> None:
     started = time.perf_counter()
     with connection.execute_wrapper(counted):
         first = client.get(url, params)
-    cold = (time.perf_counter() - started) * 1000  # the stored hours read, as after each rollup tick
+    cold = (time.perf_counter() - started) * 1000  # nothing read, imported lazily or compiled yet
     assert first.status_code == 200, first.status_code
     assert b"console-dashboard" in first.content
     times = []
@@ -178,23 +216,15 @@ def main() -> None:
         response = client.get(url, params)
         times.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200
-    # After a rollup tick of runbroker (which reads the stored hours again in its own
-    # thread), and cold: in another process, or when the hour has just turned.
+    # Right after each of runbroker's rollup ticks: the stored hours have just changed.
     from broker.activity import activity_rollup_tick
-    from console import dashboard
 
-    tick_times, cold_times = [], []
-    for _ in range(max(args.loads // 4, 1)):
+    tick_times = []
+    for _ in range(args.loads):
         activity_rollup_tick()
         started = time.perf_counter()
         client.get(url, params)
         tick_times.append((time.perf_counter() - started) * 1000)
-        dashboard._rolled.clear()
-        started = time.perf_counter()
-        client.get(url, params)
-        cold_times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
     print(
         f"database: {connection.vendor}; {args.invocations:,} invocations over {args.days:g} days, "
         f"{args.bots} bots, {args.plugins} plugins; charts: {args.range}"
@@ -203,12 +233,12 @@ def main() -> None:
         f"seeded in {seeded:.1f} s; week's rollup in {rolled:.1f} s; {len(queries)} queries a load; "
         f"first load of the process {cold:.0f} ms"
     )
-    print(
-        f"dashboard load over {args.loads} loads: median {statistics.median(times):.0f} ms, p95 {p95:.0f} ms, "
-        f"max {times[-1]:.0f} ms"
-    )
-    for what, found in (("right after a rollup tick", tick_times), ("with the stored hours not read yet", cold_times)):
-        print(f"loads {what} ({len(found)}): median {statistics.median(found):.0f} ms, max {max(found):.0f} ms")
+    _summary("dashboard load", times)
+    _summary("load right after a rollup tick", tick_times)
+    # The first load of fresh processes on the same database, one after the other.
+    command = [sys.executable, "-m", "bench.dashboard", "--first-load", "--range", args.range]
+    fresh_times = [float(subprocess.check_output(command, text=True)) for _ in range(args.processes)]
+    _summary("first load of a fresh web process", fresh_times)
 
 
 if __name__ == "__main__":

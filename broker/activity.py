@@ -8,8 +8,9 @@ confirmation of its reply's first part, the same measure as ``/metrics``' histog
 ``runbroker`` calls :func:`activity_rollup_tick` every few minutes: it counts again the
 last hours (whose invocations and replies may still have been running) and every hour since
 the last tick, one short transaction each. ``manage.py rollup --hours N`` counts N hours
-again. Readers take whole hours from ``ActivityHour`` and the last two hours from the rows
-themselves (:func:`activity_events`, a few indexed range queries).
+again. Readers take whole hours from ``ActivityHour``, summed by the database into the
+slots they show (:func:`activity_slots`), and the last two hours from the rows themselves
+(:func:`activity_events`, a few indexed range queries).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import close_old_connections, connection, transaction
-from django.db.models import Min, Model, QuerySet
-from django.dispatch import Signal
+from django.db.models import Case, IntegerField, Min, Model, QuerySet, Sum, Value, When
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from broker.activityrules import Events, Key, Tally, events_tally, hours_between
+from broker.activityrules import BUCKETS, Events, Key, Tally, events_tally, hours_between
 from broker.models import ActivityHour, ActivityRollup, InboundMessage, OutboundMessage
 from plugins.models import Invocation
 
@@ -35,10 +37,6 @@ HOUR = timedelta(hours=1)
 RECOUNT_HOURS = 3  # hours counted again at each tick: replies and runs that finished late
 FIRST_HOURS = 7 * 24  # a first tick counts the last week
 INTERVAL_SECONDS = 300.0
-
-# Sent after each tick wrote its hours, from runbroker's thread: readers of the stored hours
-# (the dashboard) may read them again there rather than on a page load.
-activity_rolled = Signal()
 
 
 def hour_floor(moment: datetime) -> datetime:
@@ -145,7 +143,6 @@ def activity_rollup_tick() -> int:
     close_old_connections()
     try:
         written = sum(_hour_store(hour) for hour in activity_rollup_due(now=timezone.now()))
-        activity_rolled.send(sender=None)
     finally:
         close_old_connections()
     log.debug("activity rollup: %d rows", written)
@@ -164,6 +161,37 @@ def activity_hours(*, start: datetime, end: datetime) -> dict[tuple[Key, datetim
         if isinstance(buckets, list) and len(buckets) == len(tally.latency):
             tally.latency = [int(n) for n in buckets]
         found[((bot, plugin), hour)] = tally
+    return found
+
+
+COUNTS = ("messages_in", "messages_out", "invocations", "finished", "faults")
+
+
+def activity_slots(*, bounds: Sequence[datetime]) -> dict[tuple[Key, int], Tally]:
+    """The stored rollups summed per (bot, plugin) and slot, by the database: slot ``i`` holds
+    the hours in [``bounds[i]``, ``bounds[i + 1]``). One query; a row per key and slot, however
+    many hours a slot holds."""
+    if len(bounds) < 2:
+        return {}
+    slot = Case(
+        *(When(hour__lt=bound, then=Value(i)) for i, bound in enumerate(bounds[1:-1])),
+        default=Value(len(bounds) - 2),
+        output_field=IntegerField(),
+    )
+    # Each bucket of the latency histogram (a JSON list) as a number the database can add up.
+    buckets = {f"b{i}": Sum(Cast(KeyTextTransform(str(i), "latency"), IntegerField())) for i in range(BUCKETS)}
+    rows = (
+        ActivityHour.objects.filter(hour__gte=bounds[0], hour__lt=bounds[-1])
+        .annotate(slot=slot)
+        .order_by()
+        .values("bot_id", "plugin", "slot")
+        .annotate(**{f"sum_{name}": Sum(name) for name in COUNTS}, **buckets)
+        .values_list("bot_id", "plugin", "slot", *(f"sum_{name}" for name in COUNTS), *buckets)
+    )
+    found: dict[tuple[Key, int], Tally] = {}
+    for bot, plugin, i, *sums in _fetch(rows, times=()):
+        m_in, m_out, invocations, finished, faults, *latency = (int(n or 0) for n in sums)
+        found[((bot, plugin), i)] = Tally(m_in, m_out, invocations, finished, faults, latency)
     return found
 
 

@@ -11,9 +11,5 @@ class ConsoleConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
-        from broker.activity import activity_rolled
-        from console.dashboard import rolled_hours_warm
-
-        activity_rolled.connect(rolled_hours_warm, dispatch_uid="console.rolled_hours_warm")
         # The stock index with the dashboard above the app list (console/templates/console/index.html).
         admin.site.index_template = "console/index.html"

@@ -8,12 +8,14 @@ and ``/metrics`` read it. A fixed number of queries, however many bots, plugins 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import dateformat, timezone
@@ -23,8 +25,8 @@ from bots.models import Bot
 from broker.activity import (
     HOUR,
     activity_events,
-    activity_hours,
     activity_rollup_mark,
+    activity_slots,
     hour_floor,
 )
 from broker.activityrules import Key, Tally, events_tally
@@ -35,6 +37,8 @@ from console.charts import Series, bar_chart, line_chart
 from plugins.adminlabels import HEALTH_STATUSES, LOAD_STATES, code_label
 from plugins.models import Invocation
 from sessionbot.durations import duration_text
+
+log = logging.getLogger(__name__)
 
 WEEK_HOURS = 7 * 24
 LAST_ERRORS = 10
@@ -166,41 +170,58 @@ def _group(tallies: dict[tuple[Key, int], Tally], by: Callable[[Key], object]) -
 
 @dataclass(frozen=True, slots=True)
 class _Activity:
-    hourly: dict[tuple[Key, int], Tally]  # slot = hours ago (0 = the current hour), up to a week
+    hourly: dict[tuple[Key, int], Tally]  # slot = hours ago (0 = the current hour), up to a week; 6 h slots past a day
     last_hour: dict[tuple[Key, int], Tally]  # the last 60 minutes, slot 0
     chart: dict[tuple[Key, int], Tally]  # the chosen range's slots
     labels: list[str]
 
 
-# The stored hours change only when the rollup runs: each process keeps the last read of
-# them, keyed by the rollup's mark and the hour, and reads them again after the next tick.
-_rolled: dict[tuple[datetime | None, datetime], dict[tuple[Key, int], Tally]] = {}
+# The week's chart adds hours up 6 by 6; the stored hours older than a day are needed no finer.
+WEEK_SLOT_HOURS = 6
 
 
-def _rolled_hours(
+def _stored_hours(*, current: datetime, live_start: datetime) -> dict[tuple[Key, int], Tally]:
+    """The rollup's hours of the week before ``live_start``, by hours ago, summed by the database:
+    one slot per hour of the last day, one per 6 hours before it (the week chart's slots), each
+    keyed by its oldest hour's hours ago."""
+    oldest = current - (WEEK_HOURS - 1) * HOUR
+    day = current - 23 * HOUR
+    bounds = [oldest + i * WEEK_SLOT_HOURS * HOUR for i in range(int((day - oldest) / HOUR) // WEEK_SLOT_HOURS)]
+    bounds += [day + i * HOUR for i in range(int((live_start - day) / HOUR) + 1)]
+    return {(key, int((current - bounds[slot]) / HOUR)): t for (key, slot), t in activity_slots(bounds=bounds).items()}
+
+
+# The stored hours change only when the rollup writes: their sums are kept in Django's cache
+# (shared by the web processes with Redis) under the rollup's mark and the current hour.
+CACHE_SECONDS = 3600
+Kept = list[tuple[int, str, int, int, int, int, int, int, list[int]]]
+
+
+def _stored_hours_kept(
     *, current: datetime, live_start: datetime, rolled_at: datetime | None
 ) -> dict[tuple[Key, int], Tally]:
-    """The rollup's hours of the week before ``live_start``, by hours ago (read once per tick)."""
-    key = (rolled_at, current)
-    found = _rolled.get(key)
-    if found is None:
-        found = {
-            (k, int((current - hour) / HOUR)): t
-            for (k, hour), t in activity_hours(start=current - (WEEK_HOURS - 1) * HOUR, end=live_start).items()
+    """:func:`_stored_hours`, from the cache while the rollup has not written since."""
+    name = f"console:stored-hours:{rolled_at.isoformat() if rolled_at else '-'}:{current.isoformat()}"
+    try:
+        kept: Kept | None = cache.get(name)
+    except Exception:  # the cache's server down: the database still answers
+        log.warning("dashboard cache unreachable", exc_info=True)
+        kept = None
+    if kept is not None:
+        return {
+            ((bot, plugin), ago): Tally(m_in, m_out, invocations, finished, faults, list(latency))
+            for bot, plugin, ago, m_in, m_out, invocations, finished, faults, latency in kept
         }
-        _rolled.clear()
-        _rolled[key] = found
-    # Tallies are added into while the page is built: a copy of each, never the kept ones.
-    return {
-        k: Tally(t.messages_in, t.messages_out, t.invocations, t.finished, t.faults, t.latency)
-        for k, t in found.items()
-    }
-
-
-def rolled_hours_warm(**_: object) -> None:
-    """Read the stored hours into this process's copy, right after the rollup wrote them."""
-    current = hour_floor(timezone.now())
-    _rolled_hours(current=current, live_start=current - HOUR, rolled_at=activity_rollup_mark()[1])
+    found = _stored_hours(current=current, live_start=live_start)
+    kept = [
+        (bot, plugin, ago, t.messages_in, t.messages_out, t.invocations, t.finished, t.faults, t.latency)
+        for ((bot, plugin), ago), t in found.items()
+    ]
+    try:
+        cache.set(name, kept, CACHE_SECONDS)
+    except Exception:
+        log.warning("dashboard cache unreachable", exc_info=True)
+    return found
 
 
 def _activity(*, now: datetime, span: Span, rolled_at: datetime | None) -> _Activity:
@@ -208,7 +229,7 @@ def _activity(*, now: datetime, span: Span, rolled_at: datetime | None) -> _Acti
     current = hour_floor(now)
     live_start = current - HOUR
     events = activity_events(start=live_start, end=now + timedelta(seconds=1))
-    hourly = _rolled_hours(current=current, live_start=live_start, rolled_at=rolled_at)
+    hourly = _stored_hours_kept(current=current, live_start=live_start, rolled_at=rolled_at)
     for (key, slot), t in events_tally(events, start=live_start, width=HOUR, slots=2).items():
         hourly[(key, 1 - slot)] = t
     last_hour = events_tally(events, start=now - HOUR, width=HOUR, slots=1)

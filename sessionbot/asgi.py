@@ -14,3 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from broker.websocket_urls import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})
+
+from sessionbot.warmup import web_warm  # noqa: E402
+
+web_warm()

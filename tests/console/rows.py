@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import random
 from datetime import datetime, timedelta
 
 from bots.models import Bot
-from broker.models import InboundMessage, OutboundMessage
+from broker.activityrules import BUCKETS
+from broker.models import ActivityHour, InboundMessage, OutboundMessage
 from plugins.models import Invocation, Plugin, PluginVersion
 
 _ids = itertools.count(1)
 USER = "05" + "ab" * 32
+HOUR = timedelta(hours=1)
 
 
 def bot_make(name: str) -> Bot:
@@ -76,3 +79,27 @@ def exchange(
                 sent_at=at + timedelta(seconds=latency + part - 1) if latency is not None else None,
             )
     return inv
+
+
+def stored_week(bots: list[Bot], plugins: list[str], *, now: datetime, seed: int = 16) -> list[ActivityHour]:
+    """A week of stored hours with random counts and latency buckets, as the rollup writes them."""
+    rng = random.Random(seed)
+    current = now.replace(minute=0, second=0, microsecond=0)
+    rows = [
+        ActivityHour(
+            hour=current - ago * HOUR,
+            bot=bot,
+            plugin=plugin,
+            messages_in=rng.randrange(50),
+            messages_out=rng.randrange(50),
+            invocations=rng.randrange(50),
+            finished=rng.randrange(40),
+            faults=rng.randrange(5),
+            latency=[rng.randrange(9) for _ in range(BUCKETS)],
+        )
+        for bot in bots
+        for plugin in plugins
+        for ago in range(2, 7 * 24)
+    ]
+    ActivityHour.objects.bulk_create(rows)
+    return rows

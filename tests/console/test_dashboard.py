@@ -7,15 +7,18 @@ import io
 import re
 from datetime import timedelta
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from broker.activity import activity_rollup, hour_floor
-from broker.models import BridgeStatus, OutboundMessage
-from console.dashboard import dashboard_collect
-from tests.console.rows import bot_make, exchange, plugin_make
+from broker.activityrules import bucket_quantile
+from broker.models import ActivityRollup, BridgeStatus, OutboundMessage
+from console.dashboard import dashboard_collect, latency_text
+from tests.console.rows import bot_make, exchange, plugin_make, stored_week
 
 pytestmark = pytest.mark.django_db
 INDEX = reverse("admin:index")
@@ -183,3 +186,53 @@ def test_the_weeks_chart_names_the_days_in_the_pages_language(two_bots) -> None:
     with translation.override("es"):
         charts = " ".join(dashboard_collect(span="week").bots[0].charts)
     assert re.search(r">(lun|mar|mié|jue|vie|sáb|dom) \d\d:00<", charts), charts[:500]
+
+
+def test_a_load_reads_the_stored_week_as_one_row_per_key_and_slot_once_per_tick() -> None:
+    now = timezone.now()
+    bots, plugins = [bot_make("alpha"), bot_make("beta")], ["echo", "ping", ""]
+    rows = stored_week(bots, plugins, now=now)
+    queries: list[tuple[str, Any]] = []
+
+    def kept(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if "broker_activityhour" in sql and not sql.startswith("SELECT COUNT(*) FROM ("):
+            queries.append((sql, params))
+        return execute(sql, params, many, context)
+
+    def fetched() -> int:
+        """Rows the stored-hour queries kept since the last call returned."""
+        total = 0
+        with connection.cursor() as cursor:
+            for sql, params in queries:
+                cursor.execute(f"SELECT COUNT(*) FROM ({sql}) AS q", params)
+                total += cursor.fetchone()[0]
+        queries.clear()
+        return total
+
+    with connection.execute_wrapper(kept):
+        found = dashboard_collect(span="week", now=now)
+        first = fetched()
+        again = dashboard_collect(span="week", now=now)
+        cached = fetched()
+        ActivityRollup.objects.create(pk=1, rolled_until=hour_floor(now), rolled_at=now)  # a tick wrote
+        dashboard_collect(span="week", now=now)
+        after_tick = fetched()
+    assert again == found
+    assert cached == 0  # the sums come from the cache until the rollup writes again
+    # 2 bots x 3 plugins: 22 hours of the last day one by one, the 6 days before by 6 hours.
+    assert len(rows) == 996
+    assert first == after_tick == 6 * (22 + 24)
+    current = hour_floor(now)
+    for line in found.plugins:
+        mine = [row for row in rows if row.plugin == line.name]
+        assert line.windows.week.invocations == sum(row.invocations for row in mine)
+        assert line.windows.day.messages_in == sum(row.messages_in for row in mine if row.hour > current - 24 * H)
+        assert line.windows.week.faults == sum(row.faults for row in mine)
+        latency = [sum(counts) for counts in zip(*(row.latency for row in mine), strict=True)]
+        assert (line.windows.week.p50, line.windows.week.p95) == (
+            latency_text(bucket_quantile(0.5, latency)),
+            latency_text(bucket_quantile(0.95, latency)),
+        )
+    for card in found.bots:
+        mine = [row for row in rows if row.bot_id == card.pk]
+        assert card.windows.week.messages_out == sum(row.messages_out for row in mine)

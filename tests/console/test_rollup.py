@@ -9,13 +9,20 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from broker.activity import activity_events, activity_hours, activity_rollup, activity_rollup_tick, hour_floor
-from broker.activityrules import events_tally
+from broker.activity import (
+    activity_events,
+    activity_hours,
+    activity_rollup,
+    activity_rollup_tick,
+    activity_slots,
+    hour_floor,
+)
+from broker.activityrules import Tally, events_tally
 from broker.models import ActivityHour, ActivityRollup
 from plugins.models import Invocation
 from tests.broker.servers import runbroker
 from tests.conftest import wait_for
-from tests.console.rows import bot_make, exchange, plugin_make
+from tests.console.rows import bot_make, exchange, plugin_make, stored_week
 
 H = timedelta(hours=1)
 
@@ -84,19 +91,6 @@ def test_a_late_reply_is_counted_when_its_hour_is_counted_again(now) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_tick_reads_the_stored_hours_into_the_dashboards_copy(now) -> None:
-    from console import dashboard
-
-    bot, echo = bot_make("alpha"), plugin_make("echo")
-    exchange(bot=bot, version=echo, at=now - timedelta(hours=5))
-    dashboard._rolled.clear()
-    activity_rollup_tick()
-    [(key, hours)] = dashboard._rolled.items()
-    assert key == (ActivityRollup.objects.get().rolled_at, hour_floor(timezone.now()))
-    assert [t.messages_in for t in hours.values()] == [1]
-
-
-@pytest.mark.django_db(transaction=True)
 def test_the_first_tick_counts_the_last_week_and_later_ticks_only_the_last_hours(now) -> None:
     bot, echo = bot_make("alpha"), plugin_make("echo")
     exchange(bot=bot, version=echo, at=now - timedelta(days=6, hours=23))
@@ -128,3 +122,19 @@ def test_runbroker_keeps_the_rollup_by_itself(transactional_db) -> None:
         exchange(bot=bot, version=echo, at=timezone.now() - timedelta(hours=2))
         assert wait_for(lambda: ActivityHour.objects.filter(messages_in=1).count() == 2, timeout=60)
         assert time.monotonic() - started < 30
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("widths", [[1], [1, 1, 1], [6, 1, 30], [100, 66], [24, 48, 1, 93]])
+def test_slots_hold_the_sums_of_their_stored_hours(now, widths) -> None:
+    stored_week([bot_make("alpha"), bot_make("beta")], ["echo", "", "ping"], now=now)
+    ActivityHour.objects.filter(hour=hour_floor(now) - 5 * H, plugin="ping").update(latency=[])  # counts only
+    bounds = [hour_floor(now) - 167 * H]
+    for width in widths:
+        bounds.append(bounds[-1] + width * H)
+    expected: dict = {}
+    for (key, hour), t in activity_hours(start=bounds[0], end=bounds[-1]).items():
+        slot = max(i for i, bound in enumerate(bounds[:-1]) if bound <= hour)
+        expected.setdefault((key, slot), Tally()).add(t)
+    assert activity_slots(bounds=bounds) == expected
+    assert len(expected) == 6 * len(widths)  # every slot holds hours of each key
