@@ -13,7 +13,7 @@ from typing import Any
 
 import segno
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections
 from django.utils.translation import gettext as _
 
@@ -21,8 +21,7 @@ from bots.services import FIRST_BOT, BotError, BotIdentity, BotsServed, bots_ser
 from bridge.fleet import Fleet
 from bridge.receiver import PollTiming
 from bridge.runtime import BridgeSettings
-from bridgeprotocol.logformat import console_line
-from broker.syscheck import system_checks_logged
+from broker.syscheck import OperatorCommand
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,9 @@ def bridge_settings(bot: BotIdentity, *, broker_url: str) -> BridgeSettings:
     )
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
+    logger = log
+
     help = "Hold the enabled bots' Session identities, poll the Session network and relay to the broker."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -98,17 +99,6 @@ class Command(BaseCommand):
         self.say(f"Bridge for {which} on {network}, broker {self.broker_url}")
         self.stdout.flush()
         asyncio.run(self._serve())
-
-    def check(self, *args: Any, **kwargs: Any) -> None:
-        """Django's system checks; with LOG_FORMAT=json, each finding as a log line."""
-        if settings.LOG_FORMAT == "json":
-            system_checks_logged(log=log)
-        else:
-            super().check(*args, **kwargs)
-
-    def say(self, text: str) -> None:
-        """Print ``text`` for the operator (a JSON object with LOG_FORMAT=json)."""
-        self.stdout.write(console_line(text, log_format=settings.LOG_FORMAT, logger=log.name))
 
     def _settings(self, bots: tuple[BotIdentity, ...]) -> dict[str, BridgeSettings]:
         """The bridge settings of ``bots``; the same objects for the bots unchanged since the last read."""

@@ -11,10 +11,9 @@ from typing import Any
 import uvicorn
 from django.conf import settings
 from django.core.management import get_commands
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from bridgeprotocol.frames import MAX_FRAME_BYTES
-from bridgeprotocol.logformat import console_line
 from broker.activity import INTERVAL_SECONDS as ROLLUP_SECONDS
 from broker.activity import activity_rollup_tick
 from broker.httpguard import header_timeout_protocol
@@ -24,7 +23,7 @@ from broker.retention import retention_purge_tick
 from broker.sdnotify import Notifier, watchdog_interval
 from broker.selfprobe import SelfProbe
 from broker.supervisor import ChildSpec, Periodic, Supervisor
-from broker.syscheck import system_checks_logged
+from broker.syscheck import OperatorCommand
 
 log = logging.getLogger("broker.runbroker")
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -45,7 +44,9 @@ def _ignore_signal(signum: int, frame: Any) -> None:
     """uvicorn re-raises the signal it stopped on; we still have children to stop."""
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
+    logger = log
+
     help = "Run the bot: ASGI server (admin + /ws/bridge/), a Celery worker and the bundled bridge."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -161,17 +162,6 @@ class Command(BaseCommand):
             rollup.stop()
             supervisor.stop()
             self.say("Stopped.")
-
-    def check(self, *args: Any, **kwargs: Any) -> None:
-        """Django's system checks; with LOG_FORMAT=json, each finding as a log line."""
-        if settings.LOG_FORMAT == "json":
-            system_checks_logged(log=log)
-        else:
-            super().check(*args, **kwargs)
-
-    def say(self, text: str) -> None:
-        """Print ``text`` for the operator (a JSON object with LOG_FORMAT=json)."""
-        self.stdout.write(console_line(text, log_format=settings.LOG_FORMAT, logger=log.name))
 
     def _children(self, options: dict[str, Any], env: dict[str, str]) -> list[ChildSpec]:
         children = []
